@@ -1,0 +1,371 @@
+"""Session: runs the part of a Graph that the fetches need.
+
+Each distinct (fetches, feed keys) signature is compiled once into a `_Plan`: the ops the
+fetches depend on (data and control inputs, stopping at fed tensors), ordered by creation id,
+turned into straight-line Python source (one line per kernel call, values in local variables)
+and cached on the Session. A steady-state `run` converts the feeds, calls that function and
+rebuilds the fetch structure: it walks no graph.
+"""
+import collections
+import contextlib
+import threading
+
+import numpy as np
+
+from nanotf.framework import errors
+from nanotf.framework import ops as ops_mod
+from nanotf.framework.ops import Operation, Tensor
+
+_PLAN_FILENAME = "<nanotf plan>"
+
+
+class _Runtime:
+    """A session's values: variables, kernels built for this session, per-op state (RNGs)."""
+
+    def __init__(self, session):
+        self.session = session
+        self.variables = {}   # VariableV2 Operation -> ndarray
+        self.op_state = {}    # Operation -> anything an op keeps between runs (e.g. an RNG)
+        self._kernels = {}
+
+    def kernel(self, op):
+        fn = self._kernels.get(op)
+        if fn is None:
+            fn = self._kernels[op] = op._def.kernel(op, self)
+        return fn
+
+
+# -- fetch structures: flatten to a list of graph elements, rebuild the same structure from values
+def _flatten_fetches(graph, fetch, out):
+    """Appends the graph elements of `fetch` to `out`; returns a function values -> result structure."""
+    if fetch is None:
+        raise TypeError("Fetch argument None has invalid type <class 'NoneType'>")
+    if isinstance(fetch, (list, tuple)):
+        builders = [_flatten_fetches(graph, f, out) for f in fetch]
+        if isinstance(fetch, tuple) and hasattr(fetch, "_fields"):
+            cls = type(fetch)
+            return lambda vals: cls(*[b(vals) for b in builders])
+        cls = type(fetch)
+        if cls is list:
+            return lambda vals: [b(vals) for b in builders]
+        return lambda vals: cls(b(vals) for b in builders)
+    if isinstance(fetch, collections.abc.Mapping):
+        keys = list(fetch.keys())
+        builders = [_flatten_fetches(graph, fetch[k], out) for k in keys]
+        cls = type(fetch)
+
+        def build_dict(vals):
+            items = [(k, b(vals)) for k, b in zip(keys, builders)]
+            try:
+                return cls(items)
+            except TypeError:
+                return dict(items)
+        return build_dict
+    try:
+        el = graph.as_graph_element(fetch, allow_tensor=True, allow_operation=True)
+    except TypeError as e:
+        raise TypeError("Fetch argument %r has invalid type %r, must be a string or Tensor. (%s)"
+                        % (fetch, type(fetch), e)) from None
+    except (ValueError, KeyError) as e:
+        msg = e.args[0] if e.args else str(e)
+        raise errors.InvalidFeedError(None, None, "Fetch argument %r cannot be interpreted as a Tensor. (%s)"
+                                      % (fetch, msg)) from None
+    i = len(out)
+    out.append(el)
+    if isinstance(el, Operation):
+        return lambda vals: None
+    return lambda vals: vals[i]
+
+
+def _to_result(v):
+    if type(v) is np.ndarray and v.ndim == 0:
+        return v[()]
+    return v
+
+
+class _Plan:
+    """A compiled (fetches, feeds) signature: one Python function calling kernels in order."""
+
+    def __init__(self, runtime, elements, feed_tensors):
+        self.feed_tensors = feed_tensors
+        fed = {t: i for i, t in enumerate(feed_tensors)}
+        needed = self._needed_ops(elements, fed)
+        self.ops = sorted(needed, key=lambda op: op._id)
+        self.feed_checks = [(i, t, t.dtype.as_numpy_dtype, t.shape.as_tuple()) for i, t in enumerate(feed_tensors)]
+        self._compile(runtime, elements, fed)
+
+    @staticmethod
+    def _needed_ops(targets, fed):
+        needed = set()
+        # A fetched tensor that is fed needs nothing: the fed value is returned.
+        stack = [e.op if isinstance(e, Tensor) else e for e in targets if not (isinstance(e, Tensor) and e in fed)]
+        while stack:
+            op = stack.pop()
+            if op in needed:
+                continue
+            needed.add(op)
+            ref = op._def.ref_inputs
+            for k, t in enumerate(op._inputs):
+                if t in fed or k in ref:
+                    continue
+                stack.append(t._op)
+            stack.extend(op._control_inputs)
+        return needed
+
+    def _compile(self, runtime, elements, fed):
+        names = {}      # Tensor -> local variable name
+        for t, i in fed.items():
+            names[t] = "f%d" % i
+        fetched = {e for e in elements if isinstance(e, Tensor)}
+        env = {"_copy": np.copy}
+        lines = []
+        self.line_ops = {}
+        head = "def _plan(%s):" % ", ".join("f%d" % i for i in range(len(fed)))
+        for k, op in enumerate(self.ops):
+            if op._type == "NoOp":
+                continue
+            fn_name = "k%d" % k
+            env[fn_name] = runtime.kernel(op)
+            args = ", ".join(names[t] if t in names else "None"
+                             for j, t in enumerate(op._inputs) if j not in op._def.ref_inputs)
+            call = "%s(%s)" % (fn_name, args)
+            outs = op._outputs
+            for t in outs:
+                if t not in fed:
+                    names[t] = "v%d_%d" % (k, t._value_index)
+            if not outs:
+                line = call
+            elif len(outs) == 1:
+                if outs[0] in fetched and outs[0] not in fed and _may_alias_state(outs[0]):
+                    call = "_copy(%s)" % call
+                line = "%s = %s" % (names[outs[0]] if outs[0] not in fed else "_", call)
+            else:
+                line = "%s, = %s" % (", ".join(names[t] if t not in fed else "_" for t in outs), call)
+                if any(t in fetched and _may_alias_state(t) for t in outs):
+                    line += "; " + "; ".join("%s = _copy(%s)" % (names[t], names[t]) for t in outs
+                                             if t in fetched and t not in fed and _may_alias_state(t))
+            lines.append(line)
+            self.line_ops[len(lines) + 1] = op   # line 1 is the def
+        ret = ", ".join(names[e] if isinstance(e, Tensor) else "None" for e in elements)
+        lines.append("return (%s%s)" % (ret, "," if len(elements) == 1 else ""))
+        src = "\n".join([head] + ["    " + ln for ln in lines])
+        self.source = src
+        code = compile(src, _PLAN_FILENAME, "exec")
+        exec(code, env)
+        self.fn = env["_plan"]
+
+
+def _may_alias_state(t):
+    """True when a tensor's value may be the variable storage itself (then a fetch copies it)."""
+    op = t._op
+    while op._def.forwards_input and op._inputs:
+        op = op._inputs[0]._op
+    return op._def.stateful
+
+
+def _convert_feed(t, value, np_dtype, static):
+    if isinstance(value, Tensor):
+        raise TypeError("The value of a feed cannot be a tf.Tensor object. Acceptable feed values include "
+                        "Python scalars, strings, lists, numpy ndarrays, or TensorHandles. For reference, the "
+                        "tensor object was %s which was passed to the feed with key %s." % (value, t))
+    if type(value) is np.ndarray and value.dtype == np_dtype:
+        arr = value
+    else:
+        try:
+            arr = np.asarray(value, dtype=np_dtype)
+        except (ValueError, TypeError, OverflowError) as e:
+            raise errors.InvalidFeedTypeError(None, t.op, "Cannot feed value %s to tensor %r of dtype %s: %s"
+                                              % (_short(value), t.name, t.dtype.name, e)) from None
+        src = value if isinstance(value, np.ndarray) else None
+        if src is None and not isinstance(value, (bytes, str)) and t.dtype.is_integer:
+            src = np.asarray(value)
+        if src is not None and src.dtype.kind == "f" and t.dtype.is_integer and not np.array_equal(src, arr):
+            raise errors.InvalidFeedTypeError(None, t.op, "Cannot feed float values to tensor %r of dtype %s "
+                                              "without losing their fractional part" % (t.name, t.dtype.name))
+    if static is not None:
+        shp = arr.shape
+        if len(shp) != len(static) or any(d is not None and d != s for d, s in zip(static, shp)):
+            raise errors.InvalidFeedError(None, t.op, "Cannot feed value of shape %r for Tensor %r, which has "
+                                          "shape %r" % (shp, t.name, t.shape.__str__()))
+    return arr
+
+
+def _short(value):
+    s = repr(value)
+    return s if len(s) < 60 else s[:57] + "..."
+
+
+class BaseSession:
+    def __init__(self, target="", graph=None, config=None):
+        self._graph = graph if graph is not None else ops_mod.get_default_graph()
+        self._runtime = _Runtime(self)
+        self._plans = {}
+        self._closed = False
+        self._default_ctx = None
+
+    graph = property(lambda self: self._graph)
+    sess_str = property(lambda self: "")
+
+    @property
+    def graph_def(self):
+        return self._graph.as_graph_def()
+
+    def list_devices(self):
+        return []
+
+    def close(self):
+        self._closed = True
+        self._plans.clear()
+        self._runtime.variables.clear()
+
+    def as_default(self):
+        return _default_session_stack.get_controller(self)
+
+    def __enter__(self):
+        self._default_ctx = self.as_default()
+        self._default_ctx.__enter__()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        ctx, self._default_ctx = self._default_ctx, None
+        if ctx is not None:
+            ctx.__exit__(exc_type, exc, tb)
+        self.close()
+
+    def __del__(self):
+        pass
+
+    def make_callable(self, fetches, feed_list=None, accept_options=False):
+        feed_list = list(feed_list or [])
+
+        def call(*args, **kw):
+            return self.run(fetches, feed_dict=dict(zip(feed_list, args)))
+        return call
+
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        """Runs the ops and evaluates the tensors in `fetches`; returns values in the same structure."""
+        if self._closed:
+            raise errors.ClosedSessionError(None, None, "Attempted to use a closed Session.")
+        g = self._graph
+        # Fast path: one Tensor/Operation, or a flat list of them.
+        if isinstance(fetches, (Tensor, Operation)):
+            if fetches.graph is not g:
+                raise errors.InvalidFeedError(None, None, "Fetch argument %r cannot be interpreted as a Tensor. "
+                                              "(%s is not an element of this graph.)" % (fetches, fetches.name))
+            elements = [fetches]
+            build = None
+        else:
+            elements = []
+            build = _flatten_fetches(g, fetches, elements)
+        feed_keys = ()
+        feed_vals = ()
+        if feed_dict:
+            feed_keys = []
+            feed_vals = []
+            for k, v in feed_dict.items():
+                if type(k) is not Tensor or k.graph is not g:
+                    k = self._resolve_feed_key(k)
+                feed_keys.append(k)
+                feed_vals.append(v)
+            feed_keys = tuple(feed_keys)
+        key = (tuple(elements), feed_keys)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = _Plan(self._runtime, elements, feed_keys)
+        args = [_convert_feed(t, v, npd, st) for (_, t, npd, st), v in zip(plan.feed_checks, feed_vals)]
+        try:
+            values = plan.fn(*args)
+        except Exception as e:  # re-raise naming the op that failed
+            raise _op_error(plan, e) from (None if isinstance(e, errors.OpError) else e)
+        if build is None:
+            return _to_result(values[0])
+        return build([_to_result(v) for v in values])
+
+    def _resolve_feed_key(self, k):
+        try:
+            el = self._graph.as_graph_element(k, allow_tensor=True, allow_operation=False)
+        except (TypeError, ValueError, KeyError) as e:
+            raise errors.InvalidFeedTypeError(None, None, "Cannot interpret feed_dict key as Tensor: %s"
+                                              % (e.args[0] if e.args else e)) from None
+        return el
+
+
+def _op_error(plan, e):
+    """Finds the op whose kernel raised `e` (by line in the compiled plan) and wraps the error."""
+    tb = e.__traceback__
+    op = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == _PLAN_FILENAME:
+            op = plan.line_ops.get(tb.tb_lineno)
+        tb = tb.tb_next
+    if isinstance(e, errors.OpError):
+        if e._op is None:
+            e._op = op
+        return e
+    where = (" (created at %s)" % op.where()) if op is not None else ""
+    msg = "%s: %s%s" % (type(e).__name__, e, where)
+    if isinstance(e, MemoryError):
+        return errors.ResourceExhaustedError(None, op, msg)
+    if isinstance(e, (ValueError, TypeError, IndexError, FloatingPointError, ZeroDivisionError, OverflowError)):
+        return errors.InvalidArgumentError(None, op, msg)
+    return errors.InternalError(None, op, msg)
+
+
+class Session(BaseSession):
+    """tf.Session(target='', graph=None, config=None)."""
+
+
+class InteractiveSession(BaseSession):
+    """A Session that installs itself as the default on construction (for shells and notebooks)."""
+
+    def __init__(self, target="", graph=None, config=None):
+        super().__init__(target, graph, config)
+        self._interactive_ctx = self.as_default()
+        self._interactive_ctx.__enter__()
+
+    def close(self):
+        super().close()
+        ctx, self._interactive_ctx = getattr(self, "_interactive_ctx", None), None
+        if ctx is not None:
+            try:
+                ctx.__exit__(None, None, None)
+            except (IndexError, ValueError):
+                pass
+
+
+class _DefaultSessionStack(threading.local):
+    def __init__(self):
+        self.stack = []
+
+    @contextlib.contextmanager
+    def get_controller(self, sess):
+        self.stack.append(sess)
+        g = sess.graph.as_default()
+        g.__enter__()
+        try:
+            yield sess
+        finally:
+            g.__exit__(None, None, None)
+            if self.stack and self.stack[-1] is sess:
+                self.stack.pop()
+            elif sess in self.stack:
+                self.stack.remove(sess)
+
+
+_default_session_stack = _DefaultSessionStack()
+
+
+def get_default_session():
+    st = _default_session_stack.stack
+    return st[-1] if st else None
+
+
+def get_default_session_or_raise(graph):
+    sess = get_default_session()
+    if sess is None:
+        raise ValueError("Cannot evaluate tensor using `eval()`: No default session is registered. Use "
+                         "`with sess.as_default()` or pass an explicit session to `eval(session=sess)`")
+    if sess.graph is not graph:
+        raise ValueError("Cannot use the given session to evaluate tensor: the tensor's graph is different "
+                         "from the session's graph.")
+    return sess

@@ -1,0 +1,1 @@
+"""The graph layer: dtypes, shapes, Graph/Operation/Tensor, the op registry and errors."""

@@ -1,0 +1,84 @@
+"""The op registry: every op type is ONE class holding its whole definition.
+
+    class MatMul(OpDef):
+        def infer(op):          -> [(dtype, shape), ...]  static dtype/shape of each output,
+                                   raising ValueError at graph-build time on a mismatch
+        def kernel(op, ctx):    -> fn(*input_arrays) returning the output array (a tuple of
+                                   arrays for several outputs, None for none); built once
+                                   per Session, so attrs are read here, not per run
+        def grad(op, *grads):   -> one gradient Tensor (or None) per input, built from ops
+        samples = [Sample(...)] -> inputs for the generic tests (shape rule vs kernel output,
+                                   finite-difference gradient check)
+
+Methods are plain functions (no self): `OpDef.lookup("MatMul").infer(op)`.
+`grad = None` declares an op not differentiable; leaving `grad` undefined makes
+`gradients()` raise LookupError, as TensorFlow does for an op with no gradient.
+"""
+import inspect
+
+_REGISTRY = {}
+_NO_GRAD = object()
+
+
+class Sample:
+    """One way to exercise an op in the generic tests.
+
+    build: fn(*input_tensors) -> Tensor built through the public API.
+    inputs: per input, a shape tuple (random float64 normal values), or a concrete
+            array (used as given), or a callable rng -> array.
+    grad: check the gradient by finite differences w.r.t. these input indices
+          (default: every floating input; () to skip).
+    """
+
+    def __init__(self, build, inputs, grad=None, atol=1e-6, rtol=1e-4, feed=True):
+        self.build = build
+        self.inputs = list(inputs)
+        self.grad = grad
+        self.atol = atol
+        self.rtol = rtol
+        self.feed = feed
+
+
+class OpDef:
+    """Base of every op definition. Subclasses register themselves under `type_name`
+    (default: the class name), which is the TensorFlow op type shown in TensorBoard."""
+
+    type_name = None
+    grad = _NO_GRAD
+    stateful = False          # random ops, variables, assignments: never folded or deduplicated
+    ref_inputs = ()           # input indices that are variable references, not values to compute
+    forwards_input = False    # kernel may return (a view of) input 0 unchanged
+    samples = ()
+    num_outputs_hint = None
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        name = cls.__dict__.get("type_name") or cls.__name__
+        cls.type_name = name
+        if cls.__dict__.get("abstract", False):
+            return
+        where = "%s:%s" % (inspect.getsourcefile(cls), inspect.getsourcelines(cls)[1])
+        if name in _REGISTRY and _REGISTRY[name]._where != where:
+            raise KeyError("Op type %r registered twice: at %s and at %s" % (name, _REGISTRY[name]._where, where))
+        cls._where = where
+        _REGISTRY[name] = cls
+
+    @staticmethod
+    def lookup(type_name):
+        try:
+            return _REGISTRY[type_name]
+        except KeyError:
+            raise KeyError("No op registered under type %r" % (type_name,)) from None
+
+    @classmethod
+    def has_gradient(cls):
+        return cls.grad is not _NO_GRAD
+
+    @classmethod
+    def is_differentiable(cls):
+        return cls.grad is not _NO_GRAD and cls.grad is not None
+
+
+def registered_ops():
+    """Every registered op definition, by type name."""
+    return dict(_REGISTRY)

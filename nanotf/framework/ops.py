@@ -1,0 +1,566 @@
+"""Graph, Operation and Tensor: the dataflow graph that a Session runs.
+
+A Graph holds structure only (ops in creation order, names, collections); values live in
+a Session. Ops are numbered as they are created, so creation order is a topological order.
+"""
+import contextlib
+import re
+import sys
+import threading
+
+import numpy as np
+
+from nanotf.framework import dtypes as _dtypes
+from nanotf.framework.op_def import OpDef
+from nanotf.framework.tensor_shape import TensorShape, as_shape, unknown_shape
+
+_VALID_OP_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*$")
+_VALID_SCOPE_NAME = re.compile(r"^[A-Za-z0-9_.\-/>]*$")
+_PKG_DIR = __file__.rsplit("/framework/", 1)[0]
+
+
+class GraphKeys:
+    GLOBAL_VARIABLES = "variables"
+    VARIABLES = "variables"
+    LOCAL_VARIABLES = "local_variables"
+    MODEL_VARIABLES = "model_variables"
+    TRAINABLE_VARIABLES = "trainable_variables"
+    SUMMARIES = "summaries"
+    QUEUE_RUNNERS = "queue_runners"
+    TABLE_INITIALIZERS = "table_initializer"
+    MOVING_AVERAGE_VARIABLES = "moving_average_variables"
+    REGULARIZATION_LOSSES = "regularization_losses"
+    LOSSES = "losses"
+    SAVERS = "savers"
+    GLOBAL_STEP = "global_step"
+    TRAIN_OP = "train_op"
+    UPDATE_OPS = "update_ops"
+    INIT_OP = "init_op"
+    READY_OP = "ready_op"
+    SUMMARY_OP = "summary_op"
+    ACTIVATIONS = "activations"
+
+
+def _user_frame():
+    """File and line of the first caller outside nanotf's engine, for error messages."""
+    f = sys._getframe(2)
+    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR) and "/examples/" not in f.f_code.co_filename:
+        f = f.f_back
+    return (f.f_code.co_filename, f.f_lineno) if f is not None else None
+
+
+class Tensor:
+    """One output of an Operation. Hashes and compares by identity, so it can key a feed_dict."""
+
+    __array_priority__ = 100  # ndarray + Tensor dispatches to Tensor.__radd__
+
+    def __init__(self, op, value_index, dtype, shape):
+        self._op = op
+        self._value_index = value_index
+        self._dtype = dtype
+        self._shape = shape
+        self._consumers = []
+
+    op = property(lambda self: self._op)
+    value_index = property(lambda self: self._value_index)
+    dtype = property(lambda self: self._dtype)
+    graph = property(lambda self: self._op._graph)
+    device = property(lambda self: "")
+
+    @property
+    def name(self):
+        return "%s:%d" % (self._op.name, self._value_index)
+
+    @property
+    def shape(self):
+        return self._shape
+
+    def get_shape(self):
+        return self._shape
+
+    def set_shape(self, shape):
+        self._shape = self._shape.merge_with(as_shape(shape))
+
+    def consumers(self):
+        return list(self._consumers)
+
+    def eval(self, feed_dict=None, session=None):
+        from nanotf.client.session import get_default_session_or_raise
+        return (session or get_default_session_or_raise(self.graph)).run(self, feed_dict=feed_dict)
+
+    def _as_node_def_input(self):
+        return self._op.name if self._value_index == 0 else "%s:%d" % (self._op.name, self._value_index)
+
+    def __repr__(self):
+        return "<nanotf.Tensor '%s' shape=%s dtype=%s>" % (self.name, self._shape, self._dtype.name)
+
+    __str__ = __repr__
+    __hash__ = object.__hash__
+
+    def __eq__(self, other):  # TF1: identity, so tensors work as dict keys; use tf.equal for values
+        return self is other
+
+    def __ne__(self, other):
+        return self is not other
+
+    def __bool__(self):
+        raise TypeError("Using a tf.Tensor as a Python `bool` is not allowed. Use `if t is not None:` "
+                        "instead of `if t:` or use TensorFlow ops such as tf.cond to execute subgraphs "
+                        "conditioned on the value of a tensor.")
+
+    def __iter__(self):
+        raise TypeError("'Tensor' object is not iterable.")
+
+    def __len__(self):
+        raise TypeError("len is not well defined for symbolic Tensors. (%s) Please call `x.shape` rather "
+                        "than `len(x)` for shape information." % self.name)
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("Cannot convert a symbolic Tensor (%s) to a numpy array." % self.name)
+    # Arithmetic operators, __getitem__ and __matmul__ are attached by nanotf.ops.math_ops / array_ops.
+
+
+class Operation:
+    """A node of the graph: an op type, inputs, attributes, control inputs and output Tensors."""
+
+    def __init__(self, graph, op_type, name, inputs, attrs, control_inputs):
+        self._graph = graph
+        self._type = op_type
+        self._name = name
+        self._inputs = tuple(inputs)
+        self._attrs = attrs
+        self._control_inputs = list(control_inputs)
+        self._def = OpDef.lookup(op_type)
+        self._id = graph._next_id()
+        self._traceback = _user_frame()
+        for t in self._inputs:
+            t._consumers.append(self)
+        specs = self._def.infer(self)
+        if isinstance(specs, tuple) and len(specs) == 2 and isinstance(specs[0], _dtypes.DType):
+            specs = [specs]
+        self._outputs = [Tensor(self, i, _dtypes.as_dtype(dt), as_shape(sh)) for i, (dt, sh) in enumerate(specs)]
+
+    name = property(lambda self: self._name)
+    type = property(lambda self: self._type)
+    graph = property(lambda self: self._graph)
+    inputs = property(lambda self: list(self._inputs))
+    outputs = property(lambda self: list(self._outputs))
+    control_inputs = property(lambda self: list(self._control_inputs))
+    op_def = property(lambda self: self._def)
+    device = property(lambda self: "")
+    traceback = property(lambda self: self._traceback)
+
+    @property
+    def node_def(self):
+        return self._graph._node_def(self)
+
+    def values(self):
+        return tuple(self._outputs)
+
+    def get_attr(self, name):
+        try:
+            return self._attrs[name]
+        except KeyError:
+            raise ValueError("Operation %r has no attr named %r." % (self._name, name)) from None
+
+    @property
+    def attrs(self):
+        return dict(self._attrs)
+
+    def _add_control_input(self, op):
+        if op not in self._control_inputs:
+            self._control_inputs.append(op)
+
+    def run(self, feed_dict=None, session=None):
+        from nanotf.client.session import get_default_session_or_raise
+        (session or get_default_session_or_raise(self._graph)).run(self, feed_dict=feed_dict)
+
+    def where(self):
+        """'file:line' where user code created this op, for error messages."""
+        return "%s:%d" % self._traceback if self._traceback else "<unknown>"
+
+    def __repr__(self):
+        return "<nanotf.Operation '%s' type=%s>" % (self._name, self._type)
+
+    __str__ = __repr__
+
+
+class Graph:
+    """A TensorFlow graph: operations in creation order, a name table, collections."""
+
+    def __init__(self):
+        self._ops = []
+        self._ops_by_name = {}
+        self._names_in_use = {}
+        self._name_stack = ""
+        self._collections = {}
+        self._control_dependencies_stack = []
+        self._finalized = False
+        self.seed = None
+        self._version = 0
+        self._building_function = False
+
+    # -- ids, names and scopes
+    def _next_id(self):
+        self._version += 1
+        return self._version
+
+    @property
+    def version(self):
+        return self._version
+
+    @property
+    def finalized(self):
+        return self._finalized
+
+    def finalize(self):
+        self._finalized = True
+
+    def _unsafe_unfinalize(self):
+        self._finalized = False
+
+    def get_name_scope(self):
+        return self._name_stack
+
+    def unique_name(self, name, mark_as_used=True):
+        """`name` under the current scope, suffixed `_1`, `_2`... when already taken (case-insensitive)."""
+        if self._name_stack:
+            name = self._name_stack + "/" + name
+        key = name.lower()
+        i = self._names_in_use.get(key, 0)
+        if mark_as_used:
+            self._names_in_use[key] = i + 1
+        if i > 0:
+            base = key
+            while key in self._names_in_use:
+                key = "%s_%d" % (base, i)
+                i += 1
+            if mark_as_used:
+                self._names_in_use[key] = 1
+            name = "%s_%d" % (name, i - 1)
+        return name
+
+    @contextlib.contextmanager
+    def name_scope(self, name):
+        old = self._name_stack
+        if name:
+            if isinstance(name, str) and name.endswith("/"):
+                new = name[:-1]  # re-enter an existing scope exactly
+            else:
+                if not (_VALID_SCOPE_NAME if old else _VALID_OP_NAME).match(name):
+                    raise ValueError("'%s' is not a valid scope name" % name)
+                new = self.unique_name(name)
+        else:
+            new = ""
+        self._name_stack = new
+        try:
+            yield "" if not new else new + "/"
+        finally:
+            self._name_stack = old
+
+    # -- default graph
+    def as_default(self):
+        return _default_graph_stack.get_controller(self)
+
+    # -- op creation
+    def create_op(self, op_type, inputs, attrs=None, name=None, control_inputs=()):
+        """Creates an Operation of a registered type; runs its static dtype/shape inference."""
+        if self._finalized:
+            raise RuntimeError("Graph is finalized and cannot be modified.")
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                raise TypeError("Input to op %r must be a Tensor, got %r" % (op_type, t))
+            if t.graph is not self:
+                raise ValueError("Tensor %s must be from the same graph as the op %r being created." % (t.name, op_type))
+        name = name or op_type
+        if name.endswith("/"):
+            name = name[:-1]  # a scope name used verbatim: the scope already reserved it
+        else:
+            if not _VALID_OP_NAME.match(name):
+                raise ValueError("'%s' is not a valid node name" % name)
+            name = self.unique_name(name)
+        ctrl = list(control_inputs)
+        for frame in self._control_dependencies_stack:
+            for c in frame:
+                if c not in ctrl:
+                    ctrl.append(c)
+        op = Operation(self, op_type, name, inputs, dict(attrs or {}), ctrl)
+        self._ops.append(op)
+        self._ops_by_name[name] = op
+        return op
+
+    @contextlib.contextmanager
+    def control_dependencies(self, control_inputs):
+        if control_inputs is None:
+            saved, self._control_dependencies_stack = self._control_dependencies_stack, []
+            try:
+                yield
+            finally:
+                self._control_dependencies_stack = saved
+            return
+        ops = []
+        for c in control_inputs:
+            c = self.as_graph_element(c, allow_tensor=True, allow_operation=True)
+            ops.append(c.op if isinstance(c, Tensor) else c)
+        self._control_dependencies_stack.append(ops)
+        try:
+            yield
+        finally:
+            self._control_dependencies_stack.pop()
+
+    # -- lookup
+    def get_operations(self):
+        return list(self._ops)
+
+    def get_operation_by_name(self, name):
+        if not isinstance(name, str):
+            raise TypeError("Operation names are strings (or similar), not %s." % type(name).__name__)
+        return self.as_graph_element(name, allow_tensor=False, allow_operation=True)
+
+    def get_tensor_by_name(self, name):
+        if not isinstance(name, str):
+            raise TypeError("Tensor names are strings (or similar), not %s." % type(name).__name__)
+        return self.as_graph_element(name, allow_tensor=True, allow_operation=False)
+
+    def _get_op_or_none(self, name):
+        return self._ops_by_name.get(name)
+
+    def as_graph_element(self, obj, allow_tensor=True, allow_operation=True):
+        """Resolves a Tensor, Operation, Variable or a name ('op' / 'op:0') to an element of this graph."""
+        if hasattr(obj, "_as_graph_element"):
+            obj = obj._as_graph_element()
+        types = " or ".join(t for t, ok in (("Tensor", allow_tensor), ("Operation", allow_operation)) if ok)
+        if isinstance(obj, str):
+            if ":" in obj:
+                op_name, _, idx = obj.rpartition(":")
+                if not allow_tensor:
+                    raise ValueError("Name %r appears to refer to a Tensor, not a %s." % (obj, types))
+                try:
+                    idx = int(idx)
+                except ValueError:
+                    raise ValueError("The name %r looks like a Tensor name, but is not a valid one. Tensor names "
+                                     "must be of the form \"<op_name>:<output_index>\"." % obj) from None
+                op = self._ops_by_name.get(op_name)
+                if op is None:
+                    raise KeyError("The name %r refers to a Tensor which does not exist. The operation, %r, "
+                                   "does not exist in the graph." % (obj, op_name))
+                if idx >= len(op._outputs):
+                    raise KeyError("The name %r refers to a Tensor which does not exist. The operation, %r, "
+                                   "exists but only has %d outputs." % (obj, op_name, len(op._outputs)))
+                return op._outputs[idx]
+            op = self._ops_by_name.get(obj)
+            if not allow_operation:
+                if op is not None:
+                    raise ValueError("The name %r refers to an Operation, not a %s. Tensor names must be of the "
+                                     "form \"<op_name>:<output_index>\"." % (obj, types))
+                raise ValueError("The name %r looks a like a Tensor name, but is not a valid one." % obj)
+            if op is None:
+                raise KeyError("The name %r refers to an Operation not in the graph." % obj)
+            return op
+        if isinstance(obj, Tensor) and allow_tensor:
+            if obj.graph is not self:
+                raise ValueError("Tensor %s is not an element of this graph." % obj.name)
+            return obj
+        if isinstance(obj, Operation) and allow_operation:
+            if obj.graph is not self:
+                raise ValueError("Operation %s is not an element of this graph." % obj.name)
+            return obj
+        raise TypeError("Can not convert a %s into a %s." % (type(obj).__name__, types))
+
+    # -- collections
+    def add_to_collection(self, name, value):
+        self._collections.setdefault(name, []).append(value)
+
+    def add_to_collections(self, names, value):
+        for n in ([names] if isinstance(names, str) else set(names)):
+            self.add_to_collection(n, value)
+
+    def get_collection_ref(self, name):
+        return self._collections.setdefault(name, [])
+
+    def get_collection(self, name, scope=None):
+        items = self._collections.get(name, [])
+        if scope is None:
+            return list(items)
+        rx = re.compile(scope)
+        return [i for i in items if hasattr(i, "name") and rx.match(i.name)]
+
+    def get_all_collection_keys(self):
+        return [k for k, v in self._collections.items() if v]
+
+    def clear_collection(self, name):
+        self._collections.pop(name, None)
+
+    # -- export
+    def as_graph_def(self, from_version=None, add_shapes=False):
+        """A tensorboard GraphDef proto of this graph (needs the `tensorboard` package)."""
+        from nanotf.framework.graph_def import graph_to_graph_def
+        return graph_to_graph_def(self, add_shapes=add_shapes)
+
+    def _node_def(self, op):
+        from nanotf.framework.graph_def import op_to_node_def
+        return op_to_node_def(op, add_shapes=False)
+
+    @property
+    def graph_def_versions(self):
+        return None
+
+    def is_feedable(self, tensor):
+        return True
+
+    def is_fetchable(self, tensor_or_op):
+        return True
+
+    def device(self, device_name_or_function):
+        return contextlib.nullcontext()
+
+    def colocate_with(self, op, ignore_existing=False):
+        return contextlib.nullcontext()
+
+    def gradient_override_map(self, op_type_map):
+        return contextlib.nullcontext()
+
+
+class _DefaultGraphStack(threading.local):
+    def __init__(self):
+        self.stack = []
+        self.global_default = None
+
+    def get_default(self):
+        if self.stack:
+            return self.stack[-1]
+        if self.global_default is None:
+            self.global_default = Graph()
+        return self.global_default
+
+    def reset(self):
+        if self.stack:
+            raise AssertionError("Do not use tf.reset_default_graph() to clear nested graphs. If you need a "
+                                 "cleared graph, exit the nesting and create a new graph.")
+        self.global_default = Graph()
+
+    @contextlib.contextmanager
+    def get_controller(self, graph):
+        self.stack.append(graph)
+        try:
+            yield graph
+        finally:
+            self.stack.pop()
+
+
+_default_graph_stack = _DefaultGraphStack()
+
+
+def get_default_graph():
+    return _default_graph_stack.get_default()
+
+
+def reset_default_graph():
+    _default_graph_stack.reset()
+
+
+def _graph_of(values):
+    for v in values or ():
+        if isinstance(v, (Tensor, Operation)):
+            return v.graph
+        if hasattr(v, "_as_graph_element"):
+            return v._as_graph_element().graph
+    return get_default_graph()
+
+
+@contextlib.contextmanager
+def name_scope(name, default_name=None, values=None):
+    """tf.name_scope(name, default_name=None, values=None): prefixes the names of ops created inside.
+
+    Re-entering a name gives `name_1`, as in TensorFlow; a name ending in '/' re-enters that scope."""
+    g = _graph_of(values) if values else get_default_graph()
+    n = name if name is not None else default_name
+    if name is None and default_name is None:
+        n = None
+    with g.as_default(), g.name_scope(n) as scope:
+        yield scope
+
+
+def control_dependencies(control_inputs):
+    return get_default_graph().control_dependencies(control_inputs)
+
+
+def add_to_collection(name, value):
+    get_default_graph().add_to_collection(name, value)
+
+
+def add_to_collections(names, value):
+    get_default_graph().add_to_collections(names, value)
+
+
+def get_collection(key, scope=None):
+    return get_default_graph().get_collection(key, scope)
+
+
+def get_collection_ref(key):
+    return get_default_graph().get_collection_ref(key)
+
+
+def create_op(op_type, inputs, attrs=None, name=None):
+    """Creates an op in the graph of its inputs (else the default graph); returns the Operation."""
+    g = inputs[0].graph if inputs else get_default_graph()
+    return g.create_op(op_type, inputs, attrs, name)
+
+
+def apply_op(op_type, inputs, attrs=None, name=None):
+    """Creates an op and returns its single output Tensor (or the op itself when it has none)."""
+    op = create_op(op_type, inputs, attrs, name)
+    outs = op._outputs
+    if len(outs) == 1:
+        return outs[0]
+    return op if not outs else tuple(outs)
+
+
+# -- conversion of Python / NumPy values and Variables to Tensors
+def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None, dtype_hint=None):
+    """Returns `value` as a Tensor: Tensors pass through (dtype checked), Variables give their value,
+    Python and NumPy values become constants."""
+    if dtype is not None:
+        dtype = _dtypes.as_dtype(dtype)
+    if isinstance(value, Tensor):
+        if dtype is not None and value.dtype is not dtype:
+            raise ValueError("Tensor conversion requested dtype %s for Tensor with dtype %s: %r"
+                             % (dtype.name, value.dtype.name, value))
+        return value
+    if hasattr(value, "_as_tensor"):
+        t = value._as_tensor()
+        if dtype is not None and t.dtype is not dtype:
+            raise ValueError("Tensor conversion requested dtype %s for Tensor with dtype %s: %r"
+                             % (dtype.name, t.dtype.name, t))
+        return t
+    if isinstance(value, Operation):
+        raise TypeError("Can't convert Operation '%s' to Tensor (target dtype=%s, name=%s)"
+                        % (value.name, dtype, name))
+    if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) or hasattr(v, "_as_tensor")
+                                                 for v in _flatten_nested(value)):
+        from nanotf.ops.array_ops import _autopack
+        return _autopack(value, dtype, name or "packed")
+    from nanotf.ops.array_ops import constant
+    hint = preferred_dtype or dtype_hint
+    if dtype is None and hint is not None:
+        try:
+            return constant(value, dtype=hint, name=name or "Const")
+        except (TypeError, ValueError):
+            pass
+    return constant(value, dtype=dtype, name=name or "Const")
+
+
+def _flatten_nested(value):
+    for v in value:
+        if isinstance(v, (list, tuple)):
+            yield from _flatten_nested(v)
+        else:
+            yield v
+
+
+def convert_n_to_tensor(values, dtype=None, name=None):
+    return [convert_to_tensor(v, dtype=dtype) for v in values]
+
+
+def is_tensor(x):
+    return isinstance(x, Tensor)

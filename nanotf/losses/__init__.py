@@ -1,0 +1,4 @@
+"""tf.losses."""
+from nanotf.ops.nn_ops import _losses_namespace as _ns  # noqa: F401
+
+globals().update(_ns())

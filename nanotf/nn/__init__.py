@@ -1,0 +1,2 @@
+"""tf.nn: activations, losses and layers' building blocks."""
+from nanotf.ops.nn_ops import *  # noqa: F401,F403

@@ -1,0 +1,125 @@
+"""Random ops. Each op owns a NumPy Generator per Session, seeded from (graph seed, op seed), so
+the same seeds give the same numbers on every run of a program."""
+import numpy as np
+
+from nanotf.framework import dtypes
+from nanotf.framework.op_def import OpDef
+from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor
+from nanotf.framework.random_seed import get_seed
+from nanotf.ops.array_ops import _static_shape_from
+
+__all__ = ["random_normal", "truncated_normal", "random_uniform"]
+
+
+def _rng(op, ctx):
+    rng = ctx.op_state.get(op)
+    if rng is None:
+        s1, s2 = op._attrs["seed"], op._attrs["seed2"]
+        rng = np.random.default_rng(None if s1 is None else [s1 & 0xFFFFFFFF, s2 & 0xFFFFFFFF])
+        ctx.op_state[op] = rng
+    return rng
+
+
+class _RandomOp(OpDef):
+    abstract = True
+    stateful = True
+    grad = None
+
+    def infer(op):
+        return op._attrs["dtype"], _static_shape_from(op._inputs[0])
+
+
+class RandomStandardNormal(_RandomOp):
+    def kernel(op, ctx):
+        npd = op._attrs["dtype"].as_numpy_dtype
+        rng = _rng(op, ctx)
+        return lambda shape: rng.standard_normal(tuple(shape)).astype(npd)
+
+
+class TruncatedNormal(_RandomOp):
+    """Standard normal values with those beyond 2 standard deviations redrawn."""
+
+    def kernel(op, ctx):
+        npd = op._attrs["dtype"].as_numpy_dtype
+        rng = _rng(op, ctx)
+
+        def sample(shape):
+            out = rng.standard_normal(tuple(shape))
+            bad = np.abs(out) > 2.0
+            while bad.any():
+                out[bad] = rng.standard_normal(int(bad.sum()))
+                bad = np.abs(out) > 2.0
+            return out.astype(npd)
+        return sample
+
+
+class RandomUniform(_RandomOp):
+    def kernel(op, ctx):
+        npd = op._attrs["dtype"].as_numpy_dtype
+        rng = _rng(op, ctx)
+        return lambda shape: rng.random(tuple(shape)).astype(npd)
+
+
+class RandomUniformInt(_RandomOp):
+    def infer(op):
+        return op._inputs[1].dtype, _static_shape_from(op._inputs[0])
+
+    def kernel(op, ctx):
+        rng = _rng(op, ctx)
+        npd = op._inputs[1].dtype.as_numpy_dtype
+        return lambda shape, lo, hi: rng.integers(lo, hi, size=tuple(shape)).astype(npd)
+
+
+def _shape_tensor(shape):
+    if isinstance(shape, Tensor):
+        return shape
+    return convert_to_tensor(list(shape) if not isinstance(shape, int) else [shape], dtype=dtypes.int32)
+
+
+def _random(op_type, shape, dtype, seed, name):
+    s1, s2 = get_seed(seed)
+    return apply_op(op_type, [_shape_tensor(shape)], {"dtype": dtypes.as_dtype(dtype), "seed": s1, "seed2": s2},
+                    name=name)
+
+
+def _scale(x, mean, stddev, dtype):
+    from nanotf.ops import math_ops
+    if not (isinstance(stddev, (int, float)) and stddev == 1):
+        x = math_ops.multiply(x, convert_to_tensor(stddev, dtype=dtype), name="mul")
+    if not (isinstance(mean, (int, float)) and mean == 0):
+        x = math_ops.add(x, convert_to_tensor(mean, dtype=dtype), name="add")
+    return x
+
+
+def random_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
+    from nanotf.framework.ops import name_scope
+    with name_scope(name, "random_normal"):
+        x = _random("RandomStandardNormal", shape, dtype, seed, "RandomStandardNormal")
+        return _scale(x, mean, stddev, dtypes.as_dtype(dtype))
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
+    """Normal values (mean, stddev) with those beyond two standard deviations redrawn."""
+    from nanotf.framework.ops import name_scope
+    with name_scope(name, "truncated_normal"):
+        x = _random("TruncatedNormal", shape, dtype, seed, "TruncatedNormal")
+        return _scale(x, mean, stddev, dtypes.as_dtype(dtype))
+
+
+def random_uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=None):
+    from nanotf.framework.ops import name_scope
+    dtype = dtypes.as_dtype(dtype)
+    with name_scope(name, "random_uniform"):
+        if dtype.is_integer:
+            if maxval is None:
+                raise ValueError("Must specify maxval for integer dtype %r" % dtype)
+            s1, s2 = get_seed(seed)
+            return apply_op("RandomUniformInt", [_shape_tensor(shape), convert_to_tensor(minval, dtype=dtype),
+                                                 convert_to_tensor(maxval, dtype=dtype)],
+                            {"seed": s1, "seed2": s2}, name="RandomUniformInt")
+        if maxval is None:
+            maxval = 1
+        from nanotf.ops import math_ops
+        x = _random("RandomUniform", shape, dtype, seed, "RandomUniform")
+        rng = math_ops.subtract(convert_to_tensor(maxval, dtype=dtype), convert_to_tensor(minval, dtype=dtype), name="sub")
+        return math_ops.add(math_ops.multiply(x, rng, name="mul"), convert_to_tensor(minval, dtype=dtype), name="add")

@@ -1,0 +1,162 @@
+"""Variable storage ops. Values live in the Session (`ctx.variables`), never in the graph.
+
+VariableV2 returns the stored array itself (no copy); Assign/AssignAdd/AssignSub update it in
+place when the shape is unchanged. The plan copies a fetched value that aliases this storage.
+"""
+import numpy as np
+
+from nanotf.framework import errors
+from nanotf.framework.op_def import OpDef
+from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor
+from nanotf.framework.tensor_shape import TensorShape
+
+__all__ = ["assign", "assign_add", "assign_sub"]
+
+
+def _uninitialized(op):
+    return errors.FailedPreconditionError(None, op, "Attempting to use uninitialized value %s" % op.name)
+
+
+class VariableV2(OpDef):
+    stateful = True
+    grad = None
+
+    def infer(op):
+        return op._attrs["dtype"], op._attrs["shape"]
+
+    def kernel(op, ctx):
+        store = ctx.variables
+
+        def read():
+            try:
+                return store[op]
+            except KeyError:
+                raise _uninitialized(op) from None
+        return read
+
+
+class Assign(OpDef):
+    stateful = True
+    ref_inputs = (0,)
+    grad = None
+
+    def infer(op):
+        ref, value = op._inputs
+        if op._attrs.get("validate_shape", True) and not ref.shape.is_compatible_with(value.shape):
+            raise ValueError("Shapes %s and %s are incompatible in '%s' (op: 'Assign') for variable %s"
+                             % (ref.shape, value.shape, op.name, ref.op.name))
+        if ref.dtype is not value.dtype:
+            raise TypeError("Assign %r: value of dtype %s cannot be assigned to variable %s of dtype %s"
+                            % (op.name, value.dtype.name, ref.op.name, ref.dtype.name))
+        return ref.dtype, (ref.shape if op._attrs.get("validate_shape", True) else value.shape)
+
+    def kernel(op, ctx):
+        store, var = ctx.variables, op._inputs[0].op
+        npd = var._attrs["dtype"].as_numpy_dtype
+        static = var._attrs["shape"]
+        validate = op._attrs.get("validate_shape", True)
+
+        def assign(value):
+            cur = store.get(var)
+            if cur is not None and cur.shape == np.shape(value):
+                np.copyto(cur, value, casting="unsafe")
+                return cur
+            if validate and not static.is_compatible_with(np.shape(value)):
+                raise errors.InvalidArgumentError(None, op, "Assign requires shapes of both tensors to match. "
+                                                  "lhs shape= %s rhs shape= %s" % (static, TensorShape(np.shape(value))))
+            new = np.array(value, dtype=npd, copy=True)
+            store[var] = new
+            return new
+        return assign
+
+
+class _AssignUpdate(OpDef):
+    abstract = True
+    stateful = True
+    ref_inputs = (0,)
+    grad = None
+
+    def infer(op):
+        ref, value = op._inputs
+        if not ref.shape.is_compatible_with(value.shape):
+            raise ValueError("Shapes %s and %s are incompatible in '%s' (op: '%s')" % (ref.shape, value.shape, op.name, op.type))
+        return ref.dtype, ref.shape
+
+
+class AssignAdd(_AssignUpdate):
+    def kernel(op, ctx):
+        store, var = ctx.variables, op._inputs[0].op
+
+        def assign_add(value):
+            cur = store.get(var)
+            if cur is None:
+                raise _uninitialized(var)
+            np.add(cur, value, out=cur, casting="unsafe")
+            return cur
+        return assign_add
+
+
+class AssignSub(_AssignUpdate):
+    def kernel(op, ctx):
+        store, var = ctx.variables, op._inputs[0].op
+
+        def assign_sub(value):
+            cur = store.get(var)
+            if cur is None:
+                raise _uninitialized(var)
+            np.subtract(cur, value, out=cur, casting="unsafe")
+            return cur
+        return assign_sub
+
+
+def _ref(ref):
+    if isinstance(ref, Tensor) and ref.op.type == "VariableV2":
+        return ref
+    if hasattr(ref, "_variable"):
+        return ref._variable
+    raise TypeError("Expected a Variable (or its VariableV2 tensor) to assign to, got %r" % (ref,))
+
+
+def assign(ref, value, validate_shape=None, use_locking=None, name=None):
+    """Assigns `value` to the variable `ref`; returns the variable's new value."""
+    r = _ref(ref)
+    v = convert_to_tensor(value, dtype=r.dtype)
+    return apply_op("Assign", [r, v], {"validate_shape": validate_shape is not False}, name=name or "Assign")
+
+
+def assign_add(ref, value, use_locking=None, name=None):
+    r = _ref(ref)
+    return apply_op("AssignAdd", [r, convert_to_tensor(value, dtype=r.dtype)], name=name or "AssignAdd")
+
+
+def assign_sub(ref, value, use_locking=None, name=None):
+    r = _ref(ref)
+    return apply_op("AssignSub", [r, convert_to_tensor(value, dtype=r.dtype)], name=name or "AssignSub")
+
+
+class IsVariableInitialized(OpDef):
+    ref_inputs = (0,)
+    grad = None
+
+    def infer(op):
+        from nanotf.framework import dtypes
+        return dtypes.bool, TensorShape([])
+
+    def kernel(op, ctx):
+        store, var = ctx.variables, op._inputs[0].op
+        return lambda: np.bool_(var in store)
+
+
+class ReportUninitializedVariables(OpDef):
+    grad = None
+
+    def infer(op):
+        from nanotf.framework import dtypes
+        return dtypes.string, TensorShape([None])
+
+    def kernel(op, ctx):
+        store, vars_ = ctx.variables, [t.op for t in op._inputs]
+        return lambda: np.array([v.name.encode() for v in vars_ if v not in store], dtype=object)
+
+
+ReportUninitializedVariables.ref_inputs = range(1 << 30)  # every input is a reference
