@@ -32,6 +32,7 @@ class GraphKeys:
     REGULARIZATION_LOSSES = "regularization_losses"
     LOSSES = "losses"
     SAVERS = "savers"
+    SAVEABLE_OBJECTS = "saveable_objects"
     GLOBAL_STEP = "global_step"
     TRAIN_OP = "train_op"
     UPDATE_OPS = "update_ops"
