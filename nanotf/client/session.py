@@ -136,17 +136,19 @@ class _Plan:
             if not outs:
                 line = call
             elif len(outs) == 1:
-                if outs[0] in fetched and outs[0] not in fed and _may_alias_state(outs[0]):
+                if outs[0] in fetched and outs[0] not in fed and _may_alias(outs[0], fed):
                     call = "_copy(%s)" % call
                 line = "%s = %s" % (names[outs[0]] if outs[0] not in fed else "_", call)
             else:
                 line = "%s, = %s" % (", ".join(names[t] if t not in fed else "_" for t in outs), call)
-                if any(t in fetched and _may_alias_state(t) for t in outs):
-                    line += "; " + "; ".join("%s = _copy(%s)" % (names[t], names[t]) for t in outs
-                                             if t in fetched and t not in fed and _may_alias_state(t))
+                copies = ["%s = _copy(%s)" % (names[t], names[t]) for t in outs
+                          if t in fetched and t not in fed and _may_alias(t, fed)]
+                if copies:
+                    line += "; " + "; ".join(copies)
             lines.append(line)
             self.line_ops[len(lines) + 1] = op   # line 1 is the def
-        ret = ", ".join(names[e] if isinstance(e, Tensor) else "None" for e in elements)
+        ret = ", ".join(("_copy(%s)" % names[e] if e in fed else names[e]) if isinstance(e, Tensor) else "None"
+                        for e in elements)
         lines.append("return (%s%s)" % (ret, "," if len(elements) == 1 else ""))
         src = "\n".join([head] + ["    " + ln for ln in lines])
         self.source = src
@@ -155,12 +157,16 @@ class _Plan:
         self.fn = env["_plan"]
 
 
-def _may_alias_state(t):
-    """True when a tensor's value may be the variable storage itself (then a fetch copies it)."""
-    op = t._op
-    while op._def.forwards_input and op._inputs:
-        op = op._inputs[0]._op
-    return op._def.stateful
+def _may_alias(t, fed):
+    """True when a fetched value may be memory someone else owns: variable storage, a kernel's
+    reused buffer, or the caller's fed array. Such fetches are copied."""
+    while True:
+        if t in fed:
+            return True
+        op = t._op
+        if not (op._def.forwards_input and op._inputs):
+            return op._def.stateful or op._def.reuses_output
+        t = op._inputs[0]
 
 
 def _convert_feed(t, value, np_dtype, static):

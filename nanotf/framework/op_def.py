@@ -48,6 +48,7 @@ class OpDef:
     stateful = False          # random ops, variables, assignments: never folded or deduplicated
     ref_inputs = ()           # input indices that are variable references, not values to compute
     forwards_input = False    # kernel may return (a view of) input 0 unchanged
+    reuses_output = False     # kernel writes into a buffer it reuses across runs (fetches copy it)
     samples = ()
     num_outputs_hint = None
 

@@ -280,14 +280,21 @@ class Graph:
             if not _VALID_OP_NAME.match(name):
                 raise ValueError("'%s' is not a valid node name" % name)
             name = self.unique_name(name)
+        # TF's rule: skip control ops that are already data inputs, and skip a whole
+        # control_dependencies block when a data input was itself created inside it.
         ctrl = list(control_inputs)
+        input_ops = {t.op for t in inputs}
         for frame in self._control_dependencies_stack:
-            for c in frame:
-                if c not in ctrl:
+            if input_ops & frame.seen:
+                continue
+            for c in frame.ops:
+                if c not in ctrl and c not in input_ops:
                     ctrl.append(c)
         op = Operation(self, op_type, name, inputs, dict(attrs or {}), ctrl)
         self._ops.append(op)
         self._ops_by_name[name] = op
+        for frame in self._control_dependencies_stack:
+            frame.seen.add(op)
         return op
 
     @contextlib.contextmanager
@@ -303,7 +310,7 @@ class Graph:
         for c in control_inputs:
             c = self.as_graph_element(c, allow_tensor=True, allow_operation=True)
             ops.append(c.op if isinstance(c, Tensor) else c)
-        self._control_dependencies_stack.append(ops)
+        self._control_dependencies_stack.append(_ControlFrame(ops))
         try:
             yield
         finally:
@@ -420,6 +427,16 @@ class Graph:
 
     def gradient_override_map(self, op_type_map):
         return contextlib.nullcontext()
+
+
+class _ControlFrame:
+    """One `control_dependencies` block: its control ops and the ops created inside it."""
+
+    __slots__ = ("ops", "seen")
+
+    def __init__(self, ops):
+        self.ops = ops
+        self.seen = set()
 
 
 class _DefaultGraphStack(threading.local):

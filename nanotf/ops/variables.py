@@ -22,8 +22,9 @@ class Variable:
         with name_scope(name, "Variable") as scope:
             if callable(initial_value):
                 with name_scope("Initializer"):
-                    initial_value = initial_value()
-            init = convert_to_tensor(initial_value, dtype=dtype)
+                    init = convert_to_tensor(initial_value(), dtype=dtype, name="initial_value")
+            else:
+                init = convert_to_tensor(initial_value, dtype=dtype, name="initial_value")
             g = init.graph
             static = init.shape if validate_shape else unknown_shape()
             if shape is not None:
