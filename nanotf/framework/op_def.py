@@ -14,8 +14,6 @@ Methods are plain functions (no self): `OpDef.lookup("MatMul").infer(op)`.
 `grad = None` declares an op not differentiable; leaving `grad` undefined makes
 `gradients()` raise LookupError, as TensorFlow does for an op with no gradient.
 """
-import inspect
-
 _REGISTRY = {}
 _NO_GRAD = object()
 
@@ -58,7 +56,7 @@ class OpDef:
         cls.type_name = name
         if cls.__dict__.get("abstract", False):
             return
-        where = "%s:%s" % (inspect.getsourcefile(cls), inspect.getsourcelines(cls)[1])
+        where = "%s.%s" % (cls.__module__, cls.__qualname__)  # cheap: import time matters
         if name in _REGISTRY and _REGISTRY[name]._where != where:
             raise KeyError("Op type %r registered twice: at %s and at %s" % (name, _REGISTRY[name]._where, where))
         cls._where = where
