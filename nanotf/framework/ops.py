@@ -134,12 +134,12 @@ class Operation:
         self._def = OpDef.lookup(op_type)
         self._id = graph._next_id()
         self._traceback = _user_frame()
-        for t in self._inputs:
-            t._consumers.append(self)
-        specs = self._def.infer(self)
+        specs = self._def.infer(self)   # may raise: register as a consumer only afterwards
         if isinstance(specs, tuple) and len(specs) == 2 and isinstance(specs[0], _dtypes.DType):
             specs = [specs]
         self._outputs = [Tensor(self, i, _dtypes.as_dtype(dt), as_shape(sh)) for i, (dt, sh) in enumerate(specs)]
+        for t in self._inputs:
+            t._consumers.append(self)
 
     name = property(lambda self: self._name)
     type = property(lambda self: self._type)

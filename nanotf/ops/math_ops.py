@@ -1,28 +1,86 @@
-"""Math ops: elementwise arithmetic with broadcasting, matmul, reductions, casts, comparisons.
+"""Math ops: elementwise arithmetic with broadcasting, matmul, reductions, casts, comparisons,
+logical ops, selection, ranges and cumulative sums.
 
 Broadcasting binary ops reduce their gradients back to each input's *runtime* shape with the
 internal op SumToShapeOf (whose own gradient is BroadcastToShapeOf), so gradients stay
 differentiable and work with unknown dimensions.
+
+Several public names shadow Python builtins (`abs`, `pow`, `round`, `range`), as TensorFlow's do;
+code in this module uses the `builtins.` versions explicitly.
 """
+import builtins
 import functools
 
 import numpy as np
 
 from nanotf.framework import dtypes
 from nanotf.framework.op_def import OpDef, Sample
-from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor
-from nanotf.framework.tensor_shape import TensorShape
+from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
+from nanotf.framework.tensor_shape import TensorShape, broadcast_shapes, unknown_shape
 from nanotf.ops import array_ops
 from nanotf.ops._shape_util import broadcast_infer, normalize_axes, reduced_shape, same_as_input, sum_to_shape
 
 __all__ = ["add", "subtract", "sub", "multiply", "mul", "divide", "truediv", "div", "negative", "neg",
            "matmul", "reduce_sum", "reduce_mean", "cast", "to_float", "to_double", "to_int32", "to_int64",
-           "add_n"]
+           "add_n",
+           # elementwise unary
+           "square", "sqrt", "rsqrt", "exp", "log", "log1p", "abs", "sign", "reciprocal", "floor", "ceil",
+           "round",
+           # elementwise binary
+           "pow", "maximum", "minimum", "squared_difference", "floordiv", "floormod", "mod", "scalar_mul",
+           "clip_by_value",
+           # reductions and arg-reductions
+           "reduce_max", "reduce_min", "reduce_prod", "reduce_all", "reduce_any", "count_nonzero",
+           "argmax", "argmin", "arg_max", "arg_min",
+           # comparisons and logic
+           "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+           "logical_and", "logical_or", "logical_not", "logical_xor",
+           # selection, sequences
+           "where", "select", "range", "linspace", "lin_space", "cumsum"]
+
+_py_range = builtins.range
+_py_abs = builtins.abs
+
+# dtype families by NumPy kind letter (TF's allowed-type lists, as far as nanotf has the types)
+_FLOAT, _INT, _NUMERIC, _BOOL, _ANY = "f", "iu", "fiu", "b", "fiubO"
+
+
+def _allowed_names(kinds):
+    return ", ".join(d.name for d in dtypes._ALL if d._np.kind in kinds)
+
+
+def _require(op, i, kinds, param):
+    """Build-time dtype check of input i, worded like TF's 'not in list of allowed values' error."""
+    t = op._inputs[i]
+    if t.dtype._np.kind not in kinds:
+        raise TypeError("Value passed to parameter '%s' has DataType %s not in list of allowed values: %s "
+                        "(op %r of type %s, input %s)"
+                        % (param, t.dtype.name, _allowed_names(kinds), op.name, op.type, t.name))
+
+
+def _unary_infer(kinds):
+    def infer(op):
+        _require(op, 0, kinds, "x")
+        return same_as_input(op)
+    return infer
+
+
+def _binary_infer(kinds, out_dtype=None):
+    def infer(op):
+        _require(op, 0, kinds, "x")
+        return broadcast_infer(op, out_dtype)
+    return infer
+
+
+def _const_value(t):
+    """The NumPy value of a Const tensor, else None (for shape rules that can use static values)."""
+    return t.op._attrs["value"] if t.op.type == "Const" else None
 
 
 # -- gradient plumbing for broadcasting
 class SumToShapeOf(OpDef):
     """Sums g down to the runtime shape of x (undoes NumPy broadcasting)."""
+    forwards_input = True   # g itself when no broadcasting happened
 
     def infer(op):
         return op._inputs[0].dtype, op._inputs[1].shape
@@ -33,9 +91,13 @@ class SumToShapeOf(OpDef):
     def grad(op, gg):
         return [broadcast_to_shape_of(gg, op._inputs[0]), None]
 
+    samples = [Sample(lambda g, x: sum_to_shape_of(g, x), [(2, 3), (3,)]),
+               Sample(lambda g, x: sum_to_shape_of(g, x), [(2, 3), (2, 1)])]
+
 
 class BroadcastToShapeOf(OpDef):
     """Broadcasts g to the runtime shape of x."""
+    forwards_input = True   # a read-only broadcast view of g
 
     def infer(op):
         return op._inputs[0].dtype, op._inputs[1].shape
@@ -45,6 +107,8 @@ class BroadcastToShapeOf(OpDef):
 
     def grad(op, gg):
         return [sum_to_shape_of(gg, op._inputs[0]), None]
+
+    samples = [Sample(lambda g, x: broadcast_to_shape_of(g, x), [(3,), (2, 3)])]
 
 
 def sum_to_shape_of(g, x):
@@ -76,12 +140,27 @@ def _binary(op_type, x, y, name):
     return apply_op(op_type, [x, y], name=name or op_type)
 
 
+def _unary(op_type, x, name):
+    return apply_op(op_type, [convert_to_tensor(x)], name=name or op_type)
+
+
 _FLOAT_SAMPLES = lambda fn: [Sample(fn, [(2, 3), (2, 3)]), Sample(fn, [(2, 3), (3,)]),  # noqa: E731
                              Sample(fn, [(4, 1), (1, 3)]), Sample(fn, [(), (2, 2)])]
 
 
+def _positive(*shape):
+    return lambda rng: rng.uniform(0.5, 2.0, shape)
+
+
+def _away_from_zero(*shape):
+    return lambda rng: rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+_INT_ARRAY = np.array([[-3, 0, 2], [5, -1, 7]], dtype=np.int32)
+
+
 class Add(OpDef):
-    infer = broadcast_infer
+    infer = _binary_infer(_NUMERIC + "O")   # strings concatenate, as in TF
 
     def kernel(op, ctx):
         return np.add
@@ -98,7 +177,7 @@ def add(x, y, name=None):
 
 
 class Sub(OpDef):
-    infer = broadcast_infer
+    infer = _binary_infer(_NUMERIC)
 
     def kernel(op, ctx):
         return np.subtract
@@ -118,7 +197,7 @@ sub = subtract
 
 
 class Mul(OpDef):
-    infer = broadcast_infer
+    infer = _binary_infer(_NUMERIC)
 
     def kernel(op, ctx):
         return np.multiply
@@ -138,7 +217,7 @@ mul = multiply
 
 
 class RealDiv(OpDef):
-    infer = broadcast_infer
+    infer = _binary_infer(_NUMERIC)
 
     def kernel(op, ctx):
         if op._inputs[0].dtype.is_integer:
@@ -171,13 +250,12 @@ def div(x, y, name=None):
     """TF1's tf.div: floor division for integers, true division for floats."""
     x, y = _pair(x, y)
     if x.dtype.is_integer:
-        from nanotf.ops import math_ops as _self
-        return _self.floordiv(x, y, name=name)
+        return apply_op("FloorDiv", [x, y], name=name or "div")
     return apply_op("RealDiv", [x, y], name=name or "div")
 
 
 class Neg(OpDef):
-    infer = same_as_input
+    infer = _unary_infer(_NUMERIC)
 
     def kernel(op, ctx):
         return np.negative
@@ -195,12 +273,383 @@ def negative(x, name=None):
 neg = negative
 
 
+# -- elementwise unary math
+class Square(OpDef):
+    infer = _unary_infer(_NUMERIC)
+
+    def kernel(op, ctx):
+        return np.square
+
+    def grad(op, g):
+        return [multiply(g, multiply(op._inputs[0], 2.0))]
+
+    samples = [Sample(lambda x: square(x), [(2, 3)]), Sample(lambda x: square(x), [()]),
+               Sample(lambda x: square(x), [_INT_ARRAY])]
+
+
+def square(x, name=None):
+    return _unary("Square", x, name)
+
+
+class Sqrt(OpDef):
+    infer = _unary_infer(_FLOAT)
+
+    def kernel(op, ctx):
+        return np.sqrt
+
+    def grad(op, g):
+        return [divide(multiply(g, 0.5), op._outputs[0])]   # d sqrt(x) = 0.5 / sqrt(x)
+
+    samples = [Sample(lambda x: sqrt(x), [_positive(2, 3)])]
+
+
+def sqrt(x, name=None):
+    return _unary("Sqrt", x, name)
+
+
+class Rsqrt(OpDef):
+    infer = _unary_infer(_FLOAT)
+
+    def kernel(op, ctx):
+        return lambda x: np.reciprocal(np.sqrt(x))
+
+    def grad(op, g):
+        y = op._outputs[0]                                   # d x^-1/2 = -1/2 y^3
+        return [multiply(g, multiply(multiply(y, square(y)), -0.5))]
+
+    samples = [Sample(lambda x: rsqrt(x), [_positive(2, 3)])]
+
+
+def rsqrt(x, name=None):
+    return _unary("Rsqrt", x, name)
+
+
+class Exp(OpDef):
+    infer = _unary_infer(_FLOAT)
+
+    def kernel(op, ctx):
+        return np.exp
+
+    def grad(op, g):
+        return [multiply(g, op._outputs[0])]
+
+    samples = [Sample(lambda x: exp(x), [(2, 3)])]
+
+
+def exp(x, name=None):
+    return _unary("Exp", x, name)
+
+
+class Log(OpDef):
+    infer = _unary_infer(_FLOAT)
+
+    def kernel(op, ctx):
+        return np.log
+
+    def grad(op, g):
+        return [divide(g, op._inputs[0])]
+
+    samples = [Sample(lambda x: log(x), [_positive(2, 3)])]
+
+
+def log(x, name=None):
+    return _unary("Log", x, name)
+
+
+class Log1p(OpDef):
+    infer = _unary_infer(_FLOAT)
+
+    def kernel(op, ctx):
+        return np.log1p
+
+    def grad(op, g):
+        return [divide(g, add(op._inputs[0], 1.0))]
+
+    samples = [Sample(lambda x: log1p(x), [lambda rng: rng.uniform(-0.5, 2.0, (2, 3))])]
+
+
+def log1p(x, name=None):
+    return _unary("Log1p", x, name)
+
+
+class Abs(OpDef):
+    infer = _unary_infer(_NUMERIC)
+
+    def kernel(op, ctx):
+        return np.abs
+
+    def grad(op, g):
+        return [multiply(g, sign(op._inputs[0]))]
+
+    samples = [Sample(lambda x: abs(x), [_away_from_zero(2, 3)]), Sample(lambda x: abs(x), [_INT_ARRAY])]
+
+
+def abs(x, name=None):  # noqa: A001 - TF's public name
+    return _unary("Abs", x, name)
+
+
+class Sign(OpDef):
+    infer = _unary_infer(_NUMERIC)
+
+    def kernel(op, ctx):
+        return np.sign
+
+    def grad(op, g):
+        return [array_ops.zeros_like(op._inputs[0])]   # zero almost everywhere, as TF returns
+
+    samples = [Sample(lambda x: sign(x), [_away_from_zero(2, 3)]), Sample(lambda x: sign(x), [_INT_ARRAY])]
+
+
+def sign(x, name=None):
+    return _unary("Sign", x, name)
+
+
+class Reciprocal(OpDef):
+    infer = _unary_infer(_NUMERIC)
+
+    def kernel(op, ctx):
+        if op._inputs[0].dtype.is_integer:
+            npd = op._inputs[0].dtype.as_numpy_dtype
+            one = npd(1)
+            # integer 1/x truncates toward zero; division by zero is an error, not a NumPy warning
+            def int_reciprocal(x):
+                if np.any(x == 0):
+                    raise ZeroDivisionError("Integer division by zero")
+                return np.asarray(np.trunc(one / x)).astype(npd)
+            return int_reciprocal
+        return np.reciprocal
+
+    def grad(op, g):
+        y = op._outputs[0]
+        return [multiply(negative(g), square(y))]
+
+    samples = [Sample(lambda x: reciprocal(x), [_away_from_zero(2, 3)])]
+
+
+def reciprocal(x, name=None):
+    return _unary("Reciprocal", x, name)
+
+
+def _no_input_gradient(op, g):
+    """Gradient of a piecewise-constant function: zero almost everywhere (TF returns None)."""
+    return [None] * len(op._inputs)
+
+
+class Floor(OpDef):
+    infer = _unary_infer(_FLOAT)
+    grad = _no_input_gradient
+
+    def kernel(op, ctx):
+        return np.floor
+
+    samples = [Sample(lambda x: floor(x), [lambda rng: rng.normal(0, 3, (2, 3))])]
+
+
+def floor(x, name=None):
+    return _unary("Floor", x, name)
+
+
+class Ceil(OpDef):
+    infer = _unary_infer(_FLOAT)
+    grad = _no_input_gradient
+
+    def kernel(op, ctx):
+        return np.ceil
+
+    samples = [Sample(lambda x: ceil(x), [lambda rng: rng.normal(0, 3, (2, 3))])]
+
+
+def ceil(x, name=None):
+    return _unary("Ceil", x, name)
+
+
+class Round(OpDef):
+    """Rounds half to even (banker's rounding), as TensorFlow and NumPy do."""
+    forwards_input = True   # integers pass through unchanged
+    infer = _unary_infer(_NUMERIC)
+    grad = _no_input_gradient
+
+    def kernel(op, ctx):
+        if op._inputs[0].dtype.is_integer:
+            return lambda x: x
+        return np.round
+
+    samples = [Sample(lambda x: round(x), [lambda rng: rng.normal(0, 3, (2, 3))]),
+               Sample(lambda x: round(x), [_INT_ARRAY])]
+
+
+def round(x, name=None):  # noqa: A001 - TF's public name
+    return _unary("Round", x, name)
+
+
+# -- elementwise binary math
+class Pow(OpDef):
+    infer = _binary_infer(_NUMERIC)
+
+    def kernel(op, ctx):
+        if op._inputs[0].dtype.is_integer:
+            def int_pow(x, y):
+                if np.any(np.asarray(y) < 0):
+                    raise ValueError("Integers to negative integer powers are not allowed")
+                return np.power(x, y)
+            return int_pow
+        return np.power
+
+    def grad(op, g):
+        x, y = op._inputs
+        z = op._outputs[0]
+        gx = multiply(g, multiply(y, pow(x, subtract(y, 1.0))))
+        # d/dy x^y = x^y log x, taken as 0 where x <= 0 (as TF does)
+        log_x = where(greater(x, 0.0), log(x), array_ops.zeros_like(x))
+        gy = multiply(g, multiply(z, log_x))
+        return [sum_to_shape_of(gx, x), sum_to_shape_of(gy, y)]
+
+    samples = [Sample(lambda a, b: pow(a, b), [_positive(2, 3), (2, 3)]),
+               Sample(lambda a, b: pow(a, b), [_positive(2, 3), (3,)]),
+               Sample(lambda a, b: pow(a, b), [_positive(), _positive(2, 2)]),
+               Sample(lambda a, b: pow(a, b), [_INT_ARRAY, np.array([2, 0, 3], np.int32)])]
+
+
+def pow(x, y, name=None):  # noqa: A001 - TF's public name
+    return _binary("Pow", x, y, name)
+
+
+def _select_gradient(op, g, x_mask):
+    """Routes g to x where x_mask holds, else to y (Maximum/Minimum; ties go to x, as in TF)."""
+    x, y = op._inputs
+    zeros = array_ops.zeros_like(g)
+    return [sum_to_shape_of(where(x_mask, g, zeros), x), sum_to_shape_of(where(x_mask, zeros, g), y)]
+
+
+class Maximum(OpDef):
+    infer = _binary_infer(_NUMERIC)
+
+    def kernel(op, ctx):
+        return np.maximum
+
+    def grad(op, g):
+        return _select_gradient(op, g, greater_equal(op._inputs[0], op._inputs[1]))
+
+    samples = _FLOAT_SAMPLES(lambda a, b: maximum(a, b))
+
+
+def maximum(x, y, name=None):
+    return _binary("Maximum", x, y, name)
+
+
+class Minimum(OpDef):
+    infer = _binary_infer(_NUMERIC)
+
+    def kernel(op, ctx):
+        return np.minimum
+
+    def grad(op, g):
+        return _select_gradient(op, g, less_equal(op._inputs[0], op._inputs[1]))
+
+    samples = _FLOAT_SAMPLES(lambda a, b: minimum(a, b))
+
+
+def minimum(x, y, name=None):
+    return _binary("Minimum", x, y, name)
+
+
+class SquaredDifference(OpDef):
+    infer = _binary_infer(_NUMERIC)
+
+    def kernel(op, ctx):
+        return lambda x, y: np.square(np.subtract(x, y))
+
+    def grad(op, g):
+        x, y = op._inputs
+        gx = multiply(multiply(g, 2.0), subtract(x, y))
+        return [sum_to_shape_of(gx, x), sum_to_shape_of(negative(gx), y)]
+
+    samples = _FLOAT_SAMPLES(lambda a, b: squared_difference(a, b))
+
+
+def squared_difference(x, y, name=None):
+    return _binary("SquaredDifference", x, y, name)
+
+
+def _int_division_checked(fn):
+    """Integer floor division/modulo by zero is an error in TF (NumPy would warn and return 0)."""
+    def checked(x, y):
+        if np.any(np.asarray(y) == 0):
+            raise ZeroDivisionError("Integer division by zero")
+        return fn(x, y)
+    return checked
+
+
+class FloorDiv(OpDef):
+    infer = _binary_infer(_NUMERIC)
+    grad = _no_input_gradient
+
+    def kernel(op, ctx):
+        if op._inputs[0].dtype.is_integer:
+            return _int_division_checked(np.floor_divide)
+        return np.floor_divide
+
+    samples = [Sample(lambda a, b: floordiv(a, b), [lambda rng: rng.normal(0, 4, (2, 3)),
+                                                    lambda rng: rng.uniform(1, 2, (2, 3))]),
+               Sample(lambda a, b: floordiv(a, b), [_INT_ARRAY, np.array([2, -3, 4], np.int32)])]
+
+
+def floordiv(x, y, name=None):
+    """Floor division, rounding toward negative infinity (x // y)."""
+    return _binary("FloorDiv", x, y, name or "floordiv")
+
+
+class FloorMod(OpDef):
+    """Remainder of floor division: the result has the sign of y (Python's %)."""
+    infer = _binary_infer(_NUMERIC)
+
+    def kernel(op, ctx):
+        if op._inputs[0].dtype.is_integer:
+            return _int_division_checked(np.mod)
+        return np.mod
+
+    def grad(op, g):
+        x, y = op._inputs
+        return [sum_to_shape_of(g, x), sum_to_shape_of(multiply(g, negative(floordiv(x, y))), y)]
+
+    samples = [Sample(lambda a, b: floormod(a, b), [lambda rng: rng.normal(0, 4, (2, 3)),
+                                                    lambda rng: rng.uniform(1, 2, (2, 3))]),
+               Sample(lambda a, b: floormod(a, b), [lambda rng: rng.normal(0, 4, (2, 3)),
+                                                    lambda rng: rng.uniform(1, 2, (3,))]),
+               Sample(lambda a, b: floormod(a, b), [_INT_ARRAY, np.array([2, -3, 4], np.int32)])]
+
+
+def floormod(x, y, name=None):
+    return _binary("FloorMod", x, y, name)
+
+
+mod = floormod
+
+
+def scalar_mul(scalar, x, name=None):
+    """Multiplies x by a scalar (a 0-d value or tensor)."""
+    x = convert_to_tensor(x)
+    scalar = convert_to_tensor(scalar, dtype=x.dtype, name="scalar")
+    if scalar.shape.ndims != 0:
+        raise ValueError("Only scalar multiply works, got shape %s" % (scalar.shape,))
+    return apply_op("Mul", [scalar, x], name=name or "Mul")
+
+
+def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    """Clips t to [clip_value_min, clip_value_max]; the gradient passes where t is inside the range."""
+    with name_scope(name, "clip_by_value", [t, clip_value_min, clip_value_max]) as scope:
+        t = convert_to_tensor(t, name="t")
+        t_min = minimum(t, clip_value_max)
+        return maximum(t_min, clip_value_min, name=scope)
+
+
 class MatMul(OpDef):
     def infer(op):
         a, b = op._inputs
         ta, tb = op._attrs["transpose_a"], op._attrs["transpose_b"]
         if a.dtype is not b.dtype:
             raise TypeError("MatMul %r: inputs must have the same dtype, got %s and %s" % (op.name, a.dtype.name, b.dtype.name))
+        _require(op, 0, _NUMERIC, "a")
         sa, sb = a.shape.with_rank(2).as_tuple(), b.shape.with_rank(2).as_tuple()
         m, k1 = (sa[1], sa[0]) if ta else sa
         k2, n = (sb[1], sb[0]) if tb else sb
@@ -243,14 +692,17 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
 # -- reductions: axes are a static attribute, so shapes are known at graph-build time
 class _Reduction(OpDef):
     abstract = True
+    input_kinds = _NUMERIC
 
     def infer(op):
+        _require(op, 0, op._def.input_kinds, "input")
         x = op._inputs[0]
         return x.dtype, reduced_shape(x.shape, op._attrs["axis"], op._attrs["keep_dims"])
 
 
 class UnreduceLike(OpDef):
     """Gradient helper: broadcasts a reduced g back to the runtime shape of x (optionally / count)."""
+    forwards_input = True   # a broadcast view of g unless divided by the count
 
     def infer(op):
         return op._inputs[0].dtype, op._inputs[1].shape
@@ -260,7 +712,7 @@ class UnreduceLike(OpDef):
 
         def unreduce(g, x):
             shp = np.shape(x)
-            ax = tuple(range(len(shp))) if axes is None else axes
+            ax = tuple(_py_range(len(shp))) if axes is None else tuple(a % len(shp) for a in axes)
             if not keep:
                 g = np.expand_dims(g, ax) if ax else g
             out = np.broadcast_to(g, shp)
@@ -277,9 +729,22 @@ class UnreduceLike(OpDef):
         red = reduce_mean if a["mean"] else reduce_sum
         return [red(gg, axis=a["axis"], keepdims=a["keep_dims"]), None]
 
+    samples = [Sample(lambda g, x: _unreduce_like(g, x, (1,), False, True), [(2,), (2, 3)]),
+               Sample(lambda g, x: _unreduce_like(g, x, None, True, False), [(1, 1), (2, 3)])]
+
 
 def _unreduce_like(g, x, axis, keep_dims, mean):
     return apply_op("UnreduceLike", [g, x], {"axis": axis, "keep_dims": keep_dims, "mean": mean}, name="UnreduceLike")
+
+
+def _static_axis(op_type, axis):
+    """A reduction axis argument as Python ints: nanotf keeps axes static (a Const tensor is accepted)."""
+    if isinstance(axis, Tensor):
+        value = _const_value(axis)
+        if value is None:
+            raise NotImplementedError("%s: nanotf needs the reduction axis to be a constant, got %s" % (op_type, axis.name))
+        return value.tolist()
+    return axis
 
 
 def _reduce(op_type, input_tensor, axis, keepdims, name, keep_dims, reduction_indices, default_name):
@@ -288,13 +753,9 @@ def _reduce(op_type, input_tensor, axis, keepdims, name, keep_dims, reduction_in
         axis = reduction_indices
     if keepdims is None:
         keepdims = bool(keep_dims) if keep_dims is not None else False
-    if isinstance(axis, Tensor):
-        if axis.op.type != "Const":
-            raise NotImplementedError("%s: nanotf needs the reduction axis to be a constant, got %s" % (op_type, axis.name))
-        axis = axis.op._attrs["value"].tolist()
+    axis = _static_axis(op_type, axis)
+    # With unknown rank, axes stay as given (possibly negative); kernels resolve them at run time.
     axes = normalize_axes(axis, x.shape.ndims)
-    if axes is not None and x.shape.ndims is None:
-        raise ValueError("%s over explicit axes needs an input of known rank (%s)" % (op_type, x.name))
     return apply_op(op_type, [x], {"axis": axes, "keep_dims": bool(keepdims)}, name=name or default_name)
 
 
@@ -309,7 +770,8 @@ class Sum(_Reduction):
         return [_unreduce_like(g, op._inputs[0], a["axis"], a["keep_dims"], False)]
 
     samples = [Sample(lambda x: reduce_sum(x), [(2, 3)]), Sample(lambda x: reduce_sum(x, 1), [(2, 3)]),
-               Sample(lambda x: reduce_sum(x, [0, 2], keepdims=True), [(2, 3, 2)])]
+               Sample(lambda x: reduce_sum(x, [0, 2], keepdims=True), [(2, 3, 2)]),
+               Sample(lambda x: reduce_sum(x, 0), [_INT_ARRAY])]
 
 
 def reduce_sum(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
@@ -334,6 +796,235 @@ class Mean(_Reduction):
 
 def reduce_mean(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
     return _reduce("Mean", input_tensor, axis, keepdims, name, keep_dims, reduction_indices, "Mean")
+
+
+def _min_or_max_grad(op, g):
+    """Spreads g evenly over the elements equal to the extreme value (ties share it, as in TF)."""
+    x, y = op._inputs[0], op._outputs[0]
+    axes, keep = op._attrs["axis"], op._attrs["keep_dims"]
+    hits = cast(equal(_unreduce_like(y, x, axes, keep, False), x), x.dtype)
+    count = _unreduce_like(reduce_sum(hits, axis=axes, keepdims=keep), x, axes, keep, False)
+    return [multiply(divide(hits, count), _unreduce_like(g, x, axes, keep, False))]
+
+
+def _lowest(npd):
+    return -np.inf if np.dtype(npd).kind == "f" else np.iinfo(npd).min
+
+
+def _highest(npd):
+    return np.inf if np.dtype(npd).kind == "f" else np.iinfo(npd).max
+
+
+_TIES = np.array([[1.0, 3.0, 3.0], [-2.0, -2.0, 0.5]])
+
+
+class Max(_Reduction):
+    grad = _min_or_max_grad
+
+    def kernel(op, ctx):
+        axes, keep = op._attrs["axis"], op._attrs["keep_dims"]
+        lowest = _lowest(op._inputs[0].dtype.as_numpy_dtype)   # max of nothing, as TF returns
+        return lambda x: np.max(x, axis=axes, keepdims=keep, initial=lowest)
+
+    samples = [Sample(lambda x: reduce_max(x), [(2, 3)]), Sample(lambda x: reduce_max(x, 1, keepdims=True), [(2, 3)]),
+               Sample(lambda x: reduce_max(x, [0, 2]), [(2, 3, 2)]), Sample(lambda x: reduce_max(x, 1), [_TIES])]
+
+
+def reduce_max(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
+    return _reduce("Max", input_tensor, axis, keepdims, name, keep_dims, reduction_indices, "Max")
+
+
+class Min(_Reduction):
+    grad = _min_or_max_grad
+
+    def kernel(op, ctx):
+        axes, keep = op._attrs["axis"], op._attrs["keep_dims"]
+        highest = _highest(op._inputs[0].dtype.as_numpy_dtype)
+        return lambda x: np.min(x, axis=axes, keepdims=keep, initial=highest)
+
+    samples = [Sample(lambda x: reduce_min(x), [(2, 3)]), Sample(lambda x: reduce_min(x, 0), [(2, 3)]),
+               Sample(lambda x: reduce_min(x, -1, keepdims=True), [-_TIES])]
+
+
+def reduce_min(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
+    return _reduce("Min", input_tensor, axis, keepdims, name, keep_dims, reduction_indices, "Min")
+
+
+class ProdOthers(OpDef):
+    """Gradient helper for Prod: each element replaced by the product of the OTHER elements of its
+    reduction group. Computed from exclusive prefix/suffix products, so zeros in x are handled."""
+
+    def infer(op):
+        return same_as_input(op)
+
+    def kernel(op, ctx):
+        axes = op._attrs["axis"]
+        npd = op._inputs[0].dtype.as_numpy_dtype
+
+        def prod_others(x):
+            x = np.asarray(x)
+            red = tuple(_py_range(x.ndim)) if axes is None else tuple(a % x.ndim for a in axes)
+            kept = [a for a in _py_range(x.ndim) if a not in red]
+            perm = kept + list(red)
+            xt = np.transpose(x, perm)
+            n = 1
+            for a in red:
+                n *= x.shape[a]
+            if n == 0 or x.size == 0:
+                return np.zeros_like(x)
+            flat = xt.reshape(xt.shape[:len(kept)] + (n,))
+            ones = np.ones(flat.shape[:-1] + (1,), dtype=npd)
+            before = np.cumprod(np.concatenate([ones, flat[..., :-1]], -1), -1, dtype=npd)
+            after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], -1), -1, dtype=npd)[..., ::-1]
+            out = (before * after).reshape(xt.shape)
+            return np.transpose(out, np.argsort(perm))
+        return prod_others
+
+    def grad(op, gg):
+        # d/dx_k sum_i gg_i * prod_{j!=i} x_j = (sum_i gg_i P_i - gg_k P_k) / x_k  (x_k != 0)
+        x, p = op._inputs[0], op._outputs[0]
+        axes = op._attrs["axis"]
+        weighted = multiply(gg, p)
+        total = _unreduce_like(reduce_sum(weighted, axis=axes, keepdims=True), x, axes, True, False)
+        return [divide(subtract(total, weighted), x)]
+
+    samples = [Sample(lambda x: _prod_others(x, (1,)), [_away_from_zero(2, 3)]),
+               Sample(lambda x: _prod_others(x, None), [_away_from_zero(2, 2)])]
+
+
+def _prod_others(x, axes):
+    return apply_op("ProdOthers", [x], {"axis": axes}, name="ProdOthers")
+
+
+class Prod(_Reduction):
+    def kernel(op, ctx):
+        axes, keep = op._attrs["axis"], op._attrs["keep_dims"]
+        npd = op._inputs[0].dtype.as_numpy_dtype   # NumPy would widen int32 products to int64
+        return lambda x: np.prod(x, axis=axes, keepdims=keep, dtype=npd)
+
+    def grad(op, g):
+        x = op._inputs[0]
+        axes, keep = op._attrs["axis"], op._attrs["keep_dims"]
+        return [multiply(_unreduce_like(g, x, axes, keep, False), _prod_others(x, axes))]
+
+    samples = [Sample(lambda x: reduce_prod(x), [_away_from_zero(2, 3)]),
+               Sample(lambda x: reduce_prod(x, 1, keepdims=True), [_away_from_zero(2, 3)]),
+               Sample(lambda x: reduce_prod(x, 1), [np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 4.0]])]),
+               Sample(lambda x: reduce_prod(x, [0, 2]), [_away_from_zero(2, 2, 2)]),
+               Sample(lambda x: reduce_prod(x, 0), [_INT_ARRAY])]
+
+
+def reduce_prod(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
+    return _reduce("Prod", input_tensor, axis, keepdims, name, keep_dims, reduction_indices, "Prod")
+
+
+_BOOLS = np.array([[True, False, True], [True, True, True]])
+
+
+class All(_Reduction):
+    input_kinds = _BOOL
+    grad = None
+
+    def kernel(op, ctx):
+        axes, keep = op._attrs["axis"], op._attrs["keep_dims"]
+        return lambda x: np.all(x, axis=axes, keepdims=keep)
+
+    samples = [Sample(lambda x: reduce_all(x), [_BOOLS]), Sample(lambda x: reduce_all(x, 1, keepdims=True), [_BOOLS])]
+
+
+def reduce_all(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
+    return _reduce("All", input_tensor, axis, keepdims, name, keep_dims, reduction_indices, "All")
+
+
+class Any(_Reduction):
+    input_kinds = _BOOL
+    grad = None
+
+    def kernel(op, ctx):
+        axes, keep = op._attrs["axis"], op._attrs["keep_dims"]
+        return lambda x: np.any(x, axis=axes, keepdims=keep)
+
+    samples = [Sample(lambda x: reduce_any(x), [~_BOOLS]), Sample(lambda x: reduce_any(x, 0), [~_BOOLS])]
+
+
+def reduce_any(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
+    return _reduce("Any", input_tensor, axis, keepdims, name, keep_dims, reduction_indices, "Any")
+
+
+def count_nonzero(input_tensor, axis=None, keepdims=None, dtype=dtypes.int64, name=None,
+                  reduction_indices=None, keep_dims=None):
+    """Number of non-zero elements along `axis` (composed of NotEqual, Cast and Sum, as in TF)."""
+    with name_scope(name, "count_nonzero", [input_tensor]):
+        x = convert_to_tensor(input_tensor, name="input_tensor")
+        nonzero = not_equal(x, np.zeros((), dtype=x.dtype.as_numpy_dtype) if x.dtype is not dtypes.string else b"")
+        counts = reduce_sum(to_int64(nonzero), axis=axis, keepdims=keepdims, reduction_indices=reduction_indices,
+                            keep_dims=keep_dims)
+        return cast(counts, dtype)
+
+
+class _ArgReduction(OpDef):
+    abstract = True
+    grad = None
+
+    def infer(op):
+        _require(op, 0, _NUMERIC, "input")
+        x, axis, out_type = op._inputs[0], op._attrs["axis"], op._attrs["output_type"]
+        dims = x.shape.as_tuple()
+        if dims is None:
+            return out_type, unknown_shape()
+        if not -len(dims) <= axis < len(dims):
+            raise ValueError("Expected dimension in the range [%d, %d), but got %d for '%s' (op: '%s') with input "
+                             "shape %s" % (-len(dims), len(dims), axis, op.name, op.type, x.shape))
+        axis %= len(dims)
+        return out_type, TensorShape(dims[:axis] + dims[axis + 1:])
+
+
+class ArgMax(_ArgReduction):
+    def kernel(op, ctx):
+        axis, npd = op._attrs["axis"], op._attrs["output_type"].as_numpy_dtype
+        return lambda x: np.argmax(x, axis=axis).astype(npd, copy=False)
+
+    samples = [Sample(lambda x: argmax(x, 1), [(2, 3)]), Sample(lambda x: argmax(x), [(4, 3)]),
+               Sample(lambda x: argmax(x, -1, output_type=dtypes.int32), [(2, 3, 2)])]
+
+
+class ArgMin(_ArgReduction):
+    def kernel(op, ctx):
+        axis, npd = op._attrs["axis"], op._attrs["output_type"].as_numpy_dtype
+        return lambda x: np.argmin(x, axis=axis).astype(npd, copy=False)
+
+    samples = [Sample(lambda x: argmin(x, 1), [(2, 3)]), Sample(lambda x: argmin(x, 0), [_INT_ARRAY])]
+
+
+def _arg_reduce(op_type, input, axis, name, dimension, output_type):  # noqa: A002
+    if axis is not None and dimension is not None:
+        raise ValueError("Cannot specify both 'axis' and 'dimension'")
+    axis = dimension if axis is None else axis
+    axis = 0 if axis is None else _static_axis(op_type, axis)   # TF1 defaults to axis 0
+    if isinstance(axis, (list, tuple)) or np.ndim(axis) != 0:
+        raise ValueError("%s: axis must be a scalar, got %r" % (op_type, axis))
+    output_type = dtypes.as_dtype(output_type)
+    if output_type not in (dtypes.int32, dtypes.int64):
+        raise TypeError("%s: output_type must be int32 or int64, got %s" % (op_type, output_type.name))
+    x = convert_to_tensor(input)
+    return apply_op(op_type, [x], {"axis": int(axis), "output_type": output_type}, name=name or op_type)
+
+
+def argmax(input, axis=None, name=None, dimension=None, output_type=dtypes.int64):  # noqa: A002
+    """Index of the largest value along `axis` (default 0, as TF1 does)."""
+    return _arg_reduce("ArgMax", input, axis, name, dimension, output_type)
+
+
+def argmin(input, axis=None, name=None, dimension=None, output_type=dtypes.int64):  # noqa: A002
+    return _arg_reduce("ArgMin", input, axis, name, dimension, output_type)
+
+
+def arg_max(input, dimension, name=None, output_type=dtypes.int64):  # noqa: A002 - seed-era name
+    return _arg_reduce("ArgMax", input, None, name, dimension, output_type)
+
+
+def arg_min(input, dimension, name=None, output_type=dtypes.int64):  # noqa: A002 - seed-era name
+    return _arg_reduce("ArgMin", input, None, name, dimension, output_type)
 
 
 class Cast(OpDef):
@@ -412,7 +1103,381 @@ def add_n(inputs, name=None):
     return apply_op("AddN", inputs, name=name or "AddN")
 
 
-# -- Tensor operators (TF1 names the ops 'add', 'sub', 'mul', 'truediv', as its Python wrappers do)
+# -- comparisons: broadcasting, bool output, not differentiable
+def _comparison_samples(fn):
+    return [Sample(fn, [(2, 3), (2, 3)]), Sample(fn, [(2, 3), (3,)]), Sample(fn, [(), (2, 2)]),
+            Sample(fn, [_INT_ARRAY, np.array([0, 0, 2], np.int32)])]
+
+
+class Equal(OpDef):
+    infer = _binary_infer(_ANY, dtypes.bool)
+    grad = None
+
+    def kernel(op, ctx):
+        return np.equal
+
+    samples = _comparison_samples(lambda a, b: equal(a, b))
+
+
+def equal(x, y, name=None):
+    return _binary("Equal", x, y, name)
+
+
+class NotEqual(OpDef):
+    infer = _binary_infer(_ANY, dtypes.bool)
+    grad = None
+
+    def kernel(op, ctx):
+        return np.not_equal
+
+    samples = _comparison_samples(lambda a, b: not_equal(a, b))
+
+
+def not_equal(x, y, name=None):
+    return _binary("NotEqual", x, y, name)
+
+
+class Less(OpDef):
+    infer = _binary_infer(_NUMERIC, dtypes.bool)
+    grad = None
+
+    def kernel(op, ctx):
+        return np.less
+
+    samples = _comparison_samples(lambda a, b: less(a, b))
+
+
+def less(x, y, name=None):
+    return _binary("Less", x, y, name)
+
+
+class LessEqual(OpDef):
+    infer = _binary_infer(_NUMERIC, dtypes.bool)
+    grad = None
+
+    def kernel(op, ctx):
+        return np.less_equal
+
+    samples = _comparison_samples(lambda a, b: less_equal(a, b))
+
+
+def less_equal(x, y, name=None):
+    return _binary("LessEqual", x, y, name)
+
+
+class Greater(OpDef):
+    infer = _binary_infer(_NUMERIC, dtypes.bool)
+    grad = None
+
+    def kernel(op, ctx):
+        return np.greater
+
+    samples = _comparison_samples(lambda a, b: greater(a, b))
+
+
+def greater(x, y, name=None):
+    return _binary("Greater", x, y, name)
+
+
+class GreaterEqual(OpDef):
+    infer = _binary_infer(_NUMERIC, dtypes.bool)
+    grad = None
+
+    def kernel(op, ctx):
+        return np.greater_equal
+
+    samples = _comparison_samples(lambda a, b: greater_equal(a, b))
+
+
+def greater_equal(x, y, name=None):
+    return _binary("GreaterEqual", x, y, name)
+
+
+# -- logical ops (bool only)
+_BOOL_PAIR = [np.array([[True, False], [True, True]]), np.array([False, True])]
+
+
+class LogicalAnd(OpDef):
+    infer = _binary_infer(_BOOL)
+    grad = None
+
+    def kernel(op, ctx):
+        return np.logical_and
+
+    samples = [Sample(lambda a, b: logical_and(a, b), _BOOL_PAIR)]
+
+
+def logical_and(x, y, name=None):
+    return _binary("LogicalAnd", x, y, name)
+
+
+class LogicalOr(OpDef):
+    infer = _binary_infer(_BOOL)
+    grad = None
+
+    def kernel(op, ctx):
+        return np.logical_or
+
+    samples = [Sample(lambda a, b: logical_or(a, b), _BOOL_PAIR)]
+
+
+def logical_or(x, y, name=None):
+    return _binary("LogicalOr", x, y, name)
+
+
+class LogicalNot(OpDef):
+    infer = _unary_infer(_BOOL)
+    grad = None
+
+    def kernel(op, ctx):
+        return np.logical_not
+
+    samples = [Sample(lambda a: logical_not(a), _BOOL_PAIR[:1])]
+
+
+def logical_not(x, name=None):
+    return _unary("LogicalNot", x, name)
+
+
+def logical_xor(x, y, name="LogicalXor"):
+    """x XOR y, composed as (x OR y) AND NOT (x AND y), as TF1 builds it."""
+    x, y = _pair(x, y)
+    return logical_and(logical_or(x, y), logical_not(logical_and(x, y)), name=name)
+
+
+# -- selection
+class Select(OpDef):
+    """Elementwise choice between x and y. As in TF1 a vector condition with higher-rank x picks whole
+    rows (matching x's first dimension); otherwise condition, x and y broadcast like NumPy."""
+
+    def infer(op):
+        c, x, y = op._inputs
+        _require(op, 0, _BOOL, "condition")
+        if x.dtype is not y.dtype:
+            raise TypeError("Select %r: x and y must have the same dtype, got %s (%s) and %s (%s)"
+                            % (op.name, x.dtype.name, x.name, y.dtype.name, y.name))
+        try:
+            xy = broadcast_shapes(x.shape, y.shape)
+            dims, cdims = xy.as_tuple(), c.shape.as_tuple()
+            if cdims is not None and len(cdims) == 1 and dims is not None and len(dims) > 1:
+                if cdims[0] is not None and dims[0] is not None and cdims[0] != dims[0]:
+                    raise ValueError
+                return x.dtype, TensorShape((dims[0] if dims[0] is not None else cdims[0],) + dims[1:])
+            if cdims is not None and len(cdims) == 1 and dims is None:
+                return x.dtype, unknown_shape()
+            return x.dtype, broadcast_shapes(c.shape, xy)
+        except ValueError:
+            raise ValueError("Shapes of condition, x and y are incompatible for '%s' (op: 'Select'): %s, %s, %s"
+                             % (op.name, c.shape, x.shape, y.shape)) from None
+
+    def kernel(op, ctx):
+        def select(c, x, y):
+            rank = max(np.ndim(x), np.ndim(y))
+            if np.ndim(c) == 1 and rank > 1:   # TF1: a vector condition selects along the first dimension
+                c = np.reshape(c, (-1,) + (1,) * (rank - 1))
+            return np.where(c, x, y)
+        return select
+
+    def grad(op, g):
+        c, x, y = op._inputs
+        zeros = array_ops.zeros_like(g)
+        return [None, sum_to_shape_of(select(c, g, zeros), x), sum_to_shape_of(select(c, zeros, g), y)]
+
+    samples = [Sample(lambda c, a, b: where(c, a, b), [_BOOLS, (2, 3), (2, 3)]),
+               Sample(lambda c, a, b: where(c, a, b), [np.array([True, False]), (2, 3), (2, 3)]),
+               Sample(lambda c, a, b: where(c, a, b), [np.array([[False, True, True]]), (2, 3), (3,)]),
+               Sample(lambda c, a, b: where(c, a, b), [np.array(True), (), (2,)])]
+
+
+def select(condition, t, e, name=None):
+    """Seed-era tf.select: elementwise choice between t and e."""
+    c = convert_to_tensor(condition)
+    t, e = _pair(t, e)
+    return apply_op("Select", [c, t, e], name=name or "Select")
+
+
+class Where(OpDef):
+    """Coordinates (int64, one row per element) of the true elements of the input."""
+    grad = None
+
+    def infer(op):
+        return dtypes.int64, TensorShape([None, op._inputs[0].shape.ndims])
+
+    def kernel(op, ctx):
+        return lambda x: np.argwhere(x).astype(np.int64, copy=False)
+
+    samples = [Sample(lambda c: where(c), [_BOOLS]), Sample(lambda c: where(c), [np.array([0.0, 2.0, -1.0, 0.0])])]
+
+
+def where(condition, x=None, y=None, name=None):
+    """TF1 tf.where: with x and y, an elementwise select; alone, the coordinates of true elements."""
+    if x is None and y is None:
+        return apply_op("Where", [convert_to_tensor(condition)], name=name or "Where")
+    if x is None or y is None:
+        raise ValueError("x and y must both be non-None or both be None.")
+    return select(condition, x, y, name=name)
+
+
+# -- sequences
+_RANGE_DTYPES = (dtypes.int32, dtypes.int64, dtypes.float32, dtypes.float64)
+
+
+def _range_size(start, limit, delta, npd):
+    """Number of elements, computed in the range's own dtype as TF does (float32 rounding included)."""
+    start, limit, delta = npd(start), npd(limit), npd(delta)
+    if delta == 0:
+        raise ValueError("Requires delta != 0: %s" % delta)
+    if delta > 0 and start > limit:
+        raise ValueError("Requires start <= limit when delta > 0: %s/%s" % (start, limit))
+    if delta < 0 and start < limit:
+        raise ValueError("Requires start >= limit when delta < 0: %s/%s" % (start, limit))
+    if np.dtype(npd).kind in "iu":
+        return (_py_abs(int(limit) - int(start)) + _py_abs(int(delta)) - 1) // _py_abs(int(delta))
+    return int(np.ceil(np.abs((limit - start) / delta)))
+
+
+class Range(OpDef):
+    grad = None
+
+    def infer(op):
+        ins = op._inputs
+        for i, (t, param) in enumerate(zip(ins, ("start", "limit", "delta"))):
+            if t.dtype not in _RANGE_DTYPES or t.dtype is not ins[0].dtype:
+                raise TypeError("Range %r: start, limit and delta must share one of int32, int64, float32, "
+                                "float64; got %s for %s (%s)" % (op.name, t.dtype.name, param, t.name))
+            if t.shape.ndims not in (None, 0):
+                raise ValueError("Shape must be rank 0 but is rank %d for '%s' (op: 'Range') (%s)"
+                                 % (t.shape.ndims, op.name, param))
+        values = [_const_value(t) for t in ins]
+        if any(v is None for v in values):
+            return ins[0].dtype, TensorShape([None])
+        try:
+            n = _range_size(*values, ins[0].dtype.as_numpy_dtype)
+        except ValueError as e:
+            raise ValueError("%s for '%s' (op: 'Range')" % (e, op.name)) from None
+        return ins[0].dtype, TensorShape([n])
+
+    def kernel(op, ctx):
+        npd = op._inputs[0].dtype.as_numpy_dtype
+
+        def range_kernel(start, limit, delta):
+            n = _range_size(start, limit, delta, npd)
+            # computed in the output dtype: start + i * delta, as TF does
+            return np.arange(n, dtype=npd) * np.asarray(delta, dtype=npd) + np.asarray(start, dtype=npd)
+        return range_kernel
+
+    samples = [Sample(lambda a, b, c: range(a, b, c), [np.array(1.0), np.array(5.5), np.array(1.5)]),
+               Sample(lambda a, b, c: range(a, b, c), [np.array(7, np.int32), np.array(-2, np.int32),
+                                                       np.array(-3, np.int32)]),
+               Sample(lambda a, b, c: range(a, b, c), [np.array(0.0), np.array(1.0), np.array(0.25)], feed=False)]
+
+
+def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001 - TF's public name
+    """tf.range: [start, start + delta, ...) up to but excluding limit; range(n) counts 0..n-1.
+
+    Without `dtype`, the widest of the arguments' types (int32 < int64 < float32 < float64) is used."""
+    if limit is None:
+        start, limit = 0, start
+    args = (start, limit, delta)
+    with name_scope(name, "Range", [a for a in args if isinstance(a, Tensor)]) as scope:
+        if dtype is None:
+            kinds = [a.dtype if isinstance(a, Tensor) else (a._as_tensor().dtype if hasattr(a, "_as_tensor")
+                                                            else dtypes.dtype_of_value(a)) for a in args]
+            if any(k not in _RANGE_DTYPES for k in kinds):
+                raise TypeError("tf.range arguments must be int32, int64, float32 or float64, got %s"
+                                % [k.name for k in kinds])
+            dtype = max(kinds, key=_RANGE_DTYPES.index)
+        dtype = dtypes.as_dtype(dtype)
+        tensors = []
+        for value, param in zip(args, ("start", "limit", "delta")):
+            if isinstance(value, Tensor) or hasattr(value, "_as_tensor"):
+                tensors.append(cast(convert_to_tensor(value), dtype))
+            else:   # a Python value is converted straight to `dtype`, keeping it a Const (static shape)
+                tensors.append(convert_to_tensor(value, dtype=dtype, name=param))
+        return apply_op("Range", tensors, {"Tidx": dtype}, name=scope)
+
+
+class LinSpace(OpDef):
+    grad = None
+
+    def infer(op):
+        start, stop, num = op._inputs
+        _require(op, 0, _FLOAT, "start")
+        if stop.dtype is not start.dtype:
+            raise TypeError("LinSpace %r: start and stop must have the same dtype, got %s and %s"
+                            % (op.name, start.dtype.name, stop.dtype.name))
+        _require(op, 2, _INT, "num")
+        n = _const_value(num)
+        return start.dtype, TensorShape([int(n) if n is not None else None])
+
+    def kernel(op, ctx):
+        npd = op._inputs[0].dtype.as_numpy_dtype
+
+        def linspace_kernel(start, stop, num):
+            if num <= 0:
+                raise ValueError("Requires num > 0: %d" % num)
+            return np.linspace(start, stop, int(num), dtype=npd)
+        return linspace_kernel
+
+    samples = [Sample(lambda a, b: linspace(a, b, 5), [np.array(-1.0), np.array(2.0)]),
+               Sample(lambda a, b: linspace(a, b, 1), [np.array(3.0), np.array(2.0)])]
+
+
+def linspace(start, stop, num, name=None):
+    """`num` evenly spaced values from start to stop inclusive."""
+    start, stop = _pair(start, stop)
+    num = convert_to_tensor(num, dtype=dtypes.int32) if not isinstance(num, Tensor) else num
+    return apply_op("LinSpace", [start, stop, num], name=name or "LinSpace")
+
+
+lin_space = linspace
+
+
+class Cumsum(OpDef):
+    def infer(op):
+        _require(op, 0, _NUMERIC, "x")
+        x, axis = op._inputs[0], op._attrs["axis"]
+        rank = x.shape.ndims
+        if rank is not None and not -rank <= axis < rank:
+            raise ValueError("Cumsum %r: axis %d out of range for input %s of rank %d" % (op.name, axis, x.name, rank))
+        return same_as_input(op)
+
+    def kernel(op, ctx):
+        axis, exclusive, reverse = op._attrs["axis"], op._attrs["exclusive"], op._attrs["reverse"]
+        npd = op._inputs[0].dtype.as_numpy_dtype
+
+        def cumsum_kernel(x):
+            if reverse:
+                x = np.flip(x, axis)
+            out = np.cumsum(x, axis=axis, dtype=npd)   # dtype: NumPy would widen int32 sums
+            if exclusive and out.shape[axis]:
+                head = np.zeros_like(np.take(out, [0], axis=axis))
+                out = np.concatenate([head, np.delete(out, -1, axis=axis)], axis=axis)
+            return np.flip(out, axis) if reverse else out
+        return cumsum_kernel
+
+    def grad(op, g):
+        a = op._attrs
+        return [cumsum(g, a["axis"], exclusive=a["exclusive"], reverse=not a["reverse"])]
+
+    samples = [Sample(lambda x: cumsum(x), [(3, 2)]), Sample(lambda x: cumsum(x, 1, exclusive=True), [(2, 3)]),
+               Sample(lambda x: cumsum(x, -1, reverse=True), [(2, 3)]),
+               Sample(lambda x: cumsum(x, 0, exclusive=True, reverse=True), [(4,)]),
+               Sample(lambda x: cumsum(x, 1), [_INT_ARRAY])]
+
+
+def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
+    """Cumulative sum along `axis`; `exclusive` leaves out the current element, `reverse` sums from the end."""
+    x = convert_to_tensor(x)
+    axis = _static_axis("Cumsum", axis)
+    if isinstance(axis, (list, tuple)):
+        raise ValueError("Cumsum: axis must be a scalar, got %r" % (axis,))
+    return apply_op("Cumsum", [x], {"axis": int(axis), "exclusive": bool(exclusive), "reverse": bool(reverse)},
+                    name=name or "Cumsum")
+
+
+# -- Tensor operators (TF1 names the ops 'add', 'sub', 'mul', 'truediv', ... as its Python wrappers do;
+# comparisons keep the op's own name, e.g. 'Less'). __eq__/__ne__ stay identity, as in TF1.
 def _op(fn, name):
     return lambda x, y: fn(x, y, name=name)
 
@@ -429,7 +1494,25 @@ Tensor.__mul__ = _op(multiply, "mul")
 Tensor.__rmul__ = _rop(multiply, "mul")
 Tensor.__truediv__ = _op(divide, "truediv")
 Tensor.__rtruediv__ = _rop(divide, "truediv")
+Tensor.__floordiv__ = _op(floordiv, "floordiv")
+Tensor.__rfloordiv__ = _rop(floordiv, "floordiv")
+Tensor.__mod__ = _op(floormod, "mod")
+Tensor.__rmod__ = _rop(floormod, "mod")
+Tensor.__pow__ = _op(pow, "pow")
+Tensor.__rpow__ = _rop(pow, "pow")
 Tensor.__matmul__ = _op(matmul, "MatMul")
 Tensor.__rmatmul__ = _rop(matmul, "MatMul")
+Tensor.__lt__ = _op(less, None)
+Tensor.__le__ = _op(less_equal, None)
+Tensor.__gt__ = _op(greater, None)
+Tensor.__ge__ = _op(greater_equal, None)
+Tensor.__and__ = _op(logical_and, "and")
+Tensor.__rand__ = _rop(logical_and, "and")
+Tensor.__or__ = _op(logical_or, "or")
+Tensor.__ror__ = _rop(logical_or, "or")
+Tensor.__xor__ = _op(logical_xor, "xor")
+Tensor.__rxor__ = _rop(logical_xor, "xor")
+Tensor.__invert__ = lambda x: logical_not(x)
 Tensor.__neg__ = lambda x: negative(x, name="Neg")
+Tensor.__abs__ = lambda x: abs(x)
 Tensor.__pos__ = lambda x: x

@@ -1,0 +1,359 @@
+"""Fused optimizer update ops (TF's training_ops): one stateful op per variable and step.
+
+Each op takes the variable and its slots as references (`ref_inputs`), the hyper-parameters
+and the gradient as values, and updates the Session's arrays IN PLACE, as TensorFlow's
+kernels do. The training step is the hot loop, so each kernel reuses a scratch buffer kept in
+its closure (reallocated only when the variable's shape changes) instead of letting NumPy
+allocate temporaries, and reads hyper-parameters per run so schedules (Tensors) work.
+The output is the updated variable value (the storage itself; a fetch copies it).
+"""
+import numpy as np
+
+from nanotf.framework import errors
+from nanotf.framework.op_def import OpDef
+from nanotf.framework.ops import apply_op
+
+__all__ = []   # the public entry points are the optimizers; these wrappers serve them
+
+
+def _uninitialized(var_op):
+    return errors.FailedPreconditionError(None, var_op, "Attempting to use uninitialized value %s" % var_op.name)
+
+
+def _read(store, var_op):
+    value = store.get(var_op)
+    if value is None:
+        raise _uninitialized(var_op)
+    return value
+
+
+def _check_same_shape(op, what, value, var):
+    """Runtime guard: NumPy would silently broadcast a smaller gradient or slot into the update."""
+    if value.shape != var.shape:
+        raise errors.InvalidArgumentError(None, op, "var and %s do not have the same shape %s %s"
+                                          % (what, list(var.shape), list(np.shape(value))))
+
+
+class _Scratch:
+    """A reusable work array shaped like the variable (one per kernel, i.e. per op and session)."""
+
+    __slots__ = ("buf",)
+
+    def __init__(self):
+        self.buf = None
+
+    def like(self, a):
+        b = self.buf
+        if b is None or b.shape != a.shape:
+            b = self.buf = np.empty_like(a)
+        return b
+
+
+class _ApplyOp(OpDef):
+    """Shared static checks. Subclasses list their input names (TF's order) in `inputs`; the first
+    `len(ref_inputs)` are variables, `scalars` must be rank 0, every other input has the var's shape."""
+
+    abstract = True
+    stateful = True
+    grad = None
+    inputs = ()
+    scalars = ()
+
+    @classmethod
+    def infer(cls, op):
+        ins = op._inputs
+        names = cls.inputs
+        if len(ins) != len(names):
+            raise ValueError("%s %r expects %d inputs (%s), got %d" % (op.type, op.name, len(names),
+                                                                      ", ".join(names), len(ins)))
+        var = ins[0]
+        if not var.dtype.is_floating:
+            raise TypeError("%s %r: variable %s has dtype %s; only floating-point variables can be trained"
+                            % (op.type, op.name, var.op.name, var.dtype.name))
+        for i, (name, t) in enumerate(zip(names, ins)):
+            if i in cls.ref_inputs and t.op.type != "VariableV2":
+                raise TypeError("%s %r: input '%s' must be a variable reference, got the tensor %s (op type %s)"
+                                % (op.type, op.name, name, t.name, t.op.type))
+            if t.dtype is not var.dtype:
+                raise TypeError("%s %r: input '%s' (%s) has dtype %s, expected %s like the variable %s"
+                                % (op.type, op.name, name, t.name, t.dtype.name, var.dtype.name, var.op.name))
+            if name in cls.scalars:
+                if t.shape.ndims not in (None, 0):
+                    raise ValueError("%s %r: '%s' is not a scalar: %s" % (op.type, op.name, name, t.shape))
+            elif i and not t.shape.is_compatible_with(var.shape):
+                raise ValueError("%s %r: var and %s do not have the same shape %s %s (variable %s, %s %s)"
+                                 % (op.type, op.name, name, var.shape, t.shape, var.op.name, name, t.name))
+        return var.dtype, var.shape
+
+
+def _apply(op_type, inputs, use_locking, name, **attrs):
+    attrs["use_locking"] = bool(use_locking)
+    return apply_op(op_type, list(inputs), attrs, name=name or op_type)
+
+
+class ApplyGradientDescent(_ApplyOp):
+    """var -= alpha * delta"""
+
+    inputs = ("var", "alpha", "delta")
+    ref_inputs = (0,)
+    scalars = ("alpha",)
+
+    def kernel(op, ctx):
+        store, var = ctx.variables, op._inputs[0].op
+        scratch = _Scratch()
+
+        def apply_gradient_descent(alpha, delta):
+            w = _read(store, var)
+            if delta.shape != w.shape:
+                _check_same_shape(op, "delta", delta, w)
+            buf = scratch.like(w)
+            np.multiply(delta, alpha, out=buf)
+            np.subtract(w, buf, out=w)
+            return w
+        return apply_gradient_descent
+
+
+def apply_gradient_descent(var, alpha, delta, use_locking=False, name=None):
+    return _apply("ApplyGradientDescent", [var, alpha, delta], use_locking, name)
+
+
+class ApplyMomentum(_ApplyOp):
+    """accum = accum * momentum + grad; var -= lr * accum
+    (use_nesterov: var -= lr * grad + lr * momentum * accum)"""
+
+    inputs = ("var", "accum", "lr", "grad", "momentum")
+    ref_inputs = (0, 1)
+    scalars = ("lr", "momentum")
+
+    def kernel(op, ctx):
+        store, var, acc_var = ctx.variables, op._inputs[0].op, op._inputs[1].op
+        nesterov = op._attrs.get("use_nesterov", False)
+        scratch = _Scratch()
+
+        def apply_momentum(lr, grad, momentum):
+            w, acc = _read(store, var), _read(store, acc_var)
+            if grad.shape != w.shape or acc.shape != w.shape:
+                _check_same_shape(op, "grad", grad, w)
+                _check_same_shape(op, "accum", acc, w)
+            buf = scratch.like(w)
+            np.multiply(acc, momentum, out=acc)
+            np.add(acc, grad, out=acc)
+            if nesterov:
+                np.multiply(acc, momentum, out=buf)
+                np.add(buf, grad, out=buf)
+                np.multiply(buf, lr, out=buf)
+            else:
+                np.multiply(acc, lr, out=buf)
+            np.subtract(w, buf, out=w)
+            return w
+        return apply_momentum
+
+
+def apply_momentum(var, accum, lr, grad, momentum, use_locking=False, use_nesterov=False, name=None):
+    return _apply("ApplyMomentum", [var, accum, lr, grad, momentum], use_locking, name,
+                  use_nesterov=bool(use_nesterov))
+
+
+class ApplyAdam(_ApplyOp):
+    """lr_t = lr * sqrt(1 - beta2_power) / (1 - beta1_power)
+    m += (grad - m) * (1 - beta1); v += (grad^2 - v) * (1 - beta2)
+    var -= lr_t * m / (sqrt(v) + epsilon)   (use_nesterov: m replaced by beta1 * m + (1 - beta1) * grad)"""
+
+    inputs = ("var", "m", "v", "beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon", "grad")
+    ref_inputs = (0, 1, 2)
+    scalars = ("beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon")
+
+    def kernel(op, ctx):
+        store = ctx.variables
+        var, m_var, v_var = (t.op for t in op._inputs[:3])
+        nesterov = op._attrs.get("use_nesterov", False)
+        scratch, scratch2 = _Scratch(), _Scratch()
+
+        def apply_adam(beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad):
+            w, m, v = _read(store, var), _read(store, m_var), _read(store, v_var)
+            if grad.shape != w.shape or m.shape != w.shape or v.shape != w.shape:
+                _check_same_shape(op, "grad", grad, w)
+                _check_same_shape(op, "m", m, w)
+                _check_same_shape(op, "v", v, w)
+            # Scalars stay in the variable's dtype, as TF's kernel computes them in T.
+            alpha = lr * np.sqrt(1 - beta2_power) / (1 - beta1_power)
+            buf = scratch.like(w)
+            np.subtract(grad, m, out=buf)
+            np.multiply(buf, 1 - beta1, out=buf)
+            np.add(m, buf, out=m)
+            np.multiply(grad, grad, out=buf)
+            np.subtract(buf, v, out=buf)
+            np.multiply(buf, 1 - beta2, out=buf)
+            np.add(v, buf, out=v)
+            num = m
+            if nesterov:   # numerator beta1 * m + (1 - beta1) * grad
+                num = scratch2.like(w)
+                np.multiply(grad, 1 - beta1, out=num)
+                np.multiply(m, beta1, out=buf)
+                np.add(num, buf, out=num)
+            np.sqrt(v, out=buf)
+            np.add(buf, epsilon, out=buf)
+            np.divide(num, buf, out=buf)
+            np.multiply(buf, alpha, out=buf)
+            np.subtract(w, buf, out=w)
+            return w
+        return apply_adam
+
+
+def apply_adam(var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad, use_locking=False,
+               use_nesterov=False, name=None):
+    return _apply("ApplyAdam", [var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad],
+                  use_locking, name, use_nesterov=bool(use_nesterov))
+
+
+class ApplyAdagrad(_ApplyOp):
+    """accum += grad^2; var -= lr * grad / sqrt(accum)"""
+
+    inputs = ("var", "accum", "lr", "grad")
+    ref_inputs = (0, 1)
+    scalars = ("lr",)
+
+    def kernel(op, ctx):
+        store, var, acc_var = ctx.variables, op._inputs[0].op, op._inputs[1].op
+        scratch = _Scratch()
+
+        def apply_adagrad(lr, grad):
+            w, acc = _read(store, var), _read(store, acc_var)
+            if grad.shape != w.shape or acc.shape != w.shape:
+                _check_same_shape(op, "grad", grad, w)
+                _check_same_shape(op, "accum", acc, w)
+            buf = scratch.like(w)
+            np.multiply(grad, grad, out=buf)
+            np.add(acc, buf, out=acc)
+            np.sqrt(acc, out=buf)
+            np.divide(grad, buf, out=buf)
+            np.multiply(buf, lr, out=buf)
+            np.subtract(w, buf, out=w)
+            return w
+        return apply_adagrad
+
+
+def apply_adagrad(var, accum, lr, grad, use_locking=False, name=None):
+    return _apply("ApplyAdagrad", [var, accum, lr, grad], use_locking, name)
+
+
+def _rms_step(op, store, var, ms_var, mom_var, mg_var, scratch, lr, rho, momentum, epsilon, grad):
+    """Shared body of ApplyRMSProp and ApplyCenteredRMSProp (mg_var None: not centered)."""
+    w, ms, mom = _read(store, var), _read(store, ms_var), _read(store, mom_var)
+    mg = _read(store, mg_var) if mg_var is not None else None
+    if grad.shape != w.shape or ms.shape != w.shape or mom.shape != w.shape or (mg is not None and mg.shape != w.shape):
+        _check_same_shape(op, "grad", grad, w)
+        _check_same_shape(op, "ms", ms, w)
+        _check_same_shape(op, "mom", mom, w)
+        if mg is not None:
+            _check_same_shape(op, "mg", mg, w)
+    buf = scratch.like(w)
+    one_minus_rho = 1 - rho
+    np.multiply(grad, grad, out=buf)            # ms += (grad^2 - ms) * (1 - rho)
+    np.subtract(buf, ms, out=buf)
+    np.multiply(buf, one_minus_rho, out=buf)
+    np.add(ms, buf, out=ms)
+    if mg is not None:
+        np.subtract(grad, mg, out=buf)          # mg += (grad - mg) * (1 - rho)
+        np.multiply(buf, one_minus_rho, out=buf)
+        np.add(mg, buf, out=mg)
+        np.multiply(mg, mg, out=buf)            # denom = ms - mg^2 + epsilon
+        np.subtract(ms, buf, out=buf)
+        np.add(buf, epsilon, out=buf)
+    else:
+        np.add(ms, epsilon, out=buf)            # denom = ms + epsilon
+    np.sqrt(buf, out=buf)
+    np.divide(grad, buf, out=buf)               # mom = mom * momentum + lr * grad / sqrt(denom)
+    np.multiply(buf, lr, out=buf)
+    np.multiply(mom, momentum, out=mom)
+    np.add(mom, buf, out=mom)
+    np.subtract(w, mom, out=w)                  # var -= mom
+    return w
+
+
+class ApplyRMSProp(_ApplyOp):
+    """ms = rho * ms + (1 - rho) * grad^2; mom = momentum * mom + lr * grad / sqrt(ms + epsilon); var -= mom"""
+
+    inputs = ("var", "ms", "mom", "lr", "rho", "momentum", "epsilon", "grad")
+    ref_inputs = (0, 1, 2)
+    scalars = ("lr", "rho", "momentum", "epsilon")
+
+    def kernel(op, ctx):
+        store = ctx.variables
+        var, ms_var, mom_var = (t.op for t in op._inputs[:3])
+        scratch = _Scratch()
+
+        def apply_rms_prop(lr, rho, momentum, epsilon, grad):
+            return _rms_step(op, store, var, ms_var, mom_var, None, scratch, lr, rho, momentum, epsilon, grad)
+        return apply_rms_prop
+
+
+def apply_rms_prop(var, ms, mom, lr, rho, momentum, epsilon, grad, use_locking=False, name=None):
+    return _apply("ApplyRMSProp", [var, ms, mom, lr, rho, momentum, epsilon, grad], use_locking, name)
+
+
+class ApplyCenteredRMSProp(_ApplyOp):
+    """As ApplyRMSProp, with mg = rho * mg + (1 - rho) * grad and the denominator sqrt(ms - mg^2 + epsilon)."""
+
+    inputs = ("var", "mg", "ms", "mom", "lr", "rho", "momentum", "epsilon", "grad")
+    ref_inputs = (0, 1, 2, 3)
+    scalars = ("lr", "rho", "momentum", "epsilon")
+
+    def kernel(op, ctx):
+        store = ctx.variables
+        var, mg_var, ms_var, mom_var = (t.op for t in op._inputs[:4])
+        scratch = _Scratch()
+
+        def apply_centered_rms_prop(lr, rho, momentum, epsilon, grad):
+            return _rms_step(op, store, var, ms_var, mom_var, mg_var, scratch, lr, rho, momentum, epsilon, grad)
+        return apply_centered_rms_prop
+
+
+def apply_centered_rms_prop(var, mg, ms, mom, lr, rho, momentum, epsilon, grad, use_locking=False, name=None):
+    return _apply("ApplyCenteredRMSProp", [var, mg, ms, mom, lr, rho, momentum, epsilon, grad], use_locking, name)
+
+
+class ApplyAdadelta(_ApplyOp):
+    """accum = rho * accum + (1 - rho) * grad^2
+    update = sqrt(accum_update + epsilon) / sqrt(accum + epsilon) * grad
+    accum_update = rho * accum_update + (1 - rho) * update^2; var -= lr * update"""
+
+    inputs = ("var", "accum", "accum_update", "lr", "rho", "epsilon", "grad")
+    ref_inputs = (0, 1, 2)
+    scalars = ("lr", "rho", "epsilon")
+
+    def kernel(op, ctx):
+        store = ctx.variables
+        var, acc_var, upd_var = (t.op for t in op._inputs[:3])
+        scratch, scratch2 = _Scratch(), _Scratch()
+
+        def apply_adadelta(lr, rho, epsilon, grad):
+            w, acc, acc_upd = _read(store, var), _read(store, acc_var), _read(store, upd_var)
+            if grad.shape != w.shape or acc.shape != w.shape or acc_upd.shape != w.shape:
+                _check_same_shape(op, "grad", grad, w)
+                _check_same_shape(op, "accum", acc, w)
+                _check_same_shape(op, "accum_update", acc_upd, w)
+            buf, update = scratch.like(w), scratch2.like(w)
+            one_minus_rho = 1 - rho
+            np.multiply(grad, grad, out=buf)
+            np.multiply(buf, one_minus_rho, out=buf)
+            np.multiply(acc, rho, out=acc)
+            np.add(acc, buf, out=acc)
+            np.add(acc_upd, epsilon, out=update)
+            np.add(acc, epsilon, out=buf)
+            np.divide(update, buf, out=update)
+            np.sqrt(update, out=update)
+            np.multiply(update, grad, out=update)
+            np.multiply(update, update, out=buf)
+            np.multiply(buf, one_minus_rho, out=buf)
+            np.multiply(acc_upd, rho, out=acc_upd)
+            np.add(acc_upd, buf, out=acc_upd)
+            np.multiply(update, lr, out=update)
+            np.subtract(w, update, out=w)
+            return w
+        return apply_adadelta
+
+
+def apply_adadelta(var, accum, accum_update, lr, rho, epsilon, grad, use_locking=False, name=None):
+    return _apply("ApplyAdadelta", [var, accum, accum_update, lr, rho, epsilon, grad], use_locking, name)
+
