@@ -1,15 +1,28 @@
-"""Array ops: constants, placeholders, identity and shape manipulation."""
+"""Array ops: constants, placeholders, identity and shape manipulation, slicing and indexing.
+
+Ops take their axes, permutations, paddings and slice bounds as int32 tensor inputs, as in
+TensorFlow's graphs. When such an input is a Const (the usual case), shape rules read its value
+for static shapes and kernels precompute their NumPy index at session build time.
+"""
+import builtins
+
 import numpy as np
 
 from nanotf.framework import dtypes
 from nanotf.framework import errors
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, get_default_graph, name_scope
-from nanotf.framework.tensor_shape import TensorShape, as_shape, unknown_shape
+from nanotf.framework.tensor_shape import Dimension, TensorShape, as_shape, unknown_shape
 from nanotf.ops._shape_util import same_as_input
 
 __all__ = ["constant", "placeholder", "placeholder_with_default", "identity", "stop_gradient",
-           "reshape", "shape", "size", "rank", "fill", "zeros", "ones", "zeros_like", "ones_like"]
+           "reshape", "shape", "size", "rank", "fill", "zeros", "ones", "zeros_like", "ones_like",
+           "expand_dims", "squeeze", "transpose", "invert_permutation", "concat", "stack", "pack", "unstack",
+           "unpack", "split", "tile", "pad", "one_hot", "gather", "slice", "strided_slice", "broadcast_to",
+           "reverse", "reverse_v2", "shape_n", "boolean_mask", "newaxis"]
+
+_pyslice = builtins.slice   # this module's `slice` is tf.slice
+newaxis = None
 
 
 def _np_value(value, dtype):
@@ -107,6 +120,8 @@ class PlaceholderWithDefault(OpDef):
     def grad(op, g):
         return [g]
 
+    samples = [Sample(lambda x: placeholder_with_default(x, [None, 3]), [(2, 3)])]
+
 
 def placeholder_with_default(input, shape, name=None):  # noqa: A002 - TF's argument name
     x = convert_to_tensor(input)
@@ -144,6 +159,8 @@ class StopGradient(OpDef):
 
     grad = None
 
+    samples = [Sample(lambda x: stop_gradient(x), [(2, 3)], grad=())]
+
 
 def stop_gradient(input, name=None):  # noqa: A002
     return apply_op("StopGradient", [convert_to_tensor(input)], name=name or "StopGradient")
@@ -160,6 +177,8 @@ class Shape(OpDef):
 
     grad = None
 
+    samples = [Sample(lambda x: shape(x), [(2, 3)], grad=()), Sample(lambda x: shape(x), [()], grad=())]
+
 
 def shape(input, name=None, out_type=dtypes.int32):  # noqa: A002
     return apply_op("Shape", [convert_to_tensor(input)], {"out_type": dtypes.as_dtype(out_type)}, name=name or "Shape")
@@ -175,6 +194,8 @@ class Size(OpDef):
 
     grad = None
 
+    samples = [Sample(lambda x: size(x), [(2, 3)], grad=())]
+
 
 def size(input, name=None, out_type=dtypes.int32):  # noqa: A002
     return apply_op("Size", [convert_to_tensor(input)], {"out_type": dtypes.as_dtype(out_type)}, name=name or "Size")
@@ -189,6 +210,8 @@ class Rank(OpDef):
 
     grad = None
 
+    samples = [Sample(lambda x: rank(x), [(2, 3, 1)], grad=())]
+
 
 def rank(input, name=None):  # noqa: A002
     return apply_op("Rank", [convert_to_tensor(input)], name=name or "Rank")
@@ -197,8 +220,14 @@ def rank(input, name=None):  # noqa: A002
 def _static_shape_from(shape_arg):
     """The static shape a shape argument (list, tuple, Tensor) describes, as far as known."""
     if isinstance(shape_arg, Tensor):
-        if shape_arg.op.type == "Const":
-            return TensorShape([None if d < 0 else int(d) for d in shape_arg.op._attrs["value"].ravel()])
+        op = shape_arg.op
+        if op.type == "Const":
+            return TensorShape([None if d < 0 else int(d) for d in op._attrs["value"].ravel()])
+        if op.type == "Shape":   # shape(x) describes x's static shape
+            return op._inputs[0].shape
+        if op.type == "Pack" and op._attrs["axis"] == 0 and all(t.shape.ndims == 0 for t in op._inputs):
+            vals = [_const_value(t) for t in op._inputs]
+            return TensorShape([None if v is None or v < 0 else int(v) for v in vals])
         n = shape_arg.shape.as_tuple()
         return unknown_shape(n[0]) if n is not None and n and n[0] is not None else unknown_shape()
     return as_shape(shape_arg)
@@ -287,6 +316,8 @@ class ZerosLike(OpDef):
 
     grad = None
 
+    samples = [Sample(lambda x: zeros_like(x), [(2, 3)], grad=())]
+
 
 class OnesLike(OpDef):
     infer = same_as_input
@@ -295,6 +326,8 @@ class OnesLike(OpDef):
         return np.ones_like
 
     grad = None
+
+    samples = [Sample(lambda x: ones_like(x), [(3,)], grad=())]
 
 
 def zeros_like(tensor, dtype=None, name=None, optimize=True):
@@ -329,3 +362,1334 @@ def _autopack(values, dtype, name):
     if not hasattr(_self, "stack"):
         raise NotImplementedError("packing a list of tensors needs tf.stack")
     return _self.stack(items, name=name)
+
+
+# -- helpers shared by the shape-manipulation ops below
+def _const_value(t):
+    """The NumPy value of a Const tensor, else None (its value is only known at run time)."""
+    return t.op._attrs["value"] if t.op.type == "Const" else None
+
+
+def _fmt_shape(shape):
+    dims = shape.as_tuple()
+    return "?" if dims is None else "[%s]" % ",".join("?" if d is None else str(d) for d in dims)
+
+
+def _shape_error(op, msg):
+    """A build-time ValueError in TensorFlow's wording: the message, the op and its input shapes."""
+    return ValueError("%s for '%s' (op: '%s') with input shapes: %s." % (
+        msg, op.name, op.type, ", ".join(_fmt_shape(t.shape) for t in op._inputs)))
+
+
+def _plain_ints(value):
+    """Nested lists of ints / Dimensions / NumPy ints -> the same nesting of Python ints."""
+    if isinstance(value, TensorShape):
+        value = value.as_list()
+    if isinstance(value, (list, tuple)):
+        return [_plain_ints(v) for v in value]
+    if isinstance(value, Dimension):
+        value = value.value
+    if value is None:
+        raise ValueError("Cannot use an unknown dimension (None) as an index, axis or size")
+    return value
+
+
+def _int_tensor(value, name, dtype=dtypes.int32):
+    """An integer tensor for an axis/perm/size argument: Tensors pass, Python values become a Const."""
+    if isinstance(value, Tensor) or hasattr(value, "_as_tensor"):
+        t = convert_to_tensor(value)
+        if not t.dtype.is_integer:
+            raise TypeError("Expected int32 or int64 for argument '%s', got %s of dtype %s"
+                            % (name, t.name, t.dtype.name))
+        return t
+    if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) or hasattr(v, "_as_tensor")
+                                                 for v in value):
+        return convert_to_tensor(value, name=name)   # auto-packs
+    arr = np.asarray(_plain_ints(value))
+    if arr.size and arr.dtype.kind not in "iu":
+        raise TypeError("Expected int32 or int64 for argument '%s', got %r" % (name, value))
+    if arr.size and (arr.max() >= 2 ** 31 or arr.min() < -2 ** 31):
+        dtype = dtypes.int64
+    return constant(arr.astype(dtype.as_numpy_dtype), dtype=dtype, name=name)
+
+
+def _static_int(value, what, fn):
+    """A Python int from an int or a scalar Const tensor; nanotf needs some axes at build time."""
+    if isinstance(value, Tensor):
+        v = _const_value(value)
+        if v is None or v.ndim != 0:
+            raise NotImplementedError("%s: nanotf needs `%s` to be a Python int or a constant scalar, got %s"
+                                      % (fn, what, value.name))
+        return int(v)
+    value = _plain_ints(value)
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError("%s: `%s` must be an int, got %r" % (fn, what, value))
+    return int(value)
+
+
+def _canon_axis(op, axis, rank, what="axis"):
+    """axis in [-rank, rank) -> axis in [0, rank); ValueError naming the op otherwise."""
+    if rank is None:
+        return axis
+    if not -rank <= axis < rank:
+        raise _shape_error(op, "Expected %s in the range [%d, %d), but got %d" % (what, -rank, rank, axis))
+    return axis % rank
+
+
+def _shape_of(x, out_type=dtypes.int32):
+    """x's shape as a tensor: a Const when static, else a Shape op (gradients need runtime shapes)."""
+    if x.shape.is_fully_defined():
+        return constant(np.asarray(x.shape.as_tuple(), dtype=out_type.as_numpy_dtype), dtype=out_type,
+                        name="Shape")
+    return shape(x, out_type=out_type)
+
+
+def _common_dtype(values):
+    """Converts a list of values to tensors of one dtype: Python values take the first Tensor's."""
+    dt = None
+    for v in values:
+        if isinstance(v, Tensor) or hasattr(v, "_as_tensor"):
+            dt = convert_to_tensor(v).dtype
+            break
+    return [convert_to_tensor(v, dtype=dt) if not isinstance(v, Tensor) else v for v in values]
+
+
+def _math():
+    from nanotf.ops import math_ops   # math_ops imports this module
+    return math_ops
+
+
+# -- ExpandDims / Squeeze
+class ExpandDims(OpDef):
+    forwards_input = True
+
+    def infer(op):
+        x, dim = op._inputs
+        d = _const_value(dim)
+        r = x.shape.ndims
+        if d is None:
+            return x.dtype, unknown_shape(None if r is None else r + 1)
+        d = int(d.reshape(-1)[0]) if d.size == 1 else None
+        if d is None:
+            raise _shape_error(op, "'dim' must be a tensor with a single value")
+        if r is None:
+            return x.dtype, unknown_shape()
+        if not -r - 1 <= d <= r:
+            raise _shape_error(op, "Tried to expand dim index %d for tensor with %d dimensions" % (d, r))
+        d = d % (r + 1)
+        dims = x.shape.as_tuple()
+        return x.dtype, TensorShape(dims[:d] + (1,) + dims[d:])
+
+    def kernel(op, ctx):
+        d = _const_value(op._inputs[1])
+        if d is None:
+            return lambda x, dim: np.expand_dims(x, int(np.reshape(dim, -1)[0]))
+        d = int(d.reshape(-1)[0])
+        # x[idx] with a None (newaxis) entry inserts the axis as a view, whatever x's rank
+        idx = (_pyslice(None),) * d + (None,) if d >= 0 else (Ellipsis, None) + (_pyslice(None),) * (-d - 1)
+        return lambda x, dim: x[idx]
+
+    def grad(op, g):
+        return [reshape(g, _shape_of(op._inputs[0])), None]
+
+    samples = [Sample(lambda x: expand_dims(x, 1), [(2, 3)]), Sample(lambda x: expand_dims(x, -1), [(3,)]),
+               Sample(lambda x: expand_dims(x, 0), [()]), Sample(lambda x: expand_dims(x, -3), [(2, 3)])]
+
+
+def expand_dims(input, axis=None, name=None, dim=None):  # noqa: A002 - TF's argument name
+    """Inserts a dimension of size 1 at `axis` (in [-rank-1, rank])."""
+    if dim is not None:
+        if axis is not None:
+            raise ValueError("can't specify both 'dim' and 'axis'")
+        axis = dim
+    if axis is None:
+        raise ValueError("Must specify an axis argument to tf.expand_dims()")
+    with name_scope(name, "ExpandDims", [input]) as scope:
+        x = convert_to_tensor(input, name="input")
+        return apply_op("ExpandDims", [x, _int_tensor(axis, "dim")], name=scope)
+
+
+class Squeeze(OpDef):
+    forwards_input = True
+
+    def infer(op):
+        x = op._inputs[0]
+        dims = x.shape.as_tuple()
+        axes = op._attrs["squeeze_dims"]
+        if dims is None:
+            return x.dtype, unknown_shape()
+        r = len(dims)
+        if not axes:
+            if any(d is None for d in dims):   # an unknown dim may or may not be 1
+                return x.dtype, unknown_shape()
+            return x.dtype, TensorShape([d for d in dims if d != 1])
+        keep = set(range(r))
+        for a in axes:
+            if not -r <= a < r:
+                raise _shape_error(op, "Tried to squeeze dim index %d for tensor with %d dimensions" % (a, r))
+            if dims[a % r] is not None and dims[a % r] != 1:
+                raise _shape_error(op, "Can not squeeze dim[%d], expected a dimension of 1, got %d"
+                                   % (a % r, dims[a % r]))
+            keep.discard(a % r)
+        return x.dtype, TensorShape([dims[i] for i in sorted(keep)])
+
+    def kernel(op, ctx):
+        axes = tuple(op._attrs["squeeze_dims"])
+        if not axes:
+            return np.squeeze
+        return lambda x: np.squeeze(x, axis=axes)
+
+    def grad(op, g):
+        return [reshape(g, _shape_of(op._inputs[0]))]
+
+    samples = [Sample(lambda x: squeeze(x, [1]), [(2, 1, 3)]), Sample(lambda x: squeeze(x), [(1, 3, 1)]),
+               Sample(lambda x: squeeze(x, [-1, 0]), [(1, 2, 1)])]
+
+
+def squeeze(input, axis=None, name=None, squeeze_dims=None):  # noqa: A002
+    """Removes dimensions of size 1 (all of them, or those listed in `axis`)."""
+    if squeeze_dims is not None:
+        if axis is not None:
+            raise ValueError("Cannot specify both 'squeeze_dims' and 'axis'")
+        axis = squeeze_dims
+    if axis is None:
+        axis = []
+    axes = _plain_ints(axis)
+    axes = [axes] if isinstance(axes, (int, np.integer)) else list(axes)
+    x = convert_to_tensor(input)
+    return apply_op("Squeeze", [x], {"squeeze_dims": [int(a) for a in axes]}, name=name or "Squeeze")
+
+
+# -- Transpose
+def _check_perm(op, perm, rank):
+    perm = [int(p) for p in perm.reshape(-1)]
+    if rank is not None and len(perm) != rank:
+        raise _shape_error(op, "Dimension must be %d but is %d" % (rank, len(perm)))
+    n = len(perm)
+    if sorted(p % n if -n <= p < n else p for p in perm) != list(range(n)):
+        raise _shape_error(op, "%s is not a valid permutation of the %d dimensions" % (perm, n))
+    return [p % n for p in perm]
+
+
+class Transpose(OpDef):
+    forwards_input = True
+
+    def infer(op):
+        x, perm = op._inputs
+        p = _const_value(perm)
+        dims = x.shape.as_tuple()
+        if p is None:
+            n = perm.shape.as_tuple()
+            r = len(dims) if dims is not None else (n[0] if n else None)
+            return x.dtype, unknown_shape(r)
+        p = _check_perm(op, p, None if dims is None else len(dims))
+        if dims is None:
+            return x.dtype, unknown_shape(len(p))
+        return x.dtype, TensorShape([dims[i] for i in p])
+
+    def kernel(op, ctx):
+        p = _const_value(op._inputs[1])
+        if p is None:
+            return lambda x, perm: np.transpose(x, perm)
+        p = tuple(int(i) for i in p.reshape(-1))
+        return lambda x, perm: np.transpose(x, p)
+
+    def grad(op, g):
+        p = _const_value(op._inputs[1])
+        if p is not None:
+            return [transpose(g, np.argsort(p.reshape(-1) % max(p.size, 1)).astype(np.int32)), None]
+        return [transpose(g, invert_permutation(op._inputs[1])), None]
+
+    samples = [Sample(lambda x: transpose(x), [(2, 3)]), Sample(lambda x: transpose(x, [2, 0, 1]), [(2, 3, 4)]),
+               Sample(lambda x: transpose(x, [0, -1, 1]), [(2, 3, 4)])]
+
+
+def transpose(a, perm=None, name="transpose", conjugate=False):
+    """Permutes dimensions: output dim i is input dim perm[i]; perm=None reverses them."""
+    with name_scope(name, "transpose", [a]) as scope:
+        x = convert_to_tensor(a, name="a")
+        if perm is None:
+            r = x.shape.ndims
+            if r is not None:
+                perm = constant(np.arange(r - 1, -1, -1, dtype=np.int32), name="perm")
+            else:   # TF's rule, computed at run time: (rank - 1) - range(rank)
+                m = _math()
+                rk = rank(x)
+                perm = m.subtract(m.subtract(rk, 1), m.range(0, rk, 1))
+        else:
+            perm = _int_tensor(perm, "perm")
+        return apply_op("Transpose", [x, perm], name=scope)
+
+
+class InvertPermutation(OpDef):
+    grad = None
+
+    def infer(op):
+        return op._inputs[0].dtype, op._inputs[0].shape
+
+    def kernel(op, ctx):
+        npd = op._inputs[0].dtype.as_numpy_dtype
+
+        def invert(p):
+            if sorted(p.tolist()) != list(range(p.size)):
+                raise ValueError("%s is not a permutation of 0..%d" % (p.tolist(), p.size - 1))
+            return np.argsort(p).astype(npd)
+        return invert
+
+
+def invert_permutation(x, name=None):
+    return apply_op("InvertPermutation", [_int_tensor(x, "x")], name=name or "InvertPermutation")
+
+
+# -- ConcatV2 and its gradient helper ConcatOffset
+class ConcatV2(OpDef):
+    def infer(op):
+        values, axis_t = op._inputs[:-1], op._inputs[-1]
+        dt = values[0].dtype
+        for t in values[1:]:
+            if t.dtype is not dt:
+                raise TypeError("ConcatV2 %r: all values must have the same dtype, got %s (%s) and %s (%s)"
+                                % (op.name, dt.name, values[0].name, t.dtype.name, t.name))
+        ranks = {t.shape.ndims for t in values} - {None}
+        if len(ranks) > 1:
+            lo, hi = sorted(ranks)[:2]
+            raise _shape_error(op, "Shape must be rank %d but is rank %d" % (lo, hi))
+        if not ranks:
+            return dt, unknown_shape()
+        r = ranks.pop()
+        if r == 0:
+            raise _shape_error(op, "Can't concatenate scalars (use tf.stack instead)")
+        a = _const_value(axis_t)
+        if a is None:
+            return dt, unknown_shape(r)
+        a = _canon_axis(op, int(a), r, "concatenating dimension")
+        out = [None] * r
+        along = 0
+        for t in values:
+            dims = t.shape.as_tuple()
+            if dims is None:
+                along = None
+                continue
+            for i, d in enumerate(dims):
+                if i == a:
+                    continue
+                if d is not None and out[i] is not None and d != out[i]:
+                    raise _shape_error(op, "Dimension %d in both shapes must be equal, but are %d and %d"
+                                       % (i, out[i], d))
+                out[i] = out[i] if out[i] is not None else d
+            along = None if along is None or dims[a] is None else along + dims[a]
+        out[a] = along
+        return dt, TensorShape(out)
+
+    def kernel(op, ctx):
+        a = _const_value(op._inputs[-1])
+        if a is None:
+            return lambda *xs: np.concatenate(xs[:-1], axis=int(xs[-1]))
+        a = int(a)
+        if len(op._inputs) == 3:
+            return lambda x, y, _: np.concatenate((x, y), axis=a)
+        return lambda *xs: np.concatenate(xs[:-1], axis=a)
+
+    def grad(op, g):
+        values, axis_t = op._inputs[:-1], op._inputs[-1]
+        a = _const_value(axis_t)
+        if a is not None:
+            r = values[0].shape.ndims
+            sizes = [t.shape.as_tuple()[int(a) % r] if r else None for t in values]
+            if r and all(s is not None for s in sizes):   # static split points: one SplitV op
+                return list(split(g, sizes, axis=axis_t)) + [None]
+        offsets = create_op_outputs("ConcatOffset", [axis_t] + shape_n(values), {"N": len(values)},
+                                    "ConcatOffset")
+        return [slice(g, off, shape(t)) for off, t in zip(offsets, values)] + [None]
+
+    samples = [Sample(lambda a, b: concat([a, b], 0), [(2, 3), (4, 3)]),
+               Sample(lambda a, b, c: concat([a, b, c], -1), [(2, 3), (2, 1), (2, 2)]),
+               Sample(lambda a, b: concat([a, b], 1), [(2, 1, 2), (2, 3, 2)])]
+
+
+def create_op_outputs(op_type, inputs, attrs, name):
+    """Creates an op and returns its outputs as a list (for ops with a variable number of outputs)."""
+    g = inputs[0].graph if inputs else get_default_graph()
+    return list(g.create_op(op_type, inputs, attrs, name=name)._outputs)
+
+
+def concat(values, axis, name="concat"):
+    """Joins tensors along `axis`. The TF 0.x order concat(concat_dim, values) is accepted too."""
+    if isinstance(values, (int, np.integer)) and isinstance(axis, (list, tuple)):
+        values, axis = axis, values
+    if not isinstance(values, (list, tuple)):
+        values = [values]
+    if len(values) == 1:   # TF returns the tensor itself (checking axis is a scalar int)
+        with name_scope(name) as scope:
+            ax = _int_tensor(axis, "concat_dim")
+            ax.shape.assert_has_rank(0)
+            return identity(values[0], name=scope)
+    with name_scope(name, "concat", [v for v in values if isinstance(v, Tensor)]) as scope:
+        values = _common_dtype(values)
+        return apply_op("ConcatV2", values + [_int_tensor(axis, "axis")], {"N": len(values)}, name=scope)
+
+
+class ConcatOffset(OpDef):
+    """Where each input of a concat starts along the axis (for ConcatV2's gradient)."""
+    grad = None
+
+    def infer(op):
+        return [(dtypes.int32, t.shape) for t in op._inputs[1:]]
+
+    def kernel(op, ctx):
+        def offsets(axis, *shapes):
+            a = int(axis) % max(len(shapes[0]), 1)
+            out, at = [], 0
+            for s in shapes:
+                o = np.zeros(len(s), dtype=np.int32)
+                o[a] = at
+                at += int(s[a])
+                out.append(o)
+            return tuple(out)
+        return offsets
+
+
+class ShapeN(OpDef):
+    grad = None
+
+    def infer(op):
+        dt = op._attrs["out_type"]
+        return [(dt, TensorShape([t.shape.ndims])) for t in op._inputs]
+
+    def kernel(op, ctx):
+        npd = op._attrs["out_type"].as_numpy_dtype
+        return lambda *xs: tuple(np.asarray(np.shape(x), dtype=npd) for x in xs)
+
+    samples = [Sample(lambda a, b: shape_n([a, b])[1], [(2, 3), (4,)], grad=())]
+
+
+def shape_n(input, out_type=dtypes.int32, name=None):  # noqa: A002
+    """The shapes of several tensors, as one op with one output each."""
+    xs = [convert_to_tensor(t) for t in input]
+    return create_op_outputs("ShapeN", xs, {"N": len(xs), "out_type": dtypes.as_dtype(out_type)},
+                             name or "ShapeN")
+
+
+# -- Pack / Unpack
+class Pack(OpDef):
+    def infer(op):
+        values = op._inputs
+        dt = values[0].dtype
+        merged = values[0].shape
+        for t in values[1:]:
+            if t.dtype is not dt:
+                raise TypeError("Pack %r: all values must have the same dtype, got %s (%s) and %s (%s)"
+                                % (op.name, dt.name, values[0].name, t.dtype.name, t.name))
+            if not merged.is_compatible_with(t.shape):
+                raise _shape_error(op, "Shapes %s and %s are incompatible (all values must have the same "
+                                   "shape)" % (merged, t.shape))
+            merged = merged.merge_with(t.shape)
+        dims = merged.as_tuple()
+        if dims is None:
+            return dt, unknown_shape()
+        a = _canon_axis(op, op._attrs["axis"], len(dims) + 1)
+        return dt, TensorShape(dims[:a] + (len(values),) + dims[a:])
+
+    def kernel(op, ctx):
+        a = op._attrs["axis"]
+        return lambda *xs: np.stack(xs, axis=a)
+
+    def grad(op, g):
+        return unstack(g, num=len(op._inputs), axis=op._attrs["axis"])
+
+    samples = [Sample(lambda a, b: stack([a, b]), [(2, 3), (2, 3)]),
+               Sample(lambda a, b, c: stack([a, b, c], axis=-1), [(2,), (2,), (2,)]),
+               Sample(lambda a, b: stack([a, b], axis=-1), [(), ()]),
+               Sample(lambda a, b: stack([a, b], axis=1), [(3, 2), (3, 2)])]
+
+
+def stack(values, axis=0, name="stack"):
+    """Stacks rank-R tensors into one rank-(R+1) tensor along `axis`."""
+    axis = _static_int(axis, "axis", "stack")
+    if axis == 0 and not any(isinstance(v, Tensor) or hasattr(v, "_as_tensor")
+                             for v in _flatten(values)):
+        return constant(values, name=name)   # a list of Python values is a constant, as in TF
+    values = _common_dtype(list(values))
+    r = values[0].shape.ndims
+    if r is not None and not -(r + 1) <= axis < r + 1:
+        raise ValueError("axis = %d not in [%d, %d)" % (axis, -(r + 1), r + 1))
+    return apply_op("Pack", values, {"axis": axis, "N": len(values)}, name=name)
+
+
+def _flatten(values):
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            yield from _flatten(v)
+        else:
+            yield v
+
+
+def pack(values, axis=0, name="pack"):
+    """TF 0.x name of tf.stack."""
+    return stack(values, axis=axis, name=name)
+
+
+class Unpack(OpDef):
+    forwards_input = True
+
+    def infer(op):
+        x = op._inputs[0]
+        num, a = op._attrs["num"], op._attrs["axis"]
+        dims = x.shape.as_tuple()
+        if dims is None:
+            return [(x.dtype, unknown_shape())] * num
+        a = _canon_axis(op, a, len(dims))
+        if dims[a] is not None and dims[a] != num:
+            raise _shape_error(op, "Dimension %d must be %d but is %d" % (a, num, dims[a]))
+        return [(x.dtype, TensorShape(dims[:a] + dims[a + 1:]))] * num
+
+    def kernel(op, ctx):
+        num, a = op._attrs["num"], op._attrs["axis"]
+
+        def unpack(x):
+            if x.shape[a] != num:
+                raise ValueError("Input shape axis %d must equal %d, got shape %s" % (a, num, list(x.shape)))
+            # iterating over the first axis gives views, one per slice
+            return tuple(x if a == 0 else np.moveaxis(x, a, 0))
+        return unpack
+
+    def grad(op, *grads):
+        return [stack(list(grads), axis=op._attrs["axis"])]
+
+    samples = [Sample(lambda x: unstack(x, 3)[1], [(3, 2)]), Sample(lambda x: unstack(x, 3, axis=1)[2], [(2, 3)]),
+               Sample(lambda x: unstack(x, 2, axis=-1)[0], [(2, 2, 2)])]
+
+
+def unstack(value, num=None, axis=0, name="unstack"):
+    """Splits a rank-R tensor into `num` rank-(R-1) tensors along `axis`."""
+    x = convert_to_tensor(value)
+    axis = _static_int(axis, "axis", "unstack")
+    dims = x.shape.as_tuple()
+    if dims is not None and not -len(dims) <= axis < len(dims):
+        raise ValueError("axis = %d not in [%d, %d)" % (axis, -len(dims), len(dims)))
+    if num is None:
+        if dims is None or dims[axis] is None:
+            raise ValueError("Cannot infer num from shape %s" % x.shape)
+        num = dims[axis]
+    return create_op_outputs("Unpack", [x], {"num": int(num), "axis": axis}, name)
+
+
+def unpack(value, num=None, axis=0, name="unpack"):
+    """TF 0.x name of tf.unstack."""
+    return unstack(value, num=num, axis=axis, name=name)
+
+
+# -- Split (equal pieces) / SplitV (given sizes)
+def _split_bounds(n, sizes):
+    bounds, at = [], 0
+    for s in sizes:
+        bounds.append((at, at + s))
+        at += s
+    return bounds
+
+
+def _pieces(x, a, bounds, copy):
+    lead = (_pyslice(None),) * a
+    if copy:   # x is not input 0, so fetches would not know a piece aliases it
+        return tuple(x[lead + (_pyslice(b, e),)].copy() for b, e in bounds)
+    return tuple(x[lead + (_pyslice(b, e),)] for b, e in bounds)
+
+
+class Split(OpDef):
+    def infer(op):
+        axis_t, x = op._inputs
+        num = op._attrs["num_split"]
+        dims = x.shape.as_tuple()
+        a = _const_value(axis_t)
+        if dims is None or a is None:
+            return [(x.dtype, unknown_shape(None if dims is None else len(dims)))] * num
+        a = _canon_axis(op, int(a), len(dims), "split dimension")
+        d = dims[a]
+        if d is not None and d % num:
+            raise _shape_error(op, "Dimension size must be evenly divisible by %d but is %d" % (num, d))
+        piece = dims[:a] + (None if d is None else d // num,) + dims[a + 1:]
+        return [(x.dtype, TensorShape(piece))] * num
+
+    def kernel(op, ctx):
+        num = op._attrs["num_split"]
+
+        def split_kernel(axis, x):
+            a = int(axis) % x.ndim
+            d = x.shape[a]
+            if d % num:
+                raise ValueError("Number of ways to split should evenly divide the split dimension, but got "
+                                 "split_dim %d (size = %d) and num_split %d" % (a, d, num))
+            return _pieces(x, a, _split_bounds(d, [d // num] * num), True)
+        return split_kernel
+
+    def grad(op, *grads):
+        return [None, concat(list(grads), op._inputs[0])]
+
+    samples = [Sample(lambda x: split(x, 3, axis=1)[2], [(2, 6)]), Sample(lambda x: split(x, 2)[0], [(4, 3)])]
+
+
+class SplitV(OpDef):
+    forwards_input = True
+
+    def infer(op):
+        x, sizes_t, axis_t = op._inputs
+        num = op._attrs["num_split"]
+        dims = x.shape.as_tuple()
+        a = _const_value(axis_t)
+        sizes = _const_value(sizes_t)
+        if dims is None or a is None:
+            return [(x.dtype, unknown_shape(None if dims is None else len(dims)))] * num
+        a = _canon_axis(op, int(a), len(dims), "split dimension")
+        if sizes is None:
+            return [(x.dtype, TensorShape(dims[:a] + (None,) + dims[a + 1:]))] * num
+        sizes = [int(s) for s in sizes.reshape(-1)]
+        if len(sizes) != num:
+            raise _shape_error(op, "num_split %d does not match %d size_splits" % (num, len(sizes)))
+        if sizes.count(-1) > 1:
+            raise _shape_error(op, "Only one dimensions can have a value of -1 in size_splits")
+        known = sum(s for s in sizes if s != -1)
+        d = dims[a]
+        if d is not None and (known > d or (-1 not in sizes and known != d)):
+            raise _shape_error(op, "Determined shape must either match input shape along split_dim exactly if "
+                               "fully specified, or be less than the size of the input along split_dim if not "
+                               "fully specified. Got sizes %s for dimension %d of size %d" % (sizes, a, d))
+        out = []
+        for s in sizes:
+            s = (None if d is None else d - known) if s == -1 else s
+            out.append((x.dtype, TensorShape(dims[:a] + (s,) + dims[a + 1:])))
+        return out
+
+    def kernel(op, ctx):
+        def splitv(x, sizes, axis):
+            a = int(axis) % x.ndim
+            d = x.shape[a]
+            sizes = [int(s) for s in sizes]
+            if -1 in sizes:
+                sizes[sizes.index(-1)] = d - (sum(sizes) + 1)
+            if sum(sizes) != d or min(sizes) < 0:
+                raise ValueError("size_splits %s do not add up to dimension %d of size %d" % (sizes, a, d))
+            return _pieces(x, a, _split_bounds(d, sizes), False)
+        return splitv
+
+    def grad(op, *grads):
+        return [concat(list(grads), op._inputs[2]), None, None]
+
+    samples = [Sample(lambda x: split(x, [1, 2], axis=0)[1], [(3, 2)]),
+               Sample(lambda x: split(x, [2, -1, 1], axis=-1)[1], [(2, 6)])]
+
+
+def split(value, num_or_size_splits, axis=0, num=None, name="split"):
+    """Splits `value` along `axis` into `num_or_size_splits` equal pieces, or pieces of the given sizes.
+
+    The TF 0.x order split(split_dim, num_split, value) is accepted too."""
+    if isinstance(value, (int, np.integer)) and isinstance(num_or_size_splits, (int, np.integer)) and \
+            not isinstance(axis, (int, np.integer)):
+        value, axis = axis, value
+    with name_scope(name, "split", [value]) as scope:
+        x = convert_to_tensor(value, name="value")
+        if isinstance(num_or_size_splits, (int, np.integer, Dimension)):
+            n = int(_plain_ints(num_or_size_splits))
+            if n < 1:
+                raise ValueError("split: num_or_size_splits must be positive, got %d" % n)
+            return create_op_outputs("Split", [_int_tensor(axis, "split_dim"), x], {"num_split": n}, scope)
+        sizes = _int_tensor(num_or_size_splits, "size_splits")
+        if sizes.shape.ndims == 0:
+            raise ValueError("Rank-0 tensors are not supported as the num_or_size_splits argument to split. "
+                             "Argument provided: %s" % (num_or_size_splits,))
+        if num is None:
+            n = sizes.shape.as_tuple()
+            num = n[0] if n else None
+            if num is None:
+                raise ValueError("Cannot infer num from shape %s" % (num_or_size_splits,))
+        return create_op_outputs("SplitV", [x, sizes, _int_tensor(axis, "split_dim")], {"num_split": int(num)},
+                                 scope)
+
+
+# -- Tile
+class Tile(OpDef):
+    def infer(op):
+        x, mult_t = op._inputs
+        dims = x.shape.as_tuple()
+        m = _const_value(mult_t)
+        if m is None:
+            n = mult_t.shape.as_tuple()
+            return x.dtype, unknown_shape(len(dims) if dims is not None else (n[0] if n else None))
+        m = [int(v) for v in m.reshape(-1)]
+        if dims is not None and len(m) != len(dims):
+            raise _shape_error(op, "Shape must be rank %d but is rank %d (multiples must have one entry per "
+                               "input dimension)" % (len(dims), len(m)))
+        if any(v < 0 for v in m):
+            raise _shape_error(op, "Expected multiples to be non-negative, got %s" % m)
+        if dims is None:
+            return x.dtype, unknown_shape(len(m))
+        return x.dtype, TensorShape([None if d is None else d * k for d, k in zip(dims, m)])
+
+    def kernel(op, ctx):
+        def tile(x, multiples):
+            if len(multiples) != np.ndim(x):
+                raise ValueError("Expected multiples argument to be a vector of length %d but got length %d"
+                                 % (np.ndim(x), len(multiples)))
+            return np.tile(x, multiples)
+        return tile
+
+    def grad(op, g):
+        return [apply_op("TileGrad", [g, op._inputs[1]], name="TileGrad"), None]
+
+    samples = [Sample(lambda x: tile(x, [2, 1]), [(2, 3)]), Sample(lambda x: tile(x, [3]), [(2,)]),
+               Sample(lambda x: tile(x, [2, 1, 3]), [(1, 2, 2)])]
+
+
+def tile(input, multiples, name=None):  # noqa: A002
+    """Repeats `input` multiples[i] times along dimension i."""
+    with name_scope(name, "Tile", [input]) as scope:
+        x = convert_to_tensor(input, name="input")
+        return apply_op("Tile", [x, _int_tensor(multiples, "multiples")], name=scope)
+
+
+class TileGrad(OpDef):
+    """Sums the tiles of g back into one: the gradient of Tile (TF's TileGrad)."""
+
+    def infer(op):
+        g, mult_t = op._inputs
+        dims = g.shape.as_tuple()
+        m = _const_value(mult_t)
+        if dims is None or m is None:
+            return g.dtype, unknown_shape(None if dims is None else len(dims))
+        return g.dtype, TensorShape([None if d is None else d // int(k) if k else 0
+                                     for d, k in zip(dims, m.reshape(-1))])
+
+    def kernel(op, ctx):
+        def tile_grad(g, multiples):
+            split_shape = []
+            for d, k in zip(g.shape, multiples):   # dim d*k -> (k, d) so each tile is one slice
+                k = int(k)
+                split_shape += [k, d // k if k else 0]
+            return g.reshape(split_shape).sum(axis=tuple(range(0, len(split_shape), 2)))
+        return tile_grad
+
+    def grad(op, gg):
+        return [tile(gg, op._inputs[1]), None]
+
+    samples = [Sample(lambda g: apply_op("TileGrad", [g, _int_tensor([2, 3], "multiples")]), [(4, 6)])]
+
+
+# -- Pad (zeros) / PadV2 (a given constant)
+class Pad(OpDef):
+    def infer(op):
+        x, pads_t = op._inputs[:2]
+        dims = x.shape.as_tuple()
+        pads = _const_value(pads_t)
+        if pads is None:
+            n = pads_t.shape.as_tuple()
+            return x.dtype, unknown_shape(len(dims) if dims is not None else (n[0] if n else None))
+        if pads.ndim != 2 or pads.shape[1] != 2 or (dims is not None and pads.shape[0] != len(dims)):
+            raise _shape_error(op, "The paddings must be a matrix of shape [rank, 2] = [%s, 2], got %s"
+                               % ("?" if dims is None else len(dims), list(pads.shape)))
+        if (pads < 0).any():
+            raise _shape_error(op, "Paddings must be non-negative, got %s" % pads.tolist())
+        if dims is None:
+            return x.dtype, unknown_shape(pads.shape[0])
+        return x.dtype, TensorShape([None if d is None else d + int(b) + int(e) for d, (b, e) in zip(dims, pads)])
+
+    def kernel(op, ctx):
+        has_value = len(op._inputs) == 3
+        npd = op._inputs[0].dtype.as_numpy_dtype
+
+        def pad(x, paddings, value=None):
+            if paddings.shape != (np.ndim(x), 2) or (paddings < 0).any():
+                raise ValueError("paddings must be a non-negative matrix of shape [%d, 2], got %s"
+                                 % (np.ndim(x), paddings.tolist()))
+            shp = tuple(d + int(b) + int(e) for d, (b, e) in zip(np.shape(x), paddings))
+            out = np.full(shp, value, dtype=npd) if has_value else np.zeros(shp, dtype=npd)
+            out[tuple(_pyslice(int(b), int(b) + d) for d, (b, _) in zip(np.shape(x), paddings))] = x
+            return out
+        return pad
+
+    def grad(op, g):
+        x, pads_t = op._inputs[:2]
+        pads = _const_value(pads_t)
+        if pads is not None:
+            begin = pads[:, 0].astype(np.int32)
+        else:
+            begin = reshape(slice(pads_t, [0, 0], [-1, 1]), [-1])
+        return [slice(g, begin, _shape_of(x, begin.dtype if isinstance(begin, Tensor) else dtypes.int32))] \
+            + [None] * (len(op._inputs) - 1)
+
+    samples = [Sample(lambda x: pad(x, [[1, 0], [2, 1]]), [(2, 3)]), Sample(lambda x: pad(x, [[0, 2]]), [(3,)])]
+
+
+class PadV2(Pad):
+    samples = [Sample(lambda x: pad(x, [[1, 1], [0, 2]], constant_values=1.5), [(2, 2)])]
+
+
+def pad(tensor, paddings, mode="CONSTANT", name=None, constant_values=0):
+    """Pads with `constant_values` (mode CONSTANT): dimension i grows by paddings[i][0] before and
+    paddings[i][1] after."""
+    mode = str(mode).upper()
+    if mode in ("REFLECT", "SYMMETRIC"):
+        raise NotImplementedError("tf.pad mode %r is not implemented in nanotf (only CONSTANT)" % mode)
+    if mode != "CONSTANT":
+        raise ValueError("Unknown padding mode: %s" % mode)
+    with name_scope(name, "Pad", [tensor]) as scope:
+        x = convert_to_tensor(tensor, name="tensor")
+        pads = _int_tensor(paddings, "paddings")
+        if not isinstance(constant_values, Tensor) and np.all(np.asarray(constant_values) == 0):
+            return apply_op("Pad", [x, pads], name=scope)
+        value = convert_to_tensor(constant_values, dtype=x.dtype, name="constant_values")
+        return apply_op("PadV2", [x, pads, value], name=scope)
+
+
+# -- OneHot
+class OneHot(OpDef):
+    grad = None   # as in TF: no gradient to indices, on_value or off_value
+
+    def infer(op):
+        idx, depth_t, on, off = op._inputs
+        if idx.dtype not in (dtypes.uint8, dtypes.int32, dtypes.int64):
+            raise TypeError("OneHot %r: indices must be uint8, int32 or int64, got %s" % (op.name, idx.dtype.name))
+        if on.dtype is not off.dtype:
+            raise TypeError("OneHot %r: on_value (%s) and off_value (%s) must have the same dtype"
+                            % (op.name, on.dtype.name, off.dtype.name))
+        depth = _const_value(depth_t)
+        if depth is not None and depth < 0:
+            raise _shape_error(op, "depth must be non-negative, got: %d" % depth)
+        d = None if depth is None else int(depth)
+        dims = idx.shape.as_tuple()
+        a = op._attrs["axis"]
+        if dims is None:
+            return on.dtype, unknown_shape()
+        if not -1 <= a <= len(dims):
+            raise _shape_error(op, "Expected axis to be -1 or between [0, %d).  But received: %d"
+                               % (len(dims) + 1, a))
+        a = len(dims) if a == -1 else a
+        return on.dtype, TensorShape(dims[:a] + (d,) + dims[a:])
+
+    def kernel(op, ctx):
+        a = op._attrs["axis"]
+        npd = op._inputs[2].dtype.as_numpy_dtype
+
+        def one_hot_kernel(idx, depth, on, off):
+            depth = int(depth)
+            if depth < 0:
+                raise ValueError("depth must be non-negative, got: %d" % depth)
+            k = np.ndim(idx) if a == -1 else a
+            classes = np.arange(depth).reshape((depth,) + (1,) * (np.ndim(idx) - k))
+            # out-of-range indices (negative or >= depth) match no class: an all-off row, as in TF
+            hot = np.expand_dims(idx, k) == classes
+            return np.where(hot, np.asarray(on, dtype=npd), np.asarray(off, dtype=npd))
+        return one_hot_kernel
+
+    samples = [Sample(lambda i: one_hot(i, 4), [np.array([0, 3, 1, 5, -1], np.int32)], grad=()),
+               Sample(lambda i, on, off: one_hot(i, 3, on, off, axis=0), [np.array([[0, 2], [1, 1]], np.int64),
+                                                                        (), ()], grad=())]
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """One-hot vectors of length `depth` at `axis` (default last): on_value where the index matches."""
+    with name_scope(name, "one_hot", [indices, depth, on_value, off_value]) as scope:
+        idx = convert_to_tensor(indices, name="indices")
+        dtype = None if dtype is None else dtypes.as_dtype(dtype)
+
+        def value_dtype(v):
+            return convert_to_tensor(v).dtype if isinstance(v, Tensor) or hasattr(v, "_as_tensor") else None
+        on_dt, off_dt = value_dtype(on_value), value_dtype(off_value)
+        for dt, what in ((on_dt, "on_value"), (off_dt, "off_value")):
+            if dt is not None and dtype is not None and dt is not dtype:
+                raise TypeError("dtype %s of %s does not match dtype parameter %s" % (dt.name, what, dtype.name))
+        if dtype is None:
+            dtype = on_dt or off_dt
+        if dtype is None:   # Python values or nothing given: TF infers from on_value, else float32
+            given = on_value if on_value is not None else off_value
+            dtype = dtypes.dtype_of_value(given) if given is not None else dtypes.float32
+        on = convert_to_tensor(1 if on_value is None else on_value, dtype=dtype, name="on_value")
+        off = convert_to_tensor(0 if off_value is None else off_value, dtype=dtype, name="off_value")
+        d = _int_tensor(depth, "depth")
+        a = -1 if axis is None else _static_int(axis, "axis", "one_hot")
+        return apply_op("OneHot", [idx, d, on, off], {"axis": a}, name=scope)
+
+
+# -- GatherV2 and its dense gradient
+class GatherV2(OpDef):
+    def infer(op):
+        params, idx, axis_t = op._inputs
+        if not idx.dtype.is_integer:
+            raise TypeError("GatherV2 %r: indices must be int32 or int64, got %s (%s)"
+                            % (op.name, idx.dtype.name, idx.name))
+        a = int(_const_value(axis_t))
+        pd, idims = params.shape.as_tuple(), idx.shape.as_tuple()
+        if pd is None or idims is None:
+            return params.dtype, unknown_shape()
+        if not -len(pd) <= a < len(pd):
+            raise _shape_error(op, "Shape must be at least rank %d but is rank %d" % (a + 1 if a >= 0 else -a,
+                                                                                      len(pd)))
+        a %= len(pd)
+        return params.dtype, TensorShape(pd[:a] + idims + pd[a + 1:])
+
+    def kernel(op, ctx):
+        a = int(_const_value(op._inputs[2]))
+
+        def gather_kernel(params, idx, axis):
+            n = params.shape[a]
+            if np.size(idx) and (idx.min() < 0 or idx.max() >= n):   # NumPy would wrap negatives
+                flat = np.reshape(idx, -1)
+                k = int(np.argmax((flat < 0) | (flat >= n)))
+                pos = np.unravel_index(k, np.shape(idx))
+                raise errors.InvalidArgumentError(None, op, "indices[%s] = %d is not in [0, %d)"
+                                                  % (",".join(map(str, pos)), flat[k], n))
+            return np.take(params, idx, axis=a)
+        return gather_kernel
+
+    def grad(op, g):
+        params, idx, axis_t = op._inputs
+        a = int(_const_value(axis_t))
+        return [apply_op("GatherGrad", [g, idx, params], {"axis": a}, name="GatherGrad"), None, None]
+
+    samples = [Sample(lambda p, i: gather(p, i), [(5, 3), np.array([0, 2, 2, 4], np.int32)]),
+               Sample(lambda p, i: gather(p, i, axis=1), [(2, 4), np.array([[1, 0], [3, 3]], np.int64)]),
+               Sample(lambda p, i: gather(p, i, axis=-1), [(3,), np.array(1, np.int32)])]
+
+
+class GatherGrad(OpDef):
+    """Dense gradient of GatherV2: g scatter-added into zeros of params' runtime shape
+    (repeated indices accumulate). TF returns IndexedSlices; nanotf keeps gradients dense."""
+
+    def infer(op):
+        return op._inputs[0].dtype, op._inputs[2].shape
+
+    def kernel(op, ctx):
+        a = op._attrs["axis"]
+
+        def gather_grad(g, idx, params):
+            out = np.zeros(np.shape(params), dtype=g.dtype)
+            ax = a % out.ndim
+            np.add.at(out, (_pyslice(None),) * ax + (idx,), g)
+            return out
+        return gather_grad
+
+    def grad(op, gg):
+        g, idx, params = op._inputs
+        return [gather(gg, idx, axis=op._attrs["axis"]), None, None]
+
+    samples = [Sample(lambda g, p: apply_op("GatherGrad", [g, _int_tensor([1, 1, 0], "i"), p], {"axis": 0}),
+                      [(3, 2), (4, 2)], grad=(0,))]
+
+
+def gather(params, indices, validate_indices=None, name=None, axis=None, batch_dims=0):
+    """Slices of `params` along `axis` at `indices`: output shape is
+    params.shape[:axis] + indices.shape + params.shape[axis+1:]."""
+    if batch_dims:
+        raise NotImplementedError("tf.gather: batch_dims is not implemented in nanotf")
+    axis = 0 if axis is None else _static_int(axis, "axis", "gather")
+    with name_scope(name, "GatherV2", [params, indices]) as scope:
+        p = convert_to_tensor(params, name="params")
+        i = convert_to_tensor(indices, name="indices")
+        return apply_op("GatherV2", [p, i, _int_tensor(axis, "axis")], name=scope)
+
+
+# -- Slice
+def _slice_spec(op, begin, size, dims):
+    """Checks a static begin/size against known dims; returns the output dims."""
+    begin = [int(b) for b in begin.reshape(-1)]
+    size = [int(s) for s in size.reshape(-1)]
+    if len(begin) != len(size) or (dims is not None and len(begin) != len(dims)):
+        raise _shape_error(op, "Expected begin and size arguments to be 1-D tensors of size %s, but got shapes "
+                           "[%d] and [%d] instead" % ("?" if dims is None else len(dims), len(begin), len(size)))
+    out = []
+    for i, (b, s) in enumerate(zip(begin, size)):
+        d = None if dims is None else dims[i]
+        if b < 0 or (d is not None and b > d):
+            raise _shape_error(op, "Expected begin[%d] in [0, %s], but got %d" % (i, "?" if d is None else d, b))
+        if s < -1 or (d is not None and s != -1 and b + s > d):
+            raise _shape_error(op, "Expected size[%d] in [0, %s], but got %d"
+                               % (i, "?" if d is None else d - b, s))
+        out.append(s if s != -1 else (None if d is None else d - b))
+    return out
+
+
+class Slice(OpDef):
+    forwards_input = True
+
+    def infer(op):
+        x, begin_t, size_t = op._inputs
+        dims = x.shape.as_tuple()
+        begin, size = _const_value(begin_t), _const_value(size_t)
+        if begin is not None and size is not None:
+            return x.dtype, TensorShape(_slice_spec(op, begin, size, dims))
+        if size is not None and (dims is None or size.size == len(dims)):
+            return x.dtype, TensorShape([None if s == -1 else int(s) for s in size.reshape(-1)])
+        n = begin_t.shape.as_tuple()
+        return x.dtype, unknown_shape(len(dims) if dims is not None else (n[0] if n else None))
+
+    def kernel(op, ctx):
+        x = op._inputs[0]
+        begin, size = _const_value(op._inputs[1]), _const_value(op._inputs[2])
+
+        def slice_kernel(x, begin, size):
+            if len(begin) != np.ndim(x) or len(size) != np.ndim(x):
+                raise ValueError("Expected begin and size arguments to be 1-D tensors of size %d, but got shapes "
+                                 "%s and %s instead" % (np.ndim(x), list(np.shape(begin)), list(np.shape(size))))
+            idx = []
+            for i, (d, b, s) in enumerate(zip(np.shape(x), begin, size)):
+                b, s = int(b), int(s)
+                if not 0 <= b <= d:
+                    raise ValueError("Expected begin[%d] in [0, %d], but got %d" % (i, d, b))
+                if s == -1:
+                    s = d - b
+                if not 0 <= s <= d - b:
+                    raise ValueError("Expected size[%d] in [0, %d], but got %d" % (i, d - b, s))
+                idx.append(_pyslice(b, b + s))
+            return x[tuple(idx)]
+        if begin is None or size is None or not x.shape.is_fully_defined():
+            return slice_kernel
+        # static spec already checked against the static shape: just index
+        idx = tuple(_pyslice(int(b), None if s == -1 else int(b) + int(s)) for b, s in zip(begin, size))
+        return lambda x, b, s: x[idx]
+
+    def grad(op, g):
+        x, begin_t, _ = op._inputs
+        y = op._outputs[0]
+        begin = _const_value(begin_t)
+        if begin is not None and x.shape.is_fully_defined() and y.shape.is_fully_defined():
+            b = begin.reshape(-1).astype(np.int64)
+            after = np.asarray(x.shape.as_tuple()) - np.asarray(y.shape.as_tuple()) - b
+            return [pad(g, np.stack([b, after], axis=1).astype(np.int32)), None, None]
+        m = _math()
+        dt = begin_t.dtype
+        after = m.subtract(m.subtract(shape(x, out_type=dt), shape(y, out_type=dt)), begin_t)
+        return [pad(g, stack([begin_t, after], axis=1)), None, None]
+
+    samples = [Sample(lambda x: slice(x, [1, 2], [2, -1]), [(4, 5)]), Sample(lambda x: slice(x, [1], [1]), [(3,)]),
+               Sample(lambda x: slice(x, [0, 1, 0], [-1, 1, 2]), [(2, 3, 2)])]
+
+
+def slice(input_, begin, size, name=None):  # noqa: A001 - TF's public name
+    """The part of `input_` starting at `begin` of extent `size` (-1: to the end of that dimension)."""
+    with name_scope(name, "Slice", [input_]) as scope:
+        x = convert_to_tensor(input_, name="input")
+        return apply_op("Slice", [x, _int_tensor(begin, "begin"), _int_tensor(size, "size")], name=scope)
+
+
+# -- StridedSlice: Python slicing of tensors
+_MASKS = ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")
+_UNKNOWN = object()   # a slice bound only known at run time (for static shapes)
+
+
+def _index_tuple(begin, end, strides, attrs):
+    """TF's sparse slice spec as a NumPy index: Ellipsis, None (new axis), ints (shrink) and slices."""
+    bm, em, elm, nm, sm = (attrs[k] for k in _MASKS)
+    idx = []
+    for i in range(len(begin)):
+        bit = 1 << i
+        if elm & bit:
+            if Ellipsis in idx:
+                raise ValueError("Multiple ellipses in slice spec not allowed")
+            idx.append(Ellipsis)
+        elif nm & bit:
+            idx.append(None)
+        elif sm & bit:
+            idx.append(begin[i] if begin[i] is _UNKNOWN else int(begin[i]))
+        else:
+            s = strides[i]
+            if s is not _UNKNOWN:
+                s = int(s)
+                if s == 0:
+                    raise ValueError("strides[%d] must be non-zero" % i)
+            b = None if bm & bit else (begin[i] if begin[i] is _UNKNOWN else int(begin[i]))
+            e = None if em & bit else (end[i] if end[i] is _UNKNOWN else int(end[i]))
+            idx.append(_pyslice(b, e, s))
+    return tuple(idx)
+
+
+def _sliced_dims(op, idx, dims):
+    """Static output dims of x[idx] for x of (partial) dims."""
+    if dims is None:
+        return None
+    consuming = sum(1 for it in idx if it is not None and it is not Ellipsis)
+    if consuming > len(dims):
+        raise _shape_error(op, "Index out of range using input dim %d; input has only %d dims"
+                           % (consuming - 1, len(dims)))
+    out, k = [], 0
+    for it in idx:
+        if it is Ellipsis:
+            n = len(dims) - consuming
+            out.extend(dims[k:k + n])
+            k += n
+        elif it is None:
+            out.append(1)
+        elif isinstance(it, _pyslice):
+            d = dims[k]
+            k += 1
+            if d is None or _UNKNOWN in (it.start, it.stop, it.step):
+                out.append(None)
+            else:
+                out.append(len(range(*it.indices(d))))
+        else:   # an int: that dimension goes away
+            d = dims[k]
+            k += 1
+            if it is not _UNKNOWN and d is not None and not -d <= it < d:
+                raise _shape_error(op, "slice index %d of dimension %d out of bounds" % (it, k - 1))
+    return out + list(dims[k:])
+
+
+def _partial_ints(t):
+    """The values of a 1-D int tensor as far as known statically (Const, or Pack of scalars)."""
+    v = _const_value(t)
+    if v is not None:
+        return [int(x) for x in v.reshape(-1)]
+    if t.op.type == "Pack" and all(s.shape.ndims == 0 for s in t.op._inputs):
+        vals = [_const_value(s) for s in t.op._inputs]
+        return [_UNKNOWN if x is None else int(x) for x in vals]
+    return None
+
+
+class StridedSlice(OpDef):
+    forwards_input = True
+
+    def infer(op):
+        x, b, e, s = op._inputs
+        spec = [_partial_ints(t) for t in (b, e, s)]
+        if any(v is None for v in spec):
+            return x.dtype, unknown_shape()
+        try:
+            idx = _index_tuple(*spec, op._attrs)
+        except ValueError as err:
+            raise _shape_error(op, str(err)) from None
+        dims = _sliced_dims(op, idx, x.shape.as_tuple())
+        return x.dtype, unknown_shape() if dims is None else TensorShape(dims)
+
+    def kernel(op, ctx):
+        attrs = op._attrs
+        spec = [_const_value(t) for t in op._inputs[1:]]
+        if any(v is None for v in spec):
+            return lambda x, b, e, s: x[_index_tuple(b, e, s, attrs)]
+        idx = _index_tuple(*spec, attrs)
+        return lambda x, b, e, s: x[idx]
+
+    def grad(op, g):
+        x, b, e, s = op._inputs
+        return [_strided_slice_grad(_shape_of(x), b, e, s, g, op._attrs), None, None, None]
+
+    samples = [Sample(lambda x: x[1:3, ::-1], [(4, 3)]), Sample(lambda x: x[..., 0], [(2, 3, 2)]),
+               Sample(lambda x: x[:, None, 1], [(2, 3)]), Sample(lambda x: x[::2, -1], [(5, 2)]),
+               Sample(lambda x: x[-2:0:-1], [(4,)]), Sample(lambda x: x[1], [(3,)])]
+
+
+def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, ellipsis_mask=0,
+                  new_axis_mask=0, shrink_axis_mask=0, var=None, name=None):
+    """input_[begin:end:strides] per dimension; the masks mark, bit i for entry i, an omitted begin or
+    end, an ellipsis, a new axis, or an index that removes its dimension."""
+    with name_scope(name, "StridedSlice", [input_]) as scope:
+        x = convert_to_tensor(input_, name="input")
+        b, e = _int_tensor(begin, "begin"), _int_tensor(end, "end")
+        if strides is None:
+            n = b.shape.as_tuple()
+            strides = [1] * n[0] if n and n[0] is not None else ones_like(b)
+        st = _int_tensor(strides, "strides")
+        attrs = dict(zip(_MASKS, (int(begin_mask), int(end_mask), int(ellipsis_mask), int(new_axis_mask),
+                                  int(shrink_axis_mask))))
+        return apply_op("StridedSlice", [x, b, e, st], attrs, name=scope)
+
+
+class StridedSliceGrad(OpDef):
+    """The gradient of StridedSlice: dy written into zeros of the input's shape at the sliced places."""
+
+    def infer(op):
+        shape_t, b, e, s, dy = op._inputs
+        return dy.dtype, _static_shape_from(shape_t)
+
+    def kernel(op, ctx):
+        attrs = op._attrs
+        spec = [_const_value(t) for t in op._inputs[1:4]]
+        static_idx = None if any(v is None for v in spec) else _index_tuple(*spec, attrs)
+        npd = op._inputs[4].dtype.as_numpy_dtype
+
+        def strided_slice_grad(shp, b, e, s, dy):
+            out = np.zeros(tuple(shp), dtype=npd)
+            out[static_idx if static_idx is not None else _index_tuple(b, e, s, attrs)] = dy
+            return out
+        return strided_slice_grad
+
+    def grad(op, gg):
+        _, b, e, s, _ = op._inputs
+        attrs = op._attrs
+        return [None] * 4 + [strided_slice(gg, b, e, s, **{k: attrs[k] for k in _MASKS})]
+
+    samples = [Sample(lambda dy: _strided_slice_grad(_int_tensor([4, 3], "shape"), _int_tensor([1, 0], "b"),
+                                                     _int_tensor([3, 0], "e"), _int_tensor([1, 1], "s"), dy,
+                                                     dict(zip(_MASKS, (0, 2, 0, 0, 0)))), [(2, 3)])]
+
+
+def _strided_slice_grad(shape_t, b, e, s, dy, attrs):
+    return apply_op("StridedSliceGrad", [shape_t, b, e, s, dy], {k: attrs[k] for k in _MASKS},
+                    name="StridedSliceGrad")
+
+
+def _is_int_index(v):
+    if isinstance(v, (bool, np.bool_)):
+        return False
+    if isinstance(v, (int, np.integer)):
+        return True
+    if isinstance(v, Tensor) or hasattr(v, "_as_tensor"):
+        t = convert_to_tensor(v)
+        return t.dtype in (dtypes.int32, dtypes.int64) and t.shape.ndims in (0, None)
+    return False
+
+
+def _bad_index(v):
+    return TypeError("Only integers, slices (`:`), ellipsis (`...`), tf.newaxis (`None`) and scalar "
+                     "tf.int32/tf.int64 tensors are valid indices, got %r" % (v,))
+
+
+def _slice_helper(tensor, slice_spec, var=None):
+    """Tensor.__getitem__: basic NumPy-style indexing as one StridedSlice op (TF's rules)."""
+    if isinstance(slice_spec, (bool, np.bool_)) or (isinstance(slice_spec, Tensor) and
+                                                    slice_spec.dtype is dtypes.bool) or \
+            (isinstance(slice_spec, np.ndarray) and slice_spec.dtype == bool):
+        return boolean_mask(tensor, slice_spec)
+    if not isinstance(slice_spec, (list, tuple)):
+        slice_spec = [slice_spec]
+    begin, end, strides = [], [], []
+    masks = dict.fromkeys(_MASKS, 0)
+    for i, s in enumerate(slice_spec):
+        bit = 1 << i
+        if isinstance(s, _pyslice):
+            for part in (s.start, s.stop, s.step):
+                if part is not None and not _is_int_index(part):
+                    raise _bad_index(part)
+            begin.append(0 if s.start is None else s.start)
+            end.append(0 if s.stop is None else s.stop)
+            strides.append(1 if s.step is None else s.step)
+            masks["begin_mask"] |= bit if s.start is None else 0
+            masks["end_mask"] |= bit if s.stop is None else 0
+        elif s is Ellipsis:
+            begin.append(0), end.append(0), strides.append(1)
+            masks["ellipsis_mask"] |= bit
+        elif s is None:
+            begin.append(0), end.append(0), strides.append(1)
+            masks["new_axis_mask"] |= bit
+        elif _is_int_index(s):
+            begin.append(s)
+            end.append(s + 1)
+            strides.append(1)
+            masks["shrink_axis_mask"] |= bit
+        else:
+            raise _bad_index(s)
+    values = [tensor] + [v for v in begin + end + strides if isinstance(v, Tensor)]
+    with name_scope(None, "strided_slice", values) as scope:
+        if begin:
+            packed = [stack(v) for v in (begin, end, strides)]
+        else:
+            packed = [constant(np.zeros(0, np.int32))] * 3
+        return strided_slice(tensor, *packed, var=var, name=scope, **masks)
+
+
+Tensor.__getitem__ = _slice_helper
+
+
+# -- BroadcastTo / ReverseV2 / boolean_mask
+class BroadcastTo(OpDef):
+    forwards_input = True
+
+    def infer(op):
+        x, shape_t = op._inputs
+        target = _static_shape_from(shape_t)
+        src, dst = x.shape.as_tuple(), target.as_tuple()
+        if src is not None and dst is not None:
+            if len(src) > len(dst):
+                raise _shape_error(op, "Rank of input (%d) must be no greater than rank of output shape (%d)"
+                                   % (len(src), len(dst)))
+            for a, b in zip(src[::-1], dst[::-1]):
+                if a is not None and b is not None and a != 1 and a != b:
+                    raise _shape_error(op, "Incompatible shapes: %s vs. %s" % (_fmt_shape(x.shape),
+                                                                             _fmt_shape(target)))
+        return x.dtype, target
+
+    def kernel(op, ctx):
+        return lambda x, shp: np.broadcast_to(x, tuple(shp))
+
+    def grad(op, g):
+        return [_math().sum_to_shape_of(g, op._inputs[0]), None]
+
+    samples = [Sample(lambda x: broadcast_to(x, [2, 3]), [(3,)]), Sample(lambda x: broadcast_to(x, [2, 3]), [(2, 1)]),
+               Sample(lambda x: broadcast_to(x, [2, 2]), [()])]
+
+
+def broadcast_to(input, shape, name=None):  # noqa: A002 - shadows the module function on purpose
+    """`input` broadcast (NumPy rules) to `shape`."""
+    with name_scope(name, "BroadcastTo", [input]) as scope:
+        x = convert_to_tensor(input, name="input")
+        return apply_op("BroadcastTo", [x, _int_tensor(shape, "shape")], name=scope)
+
+
+class ReverseV2(OpDef):
+    forwards_input = True
+
+    def infer(op):
+        x, axis_t = op._inputs
+        axes = _const_value(axis_t)
+        r = x.shape.ndims
+        if axes is not None and r is not None:
+            seen = set()
+            for a in axes.reshape(-1):
+                a = _canon_axis(op, int(a), r)
+                if a in seen:
+                    raise _shape_error(op, "axis %d specified more than once" % a)
+                seen.add(a)
+        return x.dtype, x.shape
+
+    def kernel(op, ctx):
+        axes = _const_value(op._inputs[1])
+
+        def index(ndim, axes):
+            flip = {int(a) % ndim for a in np.reshape(axes, -1)}
+            return tuple(_pyslice(None, None, -1) if i in flip else _pyslice(None) for i in range(ndim))
+        r = op._inputs[0].shape.ndims
+        if axes is None or r is None:
+            return lambda x, a: x[index(np.ndim(x), a)]
+        idx = index(r, axes)
+        return lambda x, a: x[idx]
+
+    def grad(op, g):
+        return [reverse(g, op._inputs[1]), None]
+
+    samples = [Sample(lambda x: reverse(x, [1]), [(2, 3)]), Sample(lambda x: reverse(x, [0, -1]), [(2, 3, 4)])]
+
+
+def reverse(tensor, axis, name=None):
+    """Reverses `tensor` along each dimension in `axis` (TF >= 1.0 semantics, op ReverseV2)."""
+    with name_scope(name, "ReverseV2", [tensor]) as scope:
+        x = convert_to_tensor(tensor, name="tensor")
+        return apply_op("ReverseV2", [x, _int_tensor(axis, "axis")], name=scope)
+
+
+reverse_v2 = reverse
+
+
+def boolean_mask(tensor, mask, name="boolean_mask", axis=None):
+    """The elements (or slices along `axis`) of `tensor` where the boolean `mask` is true, flattened
+    over the mask's dimensions. Built from Reshape, Where, Squeeze and GatherV2 as in TF."""
+    with name_scope(name, "boolean_mask", [tensor, mask]):
+        x = convert_to_tensor(tensor, name="tensor")
+        m = convert_to_tensor(mask, name="mask")
+        k = m.shape.ndims
+        if k == 0:
+            raise ValueError("mask cannot be scalar.")
+        if k is None:
+            raise ValueError("Number of mask dimensions must be specified, even if some dimensions are None.  "
+                             "E.g. shape=[None] is ok, but shape=None is not.")
+        axis = 0 if axis is None else _static_int(axis, "axis", "boolean_mask")
+        xs = x.shape
+        xs[axis:axis + k].assert_is_compatible_with(m.shape)
+        dims = xs.as_tuple()
+        if dims is not None and dims[axis:axis + k] and all(d is not None for d in dims[axis:axis + k]):
+            lead = int(np.prod(dims[axis:axis + k]))
+        else:
+            lead = _math().reduce_prod(shape(x)[axis:axis + k], 0)
+        s = shape(x)
+        flat = reshape(x, concat([s[:axis], stack([lead]) if isinstance(lead, Tensor) else [lead],
+                                  s[axis + k:]], 0))
+        if dims is not None:
+            n = xs[axis:axis + k].num_elements()
+            flat.set_shape(list(dims[:axis]) + [n] + list(dims[axis + k:]))
+        idx = squeeze(_math().where(reshape(m, [-1])), axis=[1])
+        return gather(flat, idx, axis=axis)
