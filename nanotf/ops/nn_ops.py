@@ -1,6 +1,1213 @@
-"""(being written)"""
-__all__ = []
+"""tf.nn ops: activations, bias_add, l2_loss, dropout, softmax, the fused cross-entropy losses,
+in_top_k and moments; plus the tf.losses functions (returned by `_losses_namespace`).
+
+Activation gradients are separate ops (ReluGrad, SigmoidGrad, ...) as in TensorFlow, each with
+its own gradient so second derivatives work. The cross-entropy ops compute loss and backprop
+in one shifted log-sum-exp pass, so logits of magnitude 1e4 stay finite.
+"""
+import numbers
+
+import numpy as np
+
+from nanotf.framework import dtypes
+from nanotf.framework import errors
+from nanotf.framework.op_def import OpDef, Sample, registered_ops
+from nanotf.framework.ops import GraphKeys, Tensor, add_to_collection, apply_op, convert_to_tensor, \
+    get_collection, name_scope
+from nanotf.framework.tensor_shape import TensorShape
+from nanotf.ops import array_ops, math_ops
+from nanotf.ops._shape_util import broadcast_infer, normalize_axes
+
+__all__ = ["relu", "relu6", "elu", "softplus", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
+           "bias_add", "xw_plus_b", "l2_loss", "l2_normalize", "dropout", "in_top_k", "moments", "zero_fraction",
+           "sparse_softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits",
+           "softmax_cross_entropy_with_logits_v2", "sigmoid_cross_entropy_with_logits"]
+
+_FLOATS = (dtypes.float16, dtypes.float32, dtypes.float64)
+_INDEX_TYPES = (dtypes.int32, dtypes.int64)
+
+
+# -- dtype / shape checks shared by the op definitions
+def _check_dtype(op, t, param, allowed):
+    if t.dtype not in allowed:
+        raise TypeError("Value passed to parameter '%s' of op '%s' (%s) has DataType %s not in list of allowed "
+                        "values: %s" % (param, op.name, op.type, t.dtype.name, ", ".join(d.name for d in allowed)))
+
+
+def _float_unary(param="features"):
+    def infer(op):
+        x = op._inputs[0]
+        _check_dtype(op, x, param, _FLOATS)
+        return x.dtype, x.shape
+    return infer
+
+
+def _real_unary(op):
+    x = op._inputs[0]
+    if not (x.dtype.is_floating or x.dtype.is_integer):
+        raise TypeError("Value passed to parameter 'features' of op '%s' (%s) has DataType %s; expected a real "
+                        "number type" % (op.name, op.type, x.dtype.name))
+    return x.dtype, x.shape
+
+
+def _grad_pair_infer(op):
+    """Infer for Grad ops taking two same-shaped tensors of one floating dtype."""
+    a, b = op._inputs
+    if a.dtype is not b.dtype:
+        raise TypeError("Op '%s' (%s): inputs must have the same dtype, got %s and %s"
+                        % (op.name, op.type, a.dtype.name, b.dtype.name))
+    return a.dtype, a.shape.merge_with(b.shape)
+
+
+def _away_from_zero(shape):
+    """Sample input for piecewise functions: |x| in [0.1, 2], so finite differences never cross a kink."""
+    return lambda rng: rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.1, 2.0, size=shape)
+
+
+_SHAPES = [(5,), (2, 3), (2, 3, 2)]
+
+
+# -- activations
+class Relu(OpDef):
+    infer = _real_unary
+
+    def kernel(op, ctx):
+        return lambda x: np.maximum(x, 0)
+
+    def grad(op, g):
+        return [_relu_grad(g, op._outputs[0])]    # masks by output > 0, as TF does
+
+    samples = [Sample(lambda x: relu(x), [_away_from_zero(s)]) for s in _SHAPES]
+
+
+def relu(features, name=None):
+    return apply_op("Relu", [convert_to_tensor(features)], name=name or "Relu")
+
+
+class ReluGrad(OpDef):
+    """gradients * (features > 0)."""
+    infer = _grad_pair_infer
+
+    def kernel(op, ctx):
+        return lambda g, f: g * (f > 0)
+
+    def grad(op, gg):
+        return [_relu_grad(gg, op._inputs[1]), None]   # zero almost everywhere w.r.t. features
+
+    samples = [Sample(lambda g, f: _relu_grad(g, f), [s, _away_from_zero(s)], grad=(0,)) for s in _SHAPES]
+
+
+def _relu_grad(g, features):
+    return apply_op("ReluGrad", [g, features], name="ReluGrad")
+
+
+class Relu6(OpDef):
+    infer = _real_unary
+
+    def kernel(op, ctx):
+        return lambda x: np.clip(x, 0, 6)
+
+    def grad(op, g):
+        return [_relu6_grad(g, op._inputs[0])]
+
+    samples = [Sample(lambda x: relu6(x), [lambda rng, s=s: rng.choice([-1.0, 1.0, 4.0], size=s) *
+                                           rng.uniform(0.1, 2.0, size=s)]) for s in _SHAPES]
+
+
+def relu6(features, name=None):
+    return apply_op("Relu6", [convert_to_tensor(features)], name=name or "Relu6")
+
+
+class Relu6Grad(OpDef):
+    """gradients * (0 < features < 6)."""
+    infer = _grad_pair_infer
+
+    def kernel(op, ctx):
+        return lambda g, f: g * ((f > 0) & (f < 6))
+
+    def grad(op, gg):
+        return [_relu6_grad(gg, op._inputs[1]), None]
+
+    samples = [Sample(lambda g, f: _relu6_grad(g, f), [s, _away_from_zero(s)], grad=(0,)) for s in _SHAPES]
+
+
+def _relu6_grad(g, features):
+    return apply_op("Relu6Grad", [g, features], name="Relu6Grad")
+
+
+class Elu(OpDef):
+    infer = _float_unary()
+
+    def kernel(op, ctx):
+        # expm1 only of the non-positive part: no overflow warning from the branch np.where discards
+        return lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+
+    def grad(op, g):
+        return [_elu_grad(g, op._outputs[0])]
+
+    samples = [Sample(lambda x: elu(x), [_away_from_zero(s)]) for s in _SHAPES]
+
+
+def elu(features, name=None):
+    return apply_op("Elu", [convert_to_tensor(features)], name=name or "Elu")
+
+
+class EluGrad(OpDef):
+    """gradients * (1 if outputs > 0 else outputs + 1)."""
+    infer = _grad_pair_infer
+
+    def kernel(op, ctx):
+        return lambda g, y: np.where(y > 0, g, g * (y + 1))
+
+    def grad(op, gg):
+        g, y = op._inputs
+        # d/dy is gg * g where y < 0, else 0; ReluGrad(v, -y) is exactly that mask.
+        return [_elu_grad(gg, y), _relu_grad(math_ops.multiply(gg, g), math_ops.negative(y))]
+
+    samples = [Sample(lambda g, y: _elu_grad(g, y), [s, lambda rng, s=s: rng.choice([-1.0, 1.0], size=s) *
+                                                     rng.uniform(0.1, 0.9, size=s)]) for s in _SHAPES]
+
+
+def _elu_grad(g, outputs):
+    return apply_op("EluGrad", [g, outputs], name="EluGrad")
+
+
+class Softplus(OpDef):
+    infer = _float_unary()
+
+    def kernel(op, ctx):
+        return lambda x: np.logaddexp(x, 0)   # log(1 + e^x) without overflow
+
+    def grad(op, g):
+        return [_softplus_grad(g, op._inputs[0])]
+
+    samples = [Sample(lambda x: softplus(x), [s]) for s in _SHAPES]
+
+
+def softplus(features, name=None):
+    return apply_op("Softplus", [convert_to_tensor(features)], name=name or "Softplus")
+
+
+class SoftplusGrad(OpDef):
+    """gradients * sigmoid(features)."""
+    infer = _grad_pair_infer
+
+    def kernel(op, ctx):
+        return lambda g, x: g * _np_sigmoid(x)
+
+    def grad(op, gg):
+        g, x = op._inputs
+        return [_softplus_grad(gg, x), _sigmoid_grad(sigmoid(x), math_ops.multiply(gg, g))]
+
+    samples = [Sample(lambda g, x: _softplus_grad(g, x), [s, s]) for s in _SHAPES]
+
+
+def _softplus_grad(g, features):
+    return apply_op("SoftplusGrad", [g, features], name="SoftplusGrad")
+
+
+class LeakyRelu(OpDef):
+    infer = _float_unary()
+
+    def kernel(op, ctx):
+        alpha = op._attrs["alpha"]
+        return lambda x: np.where(x > 0, x, x * alpha)
+
+    def grad(op, g):
+        return [_leaky_relu_grad(g, op._inputs[0], op._attrs["alpha"])]
+
+    samples = [Sample(lambda x: leaky_relu(x), [_away_from_zero(s)]) for s in _SHAPES] + \
+        [Sample(lambda x: leaky_relu(x, alpha=0.5), [_away_from_zero((3, 2))])]
+
+
+def leaky_relu(features, alpha=0.2, name=None):
+    """max(features, alpha * features) for alpha <= 1; integer features are converted to float32."""
+    with name_scope(name, "LeakyRelu", [features]) as scope:
+        x = convert_to_tensor(features, name="features")
+        if x.dtype.is_integer:
+            x = math_ops.cast(x, dtypes.float32)
+        return apply_op("LeakyRelu", [x], {"alpha": float(alpha)}, name=scope)
+
+
+class LeakyReluGrad(OpDef):
+    """gradients * (1 if features > 0 else alpha)."""
+    infer = _grad_pair_infer
+
+    def kernel(op, ctx):
+        alpha = op._attrs["alpha"]
+        return lambda g, x: np.where(x > 0, g, g * alpha)
+
+    def grad(op, gg):
+        return [_leaky_relu_grad(gg, op._inputs[1], op._attrs["alpha"]), None]
+
+    samples = [Sample(lambda g, x: _leaky_relu_grad(g, x, 0.2), [s, _away_from_zero(s)], grad=(0,))
+               for s in _SHAPES]
+
+
+def _leaky_relu_grad(g, features, alpha):
+    return apply_op("LeakyReluGrad", [g, features], {"alpha": alpha}, name="LeakyReluGrad")
+
+
+def _np_sigmoid(x):
+    """1 / (1 + e^-x) without overflow: only e^-|x| is ever computed."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+class Sigmoid(OpDef):
+    infer = _float_unary("x")
+
+    def kernel(op, ctx):
+        return _np_sigmoid
+
+    def grad(op, g):
+        return [_sigmoid_grad(op._outputs[0], g)]
+
+    samples = [Sample(lambda x: sigmoid(x), [s]) for s in _SHAPES]
+
+
+def sigmoid(x, name=None):
+    return apply_op("Sigmoid", [convert_to_tensor(x)], name=name or "Sigmoid")
+
+
+class SigmoidGrad(OpDef):
+    """dy * y * (1 - y), inputs (y, dy) in TensorFlow's order."""
+    infer = _grad_pair_infer
+
+    def kernel(op, ctx):
+        return lambda y, dy: dy * (y * (1 - y))
+
+    def grad(op, gg):
+        y, dy = op._inputs
+        gdy = math_ops.multiply(gg, dy)
+        return [math_ops.subtract(gdy, math_ops.multiply(2.0, math_ops.multiply(gdy, y))), _sigmoid_grad(y, gg)]
+
+    samples = [Sample(lambda y, dy: _sigmoid_grad(y, dy), [s, s]) for s in _SHAPES]
+
+
+def _sigmoid_grad(y, dy):
+    return apply_op("SigmoidGrad", [y, dy], name="SigmoidGrad")
+
+
+class Tanh(OpDef):
+    infer = _float_unary("x")
+
+    def kernel(op, ctx):
+        return np.tanh
+
+    def grad(op, g):
+        return [_tanh_grad(op._outputs[0], g)]
+
+    samples = [Sample(lambda x: tanh(x), [s]) for s in _SHAPES]
+
+
+def tanh(x, name=None):
+    return apply_op("Tanh", [convert_to_tensor(x)], name=name or "Tanh")
+
+
+class TanhGrad(OpDef):
+    """dy * (1 - y^2), inputs (y, dy)."""
+    infer = _grad_pair_infer
+
+    def kernel(op, ctx):
+        return lambda y, dy: dy * (1 - y * y)
+
+    def grad(op, gg):
+        y, dy = op._inputs
+        return [math_ops.multiply(math_ops.multiply(gg, -2.0), math_ops.multiply(dy, y)), _tanh_grad(y, gg)]
+
+    samples = [Sample(lambda y, dy: _tanh_grad(y, dy), [s, s]) for s in _SHAPES]
+
+
+def _tanh_grad(y, dy):
+    return apply_op("TanhGrad", [y, dy], name="TanhGrad")
+
+
+# -- row reductions over a short last axis (10 classes): NumPy's x.max(axis=1) / x.sum(axis=1) are
+#    slow there; a column loop of np.maximum and a BLAS mat-vec with ones are 5-20x faster.
+def _row_max(x2):
+    n, c = x2.shape
+    if c > 32 or c < 2 or n < 256:
+        return x2.max(axis=1)
+    m = np.maximum(x2[:, 0], x2[:, 1])
+    for j in range(2, c):
+        np.maximum(m, x2[:, j], out=m)
+    return m
+
+
+def _row_sum(x2):
+    n, c = x2.shape
+    if x2.dtype == np.float16 or c > 32 or c < 2:
+        return x2.sum(axis=1)
+    if n < 4096:   # small: one single-threaded BLAS mat-vec; large ones would wake BLAS threads
+        return x2 @ np.ones(c, dtype=x2.dtype)
+    m = x2[:, 0] + x2[:, 1]
+    for j in range(2, c):
+        m += x2[:, j]
+    return m
+
+
+def _shifted_rows(x):
+    """x as [rows, classes] minus each row's max (so exp never overflows), as a new array."""
+    x2 = x.reshape(-1, x.shape[-1])
+    return x2 - _row_max(x2)[:, None]
+
+
+# -- softmax along one axis (TF's kernel works on the last axis; nanotf's takes an `axis` attr
+#    instead of wrapping the op in two transposes)
+def _softmax_infer(op):
+    x = op._inputs[0]
+    _check_dtype(op, x, "logits", _FLOATS)
+    if x.shape.ndims == 0:
+        raise ValueError("logits must have >= 1 dimension, got shape %s for '%s' (op: '%s')"
+                         % (x.shape, op.name, op.type))
+    return x.dtype, x.shape
+
+
+def _reduce_sum_keep(t, axis):
+    return math_ops.reduce_sum(t, axis=axis, keepdims=True)
+
+
+class Softmax(OpDef):
+    infer = _softmax_infer
+
+    def kernel(op, ctx):
+        axis = op._attrs.get("axis", -1)
+        if axis != -1:
+            def softmax_axis(x):
+                e = x - x.max(axis=axis, keepdims=True)   # shift by the max: exp never overflows
+                np.exp(e, out=e)
+                e /= e.sum(axis=axis, keepdims=True)
+                return e
+            return softmax_axis
+
+        def softmax_last(x):
+            if x.size == 0:
+                return x.copy()
+            e = _shifted_rows(x)
+            np.exp(e, out=e)
+            e /= _row_sum(e)[:, None]
+            return e.reshape(x.shape)
+        return softmax_last
+
+    def grad(op, g):
+        y, axis = op._outputs[0], op._attrs.get("axis", -1)
+        return [math_ops.multiply(math_ops.subtract(g, _reduce_sum_keep(math_ops.multiply(g, y), axis)), y)]
+
+    samples = [Sample(lambda x: softmax(x), [s]) for s in _SHAPES] + \
+        [Sample(lambda x: softmax(x, axis=0), [(3, 2)])]
+
+
+class LogSoftmax(OpDef):
+    infer = _softmax_infer
+
+    def kernel(op, ctx):
+        axis = op._attrs.get("axis", -1)
+        if axis != -1:
+            def log_softmax_axis(x):
+                shifted = x - x.max(axis=axis, keepdims=True)
+                shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+                return shifted
+            return log_softmax_axis
+
+        def log_softmax_last(x):
+            if x.size == 0:
+                return x.copy()
+            shifted = _shifted_rows(x)
+            shifted -= np.log(_row_sum(np.exp(shifted)))[:, None]
+            return shifted.reshape(x.shape)
+        return log_softmax_last
+
+    def grad(op, g):
+        x, axis = op._inputs[0], op._attrs.get("axis", -1)
+        probs = _softmax_op("Softmax", x, axis, "Softmax")
+        return [math_ops.subtract(g, math_ops.multiply(_reduce_sum_keep(g, axis), probs))]
+
+    samples = [Sample(lambda x: log_softmax(x), [s]) for s in _SHAPES] + \
+        [Sample(lambda x: log_softmax(x, axis=0), [(3, 2)])]
+
+
+def _softmax_op(op_type, logits, axis, name):
+    """Creates Softmax/LogSoftmax; stores `axis` only when it is not the last one."""
+    ndims = logits.shape.ndims
+    if axis == -1 or (ndims is not None and axis == ndims - 1):
+        return apply_op(op_type, [logits], name=name)
+    if ndims is None:   # the kernel (NumPy) resolves the axis at run time
+        return apply_op(op_type, [logits], {"axis": axis}, name=name)
+    if not -ndims <= axis < ndims:
+        raise ValueError("axis %d is out of range for logits %s of rank %d" % (axis, logits.name, ndims))
+    return apply_op(op_type, [logits], {"axis": axis % ndims}, name=name)
+
+
+def _axis_arg(axis, dim, default=-1):
+    if axis is not None and dim is not None:
+        raise ValueError("Cannot specify both 'axis' and 'dim'")
+    axis = axis if axis is not None else dim
+    return default if axis is None else int(axis)
+
+
+def softmax(logits, axis=None, name=None, dim=None):
+    """exp(logits) / reduce_sum(exp(logits), axis), computed without overflow."""
+    return _softmax_op("Softmax", convert_to_tensor(logits), _axis_arg(axis, dim), name or "Softmax")
+
+
+def log_softmax(logits, axis=None, name=None, dim=None):
+    """logits - log(reduce_sum(exp(logits), axis)), computed without overflow."""
+    return _softmax_op("LogSoftmax", convert_to_tensor(logits), _axis_arg(axis, dim), name or "LogSoftmax")
+
+
+# -- bias_add and l2_loss
+def _channel_axis(data_format):
+    return 1 if data_format == "NCHW" else -1
+
+
+class BiasAdd(OpDef):
+    def infer(op):
+        x, b = op._inputs
+        if x.dtype is not b.dtype:
+            raise TypeError("BiasAdd '%s': value and bias must have the same dtype, got %s (%s) and %s (%s)"
+                            % (op.name, x.dtype.name, x.name, b.dtype.name, b.name))
+        xd, bd = x.shape.as_tuple(), b.shape.as_tuple()
+        if bd is not None and len(bd) != 1:
+            raise ValueError("Shape must be rank 1 but is rank %d for '%s' (op: 'BiasAdd'): bias %s has shape %s"
+                             % (len(bd), op.name, b.name, b.shape))
+        if xd is None:
+            return x.dtype, x.shape
+        if len(xd) < 2:
+            raise ValueError("Shape must be at least rank 2 but is rank %d for '%s' (op: 'BiasAdd'): value %s "
+                             "has shape %s" % (len(xd), op.name, x.name, x.shape))
+        ax = _channel_axis(op._attrs["data_format"]) % len(xd)
+        c, bc = xd[ax], (bd[0] if bd is not None else None)
+        if c is not None and bc is not None and c != bc:
+            raise ValueError("Dimensions must be equal, but are %d and %d for '%s' (op: 'BiasAdd') with input "
+                             "shapes: %s, %s." % (c, bc, op.name, x.shape, b.shape))
+        return x.dtype, TensorShape([bc if (i == ax and d is None) else d for i, d in enumerate(xd)])
+
+    def kernel(op, ctx):
+        if op._attrs["data_format"] != "NCHW":
+            return np.add
+        return lambda x, b: x + b.reshape((-1,) + (1,) * (x.ndim - 2))
+
+    def grad(op, g):
+        return [g, _bias_add_grad(g, op._attrs["data_format"])]
+
+    samples = [Sample(lambda x, b: bias_add(x, b), [(2, 3), (3,)]),
+               Sample(lambda x, b: bias_add(x, b), [(2, 2, 3), (3,)]),
+               Sample(lambda x, b: bias_add(x, b, data_format="NCHW"), [(2, 3, 2, 2), (3,)])]
+
+
+def bias_add(value, bias, data_format=None, name=None):
+    """value + bias, bias a 1-D tensor matching the channel dimension (last for NHWC, second for NCHW)."""
+    data_format = data_format or "NHWC"
+    if data_format not in ("NHWC", "NCHW"):
+        raise ValueError("data_format must be 'NHWC' or 'NCHW', got %r" % (data_format,))
+    with name_scope(name, "BiasAdd", [value, bias]) as scope:
+        value = convert_to_tensor(value, name="input")
+        bias = convert_to_tensor(bias, dtype=value.dtype if not isinstance(bias, Tensor) else None, name="bias")
+        return apply_op("BiasAdd", [value, bias], {"data_format": data_format}, name=scope)
+
+
+class BiasAddGrad(OpDef):
+    """Sums the gradient over every axis but the channel one."""
+
+    def infer(op):
+        g = op._inputs[0]
+        dims = g.shape.as_tuple()
+        c = None if dims is None else dims[_channel_axis(op._attrs["data_format"])]
+        return g.dtype, TensorShape([c])
+
+    def kernel(op, ctx):
+        if op._attrs["data_format"] != "NCHW":
+            return lambda g: g.reshape(-1, g.shape[-1]).sum(axis=0)
+        return lambda g: g.sum(axis=(0,) + tuple(range(2, g.ndim)))
+
+    def grad(op, gg):
+        # broadcasting gg along g's channel axis is BiasAdd onto zeros (any rank, either data_format)
+        g = op._inputs[0]
+        return [apply_op("BiasAdd", [array_ops.zeros_like(g), gg], {"data_format": op._attrs["data_format"]},
+                         name="BiasAdd")]
+
+    samples = [Sample(lambda g: _bias_add_grad(g, "NHWC"), [(2, 3)]),
+               Sample(lambda g: _bias_add_grad(g, "NHWC"), [(2, 2, 3)]),
+               Sample(lambda g: _bias_add_grad(g, "NCHW"), [(2, 3, 2, 2)])]
+
+
+def _bias_add_grad(g, data_format):
+    return apply_op("BiasAddGrad", [g], {"data_format": data_format}, name="BiasAddGrad")
+
+
+def xw_plus_b(x, weights, biases, name=None):
+    """matmul(x, weights) + biases."""
+    with name_scope(name, "xw_plus_b", [x, weights, biases]) as scope:
+        mm = math_ops.matmul(x, weights)
+        return bias_add(mm, biases, name=scope)
+
+
+class L2Loss(OpDef):
+    def infer(op):
+        t = op._inputs[0]
+        _check_dtype(op, t, "t", _FLOATS)
+        return t.dtype, TensorShape([])
+
+    def kernel(op, ctx):
+        npd = op._inputs[0].dtype.as_numpy_dtype
+
+        def l2(t):
+            flat = np.ravel(t)
+            return np.asarray(np.dot(flat, flat) / 2, dtype=npd)
+        return l2
+
+    def grad(op, g):
+        return [math_ops.multiply(op._inputs[0], g)]
+
+    samples = [Sample(lambda t: l2_loss(t), [s]) for s in [()] + _SHAPES]
+
+
+def l2_loss(t, name=None):
+    """sum(t ** 2) / 2."""
+    return apply_op("L2Loss", [convert_to_tensor(t)], name=name or "L2Loss")
+
+
+# -- cross entropy: fused kernels with two outputs (loss per example, backprop = softmax - labels).
+#    TF's kernels take rank-2 logits and its wrappers reshape around them; these kernels take logits
+#    [..., classes] directly (a reshape to rank 2 inside is a free view), so unknown ranks work too.
+def _is_zeros_of(g, t):
+    """True when g is the ZerosLike that tf.gradients fills in for an output nobody differentiated."""
+    return g.op.type == "ZerosLike" and g.op._inputs[0] is t
+
+
+def _softmax_hessian_product(grad_backprop, probs):
+    """d(softmax(logits))/d(logits) applied to grad_backprop: (G - sum(G * p)) * p."""
+    return math_ops.multiply(math_ops.subtract(grad_backprop, _reduce_sum_keep(
+        math_ops.multiply(grad_backprop, probs), -1)), probs)
+
+
+def _xent_logits_grad(op, grad_loss, grad_backprop, label_sums=None):
+    """Gradient w.r.t. logits. backprop = softmax * label_sums - labels (label_sums is 1 for sparse labels)."""
+    logits, backprop = op._inputs[0], op._outputs[1]
+    out = math_ops.multiply(array_ops.expand_dims(grad_loss, -1), backprop)
+    if grad_backprop is not None and not _is_zeros_of(grad_backprop, backprop):
+        # a second derivative flows in through the backprop output (tf.gradients of a gradient)
+        g = grad_backprop if label_sums is None else math_ops.multiply(grad_backprop, label_sums)
+        out = math_ops.add(out, _softmax_hessian_product(g, softmax(logits)))
+    return out
+
+
+def _xent_infer(op, sparse):
+    """loss: logits.shape[:-1]; backprop: logits.shape. Sparse labels have logits' leading shape, dense
+    labels logits' whole shape."""
+    logits, labels = op._inputs
+    _check_dtype(op, logits, "features", _FLOATS)
+    if logits.shape.ndims == 0:
+        raise ValueError("logits must be at least 1-D, but got shape %s for '%s' (op: '%s')"
+                         % (logits.shape, op.name, op.type))
+    label_shape = labels.shape
+    if sparse and label_shape.ndims is not None:
+        label_shape = label_shape.concatenate([None])
+    full = logits.shape
+    if not full.is_compatible_with(label_shape):
+        raise ValueError("logits and labels must have compatible shapes, got logits %s and labels %s for '%s' (op: "
+                         "'%s')" % (logits.shape, labels.shape, op.name, op.type))
+    full = full.merge_with(label_shape)
+    dims = full.as_tuple()
+    lead = TensorShape(None) if dims is None else TensorShape(dims[:-1])
+    return [(logits.dtype, lead), (logits.dtype, full)]
+
+
+def _check_lead_shape(op, logits, labels, sparse):
+    want = logits.shape[:-1] if sparse else logits.shape
+    if labels.shape != want:
+        raise errors.InvalidArgumentError(None, op, "logits and labels must be same size: logits_size=%s "
+                                          "labels_size=%s" % (list(logits.shape), list(labels.shape)))
+
+
+class SparseSoftmaxCrossEntropyWithLogits(OpDef):
+    def infer(op):
+        _check_dtype(op, op._inputs[1], "labels", _INDEX_TYPES)
+        return _xent_infer(op, sparse=True)
+
+    def kernel(op, ctx):
+        def sparse_xent(logits, labels):
+            _check_lead_shape(op, logits, labels, True)
+            c = logits.shape[-1]
+            if labels.size:
+                lo, hi = labels.min(), labels.max()
+                if lo < 0 or hi >= c:
+                    raise errors.InvalidArgumentError(
+                        None, op, "Received a label value of %d which is outside the valid range of [0, %d).  "
+                        "Label values: %s" % (lo if lo < 0 else hi, c, " ".join(str(v) for v in labels.ravel())))
+            if logits.size == 0:
+                return np.zeros(labels.shape, logits.dtype), np.zeros_like(logits)
+            shifted = _shifted_rows(logits)
+            picked = np.arange(0, shifted.size, c) + labels.reshape(-1)   # flat index of each row's label
+            e = np.exp(shifted)
+            total = _row_sum(e)
+            loss = np.log(total) - shifted.reshape(-1)[picked]
+            e /= total[:, None]
+            e.reshape(-1)[picked] -= 1
+            return loss.reshape(labels.shape), e.reshape(logits.shape)
+        return sparse_xent
+
+    def grad(op, grad_loss, grad_backprop):
+        return [_xent_logits_grad(op, grad_loss, grad_backprop), None]
+
+    samples = [Sample(lambda x, y: sparse_softmax_cross_entropy_with_logits(labels=y, logits=x),
+                      [(4, 3), np.array([0, 2, 1, 2], dtype=np.int32)]),
+               Sample(lambda x, y: sparse_softmax_cross_entropy_with_logits(labels=y, logits=x),
+                      [(2, 5), np.array([4, 0], dtype=np.int64)]),
+               Sample(lambda x, y: sparse_softmax_cross_entropy_with_logits(labels=y, logits=x),
+                      [(2, 2, 3), np.array([[0, 1], [2, 2]], dtype=np.int32)])]
+
+
+class SoftmaxCrossEntropyWithLogits(OpDef):
+    def infer(op):
+        logits, labels = op._inputs
+        if logits.dtype is not labels.dtype:
+            raise TypeError("SoftmaxCrossEntropyWithLogits '%s': logits and labels must have the same dtype, got "
+                            "%s and %s" % (op.name, logits.dtype.name, labels.dtype.name))
+        return _xent_infer(op, sparse=False)
+
+    def kernel(op, ctx):
+        def dense_xent(logits, labels):
+            _check_lead_shape(op, logits, labels, False)
+            if logits.size == 0:
+                return np.zeros(logits.shape[:-1], logits.dtype), np.zeros_like(logits)
+            shifted = _shifted_rows(logits)
+            labels2 = labels.reshape(shifted.shape)
+            e = np.exp(shifted)
+            total = _row_sum(e)
+            label_sums = _row_sum(labels2)
+            loss = (np.log(total) * label_sums - _row_sum(labels2 * shifted)).reshape(logits.shape[:-1])
+            # d(loss)/d(logits) = softmax * sum(labels) - labels: TF drops the sum (exact only for
+            # labels that sum to 1); keeping it makes the gradient right for any labels.
+            e *= (label_sums / total)[:, None]
+            e -= labels2
+            e = e.reshape(logits.shape)
+            return loss, e
+        return dense_xent
+
+    def grad(op, grad_loss, grad_backprop):
+        (logits, labels), backprop = op._inputs, op._outputs[1]
+        labels_grad = math_ops.multiply(array_ops.expand_dims(grad_loss, -1), math_ops.negative(log_softmax(logits)))
+        if grad_backprop is None or _is_zeros_of(grad_backprop, backprop):
+            return [_xent_logits_grad(op, grad_loss, None), labels_grad]
+        # second order: backprop = softmax * sum(labels) - labels depends on the labels too
+        probs = softmax(logits)
+        labels_grad = math_ops.add(labels_grad, math_ops.subtract(
+            _reduce_sum_keep(math_ops.multiply(grad_backprop, probs), -1), grad_backprop))
+        return [_xent_logits_grad(op, grad_loss, grad_backprop, _reduce_sum_keep(labels, -1)), labels_grad]
+
+    samples = [Sample(lambda x, y: softmax_cross_entropy_with_logits_v2(labels=y, logits=x), [(4, 3), (4, 3)]),
+               Sample(lambda x, y: softmax_cross_entropy_with_logits_v2(labels=y, logits=x), [(2, 5), (2, 5)]),
+               Sample(lambda x, y: softmax_cross_entropy_with_logits_v2(labels=y, logits=x), [(2, 2, 3), (2, 2, 3)])]
+
+
+def _is_integer_value(v):
+    if isinstance(v, Tensor) or hasattr(v, "_as_tensor"):
+        return convert_to_tensor(v).dtype.is_integer
+    return np.asarray(v).dtype.kind in "iu"
+
+
+def _xent_args(fn_name, sentinel, labels, logits, name, sparse):
+    """(labels, logits, name) from either the keyword form or TF <= 1.0's positional (logits, labels, name)."""
+    if isinstance(logits, str) and name is None and sentinel is not None:
+        logits, name = None, logits           # f(logits, labels, "name")
+    if sentinel is not None:
+        if labels is not None and logits is None:
+            first, second = sentinel, labels
+            # The old order is (logits, labels); integer-vs-float dtypes settle sparse calls written either way.
+            if sparse and _is_integer_value(first) and not _is_integer_value(second):
+                labels, logits = first, second
+            else:
+                labels, logits = second, first
+        elif labels is None and logits is not None:
+            labels = sentinel
+        elif labels is None and logits is None:
+            raise ValueError("%s needs both labels and logits; got one positional argument" % fn_name)
+        else:
+            raise ValueError("Only call `%s` with named arguments (labels=..., logits=..., ...), or positionally "
+                             "as (logits, labels)" % fn_name)
+    if labels is None or logits is None:
+        raise ValueError("Both labels and logits must be provided to %s." % fn_name)
+    return labels, logits, name
+
+
+def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
+    """Per-example -log(softmax(logits)[label]). labels: int32/int64 class ids of shape logits.shape[:-1].
+
+    Accepts the keyword form (labels=, logits=) and TF <= 1.0's positional form (logits, labels)."""
+    labels, logits, name = _xent_args("sparse_softmax_cross_entropy_with_logits", _sentinel, labels, logits,
+                                      name, sparse=True)
+    with name_scope(name, "SparseSoftmaxCrossEntropyWithLogits", [labels, logits]):
+        labels = convert_to_tensor(labels)
+        logits = convert_to_tensor(logits)
+        if not logits.dtype.is_floating:
+            raise TypeError("logits must be a floating point tensor, got %s (%s)" % (logits.dtype.name, logits.name))
+        if labels.dtype not in _INDEX_TYPES:
+            raise TypeError("labels must be int32 or int64 class indices, got %s (%s)" % (labels.dtype.name,
+                                                                                         labels.name))
+        lr, ls = labels.shape, logits.shape
+        if ls.ndims == 0:
+            raise ValueError("Logits cannot be scalars - received shape %s." % ls)
+        if ls.ndims is not None and lr.ndims is not None and lr.ndims != ls.ndims - 1:
+            raise ValueError("Rank mismatch: Rank of labels (received %s) should equal rank of logits minus 1 "
+                             "(received %s)." % (lr.ndims, ls.ndims))
+        if ls.ndims is not None and lr.ndims is not None and not lr.is_compatible_with(ls[:-1]):
+            raise ValueError("Shape mismatch: The shape of labels (received %s) should equal the shape of logits "
+                             "except for the last dimension (received %s)." % (lr, ls))
+        precise = math_ops.cast(logits, dtypes.float32) if logits.dtype is dtypes.float16 else logits
+        # TF creates the op named `name` inside the scope `name`: name="xentropy" gives "xentropy/xentropy"
+        cost = apply_op("SparseSoftmaxCrossEntropyWithLogits", [precise, labels],
+                        name=name or "SparseSoftmaxCrossEntropyWithLogits")[0]
+        return math_ops.cast(cost, dtypes.float16) if logits.dtype is dtypes.float16 else cost
+
+
+def softmax_cross_entropy_with_logits_v2(_sentinel=None, labels=None, logits=None, axis=None, name=None,
+                                         dim=None):
+    """Per-example -sum(labels * log_softmax(logits)); gradients flow into both logits and labels."""
+    labels, logits, name = _xent_args("softmax_cross_entropy_with_logits_v2", _sentinel, labels, logits, name,
+                                      sparse=False)
+    axis = _axis_arg(axis, dim)
+    with name_scope(name, "softmax_cross_entropy_with_logits", [logits, labels]) as scope:
+        logits = convert_to_tensor(logits, name="logits")
+        labels = convert_to_tensor(labels, dtype=logits.dtype if not isinstance(labels, Tensor) else None,
+                                   name="labels")
+        return _dense_xent(labels, logits, axis, scope)
+
+
+def _dense_xent(labels, logits, axis, scope):
+    if not logits.dtype.is_floating:
+        raise TypeError("logits must be a floating point tensor, got %s (%s)" % (logits.dtype.name, logits.name))
+    if not labels.shape.is_compatible_with(logits.shape):
+        raise ValueError("logits and labels must have the same shape, received logits %s and labels %s"
+                         % (logits.shape, labels.shape))
+    ndims = logits.shape.ndims
+    if ndims == 0:
+        raise ValueError("Logits cannot be scalars - received shape %s." % logits.shape)
+    if axis != -1 and (ndims is None or axis % ndims != ndims - 1):
+        if ndims is None:
+            raise ValueError("softmax_cross_entropy_with_logits over axis %d needs logits of known rank" % axis)
+        axis %= ndims
+        perm = [i for i in range(ndims) if i != axis] + [axis]   # move the class axis to the end
+        logits, labels = array_ops.transpose(logits, perm), array_ops.transpose(labels, perm)
+    half = logits.dtype is dtypes.float16
+    if half:
+        logits, labels = math_ops.cast(logits, dtypes.float32), math_ops.cast(labels, dtypes.float32)
+    cost = apply_op("SoftmaxCrossEntropyWithLogits", [logits, labels], name=scope)[0]
+    return math_ops.cast(cost, dtypes.float16) if half else cost
+
+
+def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None):
+    """TF1's version: like _v2 but gradients do not flow into labels (labels pass through stop_gradient)."""
+    labels, logits, name = _xent_args("softmax_cross_entropy_with_logits", _sentinel, labels, logits, name,
+                                      sparse=False)
+    axis = _axis_arg(axis, None if dim == -1 else dim)
+    with name_scope(name, "softmax_cross_entropy_with_logits_sg", [logits, labels]) as scope:
+        logits = convert_to_tensor(logits, name="logits")
+        labels = convert_to_tensor(labels, dtype=logits.dtype if not isinstance(labels, Tensor) else None,
+                                   name="labels")
+        labels = array_ops.stop_gradient(labels, name="labels_stop_gradient")
+        return _dense_xent(labels, logits, axis, scope)
+
+
+def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
+    """Per-element logistic loss: softplus(logits) - logits * labels (stable for any magnitude)."""
+    labels, logits, name = _xent_args("sigmoid_cross_entropy_with_logits", _sentinel, labels, logits, name,
+                                      sparse=False)
+    with name_scope(name, "logistic_loss", [logits, labels]) as scope:
+        logits = convert_to_tensor(logits, name="logits")
+        labels = convert_to_tensor(labels, dtype=logits.dtype if not isinstance(labels, Tensor) else None,
+                                   name="labels")
+        try:
+            labels.shape.merge_with(logits.shape)
+        except ValueError:
+            raise ValueError("logits and labels must have the same shape (%s vs %s)"
+                             % (logits.shape, labels.shape)) from None
+        return math_ops.subtract(softplus(logits), math_ops.multiply(logits, labels), name=scope)
+
+
+# -- in_top_k (not differentiable)
+def _in_top_k_infer(op):
+    pred, targets = op._inputs[0], op._inputs[1]
+    _check_dtype(op, pred, "predictions", _FLOATS)
+    _check_dtype(op, targets, "targets", _INDEX_TYPES)
+    pd, td = pred.shape.as_tuple(), targets.shape.as_tuple()
+    if pd is not None and len(pd) != 2:
+        raise ValueError("Shape must be rank 2 but is rank %d for '%s' (op: '%s'): predictions %s"
+                         % (len(pd), op.name, op.type, pred.shape))
+    if td is not None and len(td) != 1:
+        raise ValueError("Shape must be rank 1 but is rank %d for '%s' (op: '%s'): targets %s"
+                         % (len(td), op.name, op.type, targets.shape))
+    batch = pd[0] if pd is not None else None
+    if td is not None:
+        if batch is not None and td[0] is not None and batch != td[0]:
+            raise ValueError("Dimensions must be equal, but are %d and %d for '%s' (op: '%s') with input shapes: %s, "
+                             "%s." % (batch, td[0], op.name, op.type, pred.shape, targets.shape))
+        batch = batch if batch is not None else td[0]
+    return dtypes.bool, TensorShape([batch])
+
+
+def _in_top_k_kernel(op, k_fixed):
+    def in_top_k_kernel(pred, targets, k=k_fixed):
+        n, c = pred.shape
+        bad = (targets < 0) | (targets >= c)
+        if bad.any():
+            raise errors.InvalidArgumentError(None, op, "targets[%d] is out of range" % int(np.argmax(bad)))
+        if n == 0:
+            return np.zeros(0, dtype=bool)
+        pred = np.ascontiguousarray(pred)
+        target_scores = pred.reshape(-1)[np.arange(0, n * c, c) + targets]
+        if k == 1:
+            inside = target_scores >= _row_max(pred)   # nothing strictly greater than the target
+        else:
+            inside = np.count_nonzero(pred > target_scores[:, None], axis=1) < k
+        nonfinite = ~np.isfinite(pred)
+        if nonfinite.any():   # rare: only then look for the rows holding one
+            inside &= ~nonfinite.any(axis=1)
+        return inside
+    return in_top_k_kernel
+
+
+class InTopK(OpDef):
+    """Row i is True when fewer than k classes score strictly higher than targets[i] (ties count as in)."""
+    infer = _in_top_k_infer
+    grad = None
+
+    def kernel(op, ctx):
+        return _in_top_k_kernel(op, op._attrs["k"])
+
+    samples = [Sample(lambda p, t: in_top_k(p, t, 2), [(4, 3), np.array([0, 1, 2, 1], dtype=np.int32)], grad=()),
+               Sample(lambda p, t: in_top_k(p, t, 1), [(2, 5), np.array([4, 0], dtype=np.int64)], grad=())]
+
+
+class InTopKV2(OpDef):
+    """InTopK with k given as a tensor."""
+    grad = None
+
+    def infer(op):
+        k = op._inputs[2]
+        if k.dtype is not op._inputs[1].dtype or k.shape.ndims not in (None, 0):
+            raise ValueError("InTopKV2 '%s': k must be a scalar of the targets' dtype %s, got %s %s"
+                             % (op.name, op._inputs[1].dtype.name, k.dtype.name, k.shape))
+        return _in_top_k_infer(op)
+
+    def kernel(op, ctx):
+        return _in_top_k_kernel(op, None)
+
+    samples = [Sample(lambda p, t, k: in_top_k(p, t, k), [(4, 3), np.array([0, 1, 2, 1], dtype=np.int32),
+                                                          np.array(2, dtype=np.int32)], grad=())]
+
+
+def in_top_k(predictions, targets, k, name=None):
+    """bool[batch]: whether targets[i] is among the top k predictions of row i (ties at the k-th score are in;
+    rows with a non-finite score are False)."""
+    predictions = convert_to_tensor(predictions)
+    targets = convert_to_tensor(targets)
+    if isinstance(k, Tensor) and k.op.type == "Const":
+        k = k.op._attrs["value"].item()
+    if isinstance(k, (Tensor,)) or hasattr(k, "_as_tensor"):
+        k = convert_to_tensor(k)
+        if k.dtype is not targets.dtype:
+            k = math_ops.cast(k, targets.dtype)
+        return apply_op("InTopKV2", [predictions, targets, k], name=name or "InTopKV2")
+    return apply_op("InTopK", [predictions, targets], {"k": int(k)}, name=name or "InTopK")
+
+
+# -- dropout and moments: compositions of differentiable ops
+def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None):
+    """Keeps each element with probability keep_prob (scaled by 1/keep_prob), else zeroes it.
+
+    keep_prob: a float in (0, 1] or a scalar Tensor (e.g. a placeholder); rate = 1 - keep_prob."""
+    if keep_prob is not None and rate is not None:
+        raise ValueError("Cannot specify both keep_prob and rate")
+    if keep_prob is None and rate is None:
+        raise ValueError("You must provide a rate (or keep_prob) to dropout.")
+    with name_scope(name, "dropout", [x]):
+        x = convert_to_tensor(x, name="x")
+        if not x.dtype.is_floating:
+            raise ValueError("x has to be a floating point tensor since it's going to be scaled. Got a %s tensor "
+                             "instead." % x.dtype.name)
+        if rate is not None:
+            if isinstance(rate, numbers.Real):
+                if not 0 <= rate < 1:
+                    raise ValueError("rate must be a scalar tensor or a float in the range [0, 1), got %g" % rate)
+                keep_prob = 1.0 - float(rate)
+            else:
+                keep_prob = math_ops.subtract(1.0, convert_to_tensor(rate, dtype=x.dtype, name="rate"))
+        if isinstance(keep_prob, numbers.Real) and not isinstance(keep_prob, bool):
+            if not 0 < keep_prob <= 1:
+                raise ValueError("keep_prob must be a scalar tensor or a float in the range (0, 1], got %g"
+                                 % keep_prob)
+            if keep_prob == 1:
+                return x
+        keep_prob = convert_to_tensor(keep_prob, dtype=x.dtype, name="keep_prob")
+        if not keep_prob.shape.is_compatible_with(TensorShape([])):
+            raise ValueError("keep_prob must be a scalar, got %s of shape %s" % (keep_prob.name, keep_prob.shape))
+        if keep_prob.op.type == "Const" and keep_prob.op._attrs["value"] == 1:
+            return x
+        from nanotf.ops import random_ops
+        shape = array_ops.shape(x) if noise_shape is None else noise_shape
+        random_tensor = math_ops.add(keep_prob, random_ops.random_uniform(shape, seed=seed, dtype=x.dtype))
+        binary = math_ops.floor(random_tensor)   # 1 with probability keep_prob, else 0
+        ret = math_ops.multiply(math_ops.divide(x, keep_prob, name="div"), binary)
+        ret.set_shape(x.shape)
+        return ret
+
+
+def moments(x, axes, shift=None, name=None, keep_dims=None, keepdims=None):
+    """(mean, variance) of x over `axes`; the variance's gradient treats the mean as a constant, as TF's does."""
+    keep = bool(keepdims if keepdims is not None else keep_dims)
+    with name_scope(name, "moments", [x, axes]):
+        x = convert_to_tensor(x)
+        y = math_ops.cast(x, dtypes.float32) if x.dtype is dtypes.float16 else x
+        axes = normalize_axes(axes, y.shape.ndims)
+        mean = math_ops.reduce_mean(y, axes, keepdims=True, name="mean")
+        variance = math_ops.reduce_mean(math_ops.squared_difference(y, array_ops.stop_gradient(mean)), axes,
+                                        keepdims=True, name="variance")
+        if not keep:
+            mean, variance = array_ops.squeeze(mean, axes), array_ops.squeeze(variance, axes)
+        if x.dtype is dtypes.float16:
+            return math_ops.cast(mean, dtypes.float16), math_ops.cast(variance, dtypes.float16)
+        return mean, variance
+
+
+def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
+    """x / sqrt(max(sum(x ** 2, axis), epsilon))."""
+    axis = dim if axis is None else axis
+    if axis is not None and dim is not None and axis != dim:
+        raise ValueError("Cannot specify both 'axis' and 'dim'")
+    with name_scope(name, "l2_normalize", [x]) as scope:
+        x = convert_to_tensor(x, name="x")
+        square_sum = math_ops.reduce_sum(math_ops.square(x), axis, keepdims=True)
+        inv_norm = math_ops.rsqrt(math_ops.maximum(square_sum, epsilon))
+        return math_ops.multiply(x, inv_norm, name=scope)
+
+
+def zero_fraction(value, name=None):
+    """Fraction (float32 scalar) of the entries of value that are zero, e.g. for ReLU activation summaries."""
+    with name_scope(name, "zero_fraction", [value]):
+        value = convert_to_tensor(value, name="value")
+        zero = array_ops.constant(0, dtype=value.dtype, name="zero")
+        return math_ops.reduce_mean(math_ops.cast(math_ops.equal(value, zero), dtypes.float32))
+
+
+# -- tf.losses
+class Reduction:
+    """How tf.losses functions reduce the weighted per-example losses."""
+    NONE = "none"
+    SUM = "weighted_sum"
+    SUM_OVER_BATCH_SIZE = "weighted_sum_over_batch_size"
+    MEAN = "weighted_mean"
+    SUM_BY_NONZERO_WEIGHTS = "weighted_sum_by_nonzero_weights"
+    SUM_OVER_NONZERO_WEIGHTS = SUM_BY_NONZERO_WEIGHTS
+
+    @classmethod
+    def all(cls):
+        return (cls.NONE, cls.SUM, cls.MEAN, cls.SUM_OVER_BATCH_SIZE, cls.SUM_OVER_NONZERO_WEIGHTS,
+                cls.SUM_BY_NONZERO_WEIGHTS)
+
+    @classmethod
+    def validate(cls, key):
+        if key not in cls.all():
+            raise ValueError("Invalid Reduction Key %s." % (key,))
+
+
+if "DivNoNan" not in registered_ops():   # math_ops may define it; then that definition is used
+    class DivNoNan(OpDef):
+        """x / y, and 0 wherever y == 0 (the losses' safe mean)."""
+        infer = broadcast_infer
+
+        def kernel(op, ctx):
+            def div_no_nan(x, y):
+                zero = y == 0
+                return np.where(zero, 0, np.true_divide(x, np.where(zero, 1, y)))
+            return div_no_nan
+
+        def grad(op, g):
+            x, y = op._inputs
+            gx = _div_no_nan(g, y)
+            gy = math_ops.multiply(g, _div_no_nan(_div_no_nan(math_ops.negative(x), y), y))
+            return [math_ops.sum_to_shape_of(gx, x), math_ops.sum_to_shape_of(gy, y)]
+
+        samples = [Sample(lambda a, b: _div_no_nan(a, b), [(2, 3), lambda rng: rng.uniform(1, 2, (2, 3))]),
+                   Sample(lambda a, b: _div_no_nan(a, b), [(2, 3), lambda rng: rng.uniform(1, 2, ())])]
+
+
+def _div_no_nan(x, y, name=None):
+    public = getattr(math_ops, "div_no_nan", None)
+    if public is not None:
+        return public(x, y, name=name)
+    return apply_op("DivNoNan", [x, y], name=name or "div_no_nan")
+
+
+def _check_broadcastable(weights, losses):
+    wd, vd = weights.shape.as_tuple(), losses.shape.as_tuple()
+    if wd is None or vd is None or len(wd) == 0:
+        return
+    ok = len(wd) == len(vd) and all(w is None or v is None or w == 1 or w == v for w, v in zip(wd, vd))
+    if not ok:
+        raise ValueError("weights can not be broadcast to values. values.rank=%d. weights.rank=%d. values.shape=%s. "
+                         "weights.shape=%s." % (len(vd), len(wd), losses.shape, weights.shape))
+
+
+def _num_present(losses, weights):
+    if isinstance(weights, numbers.Real):
+        if weights == 0:
+            return convert_to_tensor(0.0, dtype=dtypes.float32, name="num_present")
+        with name_scope(None, "num_elements"):
+            return math_ops.cast(array_ops.size(losses), dtypes.float32)
+    with name_scope(None, "num_present", [losses, weights]) as scope:
+        present = math_ops.cast(math_ops.not_equal(weights, 0.0), dtypes.float32)
+        present = math_ops.multiply(present, array_ops.ones_like(losses), name="broadcast_weights")
+        return math_ops.reduce_sum(present, name=scope)
+
+
+def add_loss(loss, loss_collection=GraphKeys.LOSSES):
+    """Adds loss to the collection `loss_collection` (skipped when it is None)."""
+    if loss_collection:
+        add_to_collection(loss_collection, loss)
+
+
+def compute_weighted_loss(losses, weights=1.0, scope=None, loss_collection=GraphKeys.LOSSES,
+                          reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+    """Weights per-example losses and reduces them; adds the result to loss_collection."""
+    Reduction.validate(reduction)
+    with name_scope(scope, "weighted_loss", [losses, weights]):
+        losses = convert_to_tensor(losses)
+        input_dtype = losses.dtype
+        losses = math_ops.cast(losses, dtypes.float32)
+        static_weights = weights if isinstance(weights, numbers.Real) and not isinstance(weights, bool) else None
+        weights_t = math_ops.cast(convert_to_tensor(weights), dtypes.float32)
+        _check_broadcastable(weights_t, losses)
+        weighted = math_ops.multiply(losses, weights_t)
+        if reduction == Reduction.NONE:
+            loss = weighted
+        else:
+            loss = math_ops.reduce_sum(weighted)
+            if reduction == Reduction.MEAN:
+                denom = math_ops.reduce_sum(math_ops.multiply(array_ops.ones_like(losses), weights_t))
+                loss = _div_no_nan(loss, denom, name="value")
+            elif reduction == Reduction.SUM_BY_NONZERO_WEIGHTS:
+                denom = _num_present(losses, static_weights if static_weights is not None else weights_t)
+                loss = _div_no_nan(loss, denom, name="value")
+            elif reduction == Reduction.SUM_OVER_BATCH_SIZE:
+                with name_scope(None, "num_elements"):
+                    denom = math_ops.cast(array_ops.size(losses), dtypes.float32)
+                loss = _div_no_nan(loss, denom, name="value")
+        loss = math_ops.cast(loss, input_dtype)
+        add_loss(loss, loss_collection)
+        return loss
+
+
+def _squeeze_trailing_label_dim(labels, logits):
+    """labels [..., 1] with logits [..., C] of the same rank: drop the labels' trailing 1 (TF does too)."""
+    lr, gr = labels.shape.ndims, logits.shape.ndims
+    if lr is not None and lr >= 1 and lr == gr and labels.shape.as_tuple()[-1] == 1:
+        return array_ops.squeeze(labels, [-1])
+    return labels
+
+
+def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None, loss_collection=GraphKeys.LOSSES,
+                                 reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+    """Weighted sparse softmax cross-entropy; by default the mean over examples with nonzero weight."""
+    if labels is None:
+        raise ValueError("labels must not be None.")
+    if logits is None:
+        raise ValueError("logits must not be None.")
+    with name_scope(scope, "sparse_softmax_cross_entropy_loss", [logits, labels, weights]) as scope:
+        logits = convert_to_tensor(logits)
+        labels = _squeeze_trailing_label_dim(convert_to_tensor(labels), logits)
+        losses = sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits, name="xentropy")
+        return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
+
+
+def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing=0, scope=None,
+                          loss_collection=GraphKeys.LOSSES, reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+    """Weighted softmax cross-entropy against one-hot (or soft) labels, with optional label smoothing."""
+    if onehot_labels is None:
+        raise ValueError("onehot_labels must not be None.")
+    if logits is None:
+        raise ValueError("logits must not be None.")
+    with name_scope(scope, "softmax_cross_entropy_loss", [logits, onehot_labels, weights]) as scope:
+        logits = convert_to_tensor(logits)
+        onehot_labels = math_ops.cast(convert_to_tensor(onehot_labels), logits.dtype)
+        logits.shape.assert_is_compatible_with(onehot_labels.shape)
+        if label_smoothing > 0:
+            dims = logits.shape.merge_with(onehot_labels.shape).as_tuple()
+            if dims is not None and dims[-1] is not None:
+                num_classes = float(dims[-1])
+            else:
+                num_classes = _reduce_sum_keep(array_ops.ones_like(onehot_labels), -1)
+            smooth_negatives = math_ops.divide(label_smoothing, num_classes) if isinstance(num_classes, Tensor) \
+                else label_smoothing / num_classes
+            onehot_labels = math_ops.add(math_ops.multiply(onehot_labels, 1.0 - label_smoothing), smooth_negatives)
+        onehot_labels = array_ops.stop_gradient(onehot_labels, name="labels_stop_gradient")
+        losses = softmax_cross_entropy_with_logits_v2(labels=onehot_labels, logits=logits, name="xentropy")
+        return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
+
+
+def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothing=0, scope=None,
+                          loss_collection=GraphKeys.LOSSES, reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+    """Weighted logistic loss; label smoothing moves labels towards 1/2."""
+    if multi_class_labels is None:
+        raise ValueError("multi_class_labels must not be None.")
+    if logits is None:
+        raise ValueError("logits must not be None.")
+    with name_scope(scope, "sigmoid_cross_entropy_loss", [logits, multi_class_labels, weights]) as scope:
+        logits = convert_to_tensor(logits)
+        labels = math_ops.cast(convert_to_tensor(multi_class_labels), logits.dtype)
+        logits.shape.assert_is_compatible_with(labels.shape)
+        if label_smoothing > 0:
+            labels = math_ops.add(math_ops.multiply(labels, 1.0 - label_smoothing), 0.5 * label_smoothing)
+        losses = sigmoid_cross_entropy_with_logits(labels=labels, logits=logits, name="xentropy")
+        return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
+
+
+def mean_squared_error(labels, predictions, weights=1.0, scope=None, loss_collection=GraphKeys.LOSSES,
+                       reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+    """Weighted (predictions - labels)^2, computed in float32."""
+    if labels is None:
+        raise ValueError("labels must not be None.")
+    if predictions is None:
+        raise ValueError("predictions must not be None.")
+    with name_scope(scope, "mean_squared_error", [predictions, labels, weights]) as scope:
+        predictions = math_ops.cast(convert_to_tensor(predictions), dtypes.float32)
+        labels = math_ops.cast(convert_to_tensor(labels), dtypes.float32)
+        predictions.shape.assert_is_compatible_with(labels.shape)
+        losses = math_ops.squared_difference(predictions, labels)
+        return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
+
+
+def get_losses(scope=None, loss_collection=GraphKeys.LOSSES):
+    return get_collection(loss_collection, scope)
+
+
+def get_regularization_losses(scope=None):
+    return get_collection(GraphKeys.REGULARIZATION_LOSSES, scope)
+
+
+def get_regularization_loss(scope=None, name="total_regularization_loss"):
+    losses = get_regularization_losses(scope)
+    if losses:
+        return math_ops.add_n(losses, name=name)
+    return array_ops.constant(0.0)
+
+
+def get_total_loss(add_regularization_losses=True, name="total_loss", scope=None):
+    """Sum of the LOSSES collection (plus regularization losses); ValueError when there are none."""
+    losses = get_losses(scope=scope)
+    if add_regularization_losses:
+        losses = losses + get_regularization_losses(scope=scope)
+    if not losses:
+        raise ValueError("No losses to sum: the LOSSES (and REGULARIZATION_LOSSES) collections are empty")
+    return math_ops.add_n(losses, name=name)
 
 
 def _losses_namespace():
-    return {}
+    """The public names of tf.losses."""
+    return {"Reduction": Reduction, "add_loss": add_loss, "compute_weighted_loss": compute_weighted_loss,
+            "get_losses": get_losses, "get_regularization_losses": get_regularization_losses,
+            "get_regularization_loss": get_regularization_loss, "get_total_loss": get_total_loss,
+            "mean_squared_error": mean_squared_error, "sigmoid_cross_entropy": sigmoid_cross_entropy,
+            "softmax_cross_entropy": softmax_cross_entropy,
+            "sparse_softmax_cross_entropy": sparse_softmax_cross_entropy}
