@@ -31,3 +31,17 @@ from nanotf import errors, losses, nn, summary, train  # noqa: F401
 globals().update(_summary_old())
 newaxis = None
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """Proto classes loaded on first use, so `import nanotf` does not import protobuf."""
+    if name in ("RunOptions", "RunMetadata", "GraphOptions", "OptimizerOptions", "ConfigProto", "GPUOptions"):
+        from tensorboard.compat.proto import config_pb2
+        return getattr(config_pb2, name)
+    if name == "GraphDef":
+        from tensorboard.compat.proto import graph_pb2
+        return graph_pb2.GraphDef
+    if name == "NodeDef":
+        from tensorboard.compat.proto import node_def_pb2
+        return node_def_pb2.NodeDef
+    raise AttributeError("module 'nanotf' has no attribute %r" % name)

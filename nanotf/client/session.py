@@ -112,17 +112,19 @@ class _Plan:
             stack.extend(op._control_inputs)
         return needed
 
-    def _compile(self, runtime, elements, fed):
+    def _compile(self, runtime, elements, fed, trace=False):
+        """Generates the plan's function. With `trace`, each kernel call is timed and its outputs
+        recorded through `_rec(op_index, start_ns, outputs)` (used for RunOptions.FULL_TRACE)."""
         names = {}      # Tensor -> local variable name
         for t, i in fed.items():
             names[t] = "f%d" % i
         fetched = {e for e in elements if isinstance(e, Tensor)}
         env = {"_copy": np.copy}
         lines = []
-        self.line_ops = {}
-        head = "def _plan(%s):" % ", ".join("f%d" % i for i in range(len(fed)))
+        line_ops = {}
+        head = "def _plan(%s):" % ", ".join(["f%d" % i for i in range(len(fed))] + (["_rec", "_now"] if trace else []))
         for k, op in enumerate(self.ops):
-            if op._type == "NoOp":
+            if op._type == "NoOp" and not trace:
                 continue
             fn_name = "k%d" % k
             env[fn_name] = runtime.kernel(op)
@@ -133,28 +135,80 @@ class _Plan:
             for t in outs:
                 if t not in fed:
                     names[t] = "v%d_%d" % (k, t._value_index)
+            targets = [names[t] if t not in fed else "_" for t in outs]
+            copies = ["%s = _copy(%s)" % (names[t], names[t]) for t in outs
+                      if t in fetched and t not in fed and _may_alias(t, fed)]
             if not outs:
                 line = call
             elif len(outs) == 1:
-                if outs[0] in fetched and outs[0] not in fed and _may_alias(outs[0], fed):
-                    call = "_copy(%s)" % call
-                line = "%s = %s" % (names[outs[0]] if outs[0] not in fed else "_", call)
+                line = "%s = %s" % (targets[0], call)
             else:
-                line = "%s, = %s" % (", ".join(names[t] if t not in fed else "_" for t in outs), call)
-                copies = ["%s = _copy(%s)" % (names[t], names[t]) for t in outs
-                          if t in fetched and t not in fed and _may_alias(t, fed)]
-                if copies:
-                    line += "; " + "; ".join(copies)
+                line = "%s, = %s" % (", ".join(targets), call)
+            if trace:
+                line = "_t = _now(); %s; _rec(%d, _t, (%s))" % (line, k, "".join(x + ", " for x in targets))
+            if copies:
+                line += "; " + "; ".join(copies)
             lines.append(line)
-            self.line_ops[len(lines) + 1] = op   # line 1 is the def
+            line_ops[len(lines) + 1] = op   # line 1 is the def
         ret = ", ".join(("_copy(%s)" % names[e] if e in fed else names[e]) if isinstance(e, Tensor) else "None"
                         for e in elements)
         lines.append("return (%s%s)" % (ret, "," if len(elements) == 1 else ""))
         src = "\n".join([head] + ["    " + ln for ln in lines])
-        self.source = src
-        code = compile(src, _PLAN_FILENAME, "exec")
-        exec(code, env)
-        self.fn = env["_plan"]
+        exec(compile(src, _PLAN_FILENAME, "exec"), env)
+        if trace:
+            self.traced_fn, self.traced_line_ops = env["_plan"], line_ops
+        else:
+            self.source, self.fn, self.line_ops = src, env["_plan"], line_ops
+
+    def run_traced(self, runtime, elements, args, run_metadata):
+        """Runs once with per-op timing and output sizes, filling run_metadata.step_stats."""
+        import time
+        if getattr(self, "traced_fn", None) is None:
+            self._compile(runtime, elements, {t: i for i, t in enumerate(self.feed_tensors)}, trace=True)
+        records = []
+        values = self.traced_fn(*args, lambda k, t0, outs: records.append((k, t0, time.perf_counter_ns(), outs)),
+                                time.perf_counter_ns)
+        _fill_step_stats(run_metadata, self.ops, records)
+        return values
+
+
+def _fill_step_stats(run_metadata, ops, records):
+    """Writes TensorFlow-style StepStats (per node: start, duration, output shapes and bytes)."""
+    import time
+    wall0_us = int(time.time() * 1e6)
+    first = records[0][1] if records else 0
+    dev = run_metadata.step_stats.dev_stats.add()
+    dev.device = "/job:localhost/replica:0/task:0/device:CPU:0"
+    for k, t0, t1, outs in records:
+        op = ops[k]
+        ns = dev.node_stats.add()
+        ns.node_name = op.name
+        ns.timeline_label = "%s = %s()" % (op.name, op.type)
+        ns.all_start_micros = wall0_us + (t0 - first) // 1000
+        ns.all_start_nanos = ns.all_start_micros * 1000
+        dur_us = max((t1 - t0) // 1000, 1)
+        ns.op_end_rel_micros = ns.all_end_rel_micros = dur_us
+        ns.op_end_rel_nanos = ns.all_end_rel_nanos = t1 - t0
+        total = 0
+        for slot, v in enumerate(outs):
+            arr = v if isinstance(v, np.ndarray) else np.asarray(v) if isinstance(v, (np.generic, float, int)) else None
+            out = ns.output.add()
+            out.slot = slot
+            td = out.tensor_description
+            t = op._outputs[slot]
+            td.dtype = t.dtype.as_datatype_enum
+            if arr is not None:
+                for d in arr.shape:
+                    td.shape.dim.add().size = d
+                nbytes = int(arr.nbytes)
+                td.allocation_description.requested_bytes = nbytes
+                td.allocation_description.allocated_bytes = nbytes
+                td.allocation_description.allocator_name = "cpu"
+                total += nbytes
+        mem = ns.memory.add()
+        mem.allocator_name = "cpu"
+        mem.total_bytes = total
+        mem.peak_bytes = total
 
 
 def _may_alias(t, fed):
@@ -280,7 +334,10 @@ class BaseSession:
             plan = self._plans[key] = _Plan(self._runtime, elements, feed_keys)
         args = [_convert_feed(t, v, npd, st) for (_, t, npd, st), v in zip(plan.feed_checks, feed_vals)]
         try:
-            values = plan.fn(*args)
+            if options is not None and run_metadata is not None and getattr(options, "trace_level", 0):
+                values = plan.run_traced(self._runtime, elements, args, run_metadata)
+            else:
+                values = plan.fn(*args)
         except Exception as e:  # re-raise naming the op that failed
             raise _op_error(plan, e) from (None if isinstance(e, errors.OpError) else e)
         if build is None:
@@ -302,7 +359,8 @@ def _op_error(plan, e):
     op = None
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == _PLAN_FILENAME:
-            op = plan.line_ops.get(tb.tb_lineno)
+            table = plan.line_ops if tb.tb_frame.f_code is plan.fn.__code__ else getattr(plan, "traced_line_ops", {})
+            op = table.get(tb.tb_lineno)
         tb = tb.tb_next
     if isinstance(e, errors.OpError):
         if e._op is None:
