@@ -17,14 +17,9 @@ import time
 
 import nanotf as tf
 from nanotf.examples.tutorials.mnist import input_data, mnist
+from nanotf.examples.tutorials.mnist._common import default_data_dir, new_run_dir
 
 FLAGS = None
-
-
-def default_data_dir(dataset="mnist"):
-    """Where datasets are kept unless --input_data_dir says otherwise ($NANOTF_DATA_DIR or ~/.cache/nanotf)."""
-    root = os.environ.get("NANOTF_DATA_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "nanotf")
-    return os.path.join(root, dataset)
 
 
 def placeholder_inputs(batch_size):
@@ -53,17 +48,6 @@ def do_eval(sess, eval_correct, images_placeholder, labels_placeholder, data_set
     return precision
 
 
-def _new_run_dir(log_dir):
-    """A fresh directory under log_dir named after the start time (never an existing one)."""
-    stamp = time.strftime("run-%Y%m%d-%H%M%S")
-    path, n = os.path.join(log_dir, stamp), 1
-    while os.path.exists(path):
-        n += 1
-        path = os.path.join(log_dir, "%s-%d" % (stamp, n))
-    os.makedirs(path)
-    return path
-
-
 def _resume_dir(log_dir, resume):
     """The run directory to continue: the one named by --resume, else the latest with a checkpoint."""
     if resume not in (None, True, "latest"):
@@ -82,7 +66,7 @@ def run_training():
     """Builds the graph, then trains for FLAGS.max_steps, reporting, saving and evaluating on the way."""
     data_sets = input_data.read_data_sets(FLAGS.input_data_dir, FLAGS.fake_data, seed=FLAGS.seed,
                                           dataset=FLAGS.dataset)
-    run_dir = _resume_dir(FLAGS.log_dir, FLAGS.resume) if FLAGS.resume else _new_run_dir(FLAGS.log_dir)
+    run_dir = _resume_dir(FLAGS.log_dir, FLAGS.resume) if FLAGS.resume else new_run_dir(FLAGS.log_dir)
 
     with tf.Graph().as_default():
         if FLAGS.seed is not None:

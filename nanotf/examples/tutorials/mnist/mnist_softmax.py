@@ -1,0 +1,57 @@
+"""Softmax regression on MNIST ("MNIST for ML Beginners"), with nanotf.
+
+    nanotf-mnist-softmax [--data_dir DIR] [--steps 1000] [--fake_data]
+
+One linear layer y = xW + b trained with gradient descent (learning rate 0.5) on batches of 100
+for 1000 steps; prints the test accuracy (about 0.92).
+"""
+import argparse
+import sys
+
+import nanotf as tf
+from nanotf.examples.tutorials.mnist import input_data
+from nanotf.examples.tutorials.mnist._common import default_data_dir
+
+
+def build_model():
+    """The regression's graph: placeholders, logits, loss, train step and accuracy."""
+    x = tf.placeholder(tf.float32, [None, 784], name="x")
+    W = tf.Variable(tf.zeros([784, 10]), name="W")
+    b = tf.Variable(tf.zeros([10]), name="b")
+    y = tf.matmul(x, W) + b
+    y_ = tf.placeholder(tf.float32, [None, 10], name="y_")   # one-hot labels
+    # The numerically stable form of -sum(y_ * log(softmax(y))), averaged over the batch.
+    cross_entropy = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y_, logits=y))
+    train_step = tf.train.GradientDescentOptimizer(0.5).minimize(cross_entropy)
+    correct_prediction = tf.equal(tf.argmax(y, 1), tf.argmax(y_, 1))
+    accuracy = tf.reduce_mean(tf.cast(correct_prediction, tf.float32))
+    return x, y_, train_step, accuracy
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data_dir", default=None, help="MNIST directory (default ~/.cache/nanotf/mnist)")
+    p.add_argument("--steps", type=int, default=1000, help="training steps of 100 examples")
+    p.add_argument("--fake_data", action="store_true", help="use fake data (no download)")
+    p.add_argument("--seed", type=int, default=None, help="seed for the batch order")
+    flags = p.parse_args(argv)
+    try:
+        mnist = input_data.read_data_sets(flags.data_dir or default_data_dir("mnist"), fake_data=flags.fake_data,
+                                          one_hot=True, seed=flags.seed)
+    except input_data.DownloadError as e:
+        sys.exit(str(e))
+    with tf.Graph().as_default():
+        x, y_, train_step, accuracy = build_model()
+        sess = tf.InteractiveSession()
+        tf.global_variables_initializer().run()
+        for _ in range(flags.steps):
+            batch_xs, batch_ys = mnist.train.next_batch(100, flags.fake_data)
+            sess.run(train_step, feed_dict={x: batch_xs, y_: batch_ys})
+        acc = sess.run(accuracy, feed_dict={x: mnist.test.images, y_: mnist.test.labels})
+        print(acc)
+        sess.close()
+    return float(acc)
+
+
+if __name__ == "__main__":
+    main()
