@@ -115,23 +115,36 @@ class _Plan:
     def _compile(self, runtime, elements, fed, trace=False):
         """Generates the plan's function. With `trace`, each kernel call is timed and its outputs
         recorded through `_rec(op_index, start_ns, outputs)` (used for RunOptions.FULL_TRACE)."""
-        names = {}      # Tensor -> local variable name
+        names = {}      # Tensor -> the expression holding its value in the generated code
         for t, i in fed.items():
             names[t] = "f%d" % i
         fetched = {e for e in elements if isinstance(e, Tensor)}
         env = {"_copy": np.copy}
+        consts = set()  # tensors whose value is known at compile time (bound in env, never recomputed)
         lines = []
         line_ops = {}
         head = "def _plan(%s):" % ", ".join(["f%d" % i for i in range(len(fed))] + (["_rec", "_now"] if trace else []))
         for k, op in enumerate(self.ops):
             if op._type == "NoOp" and not trace:
                 continue
+            outs = op._outputs
+            ins = [t for j, t in enumerate(op._inputs) if j not in op._def.ref_inputs]
+            if not trace and self._fold(runtime, op, ins, outs, k, names, consts, env, fed):
+                continue
+            if not trace and op._def.is_identity and ins[0] in names and outs[0] not in fed:
+                src = names[ins[0]]
+                if outs[0] in fetched and _may_alias(outs[0], fed):
+                    names[outs[0]] = "v%d_0" % k
+                    lines.append("v%d_0 = _copy(%s)" % (k, src))
+                    line_ops[len(lines) + 1] = op
+                else:
+                    names[outs[0]] = src   # an identity is an alias: no call at all
+                    if ins[0] in consts:
+                        consts.add(outs[0])
+                continue
             fn_name = "k%d" % k
             env[fn_name] = runtime.kernel(op)
-            args = ", ".join(names[t] if t in names else "None"
-                             for j, t in enumerate(op._inputs) if j not in op._def.ref_inputs)
-            call = "%s(%s)" % (fn_name, args)
-            outs = op._outputs
+            call = "%s(%s)" % (fn_name, ", ".join(names.get(t, "None") for t in ins))
             for t in outs:
                 if t not in fed:
                     names[t] = "v%d_%d" % (k, t._value_index)
@@ -150,8 +163,8 @@ class _Plan:
                 line += "; " + "; ".join(copies)
             lines.append(line)
             line_ops[len(lines) + 1] = op   # line 1 is the def
-        ret = ", ".join(("_copy(%s)" % names[e] if e in fed else names[e]) if isinstance(e, Tensor) else "None"
-                        for e in elements)
+        ret = ", ".join(("_copy(%s)" % names[e] if e in fed or e in consts else names[e])
+                        if isinstance(e, Tensor) else "None" for e in elements)
         lines.append("return (%s%s)" % (ret, "," if len(elements) == 1 else ""))
         src = "\n".join([head] + ["    " + ln for ln in lines])
         exec(compile(src, _PLAN_FILENAME, "exec"), env)
@@ -159,6 +172,30 @@ class _Plan:
             self.traced_fn, self.traced_line_ops = env["_plan"], line_ops
         else:
             self.source, self.fn, self.line_ops = src, env["_plan"], line_ops
+
+    @staticmethod
+    def _fold(runtime, op, ins, outs, k, names, consts, env, fed):
+        """Constant folding: a Const, or a pure op whose inputs are all constants, is evaluated once
+        here and bound as a constant of the generated code. Returns True when `op` was folded."""
+        d = op._def
+        if op._type == "Const":
+            values = (op._attrs["value"],)
+        elif ins and not d.stateful and not d.reuses_output and all(t in consts for t in ins) and outs:
+            try:
+                r = runtime.kernel(op)(*[env[names[t]] for t in ins])
+            except Exception:   # leave it to fail at run time, where the error names the op
+                return False
+            values = r if len(outs) > 1 else (r,)
+            values = tuple(np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in values)
+        else:
+            return False
+        for t, v in zip(outs, values):
+            if t in fed:
+                continue
+            names[t] = "c%d_%d" % (k, t._value_index)
+            env[names[t]] = v
+            consts.add(t)
+        return True
 
     def run_traced(self, runtime, elements, args, run_metadata):
         """Runs once with per-op timing and output sizes, filling run_metadata.step_stats."""

@@ -46,6 +46,7 @@ class OpDef:
     stateful = False          # random ops, variables, assignments: never folded or deduplicated
     ref_inputs = ()           # input indices that are variable references, not values to compute
     forwards_input = False    # kernel may return (a view of) input 0 unchanged
+    is_identity = False       # kernel returns input 0 itself: the plan aliases it instead of calling
     reuses_output = False     # kernel writes into a buffer it reuses across runs (fetches copy it)
     samples = ()
     num_outputs_hint = None

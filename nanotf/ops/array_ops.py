@@ -133,6 +133,7 @@ def placeholder_with_default(input, shape, name=None):  # noqa: A002 - TF's argu
 
 class Identity(OpDef):
     forwards_input = True
+    is_identity = True
     infer = same_as_input
 
     def kernel(op, ctx):
@@ -152,6 +153,7 @@ def identity(input, name=None):  # noqa: A002
 
 class StopGradient(OpDef):
     forwards_input = True
+    is_identity = True
     infer = same_as_input
 
     def kernel(op, ctx):

@@ -5,6 +5,8 @@ Like micrograd's backward() but emitting graph ops instead of numbers: walk the 
 `grad` under the scope `gradients/<op name>_grad`, and sum the gradients arriving at a tensor
 over every path with AddN.
 """
+import numpy as np
+
 from nanotf.framework.ops import Tensor, convert_to_tensor, name_scope
 from nanotf.ops import array_ops, math_ops
 
@@ -61,6 +63,9 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
         for i, y in enumerate(ys):
             if grad_ys is not None and grad_ys[i] is not None:
                 gy = convert_to_tensor(grad_ys[i], dtype=y.dtype)
+            elif y.shape.is_fully_defined():   # a constant the session folds, not an op per run
+                gy = array_ops.constant(np.ones(y.shape.as_list(), dtype=y.dtype.as_numpy_dtype),
+                                        name="grad_ys_%d" % i)
             else:
                 gy = array_ops.ones_like(y, name="grad_ys_%d" % i)
             grads.setdefault(y, []).append(gy)

@@ -105,7 +105,10 @@ def run_training():
             for step in range(start_step, FLAGS.max_steps):
                 start_time = time.time()
                 feed_dict = fill_feed_dict(data_sets.train, images_placeholder, labels_placeholder)
-                _, loss_value = sess.run([train_op, loss], feed_dict=feed_dict)
+                if step % 100 == 0:   # the summary comes from the same run, so it logs the printed loss
+                    _, loss_value, summary_str = sess.run([train_op, loss, summary], feed_dict=feed_dict)
+                else:
+                    _, loss_value = sess.run([train_op, loss], feed_dict=feed_dict)
                 duration = time.time() - start_time
                 if not math.isfinite(loss_value):
                     summary_writer.close()
@@ -114,7 +117,7 @@ def run_training():
                              "Try a smaller --learning_rate." % (loss_value, step, last or "(none saved yet)"))
                 if step % 100 == 0:
                     print("Step %d: loss = %.2f (%.3f sec)" % (step, loss_value, duration))
-                    summary_writer.add_summary(sess.run(summary, feed_dict=feed_dict), step)
+                    summary_writer.add_summary(summary_str, step)
                     summary_writer.flush()
                 if (step + 1) % 1000 == 0 or (step + 1) == FLAGS.max_steps:
                     save_and_evaluate(step)
