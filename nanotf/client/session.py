@@ -297,6 +297,7 @@ class BaseSession:
         self._graph = graph if graph is not None else ops_mod.get_default_graph()
         self._runtime = _Runtime(self)
         self._plans = {}
+        self._fast = {}   # (fetch container type, fetches, feed tensors) -> (plan, builder, elements)
         self._closed = False
         self._default_ctx = None
 
@@ -313,6 +314,7 @@ class BaseSession:
     def close(self):
         self._closed = True
         self._plans.clear()
+        self._fast.clear()
         self._runtime.variables.clear()
 
     def as_default(self):
@@ -344,16 +346,6 @@ class BaseSession:
         if self._closed:
             raise errors.ClosedSessionError(None, None, "Attempted to use a closed Session.")
         g = self._graph
-        # Fast path: one Tensor/Operation, or a flat list of them.
-        if isinstance(fetches, (Tensor, Operation)):
-            if fetches.graph is not g:
-                raise errors.InvalidFeedError(None, None, "Fetch argument %r cannot be interpreted as a Tensor. "
-                                              "(%s is not an element of this graph.)" % (fetches, fetches.name))
-            elements = [fetches]
-            build = None
-        else:
-            elements = []
-            build = _flatten_fetches(g, fetches, elements)
         feed_keys = ()
         feed_vals = ()
         if feed_dict:
@@ -365,10 +357,32 @@ class BaseSession:
                 feed_keys.append(k)
                 feed_vals.append(v)
             feed_keys = tuple(feed_keys)
-        key = (tuple(elements), feed_keys)
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = _Plan(self._runtime, elements, feed_keys)
+        # Fast path: the same flat list/tuple of fetches (or a single one) as a previous call.
+        ft = type(fetches)
+        fast_key = None
+        if ft is list or ft is tuple:
+            fast_key = (ft, tuple(fetches), feed_keys)
+        elif ft is Tensor or ft is Operation:
+            fast_key = (fetches, feed_keys)
+        entry = None
+        if fast_key is not None:
+            try:
+                entry = self._fast.get(fast_key)
+            except TypeError:   # unhashable items (nested dicts...): take the general path
+                fast_key = None
+        if entry is not None:
+            plan, build, elements = entry
+        else:
+            elements = []
+            build = _flatten_fetches(g, fetches, elements)
+            if ft is Tensor or ft is Operation:
+                build = None
+            key = (tuple(elements), feed_keys)
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._plans[key] = _Plan(self._runtime, elements, feed_keys)
+            if fast_key is not None and len(elements) == len(fetches if build is not None else (fetches,)):
+                self._fast[fast_key] = (plan, build, elements)
         args = [_convert_feed(t, v, npd, st) for (_, t, npd, st), v in zip(plan.feed_checks, feed_vals)]
         try:
             if options is not None and run_metadata is not None and getattr(options, "trace_level", 0):
