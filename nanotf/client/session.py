@@ -388,7 +388,9 @@ class BaseSession:
             if options is not None and run_metadata is not None and getattr(options, "trace_level", 0):
                 values = plan.run_traced(self._runtime, elements, args, run_metadata)
             else:
-                values = plan.fn(*args)
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                    # inf/NaN propagate silently, as in TensorFlow
+                    values = plan.fn(*args)
         except Exception as e:  # re-raise naming the op that failed
             raise _op_error(plan, e) from (None if isinstance(e, errors.OpError) else e)
         if build is None:

@@ -96,8 +96,8 @@ SHA256 = {
 }
 
 _DATASETS = {
-    'mnist': ('MNIST', MNIST_MIRRORS),
-    'fashion_mnist': ('Fashion-MNIST', FASHION_MNIST_MIRRORS),
+    'mnist': ('MNIST', 'MNIST_MIRRORS'),      # mirror lists are read when used, so they can be patched
+    'fashion_mnist': ('Fashion-MNIST', 'FASHION_MNIST_MIRRORS'),
 }
 
 _IMAGES_MAGIC = 2051
@@ -465,7 +465,8 @@ def _from_local_copies(key, label, missing, train_dir, table, notes):
 
 def _gather_files(train_dir, key, source_url, checksums):
     """{gz file name: uint8 array} for the four files of the dataset."""
-    label, mirrors = _DATASETS[key]
+    label, mirrors_name = _DATASETS[key]
+    mirrors = globals()[mirrors_name]
     table = SHA256[key] if checksums is None else dict(checksums)
     if source_url:
         mirrors = [source_url] if isinstance(source_url, str) else list(

@@ -37,6 +37,7 @@ def write_atomically(path, write):
     tmp = "%s.tmp%s" % (path, uuid.uuid4().hex)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())   # as a plain open() would create it (some writers use 0600)
         fd = os.open(tmp, os.O_RDWR | getattr(os, "O_BINARY", 0))
         try:
             os.fsync(fd)
@@ -50,6 +51,12 @@ def write_atomically(path, write):
             pass
         raise
     _fsync_directory(os.path.dirname(path))
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_directory(directory):

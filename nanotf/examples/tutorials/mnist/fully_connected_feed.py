@@ -92,9 +92,22 @@ def run_training():
                 print("Resumed %s at step %d" % (state.model_checkpoint_path, start_step))
             else:
                 sess.run(init)
-            summary_writer = tf.summary.FileWriter(run_dir, sess.graph)
+            # A resumed run already has its graph in the run dir; the START log tells TensorBoard to
+            # drop any steps logged after this checkpoint by the interrupted run.
+            summary_writer = tf.summary.FileWriter(run_dir, None if FLAGS.resume else sess.graph)
+            if FLAGS.resume:
+                summary_writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), start_step)
 
-            def save_and_evaluate(step):
+            def stop_diverged(loss_value, step):
+                summary_writer.close()
+                last = tf.train.latest_checkpoint(run_dir)
+                sys.exit("Training diverged: the loss is %s at step %d. The last good checkpoint is %s. "
+                         "Try a smaller --learning_rate." % (loss_value, step, last or "(none saved yet)"))
+
+            def save_and_evaluate(step, feed_dict):
+                after = sess.run(loss, feed_dict=feed_dict)   # never save weights that already diverged
+                if not math.isfinite(after):
+                    stop_diverged(after, step + 1)
                 saver.save(sess, checkpoint_file, global_step=step)
                 for title, data_set in (("Training", data_sets.train), ("Validation", data_sets.validation),
                                         ("Test", data_sets.test)):
@@ -111,16 +124,13 @@ def run_training():
                     _, loss_value = sess.run([train_op, loss], feed_dict=feed_dict)
                 duration = time.time() - start_time
                 if not math.isfinite(loss_value):
-                    summary_writer.close()
-                    last = tf.train.latest_checkpoint(run_dir)
-                    sys.exit("Training diverged: the loss is %s at step %d. The last good checkpoint is %s. "
-                             "Try a smaller --learning_rate." % (loss_value, step, last or "(none saved yet)"))
+                    stop_diverged(loss_value, step)
                 if step % 100 == 0:
                     print("Step %d: loss = %.2f (%.3f sec)" % (step, loss_value, duration))
                     summary_writer.add_summary(summary_str, step)
                     summary_writer.flush()
                 if (step + 1) % 1000 == 0 or (step + 1) == FLAGS.max_steps:
-                    save_and_evaluate(step)
+                    save_and_evaluate(step, feed_dict)
             summary_writer.close()
             if step < start_step:
                 print("Nothing to do: the checkpoint is already at step %d (--max_steps %d)." % (start_step,
