@@ -122,6 +122,7 @@ class _Plan:
         env = {"_copy": np.copy}
         consts = set()  # tensors whose value is known at compile time (bound in env, never recomputed)
         lines = []
+        line_names = []   # per line: the local names it reads or writes (to free them after last use)
         line_ops = {}
         head = "def _plan(%s):" % ", ".join(["f%d" % i for i in range(len(fed))] + (["_rec", "_now"] if trace else []))
         for k, op in enumerate(self.ops):
@@ -136,6 +137,7 @@ class _Plan:
                 if outs[0] in fetched and _may_alias(outs[0], fed):
                     names[outs[0]] = "v%d_0" % k
                     lines.append("v%d_0 = _copy(%s)" % (k, src))
+                    line_names.append([src, names[outs[0]]])
                     line_ops[len(lines) + 1] = op
                 else:
                     names[outs[0]] = src   # an identity is an alias: no call at all
@@ -144,7 +146,8 @@ class _Plan:
                 continue
             fn_name = "k%d" % k
             env[fn_name] = runtime.kernel(op)
-            call = "%s(%s)" % (fn_name, ", ".join(names.get(t, "None") for t in ins))
+            args = [names.get(t, "None") for t in ins]
+            call = "%s(%s)" % (fn_name, ", ".join(args))
             for t in outs:
                 if t not in fed:
                     names[t] = "v%d_%d" % (k, t._value_index)
@@ -162,7 +165,10 @@ class _Plan:
             if copies:
                 line += "; " + "; ".join(copies)
             lines.append(line)
+            line_names.append(args + targets)
             line_ops[len(lines) + 1] = op   # line 1 is the def
+        returned = [names[e] for e in elements if isinstance(e, Tensor)]
+        _free_after_last_use(lines, line_names, set(returned))
         ret = ", ".join(("_copy(%s)" % names[e] if e in fed or e in consts else names[e])
                         if isinstance(e, Tensor) else "None" for e in elements)
         lines.append("return (%s%s)" % (ret, "," if len(elements) == 1 else ""))
@@ -246,6 +252,21 @@ def _fill_step_stats(run_metadata, ops, records):
         mem.allocator_name = "cpu"
         mem.total_bytes = total
         mem.peak_bytes = total
+
+
+def _free_after_last_use(lines, line_names, keep):
+    """Appends `del` of each intermediate value to the line that uses it last, so a run holds only
+    live values (evaluating 10000 images through a conv net must not keep every layer's output)."""
+    last = {}
+    for i, used in enumerate(line_names):
+        for n in used:
+            if n.startswith("v") and n not in keep:
+                last[n] = i
+    dels = {}
+    for n, i in last.items():
+        dels.setdefault(i, []).append(n)
+    for i, ns in dels.items():
+        lines[i] += "; del %s" % ", ".join(sorted(ns))
 
 
 def _may_alias(t, fed):

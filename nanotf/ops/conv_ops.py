@@ -1,0 +1,916 @@
+"""2-D convolution and pooling ops (NHWC): Conv2D with Conv2DBackpropInput/Conv2DBackpropFilter,
+MaxPool with MaxPoolGrad/MaxPoolGradGrad, AvgPool with AvgPoolGrad.
+
+Convolution is im2col + a matrix product: a strided view gathers every (kh, kw, C) window into
+a row of a (positions, kh*kw*C) matrix, multiplied by the filter reshaped to (kh*kw*C, out).
+That matrix is kh*kw times the input (conv2 of Deep MNIST on 10000 test images would need
+6.3 GB), so kernels work in blocks of images, or of output rows of one image, whose matrix
+fits `_BLOCK_BYTES`; blocks that small also stay in cache between the copy and the product.
+The input backprop with column stride 1 sums a window row's kw taps inside its matrix product
+(see `_input_grad_by_rows`), leaving kh row additions instead of a kh*kw-tap scatter.
+
+Pooling loops over the kh*kw window taps (strided views of the input), never over positions.
+Max-pool gradients go to the first maximum of each window in row-major order, as TensorFlow's
+CPU kernel does. Padding follows TensorFlow: 'VALID' keeps whole windows; 'SAME' gives
+ceil(size / stride) outputs, padding max((out-1)*stride + k - size, 0) split with the smaller
+half before. AvgPool's SAME windows average only the elements inside the input.
+"""
+import threading
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from nanotf.framework import dtypes
+from nanotf.framework.op_def import OpDef, Sample
+from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
+from nanotf.framework.tensor_shape import TensorShape
+from nanotf.ops import array_ops
+
+__all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "conv2d_transpose",
+           "max_pool", "max_pool2d", "avg_pool", "avg_pool2d"]
+
+# Work buffer per block (im2col matrix, its gradient): bounds memory whatever the batch size, and
+# small enough that the matrix is still in cache when the matrix product reads it (measured:
+# 4 MB blocks make conv2 of Deep MNIST ~25% faster than one 31 MB block).
+_BLOCK_BYTES = 4 << 20
+_work_buffers = threading.local()
+
+_FLOATS = (dtypes.float16, dtypes.float32, dtypes.float64)
+_PADDINGS = ("SAME", "VALID")
+
+
+# -- attribute checks and shape rules
+def _four(value, what, fn):
+    """TF1's ksize/strides forms (int, [k], [kh, kw] or [1, kh, kw, 1]) -> a list of 4 ints."""
+    if isinstance(value, Tensor):
+        raise TypeError("%s: nanotf needs `%s` as Python ints, got the Tensor %s" % (fn, what, value.name))
+    if value is None:
+        raise ValueError("%s: `%s` is required" % (fn, what))
+    vals = [int(value)] if np.ndim(value) == 0 else [int(v) for v in value]
+    if len(vals) == 1:
+        vals = vals * 2
+    if len(vals) == 2:
+        vals = [1] + vals + [1]
+    if len(vals) != 4:
+        raise ValueError("%s: `%s` should be of length 1, 2 or 4, got %r" % (fn, what, value))
+    return vals
+
+
+def _padding_attr(padding, fn):
+    if isinstance(padding, bytes):
+        padding = padding.decode()
+    if not isinstance(padding, str) or padding.upper() not in _PADDINGS:
+        raise ValueError("%s: padding must be 'SAME' or 'VALID', got %r (explicit paddings are not supported "
+                         "by nanotf)" % (fn, padding))
+    return padding.upper()
+
+
+def _check_attrs(op, window_attr=None):
+    """Build-time checks of the layout attrs every op here shares; names the op."""
+    a = op._attrs
+    if a.get("data_format", "NHWC") != "NHWC":
+        raise ValueError("%s '%s': nanotf supports only data_format='NHWC', got %r"
+                         % (op.type, op.name, a["data_format"]))
+    if any(d != 1 for d in a.get("dilations", (1, 1, 1, 1))):
+        raise ValueError("%s '%s': nanotf supports only dilations of 1, got %s" % (op.type, op.name, a["dilations"]))
+    if a["padding"] not in _PADDINGS:
+        raise ValueError("%s '%s': padding must be 'SAME' or 'VALID', got %r" % (op.type, op.name, a["padding"]))
+    strides = a["strides"]
+    if len(strides) != 4 or min(strides) < 1:
+        raise ValueError("%s '%s': strides must be 4 positive ints, got %s" % (op.type, op.name, strides))
+    if strides[0] != 1 or strides[3] != 1:
+        raise ValueError("%s '%s': current implementation does not yet support strides in the batch and depth "
+                         "dimensions (strides %s)." % (op.type, op.name, strides))
+    if window_attr:
+        k = a[window_attr]
+        if len(k) != 4 or min(k) < 1:
+            raise ValueError("%s '%s': ksize must be 4 positive ints, got %s" % (op.type, op.name, k))
+        if k[0] != 1 or k[3] != 1:
+            raise ValueError("%s '%s': pooling is only supported over the spatial dimensions (ksize %s must be "
+                             "[1, kh, kw, 1])." % (op.type, op.name, k))
+
+
+def _fmt(shape):
+    dims = shape.as_tuple()
+    return "?" if dims is None else "[%s]" % ",".join("?" if d is None else str(d) for d in dims)
+
+
+def _shape_error(op, msg):
+    return ValueError("%s for '%s' (op: '%s') with input shapes: %s." % (
+        msg, op.name, op.type, ", ".join(_fmt(t.shape) for t in op._inputs)))
+
+
+def _rank4(op, t, what):
+    dims = t.shape.as_tuple()
+    if dims is None:
+        return [None] * 4
+    if len(dims) != 4:
+        raise _shape_error(op, "Shape must be rank 4 but is rank %d (%s %s)" % (len(dims), what, t.name))
+    return list(dims)
+
+
+def _same_float_dtype(op, *ts):
+    for t in ts:
+        if t.dtype not in _FLOATS:
+            raise TypeError("Value passed to op '%s' (%s) input %s has DataType %s not in list of allowed values: "
+                            "float16, float32, float64" % (op.name, op.type, t.name, t.dtype.name))
+    if any(t.dtype is not ts[0].dtype for t in ts):
+        raise TypeError("Op '%s' (%s): inputs must have one dtype, got %s"
+                        % (op.name, op.type, ", ".join("%s (%s)" % (t.dtype.name, t.name) for t in ts)))
+    return ts[0].dtype
+
+
+def _out_size(size, k, stride, padding):
+    """Output length of one spatial dim, or None when `size` is unknown; -1 when VALID has no whole window."""
+    if size is None or k is None:
+        return None
+    if padding == "VALID":
+        return -1 if size < k else (size - k) // stride + 1
+    return -(-size // stride)
+
+
+def _geometry(size, k, stride, padding):
+    """(output length, padding before, padded length) of one spatial dim, at run time."""
+    out = _out_size(size, k, stride, padding)
+    if padding == "VALID":
+        return out, 0, size
+    total = max((out - 1) * stride + k - size, 0)
+    return out, total // 2, size + total
+
+
+def _spatial_out(op, h, w, kh, kw):
+    """Static output (rows, cols); raises TF's 'Negative dimension size' error for VALID windows too big."""
+    _, sh, sw, _ = op._attrs["strides"]
+    pad = op._attrs["padding"]
+    res = []
+    for size, k, s in ((h, kh, sh), (w, kw, sw)):
+        out = _out_size(size, k, s, pad)
+        if out == -1:
+            raise _shape_error(op, "Negative dimension size caused by subtracting %d from %d" % (k, size))
+        res.append(out)
+    return res
+
+
+def _merge(a, b, op, what):
+    if a is not None and b is not None and a != b:
+        raise _shape_error(op, "Dimensions must be equal, but are %d and %d (%s)" % (a, b, what))
+    return a if a is not None else b
+
+
+def _static_sizes(op, t):
+    """The 4 dims a sizes input (Const, Shape of a tensor, ...) describes, as far as known."""
+    dims = array_ops._static_shape_from(t).as_tuple()
+    if dims is None:
+        return [None] * 4
+    if len(dims) != 4:
+        raise _shape_error(op, "Sizes input %s must describe 4 dimensions, got %d" % (t.name, len(dims)))
+    return list(dims)
+
+
+def _runtime_error(op_type, msg, *arrays):
+    return ValueError("%s: %s (input shapes %s)" % (op_type, msg, ", ".join(str(tuple(np.shape(a)))
+                                                                           for a in arrays)))
+
+
+# -- blocked im2col machinery shared by the three convolution kernels
+def _work(name, shape, dtype, zero=False):
+    """A work array carved from this thread's buffer `name`, reused across blocks, calls and kernels.
+
+    Fresh multi-MB arrays would be page-faulted in on every call (glibc gives large blocks back
+    to the OS when they are freed). Kernels never return these arrays, only fresh ones."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    if nbytes > 4 * _BLOCK_BYTES:            # not kept: a one-off big call must not pin its memory
+        return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+    buf = getattr(_work_buffers, name, None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = np.empty(max(nbytes, 64), dtype=np.uint8)
+        setattr(_work_buffers, name, buf)
+    arr = buf[:nbytes].view(dtype).reshape(shape)
+    if zero:
+        arr.fill(0)
+    return arr
+
+
+def _blocks(n, out_rows, row_bytes):
+    """Splits images [0, n) x output rows [0, out_rows) into blocks whose work buffer stays under
+    _BLOCK_BYTES: [(a, b, [(r0, r1), ...])]: groups of whole images while one image fits, else
+    one image at a time in bands of rows."""
+    per_image = row_bytes * out_rows
+    if per_image <= _BLOCK_BYTES:
+        group = max(1, _BLOCK_BYTES // max(per_image, 1))
+        return [(a, min(a + group, n), [(0, out_rows)]) for a in range(0, n, group)]
+    rows = max(1, _BLOCK_BYTES // row_bytes)
+    bands = [(r, min(r + rows, out_rows)) for r in range(0, out_rows, rows)]
+    return [(a, a + 1, bands) for a in range(n)]
+
+
+class _Conv:
+    """Geometry of one convolution call: sizes, strides, paddings."""
+
+    __slots__ = ("n", "h", "w", "c", "kh", "kw", "o", "sh", "sw", "oh", "ow", "pt", "pl", "hp", "wp")
+
+    def __init__(self, op_type, x_shape, w_shape, strides, padding):
+        self.n, self.h, self.w, self.c = x_shape
+        self.kh, self.kw, cin, self.o = w_shape
+        if cin != self.c:
+            raise ValueError("%s: input depth %d does not match the filter's input depth %d (input shape %s, "
+                             "filter shape %s)" % (op_type, self.c, cin, tuple(x_shape), tuple(w_shape)))
+        self.sh, self.sw = strides[1], strides[2]
+        self.oh, self.pt, self.hp = _geometry(self.h, self.kh, self.sh, padding)
+        self.ow, self.pl, self.wp = _geometry(self.w, self.kw, self.sw, padding)
+        if self.oh < 0 or self.ow < 0:
+            raise ValueError("%s: filter %dx%d is larger than the %dx%d input with VALID padding"
+                             % (op_type, self.kh, self.kw, self.h, self.w))
+
+    def blocks(self, itemsize):
+        return _blocks(self.n, self.oh, self.ow * self.kh * self.kw * self.c * itemsize)
+
+    def padded_rows(self, x, a, b, r0, r1):
+        """Rows of images a:b, zero-padded, that output rows r0:r1 read (a view when no padding is needed)."""
+        p0, p1 = r0 * self.sh, (r1 - 1) * self.sh + self.kh   # padded coordinates
+        lo, hi = p0 - self.pt, p1 - self.pt                   # input coordinates
+        if lo >= 0 and hi <= self.h and self.wp == self.w:
+            return x[a:b, lo:hi]
+        blk = _work("padded", (b - a, p1 - p0, self.wp, self.c), x.dtype, zero=True)
+        src_lo, src_hi = max(lo, 0), max(min(hi, self.h), max(lo, 0))
+        blk[:, src_lo - lo:src_hi - lo, self.pl:self.pl + self.w] = x[a:b, src_lo:src_hi]
+        return blk
+
+    def im2col(self, xb, rows):
+        """(images * rows * ow, kh*kw*C) matrix of the windows of a padded block (one copy).
+
+        A window row holds kw*C contiguous input values. When that run is short (first layers:
+        C = 1), the copy is done position-major instead, where runs are `ow` long, and the
+        transposed (Fortran-ordered) view is returned: matmul takes either layout as it is."""
+        s0, s1, s2, s3 = xb.strides
+        nb, k = xb.shape[0], self.kh * self.kw * self.c
+        if self.kw * self.c >= 8:
+            win = as_strided(xb, (nb, rows, self.ow, self.kh, self.kw, self.c),
+                             (s0, s1 * self.sh, s2 * self.sw, s1, s2, s3), writeable=False)
+            col = _work("col", win.shape, xb.dtype)
+            np.copyto(col, win)
+            return col.reshape(-1, k)
+        win = as_strided(xb, (self.kh, self.kw, self.c, nb, rows, self.ow),
+                         (s1, s2, s3, s0, s1 * self.sh, s2 * self.sw), writeable=False)
+        col = _work("col", win.shape, xb.dtype)
+        np.copyto(col, win)
+        return col.reshape(k, -1).T
+
+
+def _conv2d_forward(op_type, strides, padding):
+    def conv2d_kernel(x, w):
+        if x.ndim != 4 or w.ndim != 4:
+            raise _runtime_error(op_type, "input and filter must be rank 4", x, w)
+        g = _Conv(op_type, x.shape, w.shape, strides, padding)
+        out = np.empty((g.n, g.oh, g.ow, g.o), dtype=np.result_type(x, w))
+        if out.size == 0:
+            return out
+        w2 = w.reshape(-1, g.o)
+        for a, b, bands in g.blocks(x.itemsize):
+            for r0, r1 in bands:
+                col = g.im2col(g.padded_rows(x, a, b, r0, r1), r1 - r0)
+                np.matmul(col, w2, out=out[a:b, r0:r1].reshape((-1, g.o), copy=False))
+        return out
+    return conv2d_kernel
+
+
+def _conv2d_backprop_filter(op_type, strides, padding):
+    def backprop_filter_kernel(x, filter_sizes, dy):
+        w_shape = tuple(int(d) for d in np.ravel(filter_sizes))
+        if x.ndim != 4 or len(w_shape) != 4:
+            raise _runtime_error(op_type, "input must be rank 4 and filter_sizes have 4 elements", x, filter_sizes)
+        g = _Conv(op_type, x.shape, w_shape, strides, padding)
+        if dy.shape != (g.n, g.oh, g.ow, g.o):
+            raise _runtime_error(op_type, "out_backprop must have shape %s" % ((g.n, g.oh, g.ow, g.o),), x, dy)
+        dw = np.zeros((g.kh * g.kw * g.c, g.o), dtype=np.result_type(x, dy))
+        if dw.size == 0 or dy.size == 0:
+            return dw.reshape(w_shape)
+        part = _work("product", dw.shape, dw.dtype)
+        for a, b, bands in g.blocks(x.itemsize):
+            for r0, r1 in bands:
+                col = g.im2col(g.padded_rows(x, a, b, r0, r1), r1 - r0)
+                dw += np.matmul(col.T, dy[a:b, r0:r1].reshape(-1, g.o), out=part)
+        return dw.reshape(w_shape)
+    return backprop_filter_kernel
+
+
+def _input_grad_by_taps(g, w, dy, dx, dtype):
+    """Any strides: the im2col matrix's gradient w2 @ dy^T, laid out (kh, kw, C, rows, cols,
+    images) so that each of the kh*kw taps adds one block onto acc[:, rows, cols, :], whose
+    (cols, images) runs are contiguous."""
+    w2 = w.reshape(-1, g.o)
+    for a, b, bands in g.blocks(dy.itemsize):
+        nb = b - a
+        acc = _work("acc", (g.c, g.hp, g.wp, nb), dtype, zero=True)
+        for r0, r1 in bands:
+            rows = r1 - r0
+            dy_t = _work("padded", (rows, g.ow, nb, g.o), dy.dtype)
+            np.copyto(dy_t, dy[a:b, r0:r1].transpose(1, 2, 0, 3))
+            dcol = _work("col", (w2.shape[0], rows * g.ow * nb), dtype)
+            np.matmul(w2, dy_t.reshape(-1, g.o).T, out=dcol)
+            dcol = dcol.reshape(g.kh, g.kw, g.c, rows, g.ow, nb)
+            p0 = r0 * g.sh
+            for i in range(g.kh):
+                rs = slice(p0 + i, p0 + i + g.sh * (rows - 1) + 1, g.sh)
+                for j in range(g.kw):
+                    acc[:, rs, j:j + g.sw * (g.ow - 1) + 1:g.sw] += dcol[i, j]
+        dx[a:b] = acc[:, g.pt:g.pt + g.h, g.pl:g.pl + g.w].transpose(3, 1, 2, 0)
+
+
+def _input_grad_by_rows(g, w, dy, dx, dtype):
+    """Column stride 1: the sum over the kw taps of a window row happens inside the matrix product.
+
+    Input column c receives dy at output columns c + pl - j (j < kw). With dy zero-padded along
+    the columns, those kw*O values are contiguous, so a strided view gives the (positions,
+    kw*O) matrix B in one copy, and W_rows @ B^T (W_rows: (kh*C, kw*O), the filter with its
+    columns reversed) is the gradient of each input row from each of the kh filter rows: kh adds
+    of whole rows remain, instead of kh*kw adds of short runs."""
+    off = g.kw - 1 - g.pl                   # dy column q sits at padded column q + off
+    wq = g.w + g.kw - 1
+    w_rows = w[:, ::-1].transpose(0, 2, 1, 3).reshape(g.kh * g.c, g.kw * g.o)
+    row_bytes = g.w * (g.kw * g.o + g.kh * g.c) * dy.itemsize
+    for a, b, bands in _blocks(g.n, g.oh, row_bytes):
+        nb = b - a
+        acc = _work("acc", (g.c, g.hp, nb, g.w), dtype, zero=True)
+        for r0, r1 in bands:
+            rows = r1 - r0
+            dyp = _work("padded", (rows, nb, wq, g.o), dy.dtype, zero=True)
+            dyp[:, :, off:off + g.ow] = dy[a:b, r0:r1].transpose(1, 0, 2, 3)
+            s0, s1, s2, s3 = dyp.strides
+            win = as_strided(dyp, (rows, nb, g.w, g.kw, g.o), (s0, s1, s2, s2, s3), writeable=False)
+            cols = _work("col", win.shape, dy.dtype)
+            np.copyto(cols, win)
+            per_row = _work("product", (w_rows.shape[0], rows * nb * g.w), dtype)
+            np.matmul(w_rows, cols.reshape(-1, g.kw * g.o).T, out=per_row)
+            per_row = per_row.reshape(g.kh, g.c, rows, nb, g.w)
+            p0 = r0 * g.sh
+            for i in range(g.kh):
+                acc[:, p0 + i:p0 + i + g.sh * (rows - 1) + 1:g.sh] += per_row[i]
+        dx[a:b] = acc[:, g.pt:g.pt + g.h].transpose(2, 1, 3, 0)
+
+
+def _conv2d_backprop_input(op_type, strides, padding):
+    def backprop_input_kernel(input_sizes, w, dy):
+        x_shape = tuple(int(d) for d in np.ravel(input_sizes))
+        if len(x_shape) != 4 or w.ndim != 4:
+            raise _runtime_error(op_type, "input_sizes must have 4 elements and the filter rank 4", input_sizes, w)
+        g = _Conv(op_type, x_shape, w.shape, strides, padding)
+        if dy.shape != (g.n, g.oh, g.ow, g.o):
+            raise _runtime_error(op_type, "out_backprop must have shape %s" % ((g.n, g.oh, g.ow, g.o),), w, dy)
+        dtype = np.result_type(w, dy)
+        if 0 in x_shape or dy.size == 0:
+            return np.zeros(x_shape, dtype=dtype)
+        dx = np.empty(x_shape, dtype=dtype)
+        (_input_grad_by_rows if g.sw == 1 else _input_grad_by_taps)(g, w, dy, dx, dtype)
+        return dx
+    return backprop_input_kernel
+
+
+def _half_via_float32(fn, op):
+    """float16 kernels compute in float32 (NumPy's float16 matmul is very slow) and round once."""
+    if op._outputs[0].dtype is not dtypes.float16:
+        return fn
+
+    def half_kernel(*args):
+        args = [a.astype(np.float32) if getattr(a, "dtype", None) == np.float16 else a for a in args]
+        return fn(*args).astype(np.float16)
+    return half_kernel
+
+
+# -- Conv2D and its two backprop ops
+def _conv_kw(op):
+    a = op._attrs
+    return {k: a[k] for k in ("strides", "padding", "data_format", "dilations", "use_cudnn_on_gpu")}
+
+
+class Conv2D(OpDef):
+    def infer(op):
+        _check_attrs(op)
+        x, w = op._inputs
+        dt = _same_float_dtype(op, x, w)
+        n, h, wd, c = _rank4(op, x, "input")
+        kh, kw, cin, o = _rank4(op, w, "filter")
+        _merge(c, cin, op, "input depth vs filter in_channels")
+        oh, ow = _spatial_out(op, h, wd, kh, kw)
+        return dt, TensorShape([n, oh, ow, o])
+
+    def kernel(op, ctx):
+        a = op._attrs
+        return _half_via_float32(_conv2d_forward(op.type, a["strides"], a["padding"]), op)
+
+    def grad(op, g):
+        x, w = op._inputs
+        kw = _conv_kw(op)
+        return [_backprop_input_op(array_ops._shape_of(x), w, g, kw, "Conv2DBackpropInput"),
+                _backprop_filter_op(x, array_ops._shape_of(w), g, kw, "Conv2DBackpropFilter")]
+
+    samples = [
+        Sample(lambda x, w: conv2d(x, w, [1, 1, 1, 1], "SAME"), [(2, 5, 5, 2), (3, 3, 2, 3)]),
+        Sample(lambda x, w: conv2d(x, w, [1, 2, 2, 1], "SAME"), [(2, 5, 5, 3), (2, 2, 3, 2)]),
+        Sample(lambda x, w: conv2d(x, w, [1, 2, 2, 1], "VALID"), [(2, 5, 5, 2), (3, 3, 2, 2)]),
+        Sample(lambda x, w: conv2d(x, w, [1, 2, 1, 1], "SAME"), [(2, 5, 4, 2), (3, 2, 2, 3)]),
+        Sample(lambda x, w: conv2d(x, w, [1, 3, 3, 1], "SAME"), [(1, 5, 5, 2), (3, 3, 2, 2)]),
+    ]
+
+
+class Conv2DBackpropInput(OpDef):
+    """Gradient of Conv2D w.r.t. its input: (input_sizes, filter, out_backprop) -> d input."""
+
+    def infer(op):
+        _check_attrs(op)
+        sizes, w, dy = op._inputs
+        dt = _same_float_dtype(op, w, dy)
+        if not sizes.dtype.is_integer:
+            raise TypeError("%s '%s': input_sizes must be int32 or int64, got %s" % (op.type, op.name, sizes.dtype.name))
+        n, h, wd, c = _static_sizes(op, sizes)
+        kh, kw, cin, o = _rank4(op, w, "filter")
+        dn, _, _, do = _rank4(op, dy, "out_backprop")
+        _merge(o, do, op, "filter out_channels vs out_backprop depth")
+        return dt, TensorShape([_merge(n, dn, op, "batch"), h, wd, _merge(c, cin, op, "input depth vs filter")])
+
+    def kernel(op, ctx):
+        a = op._attrs
+        return _half_via_float32(_conv2d_backprop_input(op.type, a["strides"], a["padding"]), op)
+
+    def grad(op, g):
+        _, w, dy = op._inputs
+        kw = _conv_kw(op)
+        return [None, _backprop_filter_op(g, array_ops._shape_of(w), dy, kw, "Conv2DBackpropFilter"),
+                _conv2d_op(g, w, kw, "Conv2D")]
+
+    samples = [
+        Sample(lambda w, dy: conv2d_backprop_input([2, 5, 5, 2], w, dy, [1, 1, 1, 1], "SAME"),
+               [(3, 3, 2, 3), (2, 5, 5, 3)]),
+        Sample(lambda w, dy: conv2d_backprop_input([2, 5, 5, 2], w, dy, [1, 2, 2, 1], "SAME"),
+               [(3, 3, 2, 3), (2, 3, 3, 3)]),
+        Sample(lambda w, dy: conv2d_backprop_input([2, 5, 6, 3], w, dy, [1, 2, 2, 1], "VALID"),
+               [(2, 3, 3, 2), (2, 2, 2, 2)]),
+    ]
+
+
+class Conv2DBackpropFilter(OpDef):
+    """Gradient of Conv2D w.r.t. its filter: (input, filter_sizes, out_backprop) -> d filter."""
+
+    def infer(op):
+        _check_attrs(op)
+        x, sizes, dy = op._inputs
+        dt = _same_float_dtype(op, x, dy)
+        if not sizes.dtype.is_integer:
+            raise TypeError("%s '%s': filter_sizes must be int32 or int64, got %s"
+                            % (op.type, op.name, sizes.dtype.name))
+        kh, kw, cin, o = _static_sizes(op, sizes)
+        _, _, _, c = _rank4(op, x, "input")
+        _, _, _, do = _rank4(op, dy, "out_backprop")
+        return dt, TensorShape([kh, kw, _merge(cin, c, op, "filter in_channels vs input depth"),
+                                _merge(o, do, op, "filter out_channels vs out_backprop depth")])
+
+    def kernel(op, ctx):
+        a = op._attrs
+        return _half_via_float32(_conv2d_backprop_filter(op.type, a["strides"], a["padding"]), op)
+
+    def grad(op, g):
+        x, _, dy = op._inputs
+        kw = _conv_kw(op)
+        return [_backprop_input_op(array_ops._shape_of(x), g, dy, kw, "Conv2DBackpropInput"), None,
+                _conv2d_op(x, g, kw, "Conv2D")]
+
+    samples = [
+        Sample(lambda x, dy: conv2d_backprop_filter(x, [3, 3, 2, 3], dy, [1, 1, 1, 1], "SAME"),
+               [(2, 5, 5, 2), (2, 5, 5, 3)]),
+        Sample(lambda x, dy: conv2d_backprop_filter(x, [2, 2, 3, 2], dy, [1, 2, 2, 1], "SAME"),
+               [(2, 5, 5, 3), (2, 3, 3, 2)]),
+        Sample(lambda x, dy: conv2d_backprop_filter(x, [3, 2, 2, 2], dy, [1, 2, 2, 1], "VALID"),
+               [(2, 5, 6, 2), (2, 2, 3, 2)]),
+    ]
+
+
+def _conv2d_op(x, w, kw, name):
+    return apply_op("Conv2D", [x, w], dict(kw), name=name)
+
+
+def _backprop_input_op(sizes, w, dy, kw, name):
+    return apply_op("Conv2DBackpropInput", [sizes, w, dy], dict(kw, T=w.dtype), name=name)
+
+
+def _backprop_filter_op(x, sizes, dy, kw, name):
+    return apply_op("Conv2DBackpropFilter", [x, sizes, dy], dict(kw, T=x.dtype), name=name)
+
+
+def _conv_attrs(fn, strides, padding, use_cudnn_on_gpu, data_format, dilations):
+    if data_format not in ("NHWC", "NCHW", None):
+        raise ValueError("%s: data_format must be 'NHWC' or 'NCHW', got %r" % (fn, data_format))
+    return {"strides": _four(strides, "strides", fn), "padding": _padding_attr(padding, fn),
+            "data_format": data_format or "NHWC",
+            "dilations": _four(dilations if dilations is not None else 1, "dilations", fn),
+            "use_cudnn_on_gpu": bool(use_cudnn_on_gpu)}
+
+
+def _filter_arg(fn, filter, filters):  # noqa: A002 - TF's argument name
+    if filter is not None and filters is not None:
+        raise ValueError("%s: cannot specify both 'filters' and 'filter'" % fn)
+    f = filters if filter is None else filter
+    if f is None:
+        raise ValueError("%s: a filter is required" % fn)
+    return f
+
+
+def _float_operands(x, others):
+    """Converts the first operand, then the others to its dtype when they are not Tensors already."""
+    x = convert_to_tensor(x)
+    return [x] + [v if isinstance(v, Tensor) else convert_to_tensor(v, dtype=x.dtype) for v in others]
+
+
+def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True,  # noqa: A002
+           data_format="NHWC", dilations=(1, 1, 1, 1), name=None, filters=None):
+    """2-D convolution (cross-correlation) of an NHWC `input` with a [kh, kw, in, out] filter."""
+    attrs = _conv_attrs("conv2d", strides, padding, use_cudnn_on_gpu, data_format, dilations)
+    x, w = _float_operands(input, [_filter_arg("conv2d", filter, filters)])
+    return apply_op("Conv2D", [x, w], attrs, name=name or "Conv2D")
+
+
+def conv2d_backprop_input(input_sizes, filter=None, out_backprop=None, strides=None,  # noqa: A002
+                          padding=None, use_cudnn_on_gpu=True, data_format="NHWC", dilations=(1, 1, 1, 1),
+                          name=None, filters=None):
+    """The gradient of conv2d w.r.t. an input of shape `input_sizes` (a 4-vector)."""
+    attrs = _conv_attrs("conv2d_backprop_input", strides, padding, use_cudnn_on_gpu, data_format, dilations)
+    w, dy = _float_operands(_filter_arg("conv2d_backprop_input", filter, filters), [out_backprop])
+    sizes = array_ops._int_tensor(input_sizes, "input_sizes")
+    return apply_op("Conv2DBackpropInput", [sizes, w, dy], dict(attrs, T=w.dtype),
+                    name=name or "Conv2DBackpropInput")
+
+
+def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding,  # noqa: A002
+                           use_cudnn_on_gpu=True, data_format="NHWC", dilations=(1, 1, 1, 1), name=None):
+    """The gradient of conv2d w.r.t. a filter of shape `filter_sizes` (a 4-vector)."""
+    attrs = _conv_attrs("conv2d_backprop_filter", strides, padding, use_cudnn_on_gpu, data_format, dilations)
+    x, dy = _float_operands(input, [out_backprop])
+    sizes = array_ops._int_tensor(filter_sizes, "filter_sizes")
+    return apply_op("Conv2DBackpropFilter", [x, sizes, dy], dict(attrs, T=x.dtype),
+                    name=name or "Conv2DBackpropFilter")
+
+
+def conv2d_transpose(value=None, filter=None, output_shape=None, strides=None, padding="SAME",  # noqa: A002
+                     data_format="NHWC", name=None, input=None, filters=None, dilations=None):  # noqa: A002
+    """The transpose of conv2d (the gradient of conv2d w.r.t. its input): filter [kh, kw, out, in]."""
+    value = input if value is None else value
+    w = _filter_arg("conv2d_transpose", filter, filters)
+    with name_scope(name, "conv2d_transpose", [value, w, output_shape]) as scope:
+        value, w = _float_operands(value, [w])
+        vc, wc = value.shape.as_tuple(), w.shape.as_tuple()
+        if vc and wc and len(vc) == 4 and len(wc) == 4 and None not in (vc[3], wc[3]) and vc[3] != wc[3]:
+            raise ValueError("input channels does not match filter's input channels, %d != %d" % (vc[3], wc[3]))
+        attrs = _conv_attrs("conv2d_transpose", strides, padding, True, data_format, dilations)
+        sizes = array_ops._int_tensor(output_shape, "output_shape")
+        return apply_op("Conv2DBackpropInput", [sizes, w, value], dict(attrs, T=w.dtype), name=scope)
+
+
+# -- pooling
+def _pool_geometry(op_type, x_shape, ksize, strides, padding):
+    n, h, w, c = x_shape
+    kh, kw, sh, sw = ksize[1], ksize[2], strides[1], strides[2]
+    oh, pt, hp = _geometry(h, kh, sh, padding)
+    ow, pl, wp = _geometry(w, kw, sw, padding)
+    if oh < 0 or ow < 0:
+        raise ValueError("%s: window %dx%d is larger than the %dx%d input with VALID padding"
+                         % (op_type, kh, kw, h, w))
+    return kh, kw, sh, sw, oh, ow, pt, pl, hp, wp
+
+
+def _pad(x, pt, pl, hp, wp, fill):
+    """x inside a (n, hp, wp, c) array filled with `fill` (x itself when there is no padding)."""
+    n, h, w, c = x.shape
+    if hp == h and wp == w:
+        return x
+    out = np.full((n, hp, wp, c), fill, dtype=x.dtype)
+    out[:, pt:pt + h, pl:pl + w] = x
+    return out
+
+
+def _taps(kh, kw, sh, sw, oh, ow):
+    """Index tuples selecting, for each window tap (i, j), its element of every window."""
+    return [(slice(None), slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw))
+            for i in range(kh) for j in range(kw)]
+
+
+def _tiles_exactly(x_shape, kh, kw, sh, sw, oh, ow, hp, wp):
+    """True when the windows cover every element exactly once (e.g. 2x2 stride 2 on even sizes)."""
+    return (sh, sw) == (kh, kw) and oh * sh == hp == x_shape[1] and ow * sw == wp == x_shape[2]
+
+
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _max_pool_kernel(op_type, ksize, strides, padding):
+    def max_pool_kernel(x):
+        kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = _pool_geometry(op_type, x.shape, ksize, strides, padding)
+        xp = _pad(x, pt, pl, hp, wp, _lowest(x.dtype))
+        taps = _taps(kh, kw, sh, sw, oh, ow)
+        out = xp[taps[0]].copy()
+        for t in taps[1:]:
+            np.maximum(out, xp[t], out=out)
+        return out
+    return max_pool_kernel
+
+
+def _first_max_masks(x, y, ksize, strides, padding, op_type):
+    """Geometry and, per tap, where that tap holds its window's first maximum (row-major order)."""
+    geo = _pool_geometry(op_type, x.shape, ksize, strides, padding)
+    kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = geo
+    if y.shape != (x.shape[0], oh, ow, x.shape[3]):
+        raise _runtime_error(op_type, "orig_output must have shape %s" % ((x.shape[0], oh, ow, x.shape[3]),), x, y)
+    xp = _pad(x, pt, pl, hp, wp, np.nan)   # NaN never equals the max: padding is never chosen
+    taps = _taps(kh, kw, sh, sw, oh, ow)
+    masks, taken = [], None
+    for t in taps:
+        m = xp[t] == y
+        if taken is None:
+            taken = m.copy()
+        else:
+            np.greater(m, taken, out=m)    # m and not taken: an earlier tap already had the max
+            taken |= m
+        masks.append(m)
+    return geo, taps, masks
+
+
+def _tiled_first_max(x, y, kh, kw):
+    """For windows tiling x exactly: (x viewed as (n, oh, kh, ow, kw, C), bool masks (kh*kw, n, oh,
+    ow, C) true where each tap holds its window's first max). Ties (ReLU zeros: common) are dropped
+    tap by tap, on contiguous masks."""
+    n, oh, ow, c = y.shape
+    x6 = x.reshape(n, oh, kh, ow, kw, c)
+    first = _work("masks", (kh * kw,) + y.shape, bool)
+    for t in range(kh * kw):
+        np.equal(x6[:, :, t // kw, :, t % kw], y, out=first[t])
+    taken = _work("taken", y.shape, bool)
+    np.copyto(taken, first[0])
+    for t in range(1, kh * kw):
+        np.greater(first[t], taken, out=first[t])      # a max, and no earlier tap had one
+        if t + 1 < kh * kw:
+            taken |= first[t]
+    return x6, first
+
+
+def _max_pool_grad_kernel(op_type, ksize, strides, padding):
+    def max_pool_grad_kernel(x, y, dy):
+        if dy.shape != y.shape:
+            raise _runtime_error(op_type, "grad must have the shape of orig_output", y, dy)
+        geo = _pool_geometry(op_type, x.shape, ksize, strides, padding)
+        kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = geo
+        if _tiles_exactly(x.shape, kh, kw, sh, sw, oh, ow, hp, wp) and y.shape == (x.shape[0], oh, ow, x.shape[3]):
+            x6, first = _tiled_first_max(x, y, kh, kw)
+            dx = np.empty(x6.shape, dtype=dy.dtype)
+            finite = np.isfinite(dy).all()             # then a product is a select (0 * inf is not)
+            zero = dy.dtype.type(0)
+            for t in range(kh * kw):
+                dst = dx[:, :, t // kw, :, t % kw]
+                if finite:
+                    np.multiply(dy, first[t], out=dst)
+                else:
+                    dst[...] = np.where(first[t], dy, zero)
+            return dx.reshape(x.shape)
+        geo, taps, masks = _first_max_masks(x, y, ksize, strides, padding, op_type)
+        dxp = np.zeros((x.shape[0], hp, wp, x.shape[3]), dtype=dy.dtype)
+        zero = dy.dtype.type(0)
+        for t, m in zip(taps, masks):
+            dxp[t] += np.where(m, dy, zero)
+        return dxp[:, pt:pt + x.shape[1], pl:pl + x.shape[2]]
+    return max_pool_grad_kernel
+
+
+def _max_pool_grad_grad_kernel(op_type, ksize, strides, padding):
+    def max_pool_grad_grad_kernel(x, y, g):
+        geo, taps, masks = _first_max_masks(x, y, ksize, strides, padding, op_type)
+        if g.shape != x.shape:
+            raise _runtime_error(op_type, "grad must have the shape of orig_input", x, g)
+        gp = _pad(g, geo[6], geo[7], geo[8], geo[9], 0)
+        out = np.zeros(y.shape, dtype=g.dtype)
+        for t, m in zip(taps, masks):
+            np.copyto(out, gp[t], where=m)          # one first maximum per window
+        return out
+    return max_pool_grad_grad_kernel
+
+
+def _window_counts(x_shape, geo, dtype):
+    """(oh, ow, 1) number of input elements in each window (SAME windows at the edges hold fewer)."""
+    kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = geo
+    if hp == x_shape[1] and wp == x_shape[2]:
+        return dtype.type(kh * kw)
+    counts = []
+    for size, k, s, o, p in ((x_shape[1], kh, sh, oh, pt), (x_shape[2], kw, sw, ow, pl)):
+        start = np.arange(o) * s - p
+        counts.append(np.minimum(start + k, size) - np.maximum(start, 0))
+    return (counts[0][:, None] * counts[1][None, :]).astype(dtype)[:, :, None]
+
+
+def _avg_pool_kernel(op_type, ksize, strides, padding):
+    def avg_pool_kernel(x):
+        geo = _pool_geometry(op_type, x.shape, ksize, strides, padding)
+        kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = geo
+        xp = _pad(x, pt, pl, hp, wp, 0)
+        taps = _taps(kh, kw, sh, sw, oh, ow)
+        out = xp[taps[0]].copy()
+        for t in taps[1:]:
+            np.add(out, xp[t], out=out)
+        out /= _window_counts(x.shape, geo, x.dtype)
+        return out
+    return avg_pool_kernel
+
+
+def _avg_pool_grad_kernel(op_type, ksize, strides, padding):
+    def avg_pool_grad_kernel(orig_input_shape, dy):
+        x_shape = tuple(int(d) for d in np.ravel(orig_input_shape))
+        if len(x_shape) != 4:
+            raise _runtime_error(op_type, "orig_input_shape must have 4 elements", orig_input_shape)
+        geo = _pool_geometry(op_type, x_shape, ksize, strides, padding)
+        kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = geo
+        if dy.shape != (x_shape[0], oh, ow, x_shape[3]):
+            raise _runtime_error(op_type, "grad must have shape %s" % ((x_shape[0], oh, ow, x_shape[3]),), dy)
+        share = dy / _window_counts(x_shape, geo, dy.dtype)
+        dxp = np.zeros((x_shape[0], hp, wp, x_shape[3]), dtype=dy.dtype)
+        for t in _taps(kh, kw, sh, sw, oh, ow):
+            dxp[t] += share
+        return dxp[:, pt:pt + x_shape[1], pl:pl + x_shape[2]]
+    return avg_pool_grad_kernel
+
+
+def _pool_infer_out(op, x):
+    n, h, w, c = _rank4(op, x, "input")
+    k = op._attrs["ksize"]
+    oh, ow = _spatial_out(op, h, w, k[1], k[2])
+    return TensorShape([n, oh, ow, c])
+
+
+def _pool_kernel(factory):
+    def kernel(op, ctx):
+        a = op._attrs
+        return _half_via_float32(factory(op.type, a["ksize"], a["strides"], a["padding"]), op)
+    return kernel
+
+
+def _pool_kw(op):
+    return {k: op._attrs[k] for k in ("ksize", "strides", "padding", "data_format")}
+
+
+def _distinct(*shape):
+    """Sample input whose values are at least 0.01 apart: finite differences never swap a window's max."""
+    return lambda rng: rng.permutation(int(np.prod(shape))).reshape(shape) * 0.01 + 0.5
+
+
+def _pooled_shape(shape, k, s, padding):
+    n, h, w, c = shape
+    return (n, _out_size(h, k, s, padding), _out_size(w, k, s, padding), c)
+
+
+def _pool_attrs(fn, ksize, strides, padding, data_format):
+    if data_format not in ("NHWC", "NCHW"):
+        raise ValueError("%s: data_format must be 'NHWC' or 'NCHW', got %r" % (fn, data_format))
+    return {"ksize": _four(ksize, "ksize", fn), "strides": _four(strides, "strides", fn),
+            "padding": _padding_attr(padding, fn), "data_format": data_format}
+
+
+_POOL_CASES = [((2, 5, 5, 2), 2, 2, "SAME"), ((2, 5, 5, 2), 3, 1, "SAME"), ((2, 4, 4, 2), 2, 2, "VALID"),
+               ((2, 5, 6, 3), 3, 2, "VALID"), ((1, 5, 5, 2), 2, 3, "SAME")]
+
+
+class MaxPool(OpDef):
+    def infer(op):
+        _check_attrs(op, "ksize")
+        x = op._inputs[0]
+        if not (x.dtype.is_floating or x.dtype.is_integer):
+            raise TypeError("Value passed to op '%s' (MaxPool) input %s has DataType %s; expected a real number type"
+                            % (op.name, x.name, x.dtype.name))
+        return x.dtype, _pool_infer_out(op, x)
+
+    kernel = _pool_kernel(_max_pool_kernel)
+
+    def grad(op, g):
+        return [_max_pool_grad_op("MaxPoolGrad", op._inputs[0], op._outputs[0], g, _pool_kw(op), "MaxPoolGrad")]
+
+    samples = [Sample(lambda x, k=k, s=s, p=p: max_pool(x, k, s, p), [_distinct(*shape)])
+               for shape, k, s, p in _POOL_CASES]
+
+
+def _max_pool_grad_op(op_type, x, y, g, kw, name):
+    return apply_op(op_type, [x, y, g], dict(kw), name=name)
+
+
+class MaxPoolGrad(OpDef):
+    """(orig_input, orig_output, grad) -> d orig_input: each grad value goes to its window's first max."""
+
+    def infer(op):
+        _check_attrs(op, "ksize")
+        x, y, dy = op._inputs
+        dt = _same_float_dtype(op, x, y, dy)
+        y_shape = _pool_infer_out(op, x).merge_with(y.shape)
+        if not y_shape.is_compatible_with(dy.shape):
+            raise _shape_error(op, "grad must have the shape of orig_output %s" % _fmt(y_shape))
+        return dt, x.shape
+
+    kernel = _pool_kernel(_max_pool_grad_kernel)
+
+    def grad(op, g):
+        x, y, _ = op._inputs
+        return [array_ops.zeros_like(x), array_ops.zeros_like(y),
+                _max_pool_grad_op("MaxPoolGradGrad", x, y, g, _pool_kw(op), "MaxPoolGradGrad")]
+
+    samples = [Sample(lambda x, dy, k=k, s=s, p=p: _max_pool_grad_op(
+                   "MaxPoolGrad", x, max_pool(x, k, s, p), dy, _pool_attrs("t", k, s, p, "NHWC"), "MaxPoolGrad"),
+                   [_distinct(*shape), _pooled_shape(shape, k, s, p)])
+               for shape, k, s, p in _POOL_CASES[:3]]
+
+
+class MaxPoolGradGrad(OpDef):
+    """(orig_input, orig_output, grad of d orig_input) -> grad of orig_output: picks each window's first max."""
+
+    def infer(op):
+        _check_attrs(op, "ksize")
+        x, y, g = op._inputs
+        dt = _same_float_dtype(op, x, y, g)
+        if not x.shape.is_compatible_with(g.shape):
+            raise _shape_error(op, "grad must have the shape of orig_input %s" % _fmt(x.shape))
+        return dt, _pool_infer_out(op, x).merge_with(y.shape)
+
+    kernel = _pool_kernel(_max_pool_grad_grad_kernel)
+
+    def grad(op, g):
+        x, y, _ = op._inputs
+        return [array_ops.zeros_like(x), array_ops.zeros_like(y),
+                _max_pool_grad_op("MaxPoolGrad", x, y, g, _pool_kw(op), "MaxPoolGrad")]
+
+    samples = [Sample(lambda x, g, k=k, s=s, p=p: _max_pool_grad_op(
+                   "MaxPoolGradGrad", x, max_pool(x, k, s, p), g, _pool_attrs("t", k, s, p, "NHWC"),
+                   "MaxPoolGradGrad"), [_distinct(*shape), shape])
+               for shape, k, s, p in _POOL_CASES[:3]]
+
+
+class AvgPool(OpDef):
+    def infer(op):
+        _check_attrs(op, "ksize")
+        x = op._inputs[0]
+        dt = _same_float_dtype(op, x)
+        return dt, _pool_infer_out(op, x)
+
+    kernel = _pool_kernel(_avg_pool_kernel)
+
+    def grad(op, g):
+        return [_avg_pool_grad_op(array_ops._shape_of(op._inputs[0]), g, _pool_kw(op))]
+
+    samples = [Sample(lambda x, k=k, s=s, p=p: avg_pool(x, k, s, p), [shape]) for shape, k, s, p in _POOL_CASES]
+
+
+class AvgPoolGrad(OpDef):
+    """(orig_input_shape, grad) -> d orig_input: each grad value spread evenly over its window."""
+
+    def infer(op):
+        _check_attrs(op, "ksize")
+        sizes, dy = op._inputs
+        dt = _same_float_dtype(op, dy)
+        if not sizes.dtype.is_integer:
+            raise TypeError("%s '%s': orig_input_shape must be int32 or int64, got %s"
+                            % (op.type, op.name, sizes.dtype.name))
+        n, h, w, c = _static_sizes(op, sizes)
+        dn, _, _, dc = _rank4(op, dy, "grad")
+        return dt, TensorShape([_merge(n, dn, op, "batch"), h, w, _merge(c, dc, op, "depth")])
+
+    kernel = _pool_kernel(_avg_pool_grad_kernel)
+
+    def grad(op, g):
+        return [None, apply_op("AvgPool", [g], _pool_kw(op), name="AvgPool")]
+
+    samples = [Sample(lambda dy, shape=shape, k=k, s=s, p=p: _avg_pool_grad_op(
+                   list(shape), dy, _pool_attrs("t", k, s, p, "NHWC")), [_pooled_shape(shape, k, s, p)])
+               for shape, k, s, p in _POOL_CASES]
+
+
+def _avg_pool_grad_op(sizes, g, kw):
+    sizes = array_ops._int_tensor(sizes, "orig_input_shape") if not isinstance(sizes, Tensor) else sizes
+    return apply_op("AvgPoolGrad", [sizes, g], dict(kw), name="AvgPoolGrad")
+
+
+def _pool(op_type, fn, value, ksize, strides, padding, data_format, name):
+    attrs = _pool_attrs(fn, ksize, strides, padding, data_format)
+    with name_scope(name, op_type, [value]) as scope:
+        value = convert_to_tensor(value, name="input")
+        return apply_op(op_type, [value], attrs, name=scope)
+
+
+def max_pool(value, ksize, strides, padding, data_format="NHWC", name=None, input=None):  # noqa: A002
+    """Max over each ksize window of an NHWC tensor, windows `strides` apart."""
+    return _pool("MaxPool", "max_pool", input if value is None else value, ksize, strides, padding,
+                 data_format, name)
+
+
+def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    return _pool("MaxPool", "max_pool2d", input, ksize, strides, padding, data_format, name)
+
+
+def avg_pool(value, ksize, strides, padding, data_format="NHWC", name=None, input=None):  # noqa: A002
+    """Mean over each ksize window of an NHWC tensor; SAME windows at the edges average only real elements."""
+    return _pool("AvgPool", "avg_pool", input if value is None else value, ksize, strides, padding,
+                 data_format, name)
+
+
+def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    return _pool("AvgPool", "avg_pool2d", input, ksize, strides, padding, data_format, name)
