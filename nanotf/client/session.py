@@ -34,6 +34,13 @@ class _Runtime:
             fn = self._kernels[op] = op._def.kernel(op, self)
         return fn
 
+    def inplace_kernel(self, op):
+        key = (op, "inplace")
+        fn = self._kernels.get(key)
+        if fn is None:
+            fn = self._kernels[key] = op._def.inplace(op, self)
+        return fn
+
 
 # -- fetch structures: flatten to a list of graph elements, rebuild the same structure from values
 def _flatten_fetches(graph, fetch, out):
@@ -123,6 +130,8 @@ class _Plan:
         consts = set()  # tensors whose value is known at compile time (bound in env, never recomputed)
         lines = []
         line_names = []   # per line: the local names it reads or writes (to free them after last use)
+        calls = []        # (op, kernel name, argument names) of each kernel call
+        producer = {}     # local name -> the op whose kernel produced it
         line_ops = {}
         head = "def _plan(%s):" % ", ".join(["f%d" % i for i in range(len(fed))] + (["_rec", "_now"] if trace else []))
         for k, op in enumerate(self.ops):
@@ -167,7 +176,12 @@ class _Plan:
             lines.append(line)
             line_names.append(args + targets)
             line_ops[len(lines) + 1] = op   # line 1 is the def
+            calls.append((op, fn_name, args))
+            for t in outs:
+                producer[names[t]] = op
         returned = [names[e] for e in elements if isinstance(e, Tensor)]
+        if not trace:
+            _donate_dead_inputs(runtime, env, calls, producer, set(returned))
         _free_after_last_use(lines, line_names, set(returned))
         ret = ", ".join(("_copy(%s)" % names[e] if e in fed or e in consts else names[e])
                         if isinstance(e, Tensor) else "None" for e in elements)
@@ -252,6 +266,31 @@ def _fill_step_stats(run_metadata, ops, records):
         mem.allocator_name = "cpu"
         mem.total_bytes = total
         mem.peak_bytes = total
+
+
+def _donate_dead_inputs(runtime, env, calls, producer, keep):
+    """Lets an op with an in-place kernel (bias add, ReLU...) write into its first input when nothing
+    else can see that array: a fresh result of another kernel in this plan, read exactly once (here),
+    not returned, of the same static shape and dtype as the output. Saves an allocation and a pass
+    over memory per op, and halves the peak memory of a layer."""
+    uses = {}
+    for _, _, args in calls:
+        for a in args:
+            uses[a] = uses.get(a, 0) + 1
+    for op, fn_name, args in calls:
+        d = op._def
+        if d.inplace is None or not args:
+            continue
+        a = args[0]
+        src = producer.get(a)
+        if src is None or a in keep or uses.get(a) != 1 or not src._def.fresh_output:
+            continue
+        x, out = op._inputs[0], op._outputs[0]
+        # Static shapes must agree (the in-place kernels fall back to allocating when the runtime
+        # shapes broadcast input 0 larger); 0-d results may be NumPy scalars, which cannot be written.
+        if x.dtype is not out.dtype or not x.shape.ndims or not x.shape.is_compatible_with(out.shape):
+            continue
+        env[fn_name] = runtime.inplace_kernel(op)
 
 
 def _free_after_last_use(lines, line_names, keep):

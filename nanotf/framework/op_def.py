@@ -7,6 +7,8 @@
                                    arrays for several outputs, None for none); built once
                                    per Session, so attrs are read here, not per run
         def grad(op, *grads):   -> one gradient Tensor (or None) per input, built from ops
+        def inplace(op, ctx):   -> optional: a kernel writing its result into input 0, used by the
+                                   Session when input 0 is a dead temporary of the same shape
         samples = [Sample(...)] -> inputs for the generic tests (shape rule vs kernel output,
                                    finite-difference gradient check)
 
@@ -46,6 +48,8 @@ class OpDef:
     stateful = False          # random ops, variables, assignments: never folded or deduplicated
     ref_inputs = ()           # input indices that are variable references, not values to compute
     forwards_input = False    # kernel may return (a view of) input 0 unchanged
+    fresh_output = False      # kernel returns new arrays it keeps no reference to (a consumer may reuse them)
+    inplace = None            # optional fn(op, ctx) -> kernel that writes its result into input 0
     is_identity = False       # kernel returns input 0 itself: the plan aliases it instead of calling
     reuses_output = False     # kernel writes into a buffer it reuses across runs (fetches copy it)
     samples = ()

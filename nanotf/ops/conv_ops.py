@@ -385,6 +385,8 @@ def _conv_kw(op):
 
 
 class Conv2D(OpDef):
+    fresh_output = True
+
     def infer(op):
         _check_attrs(op)
         x, w = op._inputs

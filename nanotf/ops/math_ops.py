@@ -159,7 +159,22 @@ def _away_from_zero(*shape):
 _INT_ARRAY = np.array([[-3, 0, 2], [5, -1, 7]], dtype=np.int32)
 
 
+def _inplace_binary(ufunc):
+    """ufunc(a, b) written into a; allocates instead when broadcasting makes the result larger than a."""
+    def kernel(a, b):
+        try:
+            return ufunc(a, b, out=a)
+        except ValueError:
+            return ufunc(a, b)
+    return kernel
+
+
 class Add(OpDef):
+    fresh_output = True
+
+    def inplace(op, ctx):
+        return _inplace_binary(np.add)
+
     infer = _binary_infer(_NUMERIC + "O")   # strings concatenate, as in TF
 
     def kernel(op, ctx):
@@ -177,6 +192,11 @@ def add(x, y, name=None):
 
 
 class Sub(OpDef):
+    fresh_output = True
+
+    def inplace(op, ctx):
+        return _inplace_binary(np.subtract)
+
     infer = _binary_infer(_NUMERIC)
 
     def kernel(op, ctx):
@@ -197,6 +217,11 @@ sub = subtract
 
 
 class Mul(OpDef):
+    fresh_output = True
+
+    def inplace(op, ctx):
+        return _inplace_binary(np.multiply)
+
     infer = _binary_infer(_NUMERIC)
 
     def kernel(op, ctx):
@@ -644,6 +669,8 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None):
 
 
 class MatMul(OpDef):
+    fresh_output = True
+
     def infer(op):
         a, b = op._inputs
         ta, tb = op._attrs["transpose_a"], op._attrs["transpose_b"]

@@ -69,6 +69,11 @@ _SHAPES = [(5,), (2, 3), (2, 3, 2)]
 
 # -- activations
 class Relu(OpDef):
+    fresh_output = True
+
+    def inplace(op, ctx):
+        return lambda x: np.maximum(x, 0, out=x)
+
     infer = _real_unary
 
     def kernel(op, ctx):
@@ -86,6 +91,11 @@ def relu(features, name=None):
 
 class ReluGrad(OpDef):
     """gradients * (features > 0)."""
+    fresh_output = True
+
+    def inplace(op, ctx):
+        return lambda g, f: np.multiply(g, f > 0, out=g)
+
     infer = _grad_pair_infer
 
     def kernel(op, ctx):
@@ -462,6 +472,13 @@ def _channel_axis(data_format):
 
 
 class BiasAdd(OpDef):
+    fresh_output = True
+
+    def inplace(op, ctx):
+        if op._attrs["data_format"] != "NCHW":
+            return lambda x, b: np.add(x, b, out=x)
+        return lambda x, b: np.add(x, b.reshape((-1,) + (1,) * (x.ndim - 2)), out=x)
+
     def infer(op):
         x, b = op._inputs
         if x.dtype is not b.dtype:
