@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 
+from nanotf.client import _malloc
 from nanotf.framework import errors
 from nanotf.framework import ops as ops_mod
 from nanotf.framework.ops import Operation, Tensor
@@ -98,7 +99,8 @@ class _Plan:
         fed = {t: i for i, t in enumerate(feed_tensors)}
         needed = self._needed_ops(elements, fed)
         self.ops = sorted(needed, key=lambda op: op._id)
-        self.feed_checks = [(i, t, t.dtype.as_numpy_dtype, t.shape.as_tuple()) for i, t in enumerate(feed_tensors)]
+        self.feed_checks = [(t, np.dtype(t.dtype.as_numpy_dtype), t.shape.as_tuple(), t.shape.is_fully_defined())
+                            for t in feed_tensors]
         self._compile(runtime, elements, fed)
 
     @staticmethod
@@ -320,30 +322,44 @@ def _may_alias(t, fed):
         t = op._inputs[0]
 
 
-def _convert_feed(t, value, np_dtype, static):
+def _convert_feed(t, value, np_dtype, static, exact):
+    """The fed value as an array of t's dtype, checked against t's static shape. `exact` is True
+    when the static shape is fully defined (then one tuple comparison checks it)."""
+    if type(value) is np.ndarray and value.dtype is np_dtype:
+        arr = value   # the common case: used as given, never copied
+    else:
+        arr = _convert_feed_value(t, value, np_dtype)
+    if exact:
+        if arr.shape != static:
+            _bad_feed_shape(t, arr)
+    elif static is not None:
+        shp = arr.shape
+        if len(shp) != len(static) or any(d is not None and d != s for d, s in zip(static, shp)):
+            _bad_feed_shape(t, arr)
+    return arr
+
+
+def _bad_feed_shape(t, arr):
+    raise errors.InvalidFeedError(None, t.op, "Cannot feed value of shape %r for Tensor %r, which has shape %r"
+                                  % (arr.shape, t.name, t.shape.__str__()))
+
+
+def _convert_feed_value(t, value, np_dtype):
     if isinstance(value, Tensor):
         raise TypeError("The value of a feed cannot be a tf.Tensor object. Acceptable feed values include "
                         "Python scalars, strings, lists, numpy ndarrays, or TensorHandles. For reference, the "
                         "tensor object was %s which was passed to the feed with key %s." % (value, t))
-    if type(value) is np.ndarray and value.dtype == np_dtype:
-        arr = value
-    else:
-        try:
-            arr = np.asarray(value, dtype=np_dtype)
-        except (ValueError, TypeError, OverflowError) as e:
-            raise errors.InvalidFeedTypeError(None, t.op, "Cannot feed value %s to tensor %r of dtype %s: %s"
-                                              % (_short(value), t.name, t.dtype.name, e)) from None
-        src = value if isinstance(value, np.ndarray) else None
-        if src is None and not isinstance(value, (bytes, str)) and t.dtype.is_integer:
-            src = np.asarray(value)
-        if src is not None and src.dtype.kind == "f" and t.dtype.is_integer and not np.array_equal(src, arr):
-            raise errors.InvalidFeedTypeError(None, t.op, "Cannot feed float values to tensor %r of dtype %s "
-                                              "without losing their fractional part" % (t.name, t.dtype.name))
-    if static is not None:
-        shp = arr.shape
-        if len(shp) != len(static) or any(d is not None and d != s for d, s in zip(static, shp)):
-            raise errors.InvalidFeedError(None, t.op, "Cannot feed value of shape %r for Tensor %r, which has "
-                                          "shape %r" % (shp, t.name, t.shape.__str__()))
+    try:
+        arr = np.asarray(value, dtype=np_dtype)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise errors.InvalidFeedTypeError(None, t.op, "Cannot feed value %s to tensor %r of dtype %s: %s"
+                                          % (_short(value), t.name, t.dtype.name, e)) from None
+    src = value if isinstance(value, np.ndarray) else None
+    if src is None and not isinstance(value, (bytes, str)) and t.dtype.is_integer:
+        src = np.asarray(value)
+    if src is not None and src.dtype.kind == "f" and t.dtype.is_integer and not np.array_equal(src, arr):
+        raise errors.InvalidFeedTypeError(None, t.op, "Cannot feed float values to tensor %r of dtype %s "
+                                          "without losing their fractional part" % (t.name, t.dtype.name))
     return arr
 
 
@@ -354,6 +370,7 @@ def _short(value):
 
 class BaseSession:
     def __init__(self, target="", graph=None, config=None):
+        _malloc.tune_malloc()
         self._graph = graph if graph is not None else ops_mod.get_default_graph()
         self._runtime = _Runtime(self)
         self._plans = {}
@@ -443,7 +460,7 @@ class BaseSession:
                 plan = self._plans[key] = _Plan(self._runtime, elements, feed_keys)
             if fast_key is not None and len(elements) == len(fetches if build is not None else (fetches,)):
                 self._fast[fast_key] = (plan, build, elements)
-        args = [_convert_feed(t, v, npd, st) for (_, t, npd, st), v in zip(plan.feed_checks, feed_vals)]
+        args = [_convert_feed(t, v, npd, st, ex) for (t, npd, st, ex), v in zip(plan.feed_checks, feed_vals)]
         try:
             if options is not None and run_metadata is not None and getattr(options, "trace_level", 0):
                 values = plan.run_traced(self._runtime, elements, args, run_metadata)

@@ -86,6 +86,19 @@ class SumToShapeOf(OpDef):
         return op._inputs[0].dtype, op._inputs[1].shape
 
     def kernel(op, ctx):
+        gs, xs = op._inputs[0].shape, op._inputs[1].shape
+        if gs.is_fully_defined() and xs.is_fully_defined():   # the summed axes are known now
+            g_dims, x_dims = tuple(gs.as_list()), tuple(xs.as_list())
+            extra = len(g_dims) - len(x_dims)
+            axes = tuple(_py_range(extra)) + tuple(i + extra for i, d in enumerate(x_dims)
+                                               if d == 1 and g_dims[i + extra] != 1)
+            add_reduce = np.add.reduce
+
+            def sum_to_static_shape(g, x):
+                if g.shape != g_dims:   # a value that does not fit its static shape: the general path
+                    return sum_to_shape(g, np.shape(x))
+                return add_reduce(g, axis=axes, keepdims=True).reshape(x_dims) if axes else g.reshape(x_dims)
+            return sum_to_static_shape
         return lambda g, x: sum_to_shape(g, np.shape(x))
 
     def grad(op, gg):
@@ -727,6 +740,13 @@ class _Reduction(OpDef):
         return x.dtype, reduced_shape(x.shape, op._attrs["axis"], op._attrs["keep_dims"])
 
 
+def _count(shape, axes):
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
 class UnreduceLike(OpDef):
     """Gradient helper: broadcasts a reduced g back to the runtime shape of x (optionally / count)."""
     forwards_input = True   # a broadcast view of g unless divided by the count
@@ -736,6 +756,19 @@ class UnreduceLike(OpDef):
 
     def kernel(op, ctx):
         axes, keep, mean = op._attrs["axis"], op._attrs["keep_dims"], op._attrs["mean"]
+        static = op._inputs[1].shape
+        if static.is_fully_defined():   # shapes known: everything but the values is worked out now
+            shp = tuple(static.as_list())
+            ax = tuple(_py_range(len(shp))) if axes is None else tuple(a % len(shp) for a in axes)
+            count = max(_count(shp, ax), 1)
+            expand = ax if (ax and not keep) else None
+            broadcast_to, expand_dims = np.broadcast_to, np.expand_dims
+
+            def unreduce_static(g, x):
+                if mean:   # divide the (small) reduced g, then broadcast: the same values, less work
+                    g = g / np.asarray(count, dtype=g.dtype)
+                return broadcast_to(g if expand is None else expand_dims(g, expand), shp)
+            return unreduce_static
 
         def unreduce(g, x):
             shp = np.shape(x)
@@ -811,7 +844,16 @@ class Mean(_Reduction):
         npd = op._inputs[0].dtype.as_numpy_dtype
         if op._inputs[0].dtype.is_integer:
             return lambda x: np.trunc(np.mean(x, axis=axes, keepdims=keep)).astype(npd)
-        return lambda x: np.mean(x, axis=axes, keepdims=keep, dtype=npd)
+        add_reduce, true_divide, intp = np.add.reduce, np.true_divide, np.intp
+
+        def mean(x):
+            # np.mean's own arithmetic (sum, then divide by an intp count) without its Python overhead
+            s = add_reduce(x, axis=axes, dtype=npd, keepdims=keep)
+            n = x.size if axes is None else _count(x.shape, axes)
+            if type(s) is np.ndarray:
+                return true_divide(s, intp(n), out=s, casting="unsafe")
+            return npd(s / intp(n))
+        return mean
 
     def grad(op, g):
         a = op._attrs
