@@ -283,11 +283,12 @@ def _donate_dead_inputs(runtime, env, calls, producer, keep):
         d = op._def
         if d.inplace is None or not args:
             continue
-        a = args[0]
+        arg_inputs = [j for j in range(len(op._inputs)) if j not in d.ref_inputs]
+        a = args[arg_inputs.index(d.inplace_input)]
         src = producer.get(a)
         if src is None or a in keep or uses.get(a) != 1 or not src._def.fresh_output:
             continue
-        x, out = op._inputs[0], op._outputs[0]
+        x, out = op._inputs[d.inplace_input], op._outputs[0]
         # Static shapes must agree (the in-place kernels fall back to allocating when the runtime
         # shapes broadcast input 0 larger); 0-d results may be NumPy scalars, which cannot be written.
         if x.dtype is not out.dtype or not x.shape.ndims or not x.shape.is_compatible_with(out.shape):

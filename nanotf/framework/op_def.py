@@ -49,7 +49,8 @@ class OpDef:
     ref_inputs = ()           # input indices that are variable references, not values to compute
     forwards_input = False    # kernel may return (a view of) input 0 unchanged
     fresh_output = False      # kernel returns new arrays it keeps no reference to (a consumer may reuse them)
-    inplace = None            # optional fn(op, ctx) -> kernel that writes its result into input 0
+    inplace = None            # optional fn(op, ctx) -> kernel that may overwrite input `inplace_input`
+    inplace_input = 0
     is_identity = False       # kernel returns input 0 itself: the plan aliases it instead of calling
     reuses_output = False     # kernel writes into a buffer it reuses across runs (fetches copy it)
     samples = ()

@@ -112,6 +112,21 @@ class ApplyGradientDescent(_ApplyOp):
             return w
         return apply_gradient_descent
 
+    inplace_input = 2
+
+    def inplace(op, ctx):
+        """The same update scaling delta where it lies, when the Session donates it (a dead temporary)."""
+        store, var = ctx.variables, op._inputs[0].op
+
+        def apply_gradient_descent_donated(alpha, delta):
+            w = _read(store, var)
+            if delta.shape != w.shape:
+                _check_same_shape(op, "delta", delta, w)
+            np.multiply(delta, alpha, out=delta)
+            np.subtract(w, delta, out=w)
+            return w
+        return apply_gradient_descent_donated
+
 
 def apply_gradient_descent(var, alpha, delta, use_locking=False, name=None):
     return _apply("ApplyGradientDescent", [var, alpha, delta], use_locking, name)
