@@ -136,12 +136,29 @@ class _Plan:
         producer = {}     # local name -> the op whose kernel produced it
         line_ops = {}
         head = "def _plan(%s):" % ", ".join(["f%d" % i for i in range(len(fed))] + (["_rec", "_now"] if trace else []))
+        fusions = {} if trace else self._fusions(fed, fetched)   # consumer op -> producer op
+        fused_producers = set(fusions.values())
         for k, op in enumerate(self.ops):
             if op._type == "NoOp" and not trace:
                 continue
             outs = op._outputs
             ins = [t for j, t in enumerate(op._inputs) if j not in op._def.ref_inputs]
             if not trace and self._fold(runtime, op, ins, outs, k, names, consts, env, fed):
+                continue
+            if op in fused_producers and not any(t in consts for t in op._inputs):
+                continue   # computed inside its consumer's fused kernel
+            fused_with = fusions.get(op)
+            if fused_with is not None and not any(t in consts for t in fused_with._inputs):
+                fn_name = "k%d" % k
+                env[fn_name] = op._def.fuse[fused_with._type](op, fused_with, runtime)
+                args = [names.get(t, "None") for t in fused_with._inputs] + [
+                    names.get(t, "None") for j, t in enumerate(op._inputs)
+                    if j not in op._def.ref_inputs and j != op._def.fuse_input]
+                for t in outs:
+                    names[t] = "v%d_%d" % (k, t._value_index)
+                lines.append("%s = %s(%s)" % (names[outs[0]], fn_name, ", ".join(args)))
+                line_names.append(args + [names[outs[0]]])
+                line_ops[len(lines) + 1] = op
                 continue
             if not trace and op._def.is_identity and ins[0] in names and outs[0] not in fed:
                 src = names[ins[0]]
@@ -195,6 +212,27 @@ class _Plan:
         else:
             self.source, self.fn, self.line_ops = src, env["_plan"], line_ops
 
+    def _fusions(self, fed, fetched):
+        """Pairs (consumer, producer) to run as one kernel: the consumer's OpDef offers a fused kernel
+        for the producer's type (e.g. the SGD update with the matmul computing its gradient), and the
+        producer's single output feeds only that consumer (not fed, not fetched, pure)."""
+        uses = {}
+        for op in self.ops:
+            for j, t in enumerate(op._inputs):
+                if j not in op._def.ref_inputs:
+                    uses[t] = uses.get(t, 0) + 1
+        pairs = {}
+        for op in self.ops:
+            d = op._def
+            if not d.fuse or len(op._outputs) != 1:
+                continue
+            t = op._inputs[d.fuse_input]
+            p = t.op
+            if (p._type in d.fuse and len(p._outputs) == 1 and not p._def.stateful and uses.get(t) == 1
+                    and t not in fed and t not in fetched and p not in pairs.values()):
+                pairs[op] = p
+        return pairs
+
     @staticmethod
     def _fold(runtime, op, ins, outs, k, names, consts, env, fed):
         """Constant folding: a Const, or a pure op whose inputs are all constants, is evaluated once
@@ -202,9 +240,16 @@ class _Plan:
         d = op._def
         if op._type == "Const":
             values = (op._attrs["value"],)
-        elif ins and not d.stateful and not d.reuses_output and all(t in consts for t in ins) and outs:
+        elif ins and not d.stateful and not d.reuses_output and outs and all(
+                t in consts or (j in d.shape_only_inputs and t.shape.is_fully_defined())
+                for j, t in enumerate(op._inputs) if j not in d.ref_inputs):
+            # An input the kernel reads only for its shape, and whose shape is static, is as good as
+            # a constant: a stand-in of that shape (no memory) is passed instead.
+            args = [env[names[t]] if t in consts else
+                    np.broadcast_to(np.zeros((), t.dtype.as_numpy_dtype), t.shape.as_list())
+                    for j, t in enumerate(op._inputs) if j not in d.ref_inputs]
             try:
-                r = runtime.kernel(op)(*[env[names[t]] for t in ins])
+                r = runtime.kernel(op)(*args)
             except Exception:   # leave it to fail at run time, where the error names the op
                 return False
             values = r if len(outs) > 1 else (r,)

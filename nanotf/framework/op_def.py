@@ -51,6 +51,9 @@ class OpDef:
     fresh_output = False      # kernel returns new arrays it keeps no reference to (a consumer may reuse them)
     inplace = None            # optional fn(op, ctx) -> kernel that may overwrite input `inplace_input`
     inplace_input = 0
+    fuse = {}                 # producer op type -> fn(op, producer, ctx): one kernel for both, taking the
+    fuse_input = 0            #   producer's inputs then this op's others (input `fuse_input` is the product)
+    shape_only_inputs = ()    # input indices the kernel reads only for their shape (foldable when static)
     is_identity = False       # kernel returns input 0 itself: the plan aliases it instead of calling
     reuses_output = False     # kernel writes into a buffer it reuses across runs (fetches copy it)
     samples = ()

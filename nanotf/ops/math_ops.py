@@ -80,6 +80,7 @@ def _const_value(t):
 # -- gradient plumbing for broadcasting
 class SumToShapeOf(OpDef):
     """Sums g down to the runtime shape of x (undoes NumPy broadcasting)."""
+    shape_only_inputs = (1,)
     forwards_input = True   # g itself when no broadcasting happened
 
     def infer(op):
@@ -110,6 +111,7 @@ class SumToShapeOf(OpDef):
 
 class BroadcastToShapeOf(OpDef):
     """Broadcasts g to the runtime shape of x."""
+    shape_only_inputs = (1,)
     forwards_input = True   # a read-only broadcast view of g
 
     def infer(op):
@@ -749,6 +751,7 @@ def _count(shape, axes):
 
 class UnreduceLike(OpDef):
     """Gradient helper: broadcasts a reduced g back to the runtime shape of x (optionally / count)."""
+    shape_only_inputs = (1,)
     forwards_input = True   # a broadcast view of g unless divided by the count
 
     def infer(op):

@@ -114,6 +114,32 @@ class ApplyGradientDescent(_ApplyOp):
 
     inplace_input = 2
 
+    def _fused_matmul(op, matmul, ctx):
+        """var -= alpha * matmul(a, b): the learning rate scales the smaller matmul operand, and the
+        product lands in a reused buffer (one pass over the variable instead of three)."""
+        store, var = ctx.variables, op._inputs[0].op
+        ta, tb = matmul._attrs["transpose_a"], matmul._attrs["transpose_b"]
+        scratch = _Scratch()
+
+        def apply_gradient_descent_of_matmul(a, b, alpha):
+            w = _read(store, var)
+            a = a.T if ta else a
+            b = b.T if tb else b
+            if a.shape[0] != w.shape[0] or b.shape[1] != w.shape[1]:
+                _check_same_shape(op, "delta", np.empty((a.shape[0], b.shape[1]), w.dtype), w)
+            if a.size <= b.size:
+                a = a * alpha
+            else:
+                b = b * alpha
+            buf = scratch.like(w)
+            np.matmul(a, b, out=buf)
+            np.subtract(w, buf, out=w)
+            return w
+        return apply_gradient_descent_of_matmul
+
+    fuse = {"MatMul": _fused_matmul}
+    fuse_input = 2
+
     def inplace(op, ctx):
         """The same update scaling delta where it lies, when the Session donates it (a dead temporary)."""
         store, var = ctx.variables, op._inputs[0].op
