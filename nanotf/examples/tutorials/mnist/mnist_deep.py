@@ -106,7 +106,9 @@ def main(argv=None):
                     print("step %d, training accuracy %g (%.1f s)" % (i, train_accuracy, time.time() - start))
                 train_step.run(feed_dict={x: batch[0], y_: batch[1], keep_prob: 0.5})
             # The whole test set in one run, as the tutorial does; convolutions work in bounded chunks.
-            test_accuracy = accuracy.eval(feed_dict={x: mnist.test.images, y_: mnist.test.labels, keep_prob: 1.0})
+            test_xs, test_ys = ((mnist.test.images, mnist.test.labels) if not flags.fake_data
+                                else mnist.test.next_batch(100, fake_data=True))   # fake sets hold no arrays
+            test_accuracy = accuracy.eval(feed_dict={x: test_xs, y_: test_ys, keep_prob: 1.0})
             print("test accuracy %g" % test_accuracy)
     return float(test_accuracy)
 

@@ -47,7 +47,9 @@ def main(argv=None):
         for _ in range(flags.steps):
             batch_xs, batch_ys = mnist.train.next_batch(100, flags.fake_data)
             sess.run(train_step, feed_dict={x: batch_xs, y_: batch_ys})
-        acc = sess.run(accuracy, feed_dict={x: mnist.test.images, y_: mnist.test.labels})
+        test_xs, test_ys = ((mnist.test.images, mnist.test.labels) if not flags.fake_data
+                            else mnist.test.next_batch(100, fake_data=True))   # fake sets hold no arrays
+        acc = sess.run(accuracy, feed_dict={x: test_xs, y_: test_ys})
         print(acc)
         sess.close()
     return float(acc)

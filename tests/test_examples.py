@@ -1,0 +1,100 @@
+"""The other MNIST tutorial programs (softmax regression, Deep MNIST, TensorBoard summaries), run
+briefly: on fake data everywhere, and a few hundred steps of the real MNIST where it is present."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing import event_accumulator
+
+from nanotf.examples.tutorials.mnist import mnist_deep, mnist_softmax, mnist_with_summaries
+
+REAL_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+@pytest.fixture
+def real_mnist(tmp_path):
+    if not all((REAL_MNIST / f).exists() for f in FILES):
+        pytest.skip("real MNIST not found at %s" % REAL_MNIST)
+    d = tmp_path / "mnist"
+    d.mkdir()
+    for f in FILES:
+        os.symlink(REAL_MNIST / f, d / f)
+    return str(d)
+
+
+def _accumulator(path):
+    acc = event_accumulator.EventAccumulator(str(path), size_guidance={"images": 0, "histograms": 0,
+                                                                      "tensors": 0, "scalars": 0})
+    acc.Reload()
+    return acc
+
+
+def test_softmax_on_fake_data_learns_the_single_class():
+    assert mnist_softmax.main(["--fake_data", "--steps", "20"]) == 1.0
+
+
+def test_softmax_regression_on_real_mnist(real_mnist):
+    # 300 of the tutorial's 1000 steps already give about 0.9 (the full run gives about 0.92).
+    acc = mnist_softmax.main(["--data_dir", real_mnist, "--steps", "300", "--seed", "1"])
+    assert 0.88 <= acc <= 0.93
+
+
+def test_deep_mnist_on_fake_data_runs_and_writes_its_graph(tmp_path, capsys):
+    acc = mnist_deep.main(["--fake_data", "--steps", "3", "--seed", "1", "--log_dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "step 0, training accuracy" in out and "test accuracy" in out
+    assert 0.0 <= acc <= 1.0
+    run_dir, = tmp_path.iterdir()
+    graph = _accumulator(run_dir).Graph()
+    names = {n.name for n in graph.node}
+    assert {"conv1/Conv2D", "pool1/MaxPool", "conv2/Conv2D", "fc1/MatMul", "dropout/Placeholder"} <= names
+
+
+def test_deep_mnist_learns_on_real_mnist(real_mnist, tmp_path):
+    # 200 steps of batch 50 take the network well beyond chance (the full 20000 reach about 0.99).
+    acc = mnist_deep.main(["--data_dir", real_mnist, "--steps", "200", "--seed", "1", "--log_dir", str(tmp_path)])
+    assert acc > 0.8
+
+
+def test_mnist_with_summaries_fills_every_dashboard(tmp_path):
+    acc, run_dir = mnist_with_summaries.main(["--fake_data", "--max_steps", "101", "--seed", "1",
+                                              "--log_dir", str(tmp_path)])
+    assert 0.0 <= acc <= 1.0
+    train, test = _accumulator(Path(run_dir) / "train"), _accumulator(Path(run_dir) / "test")
+    tags = train.Tags()
+    # Tags get TensorFlow's unique names: a name scope `cross_entropy` exists, and op names are unique
+    # case-insensitively, so the `mean` summary beside the `Mean` op becomes `mean_1`, as in TF 1.x.
+    assert {"cross_entropy_1", "dropout/dropout_keep_probability", "layer1/weights/summaries/mean_1",
+            "layer1/weights/summaries/stddev_1"} <= set(tags["scalars"])
+    assert {"layer1/weights/summaries/histogram", "layer1/activations", "layer2/Wx_plus_b/pre_activations"} \
+        <= set(tags["histograms"])
+    assert len([t for t in tags["images"] if t.startswith("input_reshape/input/image/")]) == 10
+    assert tags["run_metadata"] == ["step099"]
+    assert train.Graph() is not None
+    # test accuracy every 10 steps, in its own run
+    assert [e.step for e in test.Scalars("accuracy_1")] == list(range(0, 101, 10))
+    # the traced step has real per-op timings and memory
+    md = train.RunMetadata("step099")
+    stats = {n.node_name: n for n in md.step_stats.dev_stats[0].node_stats}
+    assert stats["layer1/Wx_plus_b/MatMul"].all_end_rel_micros >= 1
+    assert stats["layer1/Wx_plus_b/MatMul"].memory[0].total_bytes == 100 * 500 * 4
+    # the text dashboard's hyperparameter table
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+    pacc = plugin_event_accumulator.EventAccumulator(str(Path(run_dir) / "train"))
+    pacc.Reload()
+    assert "hyperparameters" in pacc.PluginTagToContent("text")
+
+
+@pytest.mark.parametrize("script", ["nanotf-mnist-softmax", "nanotf-mnist-deep", "nanotf-mnist-with-summaries"])
+def test_console_scripts_answer_help(script):
+    exe = Path(sys.executable).parent / script
+    if not exe.exists():
+        pytest.skip("%s is not installed in this environment (pip install -e .)" % script)
+    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "usage" in out.stdout
