@@ -501,3 +501,30 @@ def test_mlp_learns_a_nonlinear_boundary_with_gradient_descent():
             assert tf.train.global_step(sess, step) == 600
     accuracy = np.mean(np.argmax(scores, 1) == labels)
     assert last < first and accuracy > 0.95, (first, last, accuracy)
+
+
+def test_adam_on_a_large_variable_updates_block_by_block_exactly():
+    """A variable above the kernel's block size (16384 elements; here 2 blocks and a remainder) gets
+    the same update as the whole-array formula, step after step."""
+    rng = np.random.default_rng(5)
+    w0 = rng.standard_normal((211, 171)).astype(np.float32)
+    grads = [rng.standard_normal(w0.shape).astype(np.float32) for _ in range(3)]
+    with tf.Graph().as_default():
+        w = tf.Variable(w0, name="big")
+        g = tf.placeholder(tf.float32, w0.shape)
+        train = tf.train.AdamOptimizer(0.01).apply_gradients([(g, w)])
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            for gv in grads:
+                sess.run(train, {g: gv})
+            got = sess.run(w)
+    m, v, want = np.zeros_like(w0), np.zeros_like(w0), w0.copy()
+    b1, b2, eps, lr = np.float32(0.9), np.float32(0.999), np.float32(1e-8), np.float32(0.01)
+    b1p, b2p = b1, b2
+    for gv in grads:
+        alpha = lr * np.sqrt(np.float32(1) - b2p) / (np.float32(1) - b1p)
+        m += (gv - m) * (np.float32(1) - b1)
+        v += (gv * gv - v) * (np.float32(1) - b2)
+        want -= m / (np.sqrt(v) + eps) * alpha
+        b1p, b2p = b1p * b1, b2p * b2
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-6)
