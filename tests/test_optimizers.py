@@ -504,10 +504,10 @@ def test_mlp_learns_a_nonlinear_boundary_with_gradient_descent():
 
 
 def test_adam_on_a_large_variable_updates_block_by_block_exactly():
-    """A variable above the kernel's block size (16384 elements; here 2 blocks and a remainder) gets
+    """A variable above the kernel's block size (262144 elements; split across threads, in blocks) gets
     the same update as the whole-array formula, step after step."""
     rng = np.random.default_rng(5)
-    w0 = rng.standard_normal((211, 171)).astype(np.float32)
+    w0 = rng.standard_normal((613, 571)).astype(np.float32)
     grads = [rng.standard_normal(w0.shape).astype(np.float32) for _ in range(3)]
     with tf.Graph().as_default():
         w = tf.Variable(w0, name="big")

@@ -7,6 +7,8 @@ its closure (reallocated only when the variable's shape changes) instead of lett
 allocate temporaries, and reads hyper-parameters per run so schedules (Tensors) work.
 The output is the updated variable value (the storage itself; a fetch copies it).
 """
+import os
+
 import numpy as np
 
 from nanotf.framework import errors
@@ -195,7 +197,24 @@ def apply_momentum(var, accum, lr, grad, momentum, use_locking=False, use_nester
                   use_nesterov=bool(use_nesterov))
 
 
-_ADAM_BLOCK = 16384   # elements per block of a large variable's update (64 KB of float32 per array)
+_ADAM_BLOCK = 262144   # elements per block of a large variable's update (1 MB of float32 per array)
+_pool = None
+
+
+def _parallel_ranges(fn, n):
+    """fn(i, j) over [0, n) split evenly across up to os.cpu_count() (at most 4) threads."""
+    global _pool
+    workers = min(os.cpu_count() or 1, 4)
+    if workers < 2:
+        return fn(0, n)
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+        _pool = ThreadPoolExecutor(workers, thread_name_prefix="nanotf-update")
+    step = -(-n // workers)
+    futures = [_pool.submit(fn, k * step, min(n, (k + 1) * step)) for k in range(1, workers) if k * step < n]
+    fn(0, min(n, step))
+    for f in futures:
+        f.result()
 
 
 def _adam_update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, buf, num_buf):
@@ -247,15 +266,18 @@ class ApplyAdam(_ApplyOp):
                 _adam_update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov,
                              scratch.like(w), scratch2.like(w) if nesterov else None)
                 return w
-            # Large variables go block by block, so the dozen elementwise passes of the update run on
-            # data still in cache instead of streaming the four arrays through memory a dozen times.
+            # Large variables: NumPy's elementwise passes use one core and are bound by memory, so the
+            # update is split across threads (ufuncs release the GIL), each going block by block.
             fw, fm, fv, fg = w.reshape(-1), m.reshape(-1), v.reshape(-1), np.ascontiguousarray(grad).reshape(-1)
-            buf, buf2 = scratch.like(fw[:_ADAM_BLOCK]), scratch2.like(fw[:_ADAM_BLOCK])
-            for i in range(0, fw.size, _ADAM_BLOCK):
-                j = min(i + _ADAM_BLOCK, fw.size)
-                n = j - i
-                _adam_update(fw[i:j], fm[i:j], fv[i:j], fg[i:j], alpha, beta1, beta2, epsilon, nesterov,
-                             buf[:n], buf2[:n] if nesterov else None)
+            fb = scratch.like(fw)
+            fn = scratch2.like(fw) if nesterov else None
+
+            def part(i, j):
+                for s in range(i, j, _ADAM_BLOCK):
+                    e = min(s + _ADAM_BLOCK, j)
+                    _adam_update(fw[s:e], fm[s:e], fv[s:e], fg[s:e], alpha, beta1, beta2, epsilon, nesterov,
+                                 fb[s:e], fn[s:e] if nesterov else None)
+            _parallel_ranges(part, fw.size)
             return w
         return apply_adam
 
