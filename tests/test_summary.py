@@ -84,9 +84,9 @@ def _write_seed_run(logdir):
 
 
 # ================================================================ import cost
-def test_import_nanotf_does_not_load_tensorboard_protobuf_or_pillow():
+def test_import_nanotf_does_not_load_tensorboard_protobuf_pillow_or_safetensors():
     code = ("import sys, nanotf\n"
-            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorboard', 'PIL') "
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorboard', 'PIL', 'safetensors') "
             "or m.startswith('google.protobuf'))\n"
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

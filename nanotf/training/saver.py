@@ -20,8 +20,6 @@ import os
 import time
 
 import numpy as np
-import safetensors
-import safetensors.numpy
 
 from nanotf.client.session import BaseSession
 from nanotf.framework import dtypes, errors
@@ -32,6 +30,13 @@ from nanotf.training.checkpoint_management import (CheckpointState, checkpoint_e
                                                    generate_checkpoint_state_proto, get_checkpoint_mtimes,
                                                    get_checkpoint_state, latest_checkpoint, remove_checkpoint,
                                                    update_checkpoint_state)
+
+
+def _safetensors():
+    """The safetensors package, imported on first save/restore so `import nanotf` stays fast."""
+    import safetensors
+    import safetensors.numpy  # noqa: F401
+    return safetensors
 
 __all__ = ["Saver", "SaverDef", "CheckpointState", "latest_checkpoint", "get_checkpoint_state",
            "update_checkpoint_state", "generate_checkpoint_state_proto", "checkpoint_exists",
@@ -272,7 +277,7 @@ class Saver:
         if step is not None:
             metadata["global_step"] = str(step)
         cm.write_atomically(cm.data_filename(prefix),
-                            lambda tmp: safetensors.numpy.save_file(tensors, tmp, metadata=metadata))
+                            lambda tmp: _safetensors().numpy.save_file(tensors, tmp, metadata=metadata))
         if write_state:
             self._record_last_checkpoint(prefix)
             update_checkpoint_state(save_dir, prefix, self.last_checkpoints, latest_filename,
@@ -363,10 +368,11 @@ def _existing_data_file(save_path):
 def _read_checkpoint(path):
     """(key -> array, metadata) from a safetensors file (safe loading: JSON header + raw bytes, no pickle)."""
     try:
-        with safetensors.safe_open(path, framework="np") as f:
+        st = _safetensors()
+        with st.safe_open(path, framework="np") as f:
             metadata = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (safetensors.SafetensorError, OSError, ValueError) as e:
+    except (_safetensors().SafetensorError, OSError, ValueError) as e:
         raise errors.DataLossError(None, None, "Unable to read checkpoint %s (corrupted or not a safetensors "
                                    "file): %s" % (path, e)) from None
     return tensors, metadata
