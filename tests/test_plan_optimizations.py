@@ -1,0 +1,96 @@
+"""The Session's plan optimizations (constant folding, in-place kernels, fusion, freeing) never change a
+value: each case is checked against NumPy, including the cases where an optimization must NOT apply."""
+import numpy as np
+import pytest
+
+import nanotf as tf
+
+RNG = np.random.default_rng(11)
+
+
+def _arr(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def test_fetching_a_pre_activation_and_its_relu_gives_both_values():
+    # Add's result would be overwritten in place by the ReLU if it were not fetched.
+    x, w, b = _arr(4, 3), _arr(3, 5), _arr(5)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        pre = tf.matmul(tf.constant(x), tf.constant(w)) + tf.placeholder_with_default(b, [5])
+        act = tf.nn.relu(pre)
+        got_pre, got_act = sess.run([pre, act])
+    np.testing.assert_allclose(got_pre, x @ w + b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_act, np.maximum(x @ w + b, 0), rtol=1e-5, atol=1e-6)
+    assert (got_pre < 0).any()
+
+
+def test_a_temporary_read_twice_is_not_overwritten():
+    x, w = _arr(6, 4), _arr(4, 4)
+    xp = tf.placeholder(tf.float32, [6, 4])
+    with tf.Session() as sess:
+        a = tf.matmul(xp, tf.constant(w))
+        out = tf.nn.relu(a) + a * 2.0          # `a` feeds two ops: neither may take it over
+        got = sess.run(out, {xp: x})
+    ref = x @ w
+    np.testing.assert_allclose(got, np.maximum(ref, 0) + ref * 2, rtol=1e-5, atol=1e-6)
+
+
+def test_in_place_add_falls_back_when_broadcasting_enlarges_its_first_input():
+    a, b = _arr(1, 3), _arr(4, 3)
+    pa, pb = tf.placeholder(tf.float32, [None, None]), tf.placeholder(tf.float32, [None, None])
+    with tf.Session() as sess:
+        s = tf.add(pa * 1.0, pb * 1.0)         # fresh, dead temporaries of statically unknown shape
+        got = sess.run(s, {pa: a, pb: b})
+    np.testing.assert_allclose(got, a + b, rtol=1e-6)
+
+
+def test_fed_arrays_are_never_written():
+    x = _arr(5, 5)
+    keep = x.copy()
+    xp = tf.placeholder(tf.float32, [5, 5])
+    with tf.Session() as sess:
+        sess.run(tf.nn.relu(xp + 1.0) * 3.0, {xp: x})
+    np.testing.assert_array_equal(x, keep)
+
+
+@pytest.mark.parametrize("transpose_a,transpose_b", [(False, False), (True, False), (False, True), (True, True)])
+def test_fused_sgd_update_equals_the_separate_update(transpose_a, transpose_b):
+    """var -= lr * matmul(a, b) fused into one kernel gives what the unfused ops give."""
+    a = _arr(7, 5) if not transpose_a else _arr(5, 7)
+    b = _arr(5, 3) if not transpose_b else _arr(3, 5)
+    w0 = _arr(7, 3)
+    results = []
+    for fuse in (True, False):
+        with tf.Graph().as_default(), tf.Session() as sess:
+            w = tf.Variable(w0)
+            pa, pb = tf.placeholder(tf.float32, a.shape), tf.placeholder(tf.float32, b.shape)
+            delta = tf.matmul(pa, pb, transpose_a=transpose_a, transpose_b=transpose_b)
+            opt = tf.train.GradientDescentOptimizer(0.1)
+            train = opt.apply_gradients([(delta, w)])
+            sess.run(tf.global_variables_initializer())
+            fetches = [train] if fuse else [train, delta]   # fetching the product prevents the fusion
+            sess.run(fetches, {pa: a, pb: b})
+            results.append(sess.run(w))
+    at = a.T if transpose_a else a
+    bt = b.T if transpose_b else b
+    want = w0 - np.float32(0.1) * (at @ bt)
+    np.testing.assert_allclose(results[0], want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(results[1], want, rtol=1e-5, atol=1e-6)
+
+
+def test_constant_subgraphs_are_folded_but_random_ops_are_not():
+    with tf.Graph().as_default(), tf.Session() as sess:
+        c = tf.constant(2.0) * tf.constant(3.0) + 1.0
+        r = tf.random_uniform([3])
+        assert sess.run(c) == 7.0
+        assert not np.array_equal(sess.run(r), sess.run(r))   # a stateful op runs every time
+        plan = sess._plans[((c,), ())]
+        assert len(plan.ops) == 5 and "k" not in plan.source   # five ops, all folded: no kernel call
+
+
+def test_a_fetched_constant_can_be_mutated_without_changing_the_graph():
+    with tf.Graph().as_default(), tf.Session() as sess:
+        c = tf.constant([1.0, 2.0]) * 2.0
+        first = sess.run(c)
+        first[0] = 100.0
+        np.testing.assert_array_equal(sess.run(c), [2.0, 4.0])
