@@ -240,7 +240,7 @@ class _Plan:
         d = op._def
         if op._type == "Const":
             values = (op._attrs["value"],)
-        elif ins and not d.stateful and not d.reuses_output and outs and all(
+        elif ins and not d.stateful and outs and all(
                 t in consts or (j in d.shape_only_inputs and t.shape.is_fully_defined())
                 for j, t in enumerate(op._inputs) if j not in d.ref_inputs):
             # An input the kernel reads only for its shape, and whose shape is static, is as good as
@@ -357,14 +357,14 @@ def _free_after_last_use(lines, line_names, keep):
 
 
 def _may_alias(t, fed):
-    """True when a fetched value may be memory someone else owns: variable storage, a kernel's
-    reused buffer, or the caller's fed array. Such fetches are copied."""
+    """True when a fetched value may be memory someone else owns: variable storage or the caller's
+    fed array. Such fetches are copied."""
     while True:
         if t in fed:
             return True
         op = t._op
         if not (op._def.forwards_input and op._inputs):
-            return op._def.stateful or op._def.reuses_output
+            return op._def.stateful
         t = op._inputs[0]
 
 
@@ -453,9 +453,6 @@ class BaseSession:
         if ctx is not None:
             ctx.__exit__(exc_type, exc, tb)
         self.close()
-
-    def __del__(self):
-        pass
 
     def make_callable(self, fetches, feed_list=None, accept_options=False):
         feed_list = list(feed_list or [])

@@ -55,7 +55,6 @@ class OpDef:
     fuse_input = 0            #   producer's inputs then this op's others (input `fuse_input` is the product)
     shape_only_inputs = ()    # input indices the kernel reads only for their shape (foldable when static)
     is_identity = False       # kernel returns input 0 itself: the plan aliases it instead of calling
-    reuses_output = False     # kernel writes into a buffer it reuses across runs (fetches copy it)
     samples = ()
     num_outputs_hint = None
 

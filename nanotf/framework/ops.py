@@ -199,7 +199,6 @@ class Graph:
         self._finalized = False
         self.seed = None
         self._version = 0
-        self._building_function = False
 
     # -- ids, names and scopes
     def _next_id(self):

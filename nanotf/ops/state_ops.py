@@ -83,30 +83,27 @@ class _AssignUpdate(OpDef):
         return ref.dtype, ref.shape
 
 
-class AssignAdd(_AssignUpdate):
+def _update_kernel(ufunc):
+    """A kernel applying `ufunc(variable, value)` to the variable's storage in place."""
     def kernel(op, ctx):
         store, var = ctx.variables, op._inputs[0].op
 
-        def assign_add(value):
+        def update(value):
             cur = store.get(var)
             if cur is None:
                 raise _uninitialized(var)
-            np.add(cur, value, out=cur, casting="unsafe")
+            ufunc(cur, value, out=cur, casting="unsafe")
             return cur
-        return assign_add
+        return update
+    return kernel
+
+
+class AssignAdd(_AssignUpdate):
+    kernel = _update_kernel(np.add)
 
 
 class AssignSub(_AssignUpdate):
-    def kernel(op, ctx):
-        store, var = ctx.variables, op._inputs[0].op
-
-        def assign_sub(value):
-            cur = store.get(var)
-            if cur is None:
-                raise _uninitialized(var)
-            np.subtract(cur, value, out=cur, casting="unsafe")
-            return cur
-        return assign_sub
+    kernel = _update_kernel(np.subtract)
 
 
 def _ref(ref):
@@ -149,6 +146,7 @@ class IsVariableInitialized(OpDef):
 
 class ReportUninitializedVariables(OpDef):
     grad = None
+    ref_inputs = range(1 << 30)   # every input is a variable reference, never evaluated
 
     def infer(op):
         from nanotf.framework import dtypes
@@ -158,5 +156,3 @@ class ReportUninitializedVariables(OpDef):
         store, vars_ = ctx.variables, [t.op for t in op._inputs]
         return lambda: np.array([v.name.encode() for v in vars_ if v not in store], dtype=object)
 
-
-ReportUninitializedVariables.ref_inputs = range(1 << 30)  # every input is a reference

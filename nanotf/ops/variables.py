@@ -1,4 +1,6 @@
 """tf.Variable: a VariableV2 op (`x`), its initializer (`x/Assign`) and its snapshot (`x/read`)."""
+import numpy as np
+
 from nanotf.framework import dtypes
 from nanotf.framework.ops import (GraphKeys, Tensor, convert_to_tensor, get_collection, get_default_graph,
                                   name_scope)
@@ -79,7 +81,7 @@ class Variable:
     def load(self, value, session=None):
         from nanotf.client.session import get_default_session_or_raise
         sess = session or get_default_session_or_raise(self.graph)
-        sess._runtime.variables[self.op] = __import__("numpy").array(value, dtype=self.dtype.as_numpy_dtype)
+        sess._runtime.variables[self.op] = np.array(value, dtype=self.dtype.as_numpy_dtype)
 
     def assign(self, value, use_locking=False, name=None, read_value=True):
         return state_ops.assign(self._variable, value, name=name)
