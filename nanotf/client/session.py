@@ -13,6 +13,7 @@ import threading
 import numpy as np
 
 from nanotf.client import _malloc
+from nanotf.framework import parallel
 from nanotf.framework import errors
 from nanotf.framework import ops as ops_mod
 from nanotf.framework.ops import Operation, Tensor
@@ -99,6 +100,9 @@ class _Plan:
         fed = {t: i for i, t in enumerate(feed_tensors)}
         needed = self._needed_ops(elements, fed)
         self.ops = sorted(needed, key=lambda op: op._id)
+        # Plans with kernels that split their work themselves run with BLAS single-threaded (see
+        # framework/parallel.py); the others keep BLAS's own threads, which serve small products best.
+        self.splits_work = any(op._def.splits_work for op in self.ops)
         self.feed_checks = [(t, np.dtype(t.dtype.as_numpy_dtype), t.shape.as_tuple(), t.shape.is_fully_defined())
                             for t in feed_tensors]
         self._compile(runtime, elements, fed)
@@ -200,7 +204,7 @@ class _Plan:
                 producer[names[t]] = op
         returned = [names[e] for e in elements if isinstance(e, Tensor)]
         if not trace:
-            _donate_dead_inputs(runtime, env, calls, producer, set(returned))
+            _donate_dead_inputs(runtime, env, calls, producer, set(returned), self.splits_work)
         _free_after_last_use(lines, line_names, set(returned))
         ret = ", ".join(("_copy(%s)" % names[e] if e in fed or e in consts else names[e])
                         if isinstance(e, Tensor) else "None" for e in elements)
@@ -315,7 +319,7 @@ def _fill_step_stats(run_metadata, ops, records):
         mem.peak_bytes = total
 
 
-def _donate_dead_inputs(runtime, env, calls, producer, keep):
+def _donate_dead_inputs(runtime, env, calls, producer, keep, splits_work):
     """Lets an op with an in-place kernel (bias add, ReLU...) write into its first input when nothing
     else can see that array: a fresh result of another kernel in this plan, read exactly once (here),
     not returned, of the same static shape and dtype as the output. Saves an allocation and a pass
@@ -338,7 +342,10 @@ def _donate_dead_inputs(runtime, env, calls, producer, keep):
         # shapes broadcast input 0 larger); 0-d results may be NumPy scalars, which cannot be written.
         if x.dtype is not out.dtype or not x.shape.ndims or not x.shape.is_compatible_with(out.shape):
             continue
-        env[fn_name] = runtime.inplace_kernel(op)
+        fn = runtime.inplace_kernel(op)
+        if d.elementwise and splits_work:   # big in-place elementwise steps go over the intra-op threads
+            fn = parallel.split_inplace(fn, arg_inputs.index(d.inplace_input))
+        env[fn_name] = fn
 
 
 def _free_after_last_use(lines, line_names, keep):
@@ -504,6 +511,7 @@ class BaseSession:
             if fast_key is not None and len(elements) == len(fetches if build is not None else (fetches,)):
                 self._fast[fast_key] = (plan, build, elements)
         args = [_convert_feed(t, v, npd, st, ex) for (t, npd, st, ex), v in zip(plan.feed_checks, feed_vals)]
+        threaded = plan.splits_work and parallel.run_begin()
         try:
             if options is not None and run_metadata is not None and getattr(options, "trace_level", 0):
                 values = plan.run_traced(self._runtime, elements, args, run_metadata)
@@ -513,6 +521,8 @@ class BaseSession:
                     values = plan.fn(*args)
         except Exception as e:  # re-raise naming the op that failed
             raise _op_error(plan, e) from (None if isinstance(e, errors.OpError) else e)
+        finally:
+            parallel.run_end(threaded)
         if build is None:
             return _to_result(values[0])
         return build([_to_result(v) for v in values])

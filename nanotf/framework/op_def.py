@@ -55,6 +55,10 @@ class OpDef:
     fuse_input = 0            #   producer's inputs then this op's others (input `fuse_input` is the product)
     shape_only_inputs = ()    # input indices the kernel reads only for their shape (foldable when static)
     is_identity = False       # kernel returns input 0 itself: the plan aliases it instead of calling
+    elementwise = False       # output element i depends only on the inputs' (broadcast) element i: the
+                              #   in-place kernel may run on slices of axis 0 concurrently
+    splits_work = False       # kernel splits big work over the intra-op pool: plans holding it run BLAS
+                              #   single-threaded and split big products too (see framework/parallel.py)
     samples = ()
     num_outputs_hint = None
 

@@ -15,12 +15,13 @@ CPU kernel does. Padding follows TensorFlow: 'VALID' keeps whole windows; 'SAME'
 ceil(size / stride) outputs, padding max((out-1)*stride + k - size, 0) split with the smaller
 half before. AvgPool's SAME windows average only the elements inside the input.
 """
+import math
 import threading
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from nanotf.framework import dtypes
+from nanotf.framework import dtypes, parallel
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape
@@ -179,7 +180,7 @@ def _work(name, shape, dtype, zero=False):
     Fresh multi-MB arrays would be page-faulted in on every call (glibc gives large blocks back
     to the OS when they are freed). Kernels never return these arrays, only fresh ones."""
     dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize
     if nbytes > 4 * _BLOCK_BYTES:            # not kept: a one-off big call must not pin its memory
         return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
     buf = getattr(_work_buffers, name, None)
@@ -192,13 +193,17 @@ def _work(name, shape, dtype, zero=False):
     return arr
 
 
-def _blocks(n, out_rows, row_bytes):
+def _blocks(n, out_rows, row_bytes, threads=1):
     """Splits images [0, n) x output rows [0, out_rows) into blocks whose work buffer stays under
     _BLOCK_BYTES: [(a, b, [(r0, r1), ...])]: groups of whole images while one image fits, else
-    one image at a time in bands of rows."""
+    one image at a time in bands of rows. Groups are evened out so that the intra-op threads
+    get equal shares (for 2 threads, 10 blocks of 5 images rather than 8 of 6 and one of 2)."""
     per_image = row_bytes * out_rows
     if per_image <= _BLOCK_BYTES:
         group = max(1, _BLOCK_BYTES // max(per_image, 1))
+        count = -(-n // group)
+        count = min(n, -(-count // threads) * threads)
+        group = -(-n // count)
         return [(a, min(a + group, n), [(0, out_rows)]) for a in range(0, n, group)]
     rows = max(1, _BLOCK_BYTES // row_bytes)
     bands = [(r, min(r + rows, out_rows)) for r in range(0, out_rows, rows)]
@@ -208,7 +213,7 @@ def _blocks(n, out_rows, row_bytes):
 class _Conv:
     """Geometry of one convolution call: sizes, strides, paddings."""
 
-    __slots__ = ("n", "h", "w", "c", "kh", "kw", "o", "sh", "sw", "oh", "ow", "pt", "pl", "hp", "wp")
+    __slots__ = ("n", "h", "w", "c", "kh", "kw", "o", "sh", "sw", "oh", "ow", "pt", "pl", "hp", "wp", "threads")
 
     def __init__(self, op_type, x_shape, w_shape, strides, padding):
         self.n, self.h, self.w, self.c = x_shape
@@ -222,9 +227,11 @@ class _Conv:
         if self.oh < 0 or self.ow < 0:
             raise ValueError("%s: filter %dx%d is larger than the %dx%d input with VALID padding"
                              % (op_type, self.kh, self.kw, self.h, self.w))
+        # each of the three kernels does this many multiply-adds
+        self.threads = parallel.threads_for(self.n * self.oh * self.ow * self.kh * self.kw * self.c * self.o)
 
     def blocks(self, itemsize):
-        return _blocks(self.n, self.oh, self.ow * self.kh * self.kw * self.c * itemsize)
+        return _blocks(self.n, self.oh, self.ow * self.kh * self.kw * self.c * itemsize, self.threads)
 
     def padded_rows(self, x, a, b, r0, r1):
         """Rows of images a:b, zero-padded, that output rows r0:r1 read (a view when no padding is needed)."""
@@ -267,10 +274,14 @@ def _conv2d_forward(op_type, strides, padding):
         if out.size == 0:
             return out
         w2 = w.reshape(-1, g.o)
-        for a, b, bands in g.blocks(x.itemsize):
-            for r0, r1 in bands:
-                col = g.im2col(g.padded_rows(x, a, b, r0, r1), r1 - r0)
-                np.matmul(col, w2, out=out[a:b, r0:r1].reshape((-1, g.o), copy=False))
+        blocks = g.blocks(x.itemsize)
+
+        def conv_blocks(i, j):   # blocks write disjoint parts of `out`: threads share nothing else
+            for a, b, bands in blocks[i:j]:
+                for r0, r1 in bands:
+                    col = g.im2col(g.padded_rows(x, a, b, r0, r1), r1 - r0)
+                    np.matmul(col, w2, out=out[a:b, r0:r1].reshape((-1, g.o), copy=False))
+        parallel.parallel_for(conv_blocks, len(blocks), threads=g.threads)
         return out
     return conv2d_kernel
 
@@ -283,14 +294,22 @@ def _conv2d_backprop_filter(op_type, strides, padding):
         g = _Conv(op_type, x.shape, w_shape, strides, padding)
         if dy.shape != (g.n, g.oh, g.ow, g.o):
             raise _runtime_error(op_type, "out_backprop must have shape %s" % ((g.n, g.oh, g.ow, g.o),), x, dy)
-        dw = np.zeros((g.kh * g.kw * g.c, g.o), dtype=np.result_type(x, dy))
-        if dw.size == 0 or dy.size == 0:
-            return dw.reshape(w_shape)
-        part = _work("product", dw.shape, dw.dtype)
-        for a, b, bands in g.blocks(x.itemsize):
-            for r0, r1 in bands:
-                col = g.im2col(g.padded_rows(x, a, b, r0, r1), r1 - r0)
-                dw += np.matmul(col.T, dy[a:b, r0:r1].reshape(-1, g.o), out=part)
+        dw_shape, dtype = (g.kh * g.kw * g.c, g.o), np.result_type(x, dy)
+        if 0 in dw_shape or dy.size == 0:
+            return np.zeros(w_shape, dtype)
+        blocks = g.blocks(x.itemsize)
+
+        def filter_grad_of_blocks(i, j):   # each thread sums its blocks' products; the sums add up after
+            dw = np.zeros(dw_shape, dtype)
+            part = _work("product", dw_shape, dtype)
+            for a, b, bands in blocks[i:j]:
+                for r0, r1 in bands:
+                    col = g.im2col(g.padded_rows(x, a, b, r0, r1), r1 - r0)
+                    dw += np.matmul(col.T, dy[a:b, r0:r1].reshape(-1, g.o), out=part)
+            return dw
+        dw, *others = parallel.parallel_for(filter_grad_of_blocks, len(blocks), threads=g.threads)
+        for other in others:
+            dw += other
         return dw.reshape(w_shape)
     return backprop_filter_kernel
 
@@ -300,7 +319,13 @@ def _input_grad_by_taps(g, w, dy, dx, dtype):
     images) so that each of the kh*kw taps adds one block onto acc[:, rows, cols, :], whose
     (cols, images) runs are contiguous."""
     w2 = w.reshape(-1, g.o)
-    for a, b, bands in g.blocks(dy.itemsize):
+    blocks = g.blocks(dy.itemsize)
+    parallel.parallel_for(lambda i, j: _input_grad_by_taps_of(g, w2, dy, dx, dtype, blocks[i:j]), len(blocks),
+                          threads=g.threads)
+
+
+def _input_grad_by_taps_of(g, w2, dy, dx, dtype, blocks):
+    for a, b, bands in blocks:
         nb = b - a
         acc = _work("acc", (g.c, g.hp, g.wp, nb), dtype, zero=True)
         for r0, r1 in bands:
@@ -330,7 +355,13 @@ def _input_grad_by_rows(g, w, dy, dx, dtype):
     wq = g.w + g.kw - 1
     w_rows = w[:, ::-1].transpose(0, 2, 1, 3).reshape(g.kh * g.c, g.kw * g.o)
     row_bytes = g.w * (g.kw * g.o + g.kh * g.c) * dy.itemsize
-    for a, b, bands in _blocks(g.n, g.oh, row_bytes):
+    blocks = _blocks(g.n, g.oh, row_bytes, g.threads)
+    parallel.parallel_for(lambda i, j: _input_grad_rows_of(g, w_rows, dy, dx, dtype, off, wq, blocks[i:j]),
+                          len(blocks), threads=g.threads)
+
+
+def _input_grad_rows_of(g, w_rows, dy, dx, dtype, off, wq, blocks):
+    for a, b, bands in blocks:
         nb = b - a
         acc = _work("acc", (g.c, g.hp, nb, g.w), dtype, zero=True)
         for r0, r1 in bands:
@@ -385,6 +416,7 @@ def _conv_kw(op):
 
 
 class Conv2D(OpDef):
+    splits_work = True
     fresh_output = True
 
     def infer(op):
@@ -418,6 +450,8 @@ class Conv2D(OpDef):
 
 class Conv2DBackpropInput(OpDef):
     """Gradient of Conv2D w.r.t. its input: (input_sizes, filter, out_backprop) -> d input."""
+    fresh_output = True
+    splits_work = True
 
     def infer(op):
         _check_attrs(op)
@@ -453,6 +487,8 @@ class Conv2DBackpropInput(OpDef):
 
 class Conv2DBackpropFilter(OpDef):
     """Gradient of Conv2D w.r.t. its filter: (input, filter_sizes, out_backprop) -> d filter."""
+    fresh_output = True
+    splits_work = True
 
     def infer(op):
         _check_attrs(op)
@@ -654,6 +690,20 @@ def _tiled_first_max(x, y, kh, kw):
     return x6, first
 
 
+def _tiled_max_pool_grad(x, y, dy, dx, kh, kw):
+    """dx (x's shape) of windows tiling x exactly: each window's dy goes to its first maximum."""
+    x6, first = _tiled_first_max(x, y, kh, kw)
+    dx6 = dx.reshape(x6.shape)
+    finite = np.isfinite(dy).all()             # then a product is a select (0 * inf is not)
+    zero = dy.dtype.type(0)
+    for t in range(kh * kw):
+        dst = dx6[:, :, t // kw, :, t % kw]
+        if finite:
+            np.multiply(dy, first[t], out=dst)
+        else:
+            dst[...] = np.where(first[t], dy, zero)
+
+
 def _max_pool_grad_kernel(op_type, ksize, strides, padding):
     def max_pool_grad_kernel(x, y, dy):
         if dy.shape != y.shape:
@@ -661,17 +711,11 @@ def _max_pool_grad_kernel(op_type, ksize, strides, padding):
         geo = _pool_geometry(op_type, x.shape, ksize, strides, padding)
         kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = geo
         if _tiles_exactly(x.shape, kh, kw, sh, sw, oh, ow, hp, wp) and y.shape == (x.shape[0], oh, ow, x.shape[3]):
-            x6, first = _tiled_first_max(x, y, kh, kw)
-            dx = np.empty(x6.shape, dtype=dy.dtype)
-            finite = np.isfinite(dy).all()             # then a product is a select (0 * inf is not)
-            zero = dy.dtype.type(0)
-            for t in range(kh * kw):
-                dst = dx[:, :, t // kw, :, t % kw]
-                if finite:
-                    np.multiply(dy, first[t], out=dst)
-                else:
-                    dst[...] = np.where(first[t], dy, zero)
-            return dx.reshape(x.shape)
+            dx = np.empty(x.shape, dtype=dy.dtype)
+            grain = max(1, (1 << 18) // max(x[:1].size, 1))   # images per thread: at least ~1 MB of input
+            parallel.parallel_for(lambda a, b: _tiled_max_pool_grad(x[a:b], y[a:b], dy[a:b], dx[a:b], kh, kw),
+                                  x.shape[0], grain=grain, threads=parallel.threads_for(8 * x.size))
+            return dx
         geo, taps, masks = _first_max_masks(x, y, ksize, strides, padding, op_type)
         dxp = np.zeros((x.shape[0], hp, wp, x.shape[3]), dtype=dy.dtype)
         zero = dy.dtype.type(0)
@@ -777,6 +821,7 @@ _POOL_CASES = [((2, 5, 5, 2), 2, 2, "SAME"), ((2, 5, 5, 2), 3, 1, "SAME"), ((2, 
 
 
 class MaxPool(OpDef):
+    fresh_output = True
     def infer(op):
         _check_attrs(op, "ksize")
         x = op._inputs[0]
@@ -800,6 +845,8 @@ def _max_pool_grad_op(op_type, x, y, g, kw, name):
 
 class MaxPoolGrad(OpDef):
     """(orig_input, orig_output, grad) -> d orig_input: each grad value goes to its window's first max."""
+    fresh_output = True
+    splits_work = True
 
     def infer(op):
         _check_attrs(op, "ksize")

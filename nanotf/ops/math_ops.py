@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-from nanotf.framework import dtypes
+from nanotf.framework import dtypes, parallel
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape, broadcast_shapes, unknown_shape
@@ -185,6 +185,7 @@ def _inplace_binary(ufunc):
 
 
 class Add(OpDef):
+    elementwise = True
     fresh_output = True
 
     def inplace(op, ctx):
@@ -207,6 +208,7 @@ def add(x, y, name=None):
 
 
 class Sub(OpDef):
+    elementwise = True
     fresh_output = True
 
     def inplace(op, ctx):
@@ -232,6 +234,7 @@ sub = subtract
 
 
 class Mul(OpDef):
+    elementwise = True
     fresh_output = True
 
     def inplace(op, ctx):
@@ -703,8 +706,8 @@ class MatMul(OpDef):
     def kernel(op, ctx):
         ta, tb = op._attrs["transpose_a"], op._attrs["transpose_b"]
         if not ta and not tb:
-            return np.matmul
-        return lambda a, b: np.matmul(a.T if ta else a, b.T if tb else b)
+            return parallel.matmul
+        return lambda a, b: parallel.matmul(a.T if ta else a, b.T if tb else b)
 
     def grad(op, g):
         a, b = op._inputs

@@ -69,6 +69,7 @@ _SHAPES = [(5,), (2, 3), (2, 3, 2)]
 
 # -- activations
 class Relu(OpDef):
+    elementwise = True
     fresh_output = True
 
     def inplace(op, ctx):
@@ -91,6 +92,7 @@ def relu(features, name=None):
 
 class ReluGrad(OpDef):
     """gradients * (features > 0)."""
+    elementwise = True
     fresh_output = True
 
     def inplace(op, ctx):
@@ -472,6 +474,7 @@ def _channel_axis(data_format):
 
 
 class BiasAdd(OpDef):
+    elementwise = True
     fresh_output = True
 
     def inplace(op, ctx):

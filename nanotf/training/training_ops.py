@@ -7,11 +7,11 @@ its closure (reallocated only when the variable's shape changes) instead of lett
 allocate temporaries, and reads hyper-parameters per run so schedules (Tensors) work.
 The output is the updated variable value (the storage itself; a fetch copies it).
 """
-import os
+import threading
 
 import numpy as np
 
-from nanotf.framework import errors
+from nanotf.framework import errors, parallel
 from nanotf.framework.op_def import OpDef
 from nanotf.framework.ops import apply_op
 
@@ -134,7 +134,7 @@ class ApplyGradientDescent(_ApplyOp):
             else:
                 b = b * alpha
             buf = scratch.like(w)
-            np.matmul(a, b, out=buf)
+            parallel.matmul(a, b, out=buf)
             np.subtract(w, buf, out=w)
             return w
         return apply_gradient_descent_of_matmul
@@ -198,23 +198,6 @@ def apply_momentum(var, accum, lr, grad, momentum, use_locking=False, use_nester
 
 
 _ADAM_BLOCK = 262144   # elements per block of a large variable's update (1 MB of float32 per array)
-_pool = None
-
-
-def _parallel_ranges(fn, n):
-    """fn(i, j) over [0, n) split evenly across up to os.cpu_count() (at most 4) threads."""
-    global _pool
-    workers = min(os.cpu_count() or 1, 4)
-    if workers < 2:
-        return fn(0, n)
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-        _pool = ThreadPoolExecutor(workers, thread_name_prefix="nanotf-update")
-    step = -(-n // workers)
-    futures = [_pool.submit(fn, k * step, min(n, (k + 1) * step)) for k in range(1, workers) if k * step < n]
-    fn(0, min(n, step))
-    for f in futures:
-        f.result()
 
 
 def _adam_update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, buf, num_buf):
@@ -237,6 +220,57 @@ def _adam_update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, buf, num
     np.divide(num, buf, out=buf)
     np.multiply(buf, alpha, out=buf)
     np.subtract(w, buf, out=w)
+
+
+def _adam_of_matmul(op, matmul, ctx):
+    """Adam's update when its gradient is matmul(a, b) used nowhere else (the dense layer's weight
+    gradient): the product is made a band of rows at a time into a small buffer and applied while
+    still in cache, so the full gradient is never written to memory and read back. Bands are
+    shared out over the intra-op threads."""
+    store = ctx.variables
+    var, m_var, v_var = (t.op for t in op._inputs[:3])
+    ta, tb = matmul._attrs["transpose_a"], matmul._attrs["transpose_b"]
+    nesterov = op._attrs.get("use_nesterov", False)
+    scratch, scratch2, whole = _Scratch(), _Scratch(), _Scratch()
+
+    def apply_adam_of_matmul(a, b, beta1_power, beta2_power, lr, beta1, beta2, epsilon):
+        w, m, v = _read(store, var), _read(store, m_var), _read(store, v_var)
+        a = a.T if ta else a
+        b = b.T if tb else b
+        if a.shape[0] != w.shape[0] or b.shape[1] != w.shape[1] or m.shape != w.shape or v.shape != w.shape:
+            _check_same_shape(op, "grad", np.empty((a.shape[0], b.shape[1]), w.dtype), w)
+            _check_same_shape(op, "m", m, w)
+            _check_same_shape(op, "v", v, w)
+        alpha = lr * np.sqrt(1 - beta2_power) / (1 - beta1_power)
+        rows = max(1, _ADAM_BLOCK // max(w.shape[1], 1))
+        if w.size <= _ADAM_BLOCK or not (w.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
+            grad = np.matmul(a, b, out=whole.like(w))
+            _adam_update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov,
+                         scratch.like(w), scratch2.like(w) if nesterov else None)
+            return w
+
+        def bands(i, j):
+            g_buf, buf, num_buf = _band_buffers(3 if nesterov else 2, (rows, w.shape[1]), w.dtype)
+            for s in range(i, j, rows):
+                e = min(s + rows, j)
+                g = np.matmul(a[s:e], b, out=g_buf[:e - s])
+                _adam_update(w[s:e], m[s:e], v[s:e], g, alpha, beta1, beta2, epsilon, nesterov,
+                             buf[:e - s], num_buf[:e - s] if nesterov else None)
+        parallel.parallel_for(bands, w.shape[0], grain=rows)
+        return w
+    return apply_adam_of_matmul
+
+
+_band_local = threading.local()
+
+
+def _band_buffers(count, shape, dtype):
+    """`count` work arrays of `shape` kept per thread (one band of a fused update), plus None padding."""
+    key = (count, shape, np.dtype(dtype))
+    cached = getattr(_band_local, "bufs", None)
+    if cached is None or cached[0] != key:
+        cached = _band_local.bufs = (key, [np.empty(shape, dtype) for _ in range(count)])
+    return list(cached[1]) + [None] * (3 - count)
 
 
 class ApplyAdam(_ApplyOp):
@@ -277,9 +311,12 @@ class ApplyAdam(_ApplyOp):
                     e = min(s + _ADAM_BLOCK, j)
                     _adam_update(fw[s:e], fm[s:e], fv[s:e], fg[s:e], alpha, beta1, beta2, epsilon, nesterov,
                                  fb[s:e], fn[s:e] if nesterov else None)
-            _parallel_ranges(part, fw.size)
+            parallel.parallel_for(part, fw.size, grain=_ADAM_BLOCK)
             return w
         return apply_adam
+
+    fuse = {"MatMul": _adam_of_matmul}
+    fuse_input = 9
 
 
 def apply_adam(var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad, use_locking=False,
