@@ -28,6 +28,7 @@ from nanotf.ops.nn_ops import sigmoid, tanh
 from nanotf.summary.summary import _seed_era_names as _summary_old
 from nanotf import errors, losses, nn, summary, train  # noqa: F401
 from nanotf import app, flags, gfile, logging  # noqa: F401  (tf.app, tf.flags, tf.gfile, tf.logging)
+from nanotf import config  # noqa: F401
 
 globals().update(_summary_old())
 newaxis = None

@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from nanotf.client import _malloc
+from nanotf.client import _chunking, _malloc
 from nanotf.framework import parallel
 from nanotf.framework import errors
 from nanotf.framework import ops as ops_mod
@@ -95,7 +95,7 @@ def _to_result(v):
 class _Plan:
     """A compiled (fetches, feeds) signature: one Python function calling kernels in order."""
 
-    def __init__(self, runtime, elements, feed_tensors):
+    def __init__(self, runtime, elements, feed_tensors, may_split=True):
         self.feed_tensors = feed_tensors
         fed = {t: i for i, t in enumerate(feed_tensors)}
         needed = self._needed_ops(elements, fed)
@@ -103,6 +103,9 @@ class _Plan:
         # Plans with kernels that split their work themselves run with BLAS single-threaded (see
         # framework/parallel.py); the others keep BLAS's own threads, which serve small products best.
         self.splits_work = any(op._def.splits_work for op in self.ops)
+        # A big batch may run its row-wise front in slices (client/_chunking.py).
+        self.split = _chunking.plan_split(lambda *a: _Plan(*a, may_split=False), runtime, self.ops, elements,
+                                          feed_tensors) if may_split else None
         self.feed_checks = [(t, np.dtype(t.dtype.as_numpy_dtype), t.shape.as_tuple(), t.shape.is_fully_defined())
                             for t in feed_tensors]
         self._compile(runtime, elements, fed)
@@ -424,6 +427,9 @@ def _short(value):
 class BaseSession:
     def __init__(self, target="", graph=None, config=None):
         _malloc.tune_malloc()
+        intra_op = getattr(config, "intra_op_parallelism_threads", 0)
+        if intra_op:   # TF sizes a pool per session; nanotf's pool is per process (framework/parallel.py)
+            parallel.set_intra_op_parallelism_threads(intra_op)
         self._graph = graph if graph is not None else ops_mod.get_default_graph()
         self._runtime = _Runtime(self)
         self._plans = {}
@@ -518,7 +524,11 @@ class BaseSession:
             else:
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
                     # inf/NaN propagate silently, as in TensorFlow
-                    values = plan.fn(*args)
+                    split = plan.split
+                    if split is not None and split.applies(args):
+                        values = split.run(args)
+                    else:
+                        values = plan.fn(*args)
         except Exception as e:  # re-raise naming the op that failed
             raise _op_error(plan, e) from (None if isinstance(e, errors.OpError) else e)
         finally:
@@ -540,9 +550,13 @@ def _op_error(plan, e):
     """Finds the op whose kernel raised `e` (by line in the compiled plan) and wraps the error."""
     tb = e.__traceback__
     op = None
+    plans = [plan] + list(plan.split.parts if plan.split is not None and plan.split.parts else ())
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == _PLAN_FILENAME:
-            table = plan.line_ops if tb.tb_frame.f_code is plan.fn.__code__ else getattr(plan, "traced_line_ops", {})
+        code = tb.tb_frame.f_code
+        if code.co_filename == _PLAN_FILENAME:
+            table = next((p.line_ops for p in plans if code is p.fn.__code__), None)
+            if table is None:
+                table = getattr(plan, "traced_line_ops", {})
             op = table.get(tb.tb_lineno)
         tb = tb.tb_next
     if isinstance(e, errors.OpError):

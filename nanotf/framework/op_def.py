@@ -57,6 +57,9 @@ class OpDef:
     is_identity = False       # kernel returns input 0 itself: the plan aliases it instead of calling
     elementwise = False       # output element i depends only on the inputs' (broadcast) element i: the
                               #   in-place kernel may run on slices of axis 0 concurrently
+    row_wise = False          # True: output row i depends only on row i of input 0 (other inputs whole, free of
+                              #   the batch); or fn(op, sliced_flags) -> bool. Lets a big batch run in slices
+                              #   (client/_chunking.py). `elementwise` ops are row-wise by their own rule
     splits_work = False       # kernel splits big work over the intra-op pool: plans holding it run BLAS
                               #   single-threaded and split big products too (see framework/parallel.py)
     samples = ()

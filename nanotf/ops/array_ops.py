@@ -132,6 +132,7 @@ def placeholder_with_default(input, shape, name=None):  # noqa: A002 - TF's argu
 
 
 class Identity(OpDef):
+    elementwise = True
     forwards_input = True
     is_identity = True
     infer = same_as_input
@@ -152,6 +153,7 @@ def identity(input, name=None):  # noqa: A002
 
 
 class StopGradient(OpDef):
+    elementwise = True
     forwards_input = True
     is_identity = True
     infer = same_as_input
@@ -235,7 +237,19 @@ def _static_shape_from(shape_arg):
     return as_shape(shape_arg)
 
 
+def _reshape_rows(op, sliced):
+    """Row-wise when the target is a Const [-1, ...] that keeps each row's element count."""
+    if sliced != [True, False] or op._inputs[1].op.type != "Const":
+        return False
+    target = [int(d) for d in np.ravel(op._inputs[1].op._attrs["value"])]
+    dims = op._inputs[0].shape.as_tuple()
+    if not target or target[0] != -1 or any(d < 0 for d in target[1:]) or not dims or None in dims[1:]:
+        return False
+    return int(np.prod(target[1:])) == int(np.prod(dims[1:]))
+
+
 class Reshape(OpDef):
+    row_wise = staticmethod(_reshape_rows)
     forwards_input = True
 
     def infer(op):

@@ -416,6 +416,7 @@ def _conv_kw(op):
 
 
 class Conv2D(OpDef):
+    row_wise = True          # image by image (the filter is whole)
     splits_work = True
     fresh_output = True
 
@@ -643,11 +644,16 @@ def _lowest(dtype):
 def _max_pool_kernel(op_type, ksize, strides, padding):
     def max_pool_kernel(x):
         kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = _pool_geometry(op_type, x.shape, ksize, strides, padding)
-        xp = _pad(x, pt, pl, hp, wp, _lowest(x.dtype))
         taps = _taps(kh, kw, sh, sw, oh, ow)
-        out = xp[taps[0]].copy()
-        for t in taps[1:]:
-            np.maximum(out, xp[t], out=out)
+        out = np.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
+
+        def pool(a, b):   # images a:b
+            xp = _pad(x[a:b], pt, pl, hp, wp, _lowest(x.dtype))
+            o = out[a:b]
+            np.copyto(o, xp[taps[0]])
+            for t in taps[1:]:
+                np.maximum(o, xp[t], out=o)
+        parallel.parallel_for(pool, x.shape[0], threads=parallel.threads_for(8 * x.size))
         return out
     return max_pool_kernel
 
@@ -821,7 +827,10 @@ _POOL_CASES = [((2, 5, 5, 2), 2, 2, "SAME"), ((2, 5, 5, 2), 3, 1, "SAME"), ((2, 
 
 
 class MaxPool(OpDef):
+    row_wise = True          # image by image (the filter is whole)
     fresh_output = True
+    splits_work = True
+
     def infer(op):
         _check_attrs(op, "ksize")
         x = op._inputs[0]
@@ -895,6 +904,7 @@ class MaxPoolGradGrad(OpDef):
 
 
 class AvgPool(OpDef):
+    row_wise = True          # image by image (the filter is whole)
     def infer(op):
         _check_attrs(op, "ksize")
         x = op._inputs[0]

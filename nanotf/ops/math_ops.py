@@ -260,6 +260,7 @@ mul = multiply
 
 
 class RealDiv(OpDef):
+    elementwise = True
     infer = _binary_infer(_NUMERIC)
 
     def kernel(op, ctx):
@@ -298,6 +299,7 @@ def div(x, y, name=None):
 
 
 class Neg(OpDef):
+    elementwise = True
     infer = _unary_infer(_NUMERIC)
 
     def kernel(op, ctx):
@@ -318,6 +320,7 @@ neg = negative
 
 # -- elementwise unary math
 class Square(OpDef):
+    elementwise = True
     infer = _unary_infer(_NUMERIC)
 
     def kernel(op, ctx):
@@ -335,6 +338,7 @@ def square(x, name=None):
 
 
 class Sqrt(OpDef):
+    elementwise = True
     infer = _unary_infer(_FLOAT)
 
     def kernel(op, ctx):
@@ -351,6 +355,7 @@ def sqrt(x, name=None):
 
 
 class Rsqrt(OpDef):
+    elementwise = True
     infer = _unary_infer(_FLOAT)
 
     def kernel(op, ctx):
@@ -368,6 +373,7 @@ def rsqrt(x, name=None):
 
 
 class Exp(OpDef):
+    elementwise = True
     infer = _unary_infer(_FLOAT)
 
     def kernel(op, ctx):
@@ -384,6 +390,7 @@ def exp(x, name=None):
 
 
 class Log(OpDef):
+    elementwise = True
     infer = _unary_infer(_FLOAT)
 
     def kernel(op, ctx):
@@ -400,6 +407,7 @@ def log(x, name=None):
 
 
 class Log1p(OpDef):
+    elementwise = True
     infer = _unary_infer(_FLOAT)
 
     def kernel(op, ctx):
@@ -416,6 +424,7 @@ def log1p(x, name=None):
 
 
 class Abs(OpDef):
+    elementwise = True
     infer = _unary_infer(_NUMERIC)
 
     def kernel(op, ctx):
@@ -432,6 +441,7 @@ def abs(x, name=None):  # noqa: A001 - TF's public name
 
 
 class Sign(OpDef):
+    elementwise = True
     infer = _unary_infer(_NUMERIC)
 
     def kernel(op, ctx):
@@ -448,6 +458,7 @@ def sign(x, name=None):
 
 
 class Reciprocal(OpDef):
+    elementwise = True
     infer = _unary_infer(_NUMERIC)
 
     def kernel(op, ctx):
@@ -479,6 +490,7 @@ def _no_input_gradient(op, g):
 
 
 class Floor(OpDef):
+    elementwise = True
     infer = _unary_infer(_FLOAT)
     grad = _no_input_gradient
 
@@ -493,6 +505,7 @@ def floor(x, name=None):
 
 
 class Ceil(OpDef):
+    elementwise = True
     infer = _unary_infer(_FLOAT)
     grad = _no_input_gradient
 
@@ -508,6 +521,7 @@ def ceil(x, name=None):
 
 class Round(OpDef):
     """Rounds half to even (banker's rounding), as TensorFlow and NumPy do."""
+    elementwise = True
     forwards_input = True   # integers pass through unchanged
     infer = _unary_infer(_NUMERIC)
     grad = _no_input_gradient
@@ -527,6 +541,7 @@ def round(x, name=None):  # noqa: A001 - TF's public name
 
 # -- elementwise binary math
 class Pow(OpDef):
+    elementwise = True
     infer = _binary_infer(_NUMERIC)
 
     def kernel(op, ctx):
@@ -565,6 +580,7 @@ def _select_gradient(op, g, x_mask):
 
 
 class Maximum(OpDef):
+    elementwise = True
     infer = _binary_infer(_NUMERIC)
 
     def kernel(op, ctx):
@@ -581,6 +597,7 @@ def maximum(x, y, name=None):
 
 
 class Minimum(OpDef):
+    elementwise = True
     infer = _binary_infer(_NUMERIC)
 
     def kernel(op, ctx):
@@ -597,6 +614,7 @@ def minimum(x, y, name=None):
 
 
 class SquaredDifference(OpDef):
+    elementwise = True
     infer = _binary_infer(_NUMERIC)
 
     def kernel(op, ctx):
@@ -624,6 +642,7 @@ def _int_division_checked(fn):
 
 
 class FloorDiv(OpDef):
+    elementwise = True
     infer = _binary_infer(_NUMERIC)
     grad = _no_input_gradient
 
@@ -644,6 +663,7 @@ def floordiv(x, y, name=None):
 
 class FloorMod(OpDef):
     """Remainder of floor division: the result has the sign of y (Python's %)."""
+    elementwise = True
     infer = _binary_infer(_NUMERIC)
 
     def kernel(op, ctx):
@@ -687,6 +707,7 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None):
 
 
 class MatMul(OpDef):
+    row_wise = staticmethod(lambda op, sliced: sliced == [True, False] and not op._attrs["transpose_a"])
     fresh_output = True
 
     def infer(op):
@@ -735,7 +756,23 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
 
 
 # -- reductions: axes are a static attribute, so shapes are known at graph-build time
+def _reduces_rows_apart(op, sliced):
+    """Reductions (and arg-reductions) along axes other than the batch axis are row-wise."""
+    rank = op._inputs[0].shape.ndims
+    if not sliced[0] or any(sliced[1:]) or not rank:
+        return False
+    axes = op._attrs["axis"]
+    if axes is None:
+        return False
+    try:
+        axes = [int(a) for a in (axes if isinstance(axes, (list, tuple)) else [axes])]
+    except TypeError:         # axes known only at run time
+        return False
+    return all(a % rank != 0 for a in axes) and (op._outputs[0].shape.ndims or 0) >= 1
+
+
 class _Reduction(OpDef):
+    row_wise = staticmethod(_reduces_rows_apart)
     abstract = True
     input_kinds = _NUMERIC
 
@@ -1038,6 +1075,7 @@ def count_nonzero(input_tensor, axis=None, keepdims=None, dtype=dtypes.int64, na
 
 
 class _ArgReduction(OpDef):
+    row_wise = staticmethod(_reduces_rows_apart)
     abstract = True
     grad = None
 
@@ -1103,6 +1141,7 @@ def arg_min(input, dimension, name=None, output_type=dtypes.int64):  # noqa: A00
 
 
 class Cast(OpDef):
+    elementwise = True
     def infer(op):
         return op._attrs["DstT"], op._inputs[0].shape
 
@@ -1185,6 +1224,7 @@ def _comparison_samples(fn):
 
 
 class Equal(OpDef):
+    elementwise = True
     infer = _binary_infer(_ANY, dtypes.bool)
     grad = None
 
@@ -1199,6 +1239,7 @@ def equal(x, y, name=None):
 
 
 class NotEqual(OpDef):
+    elementwise = True
     infer = _binary_infer(_ANY, dtypes.bool)
     grad = None
 
@@ -1213,6 +1254,7 @@ def not_equal(x, y, name=None):
 
 
 class Less(OpDef):
+    elementwise = True
     infer = _binary_infer(_NUMERIC, dtypes.bool)
     grad = None
 
@@ -1227,6 +1269,7 @@ def less(x, y, name=None):
 
 
 class LessEqual(OpDef):
+    elementwise = True
     infer = _binary_infer(_NUMERIC, dtypes.bool)
     grad = None
 
@@ -1241,6 +1284,7 @@ def less_equal(x, y, name=None):
 
 
 class Greater(OpDef):
+    elementwise = True
     infer = _binary_infer(_NUMERIC, dtypes.bool)
     grad = None
 
@@ -1255,6 +1299,7 @@ def greater(x, y, name=None):
 
 
 class GreaterEqual(OpDef):
+    elementwise = True
     infer = _binary_infer(_NUMERIC, dtypes.bool)
     grad = None
 
@@ -1273,6 +1318,7 @@ _BOOL_PAIR = [np.array([[True, False], [True, True]]), np.array([False, True])]
 
 
 class LogicalAnd(OpDef):
+    elementwise = True
     infer = _binary_infer(_BOOL)
     grad = None
 
@@ -1287,6 +1333,7 @@ def logical_and(x, y, name=None):
 
 
 class LogicalOr(OpDef):
+    elementwise = True
     infer = _binary_infer(_BOOL)
     grad = None
 
@@ -1301,6 +1348,7 @@ def logical_or(x, y, name=None):
 
 
 class LogicalNot(OpDef):
+    elementwise = True
     infer = _unary_infer(_BOOL)
     grad = None
 

@@ -67,6 +67,14 @@ def _away_from_zero(shape):
 _SHAPES = [(5,), (2, 3), (2, 3, 2)]
 
 
+def _last_axis_rows(op, sliced):
+    return sliced[0] and (op._inputs[0].shape.ndims or 0) >= 2
+
+
+def _in_top_k_rows(op, sliced):
+    return sliced[0] and sliced[1] and not any(sliced[2:])
+
+
 # -- activations
 class Relu(OpDef):
     elementwise = True
@@ -114,6 +122,7 @@ def _relu_grad(g, features):
 
 
 class Relu6(OpDef):
+    elementwise = True
     infer = _real_unary
 
     def kernel(op, ctx):
@@ -132,6 +141,7 @@ def relu6(features, name=None):
 
 class Relu6Grad(OpDef):
     """gradients * (0 < features < 6)."""
+    elementwise = True
     infer = _grad_pair_infer
 
     def kernel(op, ctx):
@@ -148,6 +158,7 @@ def _relu6_grad(g, features):
 
 
 class Elu(OpDef):
+    elementwise = True
     infer = _float_unary()
 
     def kernel(op, ctx):
@@ -166,6 +177,7 @@ def elu(features, name=None):
 
 class EluGrad(OpDef):
     """gradients * (1 if outputs > 0 else outputs + 1)."""
+    elementwise = True
     infer = _grad_pair_infer
 
     def kernel(op, ctx):
@@ -185,6 +197,7 @@ def _elu_grad(g, outputs):
 
 
 class Softplus(OpDef):
+    elementwise = True
     infer = _float_unary()
 
     def kernel(op, ctx):
@@ -202,6 +215,7 @@ def softplus(features, name=None):
 
 class SoftplusGrad(OpDef):
     """gradients * sigmoid(features)."""
+    elementwise = True
     infer = _grad_pair_infer
 
     def kernel(op, ctx):
@@ -219,6 +233,7 @@ def _softplus_grad(g, features):
 
 
 class LeakyRelu(OpDef):
+    elementwise = True
     infer = _float_unary()
 
     def kernel(op, ctx):
@@ -243,6 +258,7 @@ def leaky_relu(features, alpha=0.2, name=None):
 
 class LeakyReluGrad(OpDef):
     """gradients * (1 if features > 0 else alpha)."""
+    elementwise = True
     infer = _grad_pair_infer
 
     def kernel(op, ctx):
@@ -267,6 +283,7 @@ def _np_sigmoid(x):
 
 
 class Sigmoid(OpDef):
+    elementwise = True
     infer = _float_unary("x")
 
     def kernel(op, ctx):
@@ -284,6 +301,7 @@ def sigmoid(x, name=None):
 
 class SigmoidGrad(OpDef):
     """dy * y * (1 - y), inputs (y, dy) in TensorFlow's order."""
+    elementwise = True
     infer = _grad_pair_infer
 
     def kernel(op, ctx):
@@ -302,6 +320,7 @@ def _sigmoid_grad(y, dy):
 
 
 class Tanh(OpDef):
+    elementwise = True
     infer = _float_unary("x")
 
     def kernel(op, ctx):
@@ -319,6 +338,7 @@ def tanh(x, name=None):
 
 class TanhGrad(OpDef):
     """dy * (1 - y^2), inputs (y, dy)."""
+    elementwise = True
     infer = _grad_pair_infer
 
     def kernel(op, ctx):
@@ -381,6 +401,7 @@ def _reduce_sum_keep(t, axis):
 
 
 class Softmax(OpDef):
+    row_wise = staticmethod(_last_axis_rows)   # over the last axis: each row on its own
     infer = _softmax_infer
 
     def kernel(op, ctx):
@@ -411,6 +432,7 @@ class Softmax(OpDef):
 
 
 class LogSoftmax(OpDef):
+    row_wise = staticmethod(_last_axis_rows)   # over the last axis: each row on its own
     infer = _softmax_infer
 
     def kernel(op, ctx):
@@ -890,6 +912,7 @@ def _in_top_k_kernel(op, k_fixed):
 
 class InTopK(OpDef):
     """Row i is True when fewer than k classes score strictly higher than targets[i] (ties count as in)."""
+    row_wise = staticmethod(_in_top_k_rows)
     infer = _in_top_k_infer
     grad = None
 
@@ -902,6 +925,7 @@ class InTopK(OpDef):
 
 class InTopKV2(OpDef):
     """InTopK with k given as a tensor."""
+    row_wise = staticmethod(_in_top_k_rows)
     grad = None
 
     def infer(op):
