@@ -28,7 +28,8 @@ from nanotf.ops.nn_ops import sigmoid, tanh
 from nanotf.summary.summary import _seed_era_names as _summary_old
 from nanotf import errors, losses, nn, summary, train  # noqa: F401
 from nanotf import app, flags, gfile, logging  # noqa: F401  (tf.app, tf.flags, tf.gfile, tf.logging)
-from nanotf import config  # noqa: F401
+from nanotf import compat, config, io, random  # noqa: F401  (tf.compat.v1 is nanotf itself)
+from nanotf.compat import disable_eager_execution, disable_v2_behavior, executing_eagerly  # noqa: F401
 
 globals().update(_summary_old())
 newaxis = None

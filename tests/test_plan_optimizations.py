@@ -94,3 +94,22 @@ def test_a_fetched_constant_can_be_mutated_without_changing_the_graph():
         first = sess.run(c)
         first[0] = 100.0
         np.testing.assert_array_equal(sess.run(c), [2.0, 4.0])
+
+
+def test_fused_sgd_gradient_reads_variables_as_they_were_before_the_step():
+    """M = U @ V: V's gradient U^T (UV - T) is fused into V's update, which runs after U's; it must
+    still read U as it was before this step (closed-form float64 check of both updates)."""
+    rng = np.random.default_rng(0)
+    u0, v0, t = (rng.standard_normal(s).astype(np.float32) for s in [(8, 6), (6, 5), (8, 5)])
+    with tf.Graph().as_default():
+        U, V = tf.Variable(u0), tf.Variable(v0)
+        R = tf.matmul(U, V) - t
+        step = tf.train.GradientDescentOptimizer(0.1).minimize(0.5 * tf.reduce_sum(R * R))
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(step)
+            got_u, got_v = sess.run([U, V])
+    u, v = u0.astype(np.float64), v0.astype(np.float64)
+    r = u @ v - t
+    np.testing.assert_allclose(got_u, u - 0.1 * r @ v.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got_v, v - 0.1 * u.T @ r, rtol=1e-5, atol=1e-5)

@@ -222,7 +222,12 @@ class _Plan:
     def _fusions(self, fed, fetched):
         """Pairs (consumer, producer) to run as one kernel: the consumer's OpDef offers a fused kernel
         for the producer's type (e.g. the SGD update with the matmul computing its gradient), and the
-        producer's single output feeds only that consumer (not fed, not fetched, pure)."""
+        producer's single output feeds only that consumer (not fed, not fetched, pure).
+
+        The fused kernel runs where the consumer runs, i.e. after updates that ops between the two
+        may make to variables in place. So the producer's inputs must not be (views of) a variable
+        that this plan updates: V's gradient U^T @ dR in M = U @ V must read U before U's update."""
+        updated = {op._inputs[j].op for op in self.ops for j in op._def.ref_inputs}
         uses = {}
         for op in self.ops:
             for j, t in enumerate(op._inputs):
@@ -236,7 +241,8 @@ class _Plan:
             t = op._inputs[d.fuse_input]
             p = t.op
             if (p._type in d.fuse and len(p._outputs) == 1 and not p._def.stateful and uses.get(t) == 1
-                    and t not in fed and t not in fetched and p not in pairs.values()):
+                    and t not in fed and t not in fetched and p not in pairs.values()
+                    and not any(_may_read_variable(x, updated, fed) for x in p._inputs)):
                 pairs[op] = p
         return pairs
 
@@ -320,6 +326,23 @@ def _fill_step_stats(run_metadata, ops, records):
         mem.allocator_name = "cpu"
         mem.total_bytes = total
         mem.peak_bytes = total
+
+
+def _may_read_variable(t, variables, fed):
+    """Whether tensor t may be a variable of `variables` or a view of one: walks back through
+    kernels that may return (views of) their inputs, stopping at fed values and fresh outputs."""
+    stack, seen = [t], set()
+    while stack:
+        t = stack.pop()
+        if t in fed or t in seen:
+            continue
+        seen.add(t)
+        op = t.op
+        if op in variables:
+            return True
+        if not op._def.fresh_output:
+            stack.extend(x for j, x in enumerate(op._inputs) if j not in op._def.ref_inputs)
+    return False
 
 
 def _donate_dead_inputs(runtime, env, calls, producer, keep, splits_work):

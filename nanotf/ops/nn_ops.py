@@ -496,7 +496,7 @@ def _channel_axis(data_format):
 
 
 class BiasAdd(OpDef):
-    elementwise = True
+    row_wise = True          # (N, ...) rows with the bias whole (not `elementwise`: NCHW broadcasts its own way)
     fresh_output = True
 
     def inplace(op, ctx):
