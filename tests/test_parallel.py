@@ -93,7 +93,7 @@ def blas():
 @contextlib.contextmanager
 def _in_run():
     """What Session.run does around a plan that splits work."""
-    began = parallel.run_begin()
+    began = parallel.run_begin(True)
     try:
         yield began
     finally:
@@ -502,8 +502,8 @@ def test_run_begin_makes_blas_single_threaded_until_run_end(threads, blas):
 def test_nested_runs_restore_blas_threads_at_the_last_end(threads, blas):
     """Runs overlapping (Sessions in several threads): BLAS stays at 1 thread until the last one ends."""
     threads(2)
-    first = parallel.run_begin()
-    second = parallel.run_begin()
+    first = parallel.run_begin(True)
+    second = parallel.run_begin(True)
     assert first and second and blas.now() == blas.single
     parallel.run_end(first)
     assert blas.now() == blas.single
@@ -512,13 +512,14 @@ def test_nested_runs_restore_blas_threads_at_the_last_end(threads, blas):
     assert parallel._runs == 0
 
 
-def test_one_thread_leaves_blas_alone(threads, blas, spy):
-    """With 1 intra-op thread, run_begin returns False and changes nothing; products are not split."""
+def test_one_thread_set_by_the_user_caps_blas_and_splits_nothing(threads, blas, spy):
+    """With 1 intra-op thread asked for, a run splits nothing and BLAS runs 1 thread too (TF's
+    intra_op_parallelism_threads=1 idiom for a single-threaded run); the count comes back after."""
     threads(1)
     with _in_run() as began:
         assert began is False
-        assert parallel._runs == 0
-        assert blas.now() == blas.before
+        assert parallel._runs == 1 and parallel._split_runs == 0
+        assert blas.now() == blas.single
         rng = np.random.default_rng(12)
         a, b = _f32(rng, 400, 1000), _f32(rng, 1000, 20)
         _assert_sums_close(parallel.matmul(a, b), *_matmul_ref(a, b))
@@ -563,18 +564,40 @@ def test_session_run_that_raises_restores_blas_threads(threads, blas):
     assert parallel._runs == 0
 
 
-def test_session_run_without_splitting_ops_leaves_blas_alone(threads, monkeypatch):
-    """A plan with no op that splits work (a dense layer) never calls run_begin."""
-    threads(2)
-    begun = []
-    monkeypatch.setattr(parallel, "run_begin", lambda: begun.append(1) or False)
+def _blas_seen_by_matmul(monkeypatch, blas):
+    """Patches parallel.matmul (what MatMul kernels call) to record the BLAS thread count it runs under."""
+    seen, real = [], parallel.matmul
+    monkeypatch.setattr(parallel, "matmul", lambda a, b, out=None: seen.append(blas.now()) or real(a, b, out))
+    return seen
+
+
+def _dense_run():
     rng = np.random.default_rng(15)
     a, b = _f32(rng, 400, 1000), _f32(rng, 1000, 20)
     with tf.Graph().as_default(), tf.Session() as sess:
         at = tf.placeholder(tf.float32, a.shape)
         got = sess.run(tf.matmul(at, tf.constant(b)), {at: a})
     _assert_sums_close(got, *_matmul_ref(a, b))
-    assert begun == []
+
+
+def test_session_run_without_splitting_ops_leaves_blas_alone(threads, blas, monkeypatch):
+    """By default a plan with no op that splits work (a dense layer) leaves BLAS's own threading on."""
+    monkeypatch.delenv("NANOTF_NUM_THREADS", raising=False)
+    threads(0)
+    seen = _blas_seen_by_matmul(monkeypatch, blas)
+    _dense_run()
+    assert seen == [blas.before]
+    assert blas.now() == blas.before and parallel._runs == 0
+
+
+def test_a_thread_count_set_by_the_user_caps_blas_in_every_plan(threads, blas, monkeypatch):
+    """NANOTF_NUM_THREADS / ConfigProto / set_intra_op_parallelism_threads(2): BLAS runs at most 2
+    threads in a dense plan too (it was 3 outside), and gets its 3 back afterwards."""
+    threads(2)
+    seen = _blas_seen_by_matmul(monkeypatch, blas)
+    _dense_run()
+    assert len(seen) == 1 and all(n == min(b, 2) for n, b in zip(seen[0], blas.before))
+    assert blas.now() == blas.before and parallel._runs == 0
 
 
 # -- convolutions split over threads vs float64 references

@@ -137,7 +137,7 @@ def matmul(a, b, out=None):
     across the pool when the product is big enough to gain from it."""
     m, k = a.shape
     n = b.shape[1]
-    if not _runs or m * n * k < _MIN_SPLIT_MACS or getattr(_local, "in_pool", False):
+    if not _split_runs or m * n * k < _MIN_SPLIT_MACS or getattr(_local, "in_pool", False):
         return np.matmul(a, b, out=out)   # BLAS threads itself outside runs that split work
     if out is None:
         out = np.empty((m, n), dtype=np.result_type(a, b))
@@ -154,7 +154,7 @@ def split_inplace(kernel, index):
     passed whole)."""
     def split_inplace_kernel(*args):
         x = args[index]
-        if not _runs or x.size < _MIN_SPLIT_ELEMENTS or getattr(_local, "in_pool", False):
+        if not _split_runs or x.size < _MIN_SPLIT_ELEMENTS or getattr(_local, "in_pool", False):
             return kernel(*args)
         shapes = [np.shape(a) for a in args]
         if np.broadcast_shapes(*shapes) != x.shape:   # the kernel would allocate a larger result
@@ -171,7 +171,9 @@ def split_inplace(kernel, index):
 
 # -- BLAS threads during a run
 _blas = None            # threadpoolctl controllers of the BLAS libraries NumPy uses; () if none
-_runs = 0               # runs in progress (Sessions may run in several threads)
+_runs = 0               # runs in progress that cap BLAS threads (Sessions may run in several threads)
+_split_runs = 0         # of which, runs splitting big products and elementwise steps over the pool
+_blas_limit = None      # the cap in force
 _saved = ()
 
 
@@ -186,30 +188,46 @@ def _blas_controllers():
     return _blas
 
 
-def run_begin():
-    """Called as a Session.run starts: BLAS goes single-threaded while any run is in progress.
-    Returns whether run_end must undo it."""
-    global _runs, _saved
-    if num_threads() < 2:
-        return False
+def _explicit():
+    """Whether the thread count was set by the user (API, ConfigProto or NANOTF_NUM_THREADS)."""
+    return bool(_requested) or os.environ.get("NANOTF_NUM_THREADS", "").strip() not in ("", "0")
+
+
+def run_begin(splits_work):
+    """Called as a Session.run starts. A plan that splits work itself (`splits_work`) runs with BLAS
+    single-threaded and its big products split over the pool; any other plan leaves BLAS alone,
+    unless the user set a thread count, which then caps BLAS's threads too. Returns what
+    run_end must undo (None: nothing)."""
+    global _runs, _split_runs, _saved, _blas_limit
+    n = num_threads()
+    if splits_work and n >= 2:
+        limit, splitting = 1, True
+    elif _explicit():
+        limit, splitting = n, False
+    else:
+        return None
     with _state_lock:
-        _runs += 1
-        if _runs == 1:
+        if _runs == 0:
             _saved = tuple((c, c.num_threads) for c in _blas_controllers())
-            for c, n in _saved:
-                if n != 1:
-                    c.set_num_threads(1)
-    return True
+            _blas_limit = None
+        _runs += 1
+        _split_runs += splitting
+        if _blas_limit is None or limit < _blas_limit:   # concurrent runs: the lowest cap holds
+            _blas_limit = limit
+            for c, was in _saved:
+                c.set_num_threads(min(was, limit))
+    return splitting
 
 
 def run_end(began):
     """Called as a Session.run returns or raises: the last run to finish restores BLAS threads."""
-    global _runs
-    if not began:
+    global _runs, _split_runs, _blas_limit
+    if began is None:
         return
     with _state_lock:
         _runs -= 1
+        _split_runs -= began
         if _runs == 0:
-            for c, n in _saved:
-                if n != 1:
-                    c.set_num_threads(n)
+            _blas_limit = None
+            for c, was in _saved:
+                c.set_num_threads(was)
