@@ -23,6 +23,7 @@ from nanotf.ops.random_ops import *  # noqa: F401,F403
 from nanotf.ops.variables import *  # noqa: F401,F403
 from nanotf.ops.variable_scope import *  # noqa: F401,F403
 from nanotf.ops.init_ops import *  # noqa: F401,F403
+from nanotf.ops.sparse_ops import *  # noqa: F401,F403
 from nanotf.ops.gradients_impl import gradients
 from nanotf.ops.nn_ops import sigmoid, tanh
 from nanotf.summary.summary import _seed_era_names as _summary_old

@@ -19,7 +19,7 @@ __all__ = ["constant", "placeholder", "placeholder_with_default", "identity", "s
            "reshape", "shape", "size", "rank", "fill", "zeros", "ones", "zeros_like", "ones_like",
            "expand_dims", "squeeze", "transpose", "invert_permutation", "concat", "stack", "pack", "unstack",
            "unpack", "split", "tile", "pad", "one_hot", "gather", "slice", "strided_slice", "broadcast_to",
-           "reverse", "reverse_v2", "shape_n", "boolean_mask", "newaxis"]
+           "reverse", "reverse_v2", "shape_n", "boolean_mask", "newaxis", "gather_nd", "scatter_nd"]
 
 _pyslice = builtins.slice   # this module's `slice` is tf.slice
 newaxis = None
@@ -1300,6 +1300,208 @@ def gather(params, indices, validate_indices=None, name=None, axis=None, batch_d
         p = convert_to_tensor(params, name="params")
         i = convert_to_tensor(indices, name="indices")
         return apply_op("GatherV2", [p, i, _int_tensor(axis, "axis")], name=scope)
+
+
+# -- GatherNd / ScatterNd: indexing by the last dimension of `indices` (each row a prefix of an index)
+def _dbg(shape):
+    """A concrete shape in TensorShape::DebugString's form: [2,3], [] for a scalar."""
+    return "[%s]" % ",".join(str(int(d)) for d in shape)
+
+
+def _slice_debug(batch, i):
+    """TF's SliceDebugString: where flat row i sits in the batch dims ('' for none, '[1]', '[0,2]')."""
+    if not batch:
+        return ""
+    return "[%s]" % ",".join(str(int(k)) for k in np.unravel_index(i, batch))
+
+
+def _index_dtype_check(op, t, what):
+    if t.dtype not in (dtypes.int32, dtypes.int64):
+        raise TypeError("%s %r: %s must be int32 or int64, got %s (%s)" % (op.type, op.name, what, t.dtype.name,
+                                                                         t.name))
+
+
+def _first_bad_row(flat, bounds):
+    """Index of the first row of `flat` ([M, K]) outside [0, bounds) in some column, or -1."""
+    if not flat.size:
+        return -1
+    bad = ((flat < 0) | (flat >= np.asarray(bounds, dtype=np.int64))).any(axis=1)
+    return int(np.argmax(bad)) if bad.any() else -1
+
+
+class GatherNd(OpDef):
+    """Slices of params at the index prefixes along the last dimension of indices: output shape is
+    indices.shape[:-1] + params.shape[indices.shape[-1]:]."""
+    fresh_output = True
+
+    def infer(op):
+        params, idx = op._inputs
+        _index_dtype_check(op, idx, "indices")
+        pd, idims = params.shape.as_tuple(), idx.shape.as_tuple()
+        for dims in (pd, idims):
+            if dims is not None and len(dims) < 1:
+                raise _shape_error(op, "Shape must be at least rank 1 but is rank 0")
+        if idims is None or idims[-1] is None or pd is None:
+            return params.dtype, unknown_shape()
+        k = idims[-1]
+        if k > len(pd):
+            raise _shape_error(op, "indices.shape[-1] must be <= params.rank, but saw indices shape: %s and "
+                               "params shape: %s" % (_fmt_shape(idx.shape), _fmt_shape(params.shape)))
+        return params.dtype, TensorShape(idims[:-1] + pd[k:])
+
+    def kernel(op, ctx):
+        def gather_nd_kernel(params, idx):
+            if np.ndim(params) < 1:
+                raise errors.InvalidArgumentError(None, op, "params must be at least a vector")
+            if np.ndim(idx) < 1:
+                raise errors.InvalidArgumentError(None, op, "indices must be at least a vector")
+            k = idx.shape[-1]
+            if k > params.ndim:
+                raise errors.InvalidArgumentError(
+                    None, op, "index innermost dimension length must be <= params rank; saw: %d vs. %d"
+                    % (k, params.ndim))
+            batch = idx.shape[:-1]
+            flat = idx.reshape((int(np.prod(idx.shape[:-1])), k))
+            if flat.shape[0] and params.size == 0:
+                raise errors.InvalidArgumentError(None, op, "Requested more than 0 entries, but params is empty.  "
+                                                  "Params shape: %s" % _dbg(params.shape))
+            bad = _first_bad_row(flat, params.shape[:k])
+            if bad >= 0:
+                raise errors.InvalidArgumentError(
+                    None, op, "indices%s = [%s] does not index into param shape %s"
+                    % (_slice_debug(batch, bad), ", ".join(str(int(v)) for v in flat[bad]), _dbg(params.shape)))
+            if k == 0:   # every index is the empty prefix: the whole of params, once per index
+                return np.array(np.broadcast_to(params, batch + params.shape))
+            return params[tuple(flat.T)].reshape(batch + params.shape[k:])
+        return gather_nd_kernel
+
+    def grad(op, g):
+        params, idx = op._inputs
+        return [scatter_nd(idx, g, _shape_of(params, idx.dtype)), None]
+
+    samples = [Sample(lambda p, i: gather_nd(p, i), [(3, 4), np.array([[0, 1], [2, 3], [0, 1], [1, 0]], np.int32)]),
+               Sample(lambda p, i: gather_nd(p, i), [(3, 2, 2), np.array([[[1], [0]], [[2], [2]]], np.int64)]),
+               Sample(lambda p, i: gather_nd(p, i), [(2, 3), np.array([1, 2], np.int32)]),
+               Sample(lambda p: gather_nd(p, np.zeros((2, 0), np.int32)), [(2, 3)]),
+               Sample(lambda p: gather_nd(p, [[1, 0], [0, 2]]),
+                      [lambda rng: rng.standard_normal((2, 3)).astype(np.float32)], atol=1e-3, rtol=1e-3)]
+
+
+def gather_nd(params, indices, name=None):
+    """params at the index prefixes in the last dimension of `indices`: output shape is
+    indices.shape[:-1] + params.shape[indices.shape[-1]:]."""
+    with name_scope(name, "GatherNd", [params, indices]) as scope:
+        p = convert_to_tensor(params, name="params")
+        i = convert_to_tensor(indices, name="indices")
+        return apply_op("GatherNd", [p, i], name=scope)
+
+
+class ScatterNd(OpDef):
+    """Zeros of `shape` with `updates` added at the index prefixes in `indices` (repeats add up)."""
+    fresh_output = True
+
+    def infer(op):
+        idx, upd, shape_t = op._inputs
+        _index_dtype_check(op, idx, "indices")
+        if shape_t.dtype is not idx.dtype:
+            raise TypeError("ScatterNd %r: shape must have the dtype of indices (%s), got %s (%s)"
+                            % (op.name, idx.dtype.name, shape_t.dtype.name, shape_t.name))
+        if shape_t.shape.ndims not in (None, 1):
+            raise _shape_error(op, "Shape must be rank 1 but is rank %d" % shape_t.shape.ndims)
+        out = _static_shape_from(shape_t)
+        idims, udims, odims = idx.shape.as_tuple(), upd.shape.as_tuple(), out.as_tuple()
+        if idims is not None and len(idims) < 1:
+            raise _shape_error(op, "Shape must be at least rank 1 but is rank 0")
+        if idims is None or udims is None or idims[-1] is None:
+            return upd.dtype, out
+        outer, k = len(idims) - 1, idims[-1]
+
+        def clash(a, b):
+            return len(a) != len(b) or any(x is not None and y is not None and x != y for x, y in zip(a, b))
+        if clash(idims[:-1], udims[:outer]):
+            raise _shape_error(op, "The outer %d dimensions of indices.shape=%s must match the outer %d dimensions "
+                               "of updates.shape=%s" % (outer, _fmt_shape(idx.shape), outer, _fmt_shape(upd.shape)))
+        if odims is not None:
+            if k > len(odims):
+                raise _shape_error(op, "indices.shape[-1] must be <= rank of shape, but saw indices shape: %s and "
+                                   "shape: %s" % (_fmt_shape(idx.shape), _fmt_shape(out)))
+            if clash(odims[k:], udims[outer:]):
+                raise _shape_error(op, "The inner %d dimensions of output.shape=%s must match the inner %d "
+                                   "dimensions of updates.shape=%s" % (len(odims) - k, _fmt_shape(out),
+                                                                      len(udims) - outer, _fmt_shape(upd.shape)))
+            # the updates may know dimensions the shape argument leaves open
+            odims = odims[:k] + tuple(o if o is not None else u for o, u in zip(odims[k:], udims[outer:]))
+            return upd.dtype, TensorShape(odims)
+        return upd.dtype, out
+
+    def kernel(op, ctx):
+        npd = op._inputs[1].dtype.as_numpy_dtype
+
+        def scatter_nd_kernel(idx, upd, shape_v):
+            if np.ndim(shape_v) != 1:
+                raise errors.InvalidArgumentError(None, op, "Shape must be a vector")
+            shp = tuple(int(d) for d in shape_v)
+            for d in shp:
+                if d < 0:
+                    raise errors.InvalidArgumentError(None, op, "Dimension %d must be >= 0" % d)
+            if np.ndim(idx) < 1:
+                raise errors.InvalidArgumentError(None, op, "Indices shape must have rank at least one. Found:%s"
+                                                  % _dbg(np.shape(idx)))
+            if not shp:
+                raise errors.InvalidArgumentError(None, op, "Output must be at least 1-D, got shape: []")
+            k, outer = idx.shape[-1], idx.ndim - 1
+            if k > len(shp):
+                raise errors.InvalidArgumentError(
+                    None, op, "Index innermost dimension length must be <= params rank; saw: %d vs. %d"
+                    % (k, len(shp)))
+            if np.shape(upd)[:outer] != idx.shape[:-1]:
+                raise errors.InvalidArgumentError(
+                    None, op, "The outer %d dimensions of indices.shape=%s must match the outer %d dimensions of "
+                    "updates.shape=%s" % (outer, _dbg(idx.shape), outer, _dbg(np.shape(upd))))
+            if np.shape(upd)[outer:] != shp[k:]:
+                raise errors.InvalidArgumentError(
+                    None, op, "The inner %d dimensions of output.shape=%s must match the inner %d dimensions of "
+                    "updates.shape=%s" % (len(shp) - k, _dbg(shp), np.ndim(upd) - outer, _dbg(np.shape(upd))))
+            out = np.zeros(shp, dtype=npd)
+            if out.size == 0:
+                if np.size(idx) or np.size(upd):
+                    raise errors.InvalidArgumentError(
+                        None, op, "Indices and updates specified for empty output.  indices shape: %s"
+                        % _dbg(idx.shape))
+                return out
+            flat = idx.reshape((int(np.prod(idx.shape[:-1])), k))
+            bad = _first_bad_row(flat, shp[:k])
+            if bad >= 0:
+                raise errors.InvalidArgumentError(
+                    None, op, "indices%s = [%s] does not index into shape %s"
+                    % (_slice_debug(idx.shape[:-1], bad), ", ".join(str(int(v)) for v in flat[bad]), _dbg(shp)))
+            slices = np.reshape(upd, (flat.shape[0],) + shp[k:])
+            if k == 0:
+                out += slices.sum(axis=0, dtype=npd)
+            else:
+                np.add.at(out, tuple(flat.T), slices)   # repeated indices accumulate
+            return out
+        return scatter_nd_kernel
+
+    def grad(op, g):
+        idx = op._inputs[0]
+        return [None, gather_nd(g, idx), None]
+
+    samples = [Sample(lambda u: scatter_nd([[0], [2], [0]], u, [4, 3]), [(3, 3)]),
+               Sample(lambda i, u: scatter_nd(i, u, [3, 4]), [np.array([[0, 1], [2, 3], [1, 1]], np.int64), (3,)]),
+               Sample(lambda i, u: scatter_nd(i, u, [2, 3, 2]), [np.array([[[1, 2]], [[0, 0]]], np.int32), (2, 1, 2)]),
+               Sample(lambda u: scatter_nd([[1]], u, [3]),
+                      [lambda rng: rng.standard_normal((1,)).astype(np.float32)], atol=1e-3, rtol=1e-3)]
+
+
+def scatter_nd(indices, updates, shape, name=None):
+    """Zeros of `shape` with `updates` added at `indices` (last dimension: an index prefix into `shape`);
+    updates at repeated indices add up. updates.shape must be indices.shape[:-1] + shape[indices.shape[-1]:]."""
+    with name_scope(name, "ScatterNd", [indices, updates, shape]) as scope:
+        i = convert_to_tensor(indices, name="indices")
+        u = convert_to_tensor(updates, name="updates")
+        s = _int_tensor(shape, "shape", dtype=i.dtype if i.dtype in (dtypes.int32, dtypes.int64) else dtypes.int32)
+        return apply_op("ScatterNd", [i, u, s], name=scope)
 
 
 # -- Slice
