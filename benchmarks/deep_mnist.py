@@ -26,7 +26,7 @@ TF_PYTHON = os.path.join(HERE, '.venvs', 'tf', 'bin', 'python')
 VARIANTS = {
     'nanotf': (sys.executable, [], {}),
     'tensorflow': (TF_PYTHON, ['--framework', 'tf'], {'TF_CPP_MIN_LOG_LEVEL': '2'}),
-    # the same nanotf with its intra-op pool off: BLAS threads its own products, the rest is serial
+    # the same nanotf asked for one thread: no intra-op pool, and BLAS capped at one thread too
     'nanotf, NANOTF_NUM_THREADS=1': (sys.executable, [], {'NANOTF_NUM_THREADS': '1'}),
 }
 

@@ -540,7 +540,7 @@ class BaseSession:
             if fast_key is not None and len(elements) == len(fetches if build is not None else (fetches,)):
                 self._fast[fast_key] = (plan, build, elements)
         args = [_convert_feed(t, v, npd, st, ex) for (t, npd, st, ex), v in zip(plan.feed_checks, feed_vals)]
-        threaded = parallel.run_begin(plan.splits_work)
+        threaded = parallel.run_begin(plan.splits_work) if parallel.run_scope_needed(plan.splits_work) else None
         try:
             if options is not None and run_metadata is not None and getattr(options, "trace_level", 0):
                 values = plan.run_traced(self._runtime, elements, args, run_metadata)

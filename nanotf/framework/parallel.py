@@ -19,6 +19,8 @@ import threading
 
 import numpy as np
 
+_np_matmul = np.matmul
+
 __all__ = ["num_threads", "set_intra_op_parallelism_threads", "get_intra_op_parallelism_threads",
            "threads_for", "parallel_for", "matmul", "split_inplace", "run_begin", "run_end"]
 
@@ -64,12 +66,13 @@ def num_threads():
 
 def set_intra_op_parallelism_threads(n):
     """Sets the number of threads kernels split work over; 0 restores the default (TF's meaning)."""
-    global _requested, _threads, _pool
+    global _requested, _threads, _pool, _caps_blas
     n = int(n)
     if n < 0:
         raise ValueError("set_intra_op_parallelism_threads: expected 0 (default) or a positive count, got %d" % n)
     with _state_lock:
         _requested, _threads = n, None
+        _caps_blas = None
         old, _pool = _pool, None
     if old is not None:
         old.shutdown(wait=False)
@@ -135,10 +138,12 @@ def parallel_for(fn, n, grain=1, threads=None):
 def matmul(a, b, out=None):
     """np.matmul of two 2-D arrays, split by rows of `a` (or, for few rows, by columns of `b`)
     across the pool when the product is big enough to gain from it."""
+    if not _split_runs:       # BLAS threads itself outside runs that split work (the common, fast path)
+        return _np_matmul(a, b) if out is None else _np_matmul(a, b, out=out)
     m, k = a.shape
     n = b.shape[1]
-    if not _split_runs or m * n * k < _MIN_SPLIT_MACS or getattr(_local, "in_pool", False):
-        return np.matmul(a, b, out=out)   # BLAS threads itself outside runs that split work
+    if m * n * k < _MIN_SPLIT_MACS or getattr(_local, "in_pool", False):
+        return _np_matmul(a, b) if out is None else _np_matmul(a, b, out=out)
     if out is None:
         out = np.empty((m, n), dtype=np.result_type(a, b))
     if m >= n:
@@ -175,6 +180,7 @@ _runs = 0               # runs in progress that cap BLAS threads (Sessions may r
 _split_runs = 0         # of which, runs splitting big products and elementwise steps over the pool
 _blas_limit = None      # the cap in force
 _saved = ()
+_caps_blas = None       # a user-set thread count caps BLAS in every run (resolved on first use)
 
 
 def _blas_controllers():
@@ -191,6 +197,14 @@ def _blas_controllers():
 def _explicit():
     """Whether the thread count was set by the user (API, ConfigProto or NANOTF_NUM_THREADS)."""
     return bool(_requested) or os.environ.get("NANOTF_NUM_THREADS", "").strip() not in ("", "0")
+
+
+def run_scope_needed(splits_work):
+    """Whether a run of a plan must call run_begin/run_end (cheap: called on every run)."""
+    global _caps_blas
+    if _caps_blas is None:
+        _caps_blas = _explicit()
+    return splits_work or _caps_blas
 
 
 def run_begin(splits_work):
