@@ -216,3 +216,17 @@ def test_deep_mnist_eval_of_10000_images_stays_under_a_gigabyte(tmp_path):
     loss, peak_mb = out.stdout.split()
     assert np.isfinite(float(loss)) and float(loss) > 0
     assert int(peak_mb) < 600, "peak RSS %s MB" % peak_mb
+
+
+def test_softmax_over_the_batch_axis_is_not_row_wise(small_slices):
+    """softmax(h, axis=0) normalizes over the batch: a sliced run would normalize each slice."""
+    xs = np.random.default_rng(1).random((300, 64), dtype=np.float32)
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 64])
+        h = tf.matmul(x, tf.constant(np.eye(64, dtype=np.float32)))
+        per_column = tf.reduce_sum(tf.nn.softmax(h, axis=0), 0)
+        per_row = tf.reduce_sum(tf.nn.softmax(h), 1)
+        with tf.Session() as sess:
+            cols, rows = sess.run([per_column, per_row], {x: xs})
+    np.testing.assert_allclose(cols, np.ones(64), rtol=1e-5)
+    np.testing.assert_allclose(rows, np.ones(300), rtol=1e-5)

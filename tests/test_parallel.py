@@ -761,7 +761,7 @@ def test_deep_mnist_training_step_same_with_1_and_3_threads(threads, spy, monkey
 
 
 # -- ApplyAdam fused with its gradient's MatMul
-def _dense_adam_case(shape, lr, nesterov, steps=2):
+def _dense_adam_case(shape, lr, nesterov, steps=2, splitting=True):
     """Adam steps on W (rows, cols) of 0.5 * |X @ W - T|^2 (gradient X^T @ (X W - T), a MatMul with
     transpose_a fused into ApplyAdam), X and T fed. Returns per step (W, m, v) and float64 references:
     (W, m, v, where float32 surely has the gradients' signs), the gradient taken at the W reached."""
@@ -783,7 +783,10 @@ def _dense_adam_case(shape, lr, nesterov, steps=2):
                                         tf.constant(EPSILON, tf.float32), grad, use_nesterov=nesterov)
         sess.run(tf.global_variables_initializer())
         for step in range(1, steps + 1):
-            sess.run(train, {x: xv, t: tv, b1p: BETA1 ** step, b2p: BETA2 ** step})
+            # a dense plan alone lets BLAS thread its products: splitting happens inside runs of plans
+            # that split work (with convolutions), which an enclosing run scope stands for here
+            with (_in_run() if splitting else contextlib.nullcontext()):
+                sess.run(train, {x: xv, t: tv, b1p: BETA1 ** step, b2p: BETA2 ** step})
             got.append(sess.run([w, m, v]))
     refs, sure = [], np.ones(shape, bool)
     rm, rv = 0.0, 0.0
@@ -797,23 +800,25 @@ def _dense_adam_case(shape, lr, nesterov, steps=2):
     return got, refs
 
 
+@pytest.mark.parametrize("splitting", [True, False], ids=["split-run", "blas-run"])
 @pytest.mark.parametrize("nesterov", [False, True], ids=["adam", "nesterov"])
 @pytest.mark.parametrize("shape", [(600, 1024), (100, 64)], ids=["banded", "small"])
-def test_fused_adam_matches_closed_form(threads, spy, monkeypatch, shape, nesterov):
-    """ApplyAdam fused with its gradient's MatMul: a variable bigger than _ADAM_BLOCK is updated band by
-    band (bands split over 2 threads, the last band of each thread partial), a small one in one go;
-    after each of two steps W, m and v equal Adam's closed form on the float64 gradient."""
+def test_fused_adam_matches_closed_form(threads, spy, monkeypatch, shape, nesterov, splitting):
+    """ApplyAdam fused with its gradient's MatMul: in a run that splits work, a variable bigger than
+    _ADAM_BLOCK is updated band by band (bands split over 2 threads, the last band of each thread
+    partial); a small one, or any in a run where BLAS threads its own products, in one go. After each
+    of two steps W, m and v equal Adam's closed form on the float64 gradient."""
     threads(2)
     bands = []
     monkeypatch.setattr(training_ops, "_band_buffers",
                         lambda *a, _orig=training_ops._band_buffers: bands.append(a) or _orig(*a))
     lr = 0.005   # big enough that the second step's gradient differs clearly from the first one's
-    got, refs = _dense_adam_case(shape, lr, nesterov)
+    got, refs = _dense_adam_case(shape, lr, nesterov, splitting=splitting)
     for (w, m, v), (rw, rm, rv, sure) in zip(got, refs):
         np.testing.assert_allclose(m, rm, rtol=1e-4, atol=1e-6 * np.abs(rm).max())
         np.testing.assert_allclose(v, rv, rtol=2e-4, atol=2e-6 * np.abs(rv).max())
         _assert_adam_weights(w, rw, sure, lr)
-    banded = shape[0] * shape[1] > training_ops._ADAM_BLOCK
+    banded = shape[0] * shape[1] > training_ops._ADAM_BLOCK and splitting
     if banded:
         rows = training_ops._ADAM_BLOCK // shape[1]
         assert rows < shape[0] // 2 < shape[0]   # each thread's share ends in a partial band
@@ -945,3 +950,27 @@ def test_config_proto_intra_op_parallelism_threads(threads, spy):
         assert bool(spy.split("conv")) == (n == 2)
     with tf.Session(config=tf.ConfigProto()):   # 0: leaves the current setting alone
         assert parallel.num_threads() == 2
+
+
+def test_setting_the_same_thread_count_keeps_the_pool(threads):
+    """Every Session made with the same ConfigProto sets the count again: the running pool must stay
+    (retiring it could fail a concurrent run's submissions)."""
+    threads(2)
+    parallel.parallel_for(lambda i, j: None, 2)
+    pool = parallel._pool
+    parallel.set_intra_op_parallelism_threads(2)
+    assert parallel._pool is pool and pool is not None
+
+
+def test_ranges_whose_pool_was_retired_run_in_the_caller(threads, monkeypatch):
+    """If the pool is shut down between _get_pool() and submit (the count changed in another thread),
+    the ranges it refuses run in the calling thread: every range still runs once."""
+    threads(3)
+
+    class Retired:
+        def submit(self, *args):
+            raise RuntimeError("cannot schedule new futures after shutdown")
+    monkeypatch.setattr(parallel, "_get_pool", lambda: Retired())
+    seen = []
+    results = parallel.parallel_for(lambda i, j: seen.append((i, j)) or (i, j), 9)
+    assert sorted(seen) == [(0, 3), (3, 6), (6, 9)] and results == [(0, 3), (3, 6), (6, 9)]

@@ -113,3 +113,41 @@ def test_fused_sgd_gradient_reads_variables_as_they_were_before_the_step():
     r = u @ v - t
     np.testing.assert_allclose(got_u, u - 0.1 * r @ v.T, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got_v, v - 0.1 * u.T @ r, rtol=1e-5, atol=1e-5)
+
+
+def test_a_value_read_by_a_fused_update_is_never_overwritten_in_place_before_it():
+    """t = relu(x) feeds both the fused update's gradient matmul (t^T @ dy) and u = t + 1. The fused
+    kernel runs at the update's place, after u: the Add must not write into t."""
+    from nanotf.training import training_ops
+    x = np.array([[1, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]], np.float32)
+    dy = np.ones((4, 2), np.float32)
+    with tf.Graph().as_default():
+        xt, dyt = tf.placeholder(tf.float32, [4, 3]), tf.placeholder(tf.float32, [4, 2])
+        t = tf.nn.relu(xt)
+        g = tf.matmul(t, dyt, transpose_a=True)
+        u = t + 1.0
+        w = tf.Variable(np.zeros((3, 2), np.float32))
+        upd = training_ops.apply_gradient_descent(w._variable, tf.constant(np.float32(0.1)), g)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got_u, got_w = sess.run([u, upd], {xt: x, dyt: dy})
+    np.testing.assert_array_equal(got_u, np.maximum(x, 0) + 1)
+    np.testing.assert_allclose(got_w, -0.1 * np.maximum(x, 0).T @ dy)      # only row 0 moves
+
+
+def test_an_assign_result_is_a_variable_for_fusion():
+    """g = assign(W1, 1)^T @ dy is fused into W2's update only if nothing changes W1 before it runs;
+    here assign_add(W1, 10) comes between (creation order), so the product must be made first."""
+    from nanotf.training import training_ops
+    with tf.Graph().as_default():
+        w1 = tf.Variable(np.zeros((3, 3), np.float32))
+        w2 = tf.Variable(np.zeros((3, 2), np.float32))
+        a = tf.assign(w1, np.ones((3, 3), np.float32))
+        dyt = tf.placeholder(tf.float32, [3, 2])
+        g = tf.matmul(a, dyt, transpose_a=True)
+        inc = tf.assign_add(w1, np.full((3, 3), 10, np.float32))
+        upd = training_ops.apply_gradient_descent(w2._variable, tf.constant(np.float32(1)), g)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            _, got = sess.run([inc, upd], {dyt: np.ones((3, 2), np.float32)})
+    np.testing.assert_array_equal(got, np.full((3, 2), -3.0, np.float32))   # ones^T @ ones = 3

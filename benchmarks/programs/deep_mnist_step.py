@@ -85,7 +85,7 @@ def main():
     median = statistics.median(times)
     print('%s: %.2f ms/step (median of %d; min %.2f), loss after %d steps %.4f'
           % (args.framework, median, len(times), min(times), args.warmup + args.steps, final_loss))
-    quartiles = statistics.quantiles(times, n=4)
+    quartiles = statistics.quantiles(times, n=4) if len(times) > 1 else times * 3
     print(json.dumps({'framework': args.framework, 'median_ms': round(median, 3), 'min_ms': round(min(times), 3),
                       'q1_ms': round(quartiles[0], 3), 'q3_ms': round(quartiles[2], 3),
                       'steps': len(times), 'batch_size': args.batch_size, 'final_loss': final_loss,

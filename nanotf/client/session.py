@@ -145,6 +145,7 @@ class _Plan:
         head = "def _plan(%s):" % ", ".join(["f%d" % i for i in range(len(fed))] + (["_rec", "_now"] if trace else []))
         fusions = {} if trace else self._fusions(fed, fetched)   # consumer op -> producer op
         fused_producers = set(fusions.values())
+        fused_reads = set()   # local names that fused kernels read
         for k, op in enumerate(self.ops):
             if op._type == "NoOp" and not trace:
                 continue
@@ -166,6 +167,7 @@ class _Plan:
                 lines.append("%s = %s(%s)" % (names[outs[0]], fn_name, ", ".join(args)))
                 line_names.append(args + [names[outs[0]]])
                 line_ops[len(lines) + 1] = op
+                fused_reads.update(args)   # read where the consumer runs: no op before may overwrite them
                 continue
             if not trace and op._def.is_identity and ins[0] in names and outs[0] not in fed:
                 src = names[ins[0]]
@@ -207,7 +209,7 @@ class _Plan:
                 producer[names[t]] = op
         returned = [names[e] for e in elements if isinstance(e, Tensor)]
         if not trace:
-            _donate_dead_inputs(runtime, env, calls, producer, set(returned), self.splits_work)
+            _donate_dead_inputs(runtime, env, calls, producer, set(returned) | fused_reads, self.splits_work)
         _free_after_last_use(lines, line_names, set(returned))
         ret = ", ".join(("_copy(%s)" % names[e] if e in fed or e in consts else names[e])
                         if isinstance(e, Tensor) else "None" for e in elements)
@@ -330,7 +332,8 @@ def _fill_step_stats(run_metadata, ops, records):
 
 def _may_read_variable(t, variables, fed):
     """Whether tensor t may be a variable of `variables` or a view of one: walks back through
-    kernels that may return (views of) their inputs, stopping at fed values and fresh outputs."""
+    kernels that may return (views of) their inputs, ref inputs included (an Assign returns the
+    variable's storage), stopping at fed values and fresh outputs."""
     stack, seen = [t], set()
     while stack:
         t = stack.pop()
@@ -341,7 +344,7 @@ def _may_read_variable(t, variables, fed):
         if op in variables:
             return True
         if not op._def.fresh_output:
-            stack.extend(x for j, x in enumerate(op._inputs) if j not in op._def.ref_inputs)
+            stack.extend(op._inputs)
     return False
 
 

@@ -5,14 +5,18 @@ matrix product on its own, but after a product its worker threads keep spinning 
 waiting for the next one. Whatever NumPy work follows on other threads (im2col copies,
 optimizer updates, pooling gradients) then shares a core with a spinning thread. Measured on a
 2-core machine: Deep MNIST's second convolution split over 2 threads took 13.5 ms right after a
-threaded product and 6.7 ms when no BLAS thread was spinning. So while `Session.run` executes,
+threaded product and 6.7 ms when no BLAS thread was spinning. So while `Session.run` executes a
+plan holding kernels that split their work (OpDef.splits_work: convolutions, max-pooling),
 BLAS is set to one thread (its calls run in the thread that makes them), and nanotf splits big
 products, by rows or by columns, and other big kernels over this pool, one thread per core.
-The BLAS thread count in force before the run is restored when the run returns, so NumPy code
-outside a run is unaffected.
+Other plans keep BLAS's own threads, which serve small products best (waking a pool thread costs
+60-90 us here). The BLAS thread count in force before the run is restored when the run returns,
+so NumPy code outside a run is unaffected.
 
 The number of threads is the number of cores this process may use, or `NANOTF_NUM_THREADS`,
-or what `set_intra_op_parallelism_threads(n)` (also `tf.config.threading.*`) sets.
+or what `set_intra_op_parallelism_threads(n)` (also `tf.config.threading.*` and
+`ConfigProto(intra_op_parallelism_threads)`) sets; a count set that way also caps BLAS's
+threads in every run.
 """
 import os
 import threading
@@ -22,7 +26,8 @@ import numpy as np
 _np_matmul = np.matmul
 
 __all__ = ["num_threads", "set_intra_op_parallelism_threads", "get_intra_op_parallelism_threads",
-           "threads_for", "parallel_for", "matmul", "split_inplace", "run_begin", "run_end"]
+           "threads_for", "parallel_for", "matmul", "split_inplace", "splitting", "run_scope_needed", "run_begin",
+           "run_end"]
 
 _MAX_THREADS = 64
 # A product is split only when it has at least this many multiply-adds (about 0.1 ms on one
@@ -71,6 +76,8 @@ def set_intra_op_parallelism_threads(n):
     if n < 0:
         raise ValueError("set_intra_op_parallelism_threads: expected 0 (default) or a positive count, got %d" % n)
     with _state_lock:
+        if n == _requested:
+            return            # e.g. every Session made with the same ConfigProto
         _requested, _threads = n, None
         _caps_blas = None
         old, _pool = _pool, None
@@ -119,7 +126,12 @@ def parallel_for(fn, n, grain=1, threads=None):
         return [fn(0, n)]
     bounds = [n * t // k for t in range(k + 1)]
     pool = _get_pool()
-    futures = [pool.submit(_call_quietly, fn, bounds[t], bounds[t + 1]) for t in range(1, k)]
+    futures = []
+    for t in range(1, k):
+        try:
+            futures.append(pool.submit(_call_quietly, fn, bounds[t], bounds[t + 1]))
+        except RuntimeError:      # the pool was retired meanwhile (thread count changed): run it here
+            futures.append((bounds[t], bounds[t + 1]))
     results, error = [None], None
     try:
         results[0] = fn(bounds[0], bounds[1])
@@ -127,7 +139,7 @@ def parallel_for(fn, n, grain=1, threads=None):
         error = e
     for f in futures:
         try:
-            results.append(f.result())
+            results.append(f.result() if not isinstance(f, tuple) else fn(*f))
         except BaseException as e:
             error = error or e
     if error is not None:
@@ -199,6 +211,11 @@ def _explicit():
     return bool(_requested) or os.environ.get("NANOTF_NUM_THREADS", "").strip() not in ("", "0")
 
 
+def splitting():
+    """Whether a run that splits big products over the pool is in progress (BLAS single-threaded)."""
+    return _split_runs > 0
+
+
 def run_scope_needed(splits_work):
     """Whether a run of a plan must call run_begin/run_end (cheap: called on every run)."""
     global _caps_blas
@@ -229,7 +246,8 @@ def run_begin(splits_work):
         if _blas_limit is None or limit < _blas_limit:   # concurrent runs: the lowest cap holds
             _blas_limit = limit
             for c, was in _saved:
-                c.set_num_threads(min(was, limit))
+                if was > limit:
+                    c.set_num_threads(limit)
     return splitting
 
 
@@ -242,6 +260,7 @@ def run_end(began):
         _runs -= 1
         _split_runs -= began
         if _runs == 0:
-            _blas_limit = None
             for c, was in _saved:
-                c.set_num_threads(was)
+                if was > _blas_limit:
+                    c.set_num_threads(was)
+            _blas_limit = None

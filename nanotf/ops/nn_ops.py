@@ -68,7 +68,9 @@ _SHAPES = [(5,), (2, 3), (2, 3, 2)]
 
 
 def _last_axis_rows(op, sliced):
-    return sliced[0] and (op._inputs[0].shape.ndims or 0) >= 2
+    """Softmax-like ops normalize along `axis`: row-wise unless that axis is the batch axis."""
+    rank = op._inputs[0].shape.ndims or 0
+    return sliced[0] and rank >= 2 and int(op._attrs.get("axis", -1)) % rank != 0
 
 
 def _in_top_k_rows(op, sliced):

@@ -222,6 +222,25 @@ def _adam_update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, buf, num
     np.subtract(w, buf, out=w)
 
 
+def _adam_apply(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, scratch, scratch2):
+    """The update of whole arrays: at once when small, else block by block split over the intra-op
+    threads (NumPy's elementwise passes use one core and are bound by memory; ufuncs release the GIL)."""
+    if w.size <= _ADAM_BLOCK or not (w.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
+        _adam_update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov,
+                     scratch.like(w), scratch2.like(w) if nesterov else None)
+        return
+    fw, fm, fv, fg = w.reshape(-1), m.reshape(-1), v.reshape(-1), np.ascontiguousarray(grad).reshape(-1)
+    fb = scratch.like(fw)
+    fn = scratch2.like(fw) if nesterov else None
+
+    def part(i, j):
+        for s in range(i, j, _ADAM_BLOCK):
+            e = min(s + _ADAM_BLOCK, j)
+            _adam_update(fw[s:e], fm[s:e], fv[s:e], fg[s:e], alpha, beta1, beta2, epsilon, nesterov,
+                         fb[s:e], fn[s:e] if nesterov else None)
+    parallel.parallel_for(part, fw.size, grain=_ADAM_BLOCK)
+
+
 def _adam_of_matmul(op, matmul, ctx):
     """Adam's update when its gradient is matmul(a, b) used nowhere else (the dense layer's weight
     gradient): the product is made a band of rows at a time into a small buffer and applied while
@@ -243,10 +262,11 @@ def _adam_of_matmul(op, matmul, ctx):
             _check_same_shape(op, "v", v, w)
         alpha = lr * np.sqrt(1 - beta2_power) / (1 - beta1_power)
         rows = max(1, _ADAM_BLOCK // max(w.shape[1], 1))
-        if w.size <= _ADAM_BLOCK or not (w.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
-            grad = np.matmul(a, b, out=whole.like(w))
-            _adam_update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov,
-                         scratch.like(w), scratch2.like(w) if nesterov else None)
+        if (w.size <= _ADAM_BLOCK or not parallel.splitting()
+                or not (w.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous)):
+            # small, or BLAS threads its own products in this run: the whole gradient, then the update
+            _adam_apply(w, m, v, np.matmul(a, b, out=whole.like(w)), alpha, beta1, beta2, epsilon, nesterov,
+                        scratch, scratch2)
             return w
 
         def bands(i, j):
@@ -296,22 +316,7 @@ class ApplyAdam(_ApplyOp):
                 _check_same_shape(op, "v", v, w)
             # Scalars stay in the variable's dtype, as TF's kernel computes them in T.
             alpha = lr * np.sqrt(1 - beta2_power) / (1 - beta1_power)
-            if w.size <= _ADAM_BLOCK or not (w.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
-                _adam_update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov,
-                             scratch.like(w), scratch2.like(w) if nesterov else None)
-                return w
-            # Large variables: NumPy's elementwise passes use one core and are bound by memory, so the
-            # update is split across threads (ufuncs release the GIL), each going block by block.
-            fw, fm, fv, fg = w.reshape(-1), m.reshape(-1), v.reshape(-1), np.ascontiguousarray(grad).reshape(-1)
-            fb = scratch.like(fw)
-            fn = scratch2.like(fw) if nesterov else None
-
-            def part(i, j):
-                for s in range(i, j, _ADAM_BLOCK):
-                    e = min(s + _ADAM_BLOCK, j)
-                    _adam_update(fw[s:e], fm[s:e], fv[s:e], fg[s:e], alpha, beta1, beta2, epsilon, nesterov,
-                                 fb[s:e], fn[s:e] if nesterov else None)
-            parallel.parallel_for(part, fw.size, grain=_ADAM_BLOCK)
+            _adam_apply(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, scratch, scratch2)
             return w
         return apply_adam
 
