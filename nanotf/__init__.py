@@ -10,7 +10,7 @@ from nanotf.framework.dtypes import (DType, as_dtype, bool, double, float16, flo
                                      int8, int16, int32, int64, string, uint8, uint16)
 from nanotf.framework.tensor_shape import Dimension, TensorShape
 from nanotf.framework.ops import (Graph, GraphKeys, Operation, Tensor, add_to_collection, add_to_collections,
-                                  control_dependencies, convert_to_tensor, get_collection, get_collection_ref,
+                                  control_dependencies, convert_to_tensor, device, get_collection, get_collection_ref,
                                   get_default_graph, is_tensor, name_scope, reset_default_graph)
 from nanotf.framework.random_seed import set_random_seed
 from nanotf.client.session import InteractiveSession, Session, get_default_session
@@ -24,6 +24,7 @@ from nanotf.ops.variables import *  # noqa: F401,F403
 from nanotf.ops.variable_scope import *  # noqa: F401,F403
 from nanotf.ops.init_ops import *  # noqa: F401,F403
 from nanotf.ops.sparse_ops import *  # noqa: F401,F403
+from nanotf.ops.clip_ops import *  # noqa: F401,F403
 from nanotf.ops.gradients_impl import gradients
 from nanotf.ops.nn_ops import sigmoid, tanh
 from nanotf.summary.summary import _seed_era_names as _summary_old
@@ -37,8 +38,14 @@ newaxis = None
 __version__ = "0.1.0"
 
 
+_LAZY_SUBMODULES = ("layers", "data", "contrib", "python")
+
+
 def __getattr__(name):
-    """Proto classes loaded on first use, so `import nanotf` does not import protobuf."""
+    """Proto classes and the larger subpackages load on first use, so `import nanotf` stays light."""
+    if name in _LAZY_SUBMODULES:
+        import importlib
+        return importlib.import_module("nanotf." + name)
     if name in ("RunOptions", "RunMetadata", "GraphOptions", "OptimizerOptions", "ConfigProto", "GPUOptions"):
         from tensorboard.compat.proto import config_pb2
         return getattr(config_pb2, name)

@@ -116,6 +116,8 @@ def op_to_node_def(op, add_shapes=False):
     node = node_def_pb2.NodeDef(name=op.name, op=op.type)
     node.input.extend(t._as_node_def_input() for t in op._inputs)
     node.input.extend("^" + c.name for c in op._control_inputs)
+    if op._device:
+        node.device = op._device
     attrs = op._attrs
     for key, value in attrs.items():
         av = attr_value(value)

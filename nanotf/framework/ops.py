@@ -132,6 +132,7 @@ class Operation:
         self._attrs = attrs
         self._control_inputs = list(control_inputs)
         self._def = OpDef.lookup(op_type)
+        self._device = ""
         self._id = graph._next_id()
         self._traceback = _user_frame()
         specs = self._def.infer(self)   # may raise: register as a consumer only afterwards
@@ -148,8 +149,11 @@ class Operation:
     outputs = property(lambda self: list(self._outputs))
     control_inputs = property(lambda self: list(self._control_inputs))
     op_def = property(lambda self: self._def)
-    device = property(lambda self: "")
+    device = property(lambda self: self._device)
     traceback = property(lambda self: self._traceback)
+
+    def _set_device(self, device):
+        self._device = _merge_device(device, "") if device else ""
 
     @property
     def node_def(self):
@@ -196,6 +200,7 @@ class Graph:
         self._name_stack = ""
         self._collections = {}
         self._control_dependencies_stack = []
+        self._device_stack = []      # tf.device(...) blocks: device strings or functions of the op
         self._finalized = False
         self.seed = None
         self._version = 0
@@ -290,6 +295,8 @@ class Graph:
                 if c not in ctrl and c not in input_ops:
                     ctrl.append(c)
         op = Operation(self, op_type, name, inputs, dict(attrs or {}), ctrl)
+        if self._device_stack:
+            op._device = _resolve_device(self._device_stack, op)
         self._ops.append(op)
         self._ops_by_name[name] = op
         for frame in self._control_dependencies_stack:
@@ -418,8 +425,17 @@ class Graph:
     def is_fetchable(self, tensor_or_op):
         return True
 
+    @contextlib.contextmanager
     def device(self, device_name_or_function):
-        return contextlib.nullcontext()
+        """Ops created inside get this device (a string such as '/gpu:0', a function of the op, or None to clear).
+
+        Placement is recorded on each op (`op.device`) and checked when a Session runs it: see
+        nanotf/framework/device.py for what runs where."""
+        self._device_stack.append(device_name_or_function)
+        try:
+            yield
+        finally:
+            self._device_stack.pop()
 
     def colocate_with(self, op, ignore_existing=False):
         return contextlib.nullcontext()
@@ -496,6 +512,75 @@ def name_scope(name, default_name=None, values=None):
         n = None
     with g.as_default(), g.name_scope(n) as scope:
         yield scope
+
+
+
+# -- devices: TF's "/job:J/replica:R/task:T/device:TYPE:N" strings, merged field by field
+_DEVICE_FIELDS = ("job", "replica", "task", "type", "index")
+
+
+def _parse_device(spec):
+    """A device string as a dict of the fields it names; '/gpu:0' and '/device:GPU:0' are the same."""
+    out = {}
+    if not spec:
+        return out
+    if not isinstance(spec, str):
+        raise TypeError("a device must be a string, a function or None, got %r" % (spec,))
+    for part in spec.strip().strip("/").split("/"):
+        if not part:
+            continue
+        bits = part.split(":")
+        key = bits[0].lower()
+        if key in ("job", "replica", "task") and len(bits) == 2:
+            out[key] = bits[1] if key == "job" else int(bits[1])
+        elif key == "device" and len(bits) in (2, 3):
+            out["type"] = bits[1].upper()
+            if len(bits) == 3 and bits[2] != "*":
+                out["index"] = int(bits[2])
+        elif len(bits) in (1, 2) and key.replace("_", "").isalpha():   # "cpu:0", "gpu", "xla_gpu:1"
+            out["type"] = bits[0].upper()
+            if len(bits) == 2 and bits[1] != "*":
+                out["index"] = int(bits[1])
+        else:
+            raise ValueError("Cannot parse device specification: %r" % spec)
+    return out
+
+
+def _device_string(fields):
+    s = ""
+    for key in ("job", "replica", "task"):
+        if key in fields:
+            s += "/%s:%s" % (key, fields[key])
+    if "type" in fields:
+        s += "/device:%s:%s" % (fields["type"], fields.get("index", "*"))
+    return s
+
+
+def _merge_device(inner, outer):
+    """`inner`'s fields over `outer`'s (TF: a nested tf.device refines the enclosing one)."""
+    fields = _parse_device(outer)
+    new = _parse_device(inner)
+    if "type" in new and "index" not in new:
+        fields.pop("index", None)
+    fields.update(new)
+    return _device_string(fields)
+
+
+def _resolve_device(stack, op):
+    dev = ""
+    for d in stack:
+        if d is None:
+            dev = ""
+        elif callable(d):
+            dev = _merge_device(d(op) or "", "")
+        else:
+            dev = _merge_device(getattr(d, "to_string", lambda: d)(), dev)
+    return dev
+
+
+def device(device_name_or_function):
+    """tf.device: a context in which new ops are placed on a device (string, function of the op, or None)."""
+    return get_default_graph().device(device_name_or_function)
 
 
 def control_dependencies(control_inputs):

@@ -1,0 +1,1 @@
+"""tf.contrib.tensor_forest.python.tensor_forest: ForestHParams and RandomForestGraphs."""

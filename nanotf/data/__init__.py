@@ -1,0 +1,1 @@
+"""tf.data: Dataset pipelines and iterators, run by the Session in graph mode."""

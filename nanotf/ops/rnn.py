@@ -1,0 +1,2 @@
+"""Recurrent networks: static_rnn, dynamic_rnn and their bidirectional forms."""
+__all__ = []

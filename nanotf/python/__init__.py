@@ -1,0 +1,1 @@
+"""TF's `tensorflow.python` import paths that TF 1.x programs use directly."""

@@ -1,0 +1,1 @@
+"""tensorflow.python.ops.resources: shared_resources / initialize_resources."""
