@@ -14,7 +14,8 @@ from nanotf.ops import array_ops, random_ops
 
 __all__ = ["zeros_initializer", "ones_initializer", "constant_initializer", "random_uniform_initializer",
            "random_normal_initializer", "truncated_normal_initializer", "uniform_unit_scaling_initializer",
-           "variance_scaling_initializer", "glorot_uniform_initializer", "glorot_normal_initializer"]
+           "variance_scaling_initializer", "glorot_uniform_initializer", "glorot_normal_initializer",
+           "orthogonal_initializer", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform"]
 
 # std of a unit normal truncated to [-2, 2]; dividing by it makes truncated_normal keep the target variance
 _TRUNCATED_STD = 0.87962566103423978
@@ -226,6 +227,77 @@ class GlorotNormal(VarianceScaling):
         return {"seed": self.seed, "dtype": self.dtype.name}
 
 
+class Orthogonal(Initializer):
+    """A (semi-)orthogonal matrix times `gain`: the Q factor of a normal matrix's QR decomposition, signs
+    fixed by R's diagonal so Q is uniformly distributed (Saxe et al. 2014). Shapes of rank > 2 are
+    flattened to (prod(shape[:-1]), shape[-1]) first, as TF does."""
+
+    def __init__(self, gain=1.0, seed=None, dtype=dtypes.float32):
+        self.gain, self.seed = gain, seed
+        self.dtype = _float_dtype(dtype, "orthogonal_initializer")
+
+    def __call__(self, shape, dtype=None, partition_info=None):
+        from nanotf.ops import math_ops
+        dtype = _float_dtype(self._dtype_or_default(dtype), "orthogonal_initializer")
+        dims = _shape_list(shape)
+        if len(dims) < 2:
+            raise ValueError("The tensor to initialize must be at least two-dimensional")
+        rows = 1
+        for d in dims[:-1]:
+            rows *= d
+        cols = dims[-1]
+        a = random_ops.random_normal([max(rows, cols), min(rows, cols)], dtype=dtype, seed=self.seed)
+        q, r = math_ops.qr(a, full_matrices=False)
+        # multiply each column by the sign of R's diagonal entry: makes the distribution uniform (Haar)
+        signs = math_ops.sign(array_ops.reshape(array_ops.gather_nd(r, [[i, i] for i in range(min(rows, cols))]),
+                                                [1, -1]))
+        q = math_ops.multiply(q, signs)
+        if rows < cols:
+            q = array_ops.transpose(q)
+        return math_ops.multiply(array_ops.reshape(q, dims), math_ops.cast(self.gain, dtype))
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed, "dtype": self.dtype.name}
+
+
+class Identity(Initializer):
+    """`gain` times the identity matrix; only for 2-D shapes."""
+
+    def __init__(self, gain=1.0, dtype=dtypes.float32):
+        self.gain = gain
+        self.dtype = _float_dtype(dtype, "identity_initializer")
+
+    def __call__(self, shape, dtype=None, partition_info=None):
+        dims = _shape_list(partition_info.full_shape if partition_info is not None else shape)
+        if len(dims) != 2:
+            raise ValueError("Identity matrix initializer can only be used for 2D matrices.")
+        dtype = _float_dtype(self._dtype_or_default(dtype), "identity_initializer")
+        return array_ops.constant(self.gain * np.eye(dims[0], dims[1]), dtype=dtype)
+
+    def get_config(self):
+        return {"gain": self.gain, "dtype": self.dtype.name}
+
+
+def he_normal(seed=None):
+    """Truncated normal, variance 2 / fan_in (He et al. 2015)."""
+    return VarianceScaling(scale=2.0, mode="fan_in", distribution="truncated_normal", seed=seed)
+
+
+def he_uniform(seed=None):
+    """Uniform in +-sqrt(6 / fan_in)."""
+    return VarianceScaling(scale=2.0, mode="fan_in", distribution="uniform", seed=seed)
+
+
+def lecun_normal(seed=None):
+    """Truncated normal, variance 1 / fan_in."""
+    return VarianceScaling(scale=1.0, mode="fan_in", distribution="truncated_normal", seed=seed)
+
+
+def lecun_uniform(seed=None):
+    """Uniform in +-sqrt(3 / fan_in)."""
+    return VarianceScaling(scale=1.0, mode="fan_in", distribution="uniform", seed=seed)
+
+
 # TF1's public names are the lowercase aliases of these classes
 zeros_initializer = Zeros
 ones_initializer = Ones
@@ -237,3 +309,5 @@ uniform_unit_scaling_initializer = UniformUnitScaling
 variance_scaling_initializer = VarianceScaling
 glorot_uniform_initializer = GlorotUniform
 glorot_normal_initializer = GlorotNormal
+orthogonal_initializer = Orthogonal
+identity_initializer = Identity

@@ -36,7 +36,9 @@ __all__ = ["add", "subtract", "sub", "multiply", "mul", "divide", "truediv", "di
            "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
            "logical_and", "logical_or", "logical_not", "logical_xor",
            # selection, sequences
-           "where", "select", "range", "linspace", "lin_space", "cumsum"]
+           "where", "select", "range", "linspace", "lin_space", "cumsum",
+           # built from the ops above; linear algebra
+           "reduce_logsumexp", "qr"]
 
 _py_range = builtins.range
 _py_abs = builtins.abs
@@ -1597,6 +1599,64 @@ def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
         raise ValueError("Cumsum: axis must be a scalar, got %r" % (axis,))
     return apply_op("Cumsum", [x], {"axis": int(axis), "exclusive": bool(exclusive), "reverse": bool(reverse)},
                     name=name or "Cumsum")
+
+
+def reduce_logsumexp(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
+    """log(sum(exp(x))) over `axis`, computed as TF does: the max is subtracted first (held constant for the
+    gradient, which is then softmax(x)) so large inputs do not overflow; a row of -inf gives -inf."""
+    keep = bool(keepdims if keepdims is not None else keep_dims)
+    axis = reduction_indices if axis is None else axis
+    with name_scope(name, "ReduceLogSumExp", [input_tensor]):
+        x = convert_to_tensor(input_tensor)
+        raw_max = reduce_max(x, axis, keepdims=True)
+        finite = array_ops.stop_gradient(select(_is_finite(raw_max), raw_max, array_ops.zeros_like(raw_max)))
+        result = log(reduce_sum(exp(subtract(x, finite)), axis, keepdims=keep))
+        if not keep:
+            finite = array_ops.reshape(finite, array_ops.shape(result))
+        return add(result, finite)
+
+
+def _is_finite(x):
+    # |x| < inf is false for inf, -inf and nan, as tf.is_finite
+    return less(abs(x), np.inf)
+
+
+class Qr(OpDef):
+    """QR decomposition of the inner matrices (tf.linalg.qr). Not differentiable in nanotf: it serves
+    the orthogonal initializer, which only needs the values."""
+
+    def infer(op):
+        x = op._inputs[0]
+        if x.dtype not in (dtypes.float32, dtypes.float64):
+            raise TypeError("Qr %r: input must be float32 or float64, got %s (%s)" % (op.name, x.dtype.name, x.name))
+        dims = x.shape.as_tuple()
+        if dims is None:
+            return [(x.dtype, unknown_shape()), (x.dtype, unknown_shape())]
+        if len(dims) < 2:
+            raise ValueError("Qr %r: input must have rank >= 2, got shape %s" % (op.name, x.shape))
+        m, n = dims[-2], dims[-1]
+        k = None if m is None or n is None else builtins.min(m, n)
+        full = op._attrs["full_matrices"]
+        q = dims[:-2] + (m, m if full else k)
+        r = dims[:-2] + (m if full else k, n)
+        return [(x.dtype, TensorShape(q)), (x.dtype, TensorShape(r))]
+
+    def kernel(op, ctx):
+        mode = "complete" if op._attrs["full_matrices"] else "reduced"
+
+        def qr_kernel(x):
+            q, r = np.linalg.qr(x, mode=mode)
+            return q.astype(x.dtype), r.astype(x.dtype)
+        return qr_kernel
+
+    grad = None
+    samples = [Sample(lambda x: qr(x)[0], [(4, 3)], grad=()), Sample(lambda x: qr(x, True)[1], [(2, 3, 2)], grad=())]
+
+
+def qr(input, full_matrices=False, name=None):  # noqa: A002 - TF's argument name
+    """(q, r) with input = q @ r, q orthonormal columns, r upper triangular (over the last two axes)."""
+    op = apply_op("Qr", [convert_to_tensor(input)], {"full_matrices": bool(full_matrices)}, name=name or "Qr")
+    return op
 
 
 # -- Tensor operators (TF1 names the ops 'add', 'sub', 'mul', 'truediv', ... as its Python wrappers do;
