@@ -1,0 +1,1 @@
+"""Helpers of tf.data: nested element structures and traced functions."""
