@@ -29,16 +29,26 @@ IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
+class Failure:
+    """A run of main() that did not exit 0: its exit `status` and what it printed on stderr."""
+
+    def __init__(self, status, stderr):
+        self.status, self.stderr = status, stderr
+
+    def __repr__(self):
+        return "Failure(status=%r, stderr=%r)" % (self.status, self.stderr)
+
+
 def run_main(argv):
-    """(stdout, SystemExit or None) of fully_connected_feed.main(argv) run in this process."""
-    out = io.StringIO()
-    exit_exc = None
-    with contextlib.redirect_stdout(out):
+    """(stdout, None or Failure) of fully_connected_feed.main(argv) run in this process; a SystemExit
+    (argparse's, for a bad flag) counts as its status."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            fully_connected_feed.main([str(a) for a in argv])
+            status = fully_connected_feed.main([str(a) for a in argv])
         except SystemExit as e:
-            exit_exc = e
-    return out.getvalue(), exit_exc
+            status = e.code
+    return out.getvalue(), (None if status == 0 else Failure(status, err.getvalue()))
 
 
 def parse_output(text):

@@ -12,20 +12,23 @@ from tensorboard.backend.event_processing import event_accumulator
 
 from nanotf.examples.tutorials.mnist import mnist_deep, mnist_softmax, mnist_with_summaries
 
-REAL_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _mnist_data import GZ_NAMES, require_real_mnist  # noqa: E402
 
 
 @pytest.fixture
 def real_mnist(tmp_path):
-    if not all((REAL_MNIST / f).exists() for f in FILES):
-        pytest.skip("real MNIST not found at %s" % REAL_MNIST)
+    source = require_real_mnist()
     d = tmp_path / "mnist"
     d.mkdir()
-    for f in FILES:
-        os.symlink(REAL_MNIST / f, d / f)
+    for f in GZ_NAMES:
+        os.symlink(source / f, d / f)
     return str(d)
+
+
+def run(module, argv):
+    """The value a command's train() returns for these flags (the command itself returns its exit status)."""
+    return module.train(module.build_parser().parse_args(argv))
 
 
 def _accumulator(path):
@@ -36,17 +39,17 @@ def _accumulator(path):
 
 
 def test_softmax_on_fake_data_learns_the_single_class():
-    assert mnist_softmax.main(["--fake_data", "--steps", "20"]) == 1.0
+    assert run(mnist_softmax, ["--fake_data", "--steps", "20"]) == 1.0
 
 
 def test_softmax_regression_on_real_mnist(real_mnist):
     # 300 of the tutorial's 1000 steps already give about 0.9 (the full run gives about 0.92).
-    acc = mnist_softmax.main(["--data_dir", real_mnist, "--steps", "300", "--seed", "1"])
+    acc = run(mnist_softmax, ["--data_dir", real_mnist, "--steps", "300", "--seed", "1"])
     assert 0.88 <= acc <= 0.93
 
 
 def test_deep_mnist_on_fake_data_runs_and_writes_its_graph(tmp_path, capsys):
-    acc = mnist_deep.main(["--fake_data", "--steps", "3", "--seed", "1", "--log_dir", str(tmp_path)])
+    acc = run(mnist_deep, ["--fake_data", "--steps", "3", "--seed", "1", "--log_dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert "step 0, training accuracy" in out and "test accuracy" in out
     assert 0.0 <= acc <= 1.0
@@ -58,12 +61,12 @@ def test_deep_mnist_on_fake_data_runs_and_writes_its_graph(tmp_path, capsys):
 
 def test_deep_mnist_learns_on_real_mnist(real_mnist, tmp_path):
     # 150 steps of batch 50 take the network well beyond chance (the full 20000 reach about 0.99).
-    acc = mnist_deep.main(["--data_dir", real_mnist, "--steps", "150", "--seed", "1", "--log_dir", str(tmp_path)])
+    acc = run(mnist_deep, ["--data_dir", real_mnist, "--steps", "150", "--seed", "1", "--log_dir", str(tmp_path)])
     assert acc > 0.8
 
 
 def test_mnist_with_summaries_fills_every_dashboard(tmp_path):
-    acc, run_dir = mnist_with_summaries.main(["--fake_data", "--max_steps", "101", "--seed", "1",
+    acc, run_dir = run(mnist_with_summaries, ["--fake_data", "--max_steps", "101", "--seed", "1",
                                               "--log_dir", str(tmp_path)])
     assert 0.0 <= acc <= 1.0
     train, test = _accumulator(Path(run_dir) / "train"), _accumulator(Path(run_dir) / "test")

@@ -30,10 +30,12 @@ from nanotf.datasets.mnist import (ChecksumError, DataSet, DownloadError,
                                    IDXFormatError, read_data_sets)
 from nanotf.examples.tutorials.mnist import input_data
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _mnist_data import require_real_mnist  # noqa: E402
+
 NAMES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
          't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
 N_TRAIN, N_TEST = 60, 10
-REAL_MNIST = Path(__file__).resolve().parents[2] / 'shared/data/mnist'
 
 
 # ------------------------------------------------------------ helpers
@@ -89,6 +91,8 @@ def load(directory, **kw):
 
 
 def leftovers(directory):
+    if not Path(directory).exists():
+        return []
     return sorted(p.name for p in Path(directory).iterdir()
                   if p.name.endswith('.part') or p.name.startswith('.'))
 
@@ -358,7 +362,31 @@ def test_all_mirrors_fail_message(tmp_path, server, closed_port_url):
     assert '--fake_data' in msg
     # the refusing host was only contacted once, then skipped
     assert msg.count('not tried: host unreachable') == 3
-    assert leftovers(d) == []
+    # nothing was written, so the data folder (and its parents) were not
+    # created either
+    assert not d.exists()
+
+
+def test_failure_creates_no_parent_folders_and_keeps_existing_ones(
+        tmp_path, closed_port_url):
+    deep = tmp_path / 'a' / 'b' / 'data'
+    with pytest.raises(DownloadError):
+        load(deep, source_url=closed_port_url)
+    assert not (tmp_path / 'a').exists()
+    existing = tmp_path / 'mine'
+    existing.mkdir()
+    with pytest.raises(DownloadError):
+        load(existing, source_url=closed_port_url)
+    assert existing.is_dir() and list(existing.iterdir()) == []
+
+
+def test_data_dir_that_is_a_file_is_named(tmp_path):
+    f = tmp_path / 'data'
+    f.write_text('not a folder')
+    with pytest.raises(NotADirectoryError) as info:
+        load(f, source_url='http://127.0.0.1:9/')
+    assert str(f) in str(info.value)
+    assert f.read_text() == 'not a folder'
 
 
 def test_maybe_download(tmp_path, server):
@@ -597,20 +625,25 @@ def test_import_is_light():
 
 
 def test_interrupt_removes_temp_file(tmp_path, monkeypatch):
-    def boom(url, fileobj, timeout, label):
-        fileobj.write(b'partial')
-        raise KeyboardInterrupt
+    seen = []
+
+    def boom(url, open_dest, timeout, label):
+        with open_dest() as fileobj:
+            fileobj.write(b'partial')
+            seen.append(sorted(p.name for p in (tmp_path / 'd').iterdir()))
+            raise KeyboardInterrupt
     monkeypatch.setattr(download, '_stream_to', boom)
     with pytest.raises(KeyboardInterrupt):
         load(tmp_path / 'd', source_url='http://127.0.0.1:9/')
-    assert list((tmp_path / 'd').iterdir()) == []
+    assert len(seen) == 1 and seen[0][0].endswith('.part')
+    # the temp file is gone, and so is the folder made only to hold it
+    assert not (tmp_path / 'd').exists()
 
 
 def test_real_mnist(tmp_path):
-    if not all((REAL_MNIST / (n + '.gz')).exists() for n in NAMES):
-        pytest.skip('real MNIST not found at %s' % REAL_MNIST)
+    real_mnist = require_real_mnist()
     for n in NAMES:
-        os.symlink(REAL_MNIST / (n + '.gz'), tmp_path / (n + '.gz'))
+        os.symlink(real_mnist / (n + '.gz'), tmp_path / (n + '.gz'))
     ds = input_data.read_data_sets(str(tmp_path))
     assert ds.train.images.shape == (55000, 784)
     assert ds.validation.images.shape == (5000, 784)

@@ -119,15 +119,108 @@ def test_state_file_text_relative_dir(tmp_path, monkeypatch):
 
 
 def test_state_file_text_absolute_dir(tmp_path):
+    """Saved with an absolute path, the state file still lists the checkpoints relative to its folder (TF's
+    save_relative_paths format), so the directory can move; readers get absolute paths back."""
     d = str(tmp_path)
     with tf.Graph().as_default():
         v, saver, sess = trained_session()
         saver.save(sess, os.path.join(d, "model.ckpt"), global_step=1)
         saver.save(sess, os.path.join(d, "model.ckpt"), global_step=2)
     a, b = os.path.join(d, "model.ckpt-1"), os.path.join(d, "model.ckpt-2")
-    assert state_text(d) == ('model_checkpoint_path: "%s"\nall_model_checkpoint_paths: "%s"\n'
-                             'all_model_checkpoint_paths: "%s"\n' % (b, a, b))
+    assert state_text(d) == ('model_checkpoint_path: "model.ckpt-2"\nall_model_checkpoint_paths: "model.ckpt-1"\n'
+                             'all_model_checkpoint_paths: "model.ckpt-2"\n')
     assert tf.train.latest_checkpoint(d) == b
+    assert tf.train.get_checkpoint_state(d).all_model_checkpoint_paths == [a, b]
+
+
+def test_moved_directory_resumes(tmp_path):
+    """A directory moved after saving: its checkpoints are found at their new place."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    with tf.Graph().as_default():
+        v, saver, sess = trained_session()
+        saver.save(sess, str(old / "model.ckpt"), global_step=1)
+        saver.save(sess, str(old / "model.ckpt"), global_step=2)
+    os.rename(str(old), str(new))
+    assert tf.train.latest_checkpoint(str(new)) == str(new / "model.ckpt-2")
+    state = tf.train.get_checkpoint_state(str(new))
+    assert state.all_model_checkpoint_paths == [str(new / "model.ckpt-1"), str(new / "model.ckpt-2")]
+    with tf.Graph().as_default():
+        v, saver = build()
+        sess = tf.Session()
+        saver.restore(sess, tf.train.latest_checkpoint(str(new)))
+        np.testing.assert_array_equal(sess.run(v["weights"]), W)
+
+
+def test_moved_directory_with_absolute_paths_in_the_state_file(tmp_path):
+    """A state file listing absolute paths (as TensorFlow writes it) in a moved directory: each listed path
+    whose file is gone falls back to the file of that name beside the state file; a path whose file still
+    exists is kept as it is, and one found nowhere stays as listed (latest_checkpoint then says None)."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    with tf.Graph().as_default():
+        v, saver, sess = trained_session()
+        for step in (1, 2):
+            saver.save(sess, str(old / "m"), global_step=step)
+    elsewhere = tmp_path / "elsewhere-3"
+    elsewhere.with_suffix(".safetensors").write_bytes((old / "m-1.safetensors").read_bytes())
+    tf.train.update_checkpoint_state(str(old), str(old / "m-2"), [str(elsewhere), str(old / "m-1"),
+                                                                  str(old / "m-2")])
+    assert state_text(old).startswith('model_checkpoint_path: "%s"' % (old / "m-2"))   # TF's absolute form
+    os.rename(str(old), str(new))
+    state = tf.train.get_checkpoint_state(str(new))
+    assert state.model_checkpoint_path == str(new / "m-2")
+    assert state.all_model_checkpoint_paths == [str(elsewhere), str(new / "m-1"), str(new / "m-2")]
+    assert tf.train.latest_checkpoint(str(new)) == str(new / "m-2")
+    os.remove(str(new / "m-2.safetensors"))
+    assert tf.train.get_checkpoint_state(str(new)).model_checkpoint_path == str(old / "m-2")
+    assert tf.train.latest_checkpoint(str(new)) is None
+
+
+def test_disk_full_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    """The data file's write fails with ENOSPC (as safetensors reports it): save raises OSError with the errno,
+    and the previous checkpoint, the state file and the directory listing are exactly as before."""
+    import errno
+    d = str(tmp_path)
+    with tf.Graph().as_default():
+        v, saver, sess = trained_session()
+        first = saver.save(sess, os.path.join(d, "m"), global_step=1)
+        before = {name: (tmp_path / name).read_bytes() for name in os.listdir(d)}
+
+        def full(tensors, path, metadata=None):
+            with open(path, "wb") as f:
+                f.write(b"partial")
+            raise safetensors.SafetensorError("Error while serializing: I/O error: No space left on device "
+                                              "(os error 28)")
+        monkeypatch.setattr(safetensors.numpy, "save_file", full)
+        with pytest.raises(OSError) as err:
+            saver.save(sess, os.path.join(d, "m"), global_step=2)
+        assert err.value.errno == errno.ENOSPC and "No space left" in str(err.value)
+        assert {name: (tmp_path / name).read_bytes() for name in os.listdir(d)} == before
+        assert tf.train.latest_checkpoint(d) == first
+        assert saver.last_checkpoints == [first]
+
+
+def test_state_file_write_failure_drops_the_new_data_file(tmp_path, monkeypatch):
+    """The data file is written but the state file cannot be (disk full): the new data file, which no state
+    file lists, is removed again, and the previous state stays."""
+    import errno
+    d = str(tmp_path)
+    with tf.Graph().as_default():
+        v, saver, sess = trained_session()
+        first = saver.save(sess, os.path.join(d, "m"), global_step=1)
+        before = {name: (tmp_path / name).read_bytes() for name in os.listdir(d)}
+
+        def no_space(path, text):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        monkeypatch.setattr(cm, "_write_text", no_space)
+        with pytest.raises(OSError):
+            saver.save(sess, os.path.join(d, "m"), global_step=2)
+        assert {name: (tmp_path / name).read_bytes() for name in os.listdir(d)} == before
+        assert saver.last_checkpoints == [first]
+        monkeypatch.undo()
+        assert saver.save(sess, os.path.join(d, "m"), global_step=3) == os.path.join(d, "m-3")
+    assert tf.train.get_checkpoint_state(d).all_model_checkpoint_paths == [first, os.path.join(d, "m-3")]
 
 
 def test_save_relative_paths_with_absolute_dir(tmp_path):
@@ -148,8 +241,8 @@ def test_seed_era_directory_save_path(tmp_path, monkeypatch):
         assert prefix == str(train_dir) + "-1999"
         assert os.path.isfile(str(tmp_path / "data-1999.safetensors"))
         assert os.listdir(str(train_dir)) == []
-        assert state_text(tmp_path) == ('model_checkpoint_path: "%s"\nall_model_checkpoint_paths: "%s"\n'
-                                        % (prefix, prefix))
+        assert state_text(tmp_path) == ('model_checkpoint_path: "data-1999"\n'
+                                        'all_model_checkpoint_paths: "data-1999"\n')
         assert tf.train.latest_checkpoint(str(tmp_path)) == prefix
         # The seed's saver.restore(sess, FLAGS.train_dir) names a directory: say what to pass instead.
         with pytest.raises(tf.errors.NotFoundError) as err:
@@ -192,8 +285,8 @@ def test_max_to_keep_none_keeps_all_and_lists_latest_only(tmp_path, keep):
             saver.save(sess, os.path.join(d, "m"), global_step=step)
         assert saver.last_checkpoints == []
     assert len([f for f in os.listdir(d) if f.endswith(".safetensors")]) == 7
-    p = os.path.join(d, "m-7")
-    assert state_text(d) == 'model_checkpoint_path: "%s"\nall_model_checkpoint_paths: "%s"\n' % (p, p)
+    assert state_text(d) == 'model_checkpoint_path: "m-7"\nall_model_checkpoint_paths: "m-7"\n'
+    assert tf.train.latest_checkpoint(d) == os.path.join(d, "m-7")
 
 
 def test_keep_checkpoint_every_n_hours(tmp_path, monkeypatch):
@@ -470,8 +563,9 @@ def test_failed_state_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
         monkeypatch.setattr(os, "replace", replace)
         with pytest.raises(OSError, match="Input/output"):
             saver.save(sess, os.path.join(d, "m"), global_step=2)
-    # m-1 is still listed, so it must not have been deleted; the orphan m-2 is complete but not committed.
-    assert sorted(os.listdir(d)) == ["checkpoint", "m-1.safetensors", "m-2.safetensors"]
+    # m-1 is still listed, so it must not have been deleted; m-2, which no state file lists, is removed again
+    # (on a full disk that frees the space the next save needs).
+    assert sorted(os.listdir(d)) == ["checkpoint", "m-1.safetensors"]
     assert tf.train.latest_checkpoint(d) == good
     _assert_restores_w(good, W)
 

@@ -25,12 +25,12 @@ from nanotf.datasets import download, local_copies  # noqa: E402
 from nanotf.datasets import mnist as mnist_data  # noqa: E402
 from nanotf.examples.tutorials.mnist import mnist  # noqa: E402
 
+from _mnist_data import require_real_mnist  # noqa: E402
 from _tutorial_helpers import (EVAL_RE, EVAL_TITLE_RE, IDX_NAMES, RUN_DIR_RE, STEP_RE,  # noqa: E402
                                TENSORBOARD_RE, FileServer, as_float_images, closed_port_url,
                                load_checkpoint_arrays, numpy_mean_xent, numpy_num_correct, parse_output,
                                run_main, single_blas_thread, tiny_mnist, write_idx_gz)
 
-REAL_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 GZ_NAMES = [n + ".gz" for n in IDX_NAMES]
 CKPT_SUFFIX = ".safetensors"   # nanotf keeps one checkpoint's values in <prefix>.safetensors
 
@@ -79,6 +79,22 @@ def restored_num_correct(prefix, images, labels, batch_size=100):
 def one_blas_thread():
     with single_blas_thread():
         yield
+
+
+@pytest.fixture
+def real_mnist(monkeypatch):
+    """The real MNIST folder (tests/_mnist_data.py), looked for with the user's environment, before `isolated`
+    points HOME and NANOTF_DATA_DIR elsewhere; skips when there is none."""
+    with monkeypatch.context() as m:
+        for name in ("HOME", "NANOTF_DATA_DIR"):
+            if name in _REAL_ENV:
+                m.setenv(name, _REAL_ENV[name])
+            else:
+                m.delenv(name, raising=False)
+        return require_real_mnist()
+
+
+_REAL_ENV = {k: os.environ[k] for k in ("HOME", "NANOTF_DATA_DIR") if k in os.environ}
 
 
 @pytest.fixture(autouse=True)
@@ -174,8 +190,9 @@ def test_tensorboard_loss_equals_printed_loss(fake_run):
 def test_checkpoint_state_and_files(fake_run):
     run_dir = fake_run["run_dir"]
     prefix = str(run_dir / "model.ckpt-249")
+    # listed relative to the run directory, so that it can be moved and resumed
     assert (run_dir / "checkpoint").read_text() == (
-        'model_checkpoint_path: "%s"\nall_model_checkpoint_paths: "%s"\n' % (prefix, prefix))
+        'model_checkpoint_path: "model.ckpt-249"\nall_model_checkpoint_paths: "model.ckpt-249"\n')
     assert checkpoint_steps(run_dir) == [249]       # only the end of a 250-step run
     assert tf.train.latest_checkpoint(str(run_dir)) == prefix
     weights, metadata = load_checkpoint_arrays(prefix + CKPT_SUFFIX)
@@ -236,8 +253,9 @@ def test_divergence_stops_and_names_the_last_good_checkpoint(tmp_path):
     # a fresh run that diverges before any checkpoint
     out, exit_exc = run_main(["--fake_data", "--learning_rate", "1e20", "--max_steps", "50",
                               "--log_dir", log_dir])
-    assert isinstance(exit_exc, SystemExit)
-    msg = str(exit_exc.code)
+    assert exit_exc.status == 1
+    msg = exit_exc.stderr
+    assert msg.startswith("nanotf-mnist: error: Training diverged") and msg.count("\n") == 1
     assert "diverged" in msg and "none saved yet" in msg and "--learning_rate" in msg
     assert int(msg.split("at step ")[1].split(".")[0]) >= 1
     (fresh_dir,) = log_dir.iterdir()
@@ -249,8 +267,8 @@ def test_divergence_stops_and_names_the_last_good_checkpoint(tmp_path):
     (run_dir,) = log_dir.iterdir()
     out, exit_exc = run_main(["--fake_data", "--resume", "--learning_rate", "1e20", "--max_steps", "300",
                               "--log_dir", log_dir])
-    assert isinstance(exit_exc, SystemExit)
-    msg = str(exit_exc.code)
+    assert exit_exc.status == 1
+    msg = exit_exc.stderr
     step = int(msg.split("at step ")[1].split(".")[0])
     assert 150 < step < 300
     assert "last good checkpoint is %s" % (run_dir / "model.ckpt-149") in msg
@@ -338,26 +356,25 @@ def test_offline_without_files_explains_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(mnist_data, "MNIST_MIRRORS", tuple(mirrors))
     data_dir, log_dir = tmp_path / "data", tmp_path / "logs"
     out, exit_exc = run_main(["--input_data_dir", data_dir, "--max_steps", "10", "--log_dir", log_dir])
-    assert isinstance(exit_exc, SystemExit)
-    msg = str(exit_exc.code)
+    assert exit_exc.status == 1
+    msg = exit_exc.stderr
+    assert msg.startswith("nanotf-mnist: error: Could not obtain the MNIST files")
     for mirror in mirrors:
         for name in GZ_NAMES:
             assert mirror + name in msg
     assert os.path.abspath(data_dir) in msg
     assert "--fake_data" in msg
-    assert list(data_dir.iterdir()) == []                  # no partial downloads
-    assert not log_dir.exists() or list(log_dir.iterdir()) == []   # no empty run dir either
+    assert not data_dir.exists()                           # no folder, no partial downloads
+    assert not log_dir.exists()                            # no empty run dir either
 
 
 # ------------------------------------------------------------ real MNIST
 
-def test_real_mnist_reaches_the_tutorials_precision(tmp_path):
-    if not all((REAL_MNIST / name).is_file() for name in GZ_NAMES):
-        pytest.skip("real MNIST not found at %s (the four .gz files)" % REAL_MNIST)
+def test_real_mnist_reaches_the_tutorials_precision(tmp_path, real_mnist):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     for name in GZ_NAMES:
-        os.symlink(REAL_MNIST / name, data_dir / name)
+        os.symlink(real_mnist / name, data_dir / name)
     out, exit_exc = run_main(["--input_data_dir", data_dir, "--max_steps", "2000", "--seed", "1",
                               "--log_dir", tmp_path / "logs"])
     assert exit_exc is None, exit_exc
@@ -522,7 +539,8 @@ def test_seed_style_program_with_seed_era_names(tmp_path):
     prefix = str(work / "data-49")
     assert sorted(p.name for p in work.iterdir()) == sorted(["checkpoint", "data", "data-49" + CKPT_SUFFIX])
     assert all(p.name.startswith("events.out.tfevents.") for p in train_dir.iterdir())
-    assert (work / "checkpoint").read_text().splitlines()[0] == 'model_checkpoint_path: "%s"' % prefix
+    assert (work / "checkpoint").read_text().splitlines()[0] == 'model_checkpoint_path: "data-49"'
+    assert tf.train.latest_checkpoint(str(work)) == prefix
     assert tf.train.latest_checkpoint(str(work)) == prefix
     weights, _ = load_checkpoint_arrays(prefix + CKPT_SUFFIX)
     assert int(weights["global_step"]) == 50

@@ -108,8 +108,10 @@ class _Progress(object):
             self.stream.flush()
 
 
-def _stream_to(url, fileobj, timeout, label):
-    """Copy the body of ``url`` into ``fileobj``; return the byte count."""
+def _stream_to(url, open_dest, timeout, label):
+    """Copy the body of ``url`` into the file ``open_dest()`` returns, called
+    only once the server has answered (so nothing is created for a URL that
+    cannot be reached); return the byte count."""
     import urllib.request
     request = urllib.request.Request(url, headers={'User-Agent': _USER_AGENT})
     with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -121,13 +123,14 @@ def _stream_to(url, fileobj, timeout, label):
         progress = _Progress(label, total)
         done = 0
         try:
-            while True:
-                chunk = response.read(_CHUNK)
-                if not chunk:
-                    break
-                fileobj.write(chunk)
-                done += len(chunk)
-                progress.update(done)
+            with open_dest() as fileobj:
+                while True:
+                    chunk = response.read(_CHUNK)
+                    if not chunk:
+                        break
+                    fileobj.write(chunk)
+                    done += len(chunk)
+                    progress.update(done)
             progress.update(done, final=True)
         finally:
             progress.close()
@@ -164,7 +167,8 @@ def download_with_fallback(urls, dest_path, verify=None, timeout=None,
 
     Args:
       urls: full URLs, tried in order.
-      dest_path: final path; its directory is created if needed.
+      dest_path: final path; its directory is created when a server answers
+        (and removed again if it stays empty).
       verify: optional ``verify(tmp_path)`` called on the complete temporary
         file; it raises (any Exception) to reject the file, which moves on to
         the next URL.  Its return value is returned.
@@ -187,46 +191,80 @@ def download_with_fallback(urls, dest_path, verify=None, timeout=None,
     dest_path = os.fspath(dest_path)
     directory = os.path.dirname(os.path.abspath(dest_path))
     name = os.path.basename(dest_path)
-    os.makedirs(directory, exist_ok=True)
+    # The directory is created only when a server answers, and removed again
+    # (with any parent made for it) if nothing ends up in it.
+    created = missing_dirs(directory)
     attempts = []
-    for url in urls:
-        host = _host_of(url)
-        if host in unreachable:
-            attempts.append((url, 'not tried: host unreachable (%s)'
-                             % unreachable[host]))
-            continue
-        out, tmp = open_temp(directory, name)
-        try:
-            try:
-                with out:
-                    size = _stream_to(url, out, timeout, name)
-            except Exception as exc:  # network / HTTP / short body
-                reason = _describe(exc)
-                if _is_unreachable(exc):
-                    unreachable[host] = reason
-                attempts.append((url, reason))
+    try:
+        for url in urls:
+            host = _host_of(url)
+            if host in unreachable:
+                attempts.append((url, 'not tried: host unreachable (%s)'
+                                 % unreachable[host]))
                 continue
+            temp = []
+
+            def open_dest():
+                os.makedirs(directory, exist_ok=True)
+                out, path = open_temp(directory, name)
+                temp.append(path)
+                return out
+
             try:
-                result = verify(tmp) if verify is not None else None
-            except Exception as exc:
-                attempts.append((url, 'rejected: %s' % (exc,)))
-                continue
-            os.replace(tmp, dest_path)
-            tmp = None
-            if not quiet:
-                print('Successfully downloaded', name, size, 'bytes.')
-            return url, result
-        finally:
-            if tmp is not None:
                 try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+                    size = _stream_to(url, open_dest, timeout, name)
+                except Exception as exc:  # network / HTTP / short body
+                    reason = _describe(exc)
+                    if _is_unreachable(exc):
+                        unreachable[host] = reason
+                    attempts.append((url, reason))
+                    continue
+                try:
+                    result = verify(temp[0]) if verify is not None else None
+                except Exception as exc:
+                    attempts.append((url, 'rejected: %s' % (exc,)))
+                    continue
+                os.replace(temp.pop(), dest_path)
+                if not quiet:
+                    print('Successfully downloaded', name, size, 'bytes.')
+                return url, result
+            finally:
+                for path in temp:
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
+    finally:
+        remove_empty_dirs(created)
     lines = ['Could not download %s to %s:' % (name, directory)]
     lines += ['  %s: %s' % (u, r) for u, r in attempts]
     if not attempts:
         lines.append('  (no URL given)')
     raise DownloadError('\n'.join(lines), attempts)
+
+
+def missing_dirs(directory):
+    """The directories ``os.makedirs(directory)`` would create, outermost
+    first."""
+    missing = []
+    head = os.path.abspath(directory)
+    while not os.path.exists(head):
+        missing.append(head)
+        parent = os.path.dirname(head)
+        if parent == head:
+            break
+        head = parent
+    return missing[::-1]
+
+
+def remove_empty_dirs(dirs):
+    """Removes those of ``dirs`` (outermost first) that are empty, innermost
+    first; a directory with anything in it stays."""
+    for d in reversed(dirs):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
 
 
 def maybe_download(filename, work_directory, source_url, sha256=None,
@@ -241,7 +279,6 @@ def maybe_download(filename, work_directory, source_url, sha256=None,
     unchecked, as TensorFlow does.
     """
     work_directory = os.fspath(work_directory)
-    os.makedirs(work_directory, exist_ok=True)
     filepath = os.path.join(work_directory, filename)
     if os.path.exists(filepath):
         return filepath

@@ -10,6 +10,7 @@ first ``validation_size`` training examples, as in TensorFlow.
 """
 
 import collections
+import errno
 import gzip
 import hashlib
 import os
@@ -17,8 +18,8 @@ import zlib
 
 import numpy as np
 
-from .download import (DownloadError, download_with_fallback, open_temp,
-                       url_for)
+from .download import (DownloadError, download_with_fallback, missing_dirs,
+                       open_temp, remove_empty_dirs, url_for)
 from .download import maybe_download  # noqa: F401  (re-exported, TF API)
 from . import local_copies
 
@@ -408,6 +409,7 @@ def _load_file(path, name, expected, what):
 
 def _atomic_write(path, data):
     directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)  # created only to hold this file
     out, tmp = open_temp(directory, os.path.basename(path))
     try:
         with out:
@@ -472,7 +474,12 @@ def _gather_files(train_dir, key, source_url, checksums):
         mirrors = [source_url] if isinstance(source_url, str) else list(
             source_url)
     train_dir = os.fspath(train_dir)
-    os.makedirs(train_dir, exist_ok=True)
+    if os.path.exists(train_dir) and not os.path.isdir(train_dir):
+        raise NotADirectoryError(errno.ENOTDIR, 'Not a directory (the data '
+                                 'directory must be a folder)', train_dir)
+    # Nothing is created here: the folder appears when a file is written
+    # into it, and a failed attempt leaves no empty folder behind.
+    created = missing_dirs(train_dir)
 
     arrays = collections.OrderedDict()
     missing = collections.OrderedDict()
@@ -487,7 +494,7 @@ def _gather_files(train_dir, key, source_url, checksums):
                                                  '%s %s' % (label, name))
                 except ValueError as exc:
                     raise type(exc)(
-                        '%s\nDelete %s to have it downloaded again, or '
+                        '%s. Delete %s to have it downloaded again, or '
                         'replace it with the official file.' % (exc, path)
                     ) from None
                 break
@@ -542,6 +549,7 @@ def _gather_files(train_dir, key, source_url, checksums):
             'with network access and place them in %s, or run with '
             '--fake_data (read_data_sets(..., fake_data=True)) to use fake '
             'data.' % (', '.join(FILES), os.path.abspath(train_dir)))
+        remove_empty_dirs(created)
         raise DownloadError('\n'.join(lines), attempts)
     arrays.update(missing)
     return arrays

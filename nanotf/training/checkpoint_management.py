@@ -10,6 +10,11 @@ The state file `<dir>/checkpoint` is TensorFlow's protobuf text format of `Check
     all_model_checkpoint_paths: "model.ckpt-999"
     all_model_checkpoint_paths: "model.ckpt-1999"
 
+Saver.save lists its checkpoints relative to the state file's folder (TensorFlow does so only with
+save_relative_paths=True), so a run directory can be moved or copied and still resumed. Reading, an
+absolute path whose data file is gone falls back to the file of the same name beside the state file:
+state files written with absolute paths (by TensorFlow, or by update_checkpoint_state) survive a move too.
+
 Every file is written to a temporary name in the same directory, fsynced, then renamed over the
 final name, so a reader (or a crash) never sees half a file under a final name.
 """
@@ -230,14 +235,16 @@ def generate_checkpoint_state_proto(save_dir, model_checkpoint_path, all_model_c
 def update_checkpoint_state(save_dir, model_checkpoint_path, all_model_checkpoint_paths=None,
                             latest_filename=None, all_model_checkpoint_timestamps=None,
                             last_preserved_timestamp=None, save_relative_paths=False):
-    """Atomically (re)writes `<save_dir>/<latest_filename or 'checkpoint'>` naming the latest checkpoint."""
+    """Atomically (re)writes `<save_dir>/<latest_filename or 'checkpoint'>` naming the latest checkpoint.
+    With save_relative_paths, absolute paths inside save_dir are written relative to it (paths elsewhere
+    stay as they are)."""
     if latest_filename and os.path.split(latest_filename)[0]:
         raise ValueError("'latest_filename' must not contain path components")
     state_path = _state_filename(save_dir, latest_filename)
     paths = list(all_model_checkpoint_paths or [])
     if save_relative_paths:
         def rel(p):
-            return os.path.relpath(p, save_dir) if os.path.isabs(p) else p
+            return _relative_inside(p, save_dir) if os.path.isabs(p) else p
         model_checkpoint_path, paths = rel(model_checkpoint_path), [rel(p) for p in paths]
     state = generate_checkpoint_state_proto(save_dir, model_checkpoint_path, paths,
                                             all_model_checkpoint_timestamps, last_preserved_timestamp)
@@ -245,6 +252,17 @@ def update_checkpoint_state(save_dir, model_checkpoint_path, all_model_checkpoin
         raise RuntimeError("Save path '%s' conflicts with path used for checkpoint state.  Please use a "
                            "different save path." % model_checkpoint_path)
     _write_text(state_path, to_text(state))
+
+
+def _relative_inside(path, directory):
+    """`path` relative to `directory` when it lies inside it, else `path` unchanged."""
+    directory = os.path.abspath(directory or ".")
+    try:
+        if os.path.commonpath([os.path.abspath(path), directory]) == directory:
+            return os.path.relpath(os.path.abspath(path), directory)
+    except ValueError:   # different drives on Windows
+        pass
+    return path
 
 
 def get_checkpoint_state(checkpoint_dir, latest_filename=None):
@@ -262,11 +280,22 @@ def get_checkpoint_state(checkpoint_dir, latest_filename=None):
         return None
     if not state.model_checkpoint_path:
         raise ValueError("Invalid checkpoint state loaded from " + checkpoint_dir)
-    if not os.path.isabs(state.model_checkpoint_path):
-        state.model_checkpoint_path = os.path.join(checkpoint_dir, state.model_checkpoint_path)
-    state.all_model_checkpoint_paths = [p if os.path.isabs(p) else os.path.join(checkpoint_dir, p)
-                                        for p in state.all_model_checkpoint_paths]
+    state.model_checkpoint_path = _usable_path(checkpoint_dir, state.model_checkpoint_path)
+    state.all_model_checkpoint_paths = [_usable_path(checkpoint_dir, p) for p in state.all_model_checkpoint_paths]
     return state
+
+
+def _usable_path(checkpoint_dir, path):
+    """A listed checkpoint path as a reader can use it: relative ones joined to the state file's folder; an
+    absolute one whose data file is gone replaced by the checkpoint of that name in the folder, if there is
+    one (the run directory was moved; TensorFlow 1.x reports no checkpoint then)."""
+    if not os.path.isabs(path):
+        return os.path.join(checkpoint_dir, path)
+    if not checkpoint_exists(path):
+        beside = os.path.join(checkpoint_dir, os.path.basename(path))
+        if checkpoint_exists(beside):
+            return beside
+    return path
 
 
 def data_filename(prefix):

@@ -8,7 +8,9 @@ Files (see checkpoint_management.py): the values of one checkpoint go to `<prefi
 (safetensors format: a JSON header then raw little-endian tensors; no pickle, no code), keyed by
 `var.op.name`, with `__metadata__` {"format": "nanotf.checkpoint", "format_version": "1",
 "global_step": "<step>"}. The `checkpoint` state file in `dirname(save_path)` is written last: it is
-the commit point. No `.meta` file is written (`write_meta_graph` is accepted and ignored).
+the commit point; it lists checkpoints relative to its own folder, so a run directory can be moved. A
+failed write (a full disk) raises OSError and leaves the previous checkpoint and state file as they
+were. No `.meta` file is written (`write_meta_graph` is accepted and ignored).
 
 Construction adds a `save` name scope to the graph as TensorFlow does: `save/Const` (the filename)
 and, per variable in name order, a placeholder `save/restore_value[_k]` feeding `save/Assign[_k]`,
@@ -17,6 +19,7 @@ restoring creates no ops and counts as initializing the variables.
 """
 import logging
 import os
+import re
 import time
 
 import numpy as np
@@ -137,7 +140,7 @@ class Saver:
         self._name = name
         self._allow_empty = allow_empty
         self._pad_step_number = pad_step_number
-        self._save_relative_paths = save_relative_paths
+        self._save_relative_paths = save_relative_paths   # accepted; nanotf always writes relative paths
         self._filename = filename
         self._saver_def = SaverDef(max_to_keep=max_to_keep, sharded=bool(sharded),
                                    keep_checkpoint_every_n_hours=keep_checkpoint_every_n_hours,
@@ -276,12 +279,24 @@ class Saver:
         metadata = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION}
         if step is not None:
             metadata["global_step"] = str(step)
-        cm.write_atomically(cm.data_filename(prefix),
-                            lambda tmp: _safetensors().numpy.save_file(tensors, tmp, metadata=metadata))
+        data_file = cm.data_filename(prefix)
+        existed = os.path.exists(data_file)
+        cm.write_atomically(data_file, lambda tmp: _save_safetensors(tensors, tmp, metadata))
         if write_state:
+            # Listed relative to the state file's folder, always, so that a moved run directory resumes
+            # (TensorFlow writes absolute paths unless save_relative_paths=True).
+            kept, pending = list(self._last_checkpoints), list(self._checkpoints_to_be_deleted)
             self._record_last_checkpoint(prefix)
-            update_checkpoint_state(save_dir, prefix, self.last_checkpoints, latest_filename,
-                                    save_relative_paths=self._save_relative_paths)
+            try:
+                update_checkpoint_state(save_dir, prefix, self.last_checkpoints, latest_filename,
+                                        save_relative_paths=True)
+            except BaseException:
+                # The state file still names the previous checkpoint: drop the new data file it does not
+                # list (on a full disk that is the space the next try needs).
+                self._last_checkpoints, self._checkpoints_to_be_deleted = kept, pending
+                if not existed:
+                    remove_checkpoint(prefix)
+                raise
             self._maybe_delete_old_checkpoints()
         return prefix
 
@@ -334,6 +349,20 @@ class Saver:
                 None, None, "Shape mismatch for variable %s: the graph expects shape %s, checkpoint %s holds "
                 "shape %s" % (key, var.shape, save_path, list(value.shape)))
         return value
+
+
+def _save_safetensors(tensors, path, metadata):
+    """safetensors' save_file, with its I/O failures (a full disk, a missing directory) raised as the OSError
+    they are, errno and file name included, rather than as a SafetensorError."""
+    st = _safetensors()
+    try:
+        st.numpy.save_file(tensors, path, metadata=metadata)
+    except st.SafetensorError as e:
+        m = re.search(r"os error (\d+)", str(e))
+        if m is None:
+            raise
+        code = int(m.group(1))
+        raise OSError(code, os.strerror(code), path) from e
 
 
 def _c_array(value):

@@ -1,6 +1,39 @@
-"""What the MNIST example programs share: where data and runs go by default."""
+"""What the MNIST example commands share: where data and runs go, flag checks, one-line errors.
+
+Every command's `main(argv)` goes through `run_command`, which turns the failures a user can cause
+(a bad flag, a missing or corrupt data file, a log directory that cannot be made, a full disk, Ctrl-C)
+into one line on stderr, prefixed with the program name as argparse does, and an exit status:
+2 for a bad flag (argparse's convention), 1 for a failure while running, 130 for Ctrl-C (the shell's
+128 + SIGINT). `--debug` or NANOTF_DEBUG=1 adds the full traceback, for bug reports. Anything else is
+a bug and keeps Python's traceback.
+"""
+import argparse
+import errno
+import math
 import os
+import sys
 import time
+import traceback
+
+from nanotf.datasets.download import DownloadError
+from nanotf.datasets.mnist import ChecksumError, IDXFormatError
+
+DEBUG_ENV = "NANOTF_DEBUG"
+EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+EVENTS_PREFIX = "events.out.tfevents."
+
+ENVIRONMENT_HELP = ("environment: NANOTF_DATA_DIR sets where datasets are kept (default ~/.cache/nanotf; "
+                    "MNIST goes to its mnist/ folder); NANOTF_DEBUG=1 shows the full traceback of an error, "
+                    "as --debug does.")
+
+
+class CommandError(Exception):
+    """A failure the user can act on. Its message is one line naming the culprit (a flag and its value,
+    a file, a directory) and what to do; `exit_code` is 1, or 130 for an interrupted run."""
+
+    def __init__(self, message, exit_code=EXIT_FAILURE):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def default_data_dir(dataset="mnist"):
@@ -9,13 +42,266 @@ def default_data_dir(dataset="mnist"):
     return os.path.join(root, dataset)
 
 
+# -- flag values: argparse `type=` functions, so that each bad value is reported alone, with its flag
+def _number(text, convert, what):
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be %s, got %r" % (what, text)) from None
+    return value
+
+
+def positive_int(text):
+    value = _number(text, int, "a positive integer")
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer, got %s" % text)
+    return value
+
+
+def non_negative_int(text):
+    value = _number(text, int, "a non-negative integer")
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be a non-negative integer, got %s" % text)
+    return value
+
+
+def positive_float(text):
+    value = _number(text, float, "a positive number")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError("must be a positive finite number, got %s" % text)
+    return value
+
+
+def keep_probability(text):
+    value = _number(text, float, "a probability in (0, 1]")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError("must be a probability in (0, 1] (the fraction of units kept), "
+                                         "got %s" % text)
+    return value
+
+
+def seed_value(text):
+    value = _number(text, int, "an integer in [0, 2**32)")
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError("must be an integer in [0, 2**32), got %s" % text)
+    return value
+
+
+# -- the parser
+class HelpFormatter(argparse.HelpFormatter):
+    """Adds "(default: X)" to a flag's help once: not when the help already says its default, and not for
+    defaults that say nothing (None, False)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if ("default" in text.lower() or action.default in (None, False, argparse.SUPPRESS)
+                or action.nargs == 0):
+            return text
+        return text + " (default: %(default)s)"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (`prog: error: argument --x: ...`, no usage block) and exit 2."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, "%s: error: %s (see %s --help)\n" % (self.prog, message, self.prog))
+
+
+def make_parser(prog, doc):
+    """The parser of one command: its description and the environment variables in the epilog (run_command
+    adds --debug)."""
+    return ArgumentParser(prog=prog, description=doc.split("\n\n")[0], epilog=ENVIRONMENT_HELP,
+                          formatter_class=HelpFormatter)
+
+
+def add_data_dir_flag(parser, name, dataset="mnist"):
+    """TensorFlow's flag name for the data directory (`--input_data_dir` in fully_connected_feed, `--data_dir`
+    in the others), with the other spelling accepted as an alias. The value lands in `flags.data_dir`."""
+    other = "--data_dir" if name == "--input_data_dir" else "--input_data_dir"
+    parser.add_argument(name, other, dest="data_dir", default=None, metavar="DIR",
+                        help="Directory of the four dataset files; missing ones are downloaded there "
+                             "(default: $NANOTF_DATA_DIR/%s, or ~/.cache/nanotf/%s when NANOTF_DATA_DIR "
+                             "is unset)." % (dataset, dataset))
+
+
+def check_data_dir(path, flag, fake_data=False):
+    """A data directory that is a file is named before anything is read or downloaded."""
+    if not fake_data and os.path.exists(path) and not os.path.isdir(path):
+        raise CommandError("%s %s: is a file, not a directory" % (flag, path))
+
+
+# -- running a command
+def run_command(parser, train, argv=None):
+    """Parses argv (exit 2 on a bad flag), runs train(flags) and returns the exit status: 0, or 1/130 after
+    printing one line saying what went wrong."""
+    parser.add_argument("--debug", action="store_true",
+                        help="On an error, print the full traceback too (for bug reports).")
+    flags = parser.parse_args(argv)
+    debug = flags.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    try:
+        train(flags)
+        return 0
+    except CommandError as e:
+        return _report(parser.prog, e, str(e), e.exit_code, debug,
+                       prefix="" if e.exit_code == EXIT_INTERRUPTED else "error: ")
+    except KeyboardInterrupt as e:
+        return _report(parser.prog, e, "interrupted (Ctrl-C)",
+                       EXIT_INTERRUPTED, debug, prefix="")
+    except DownloadError as e:          # several lines: every URL tried and why it failed
+        return _report(parser.prog, e, str(e), EXIT_FAILURE, debug)
+    except (IDXFormatError, ChecksumError) as e:
+        return _report(parser.prog, e, str(e), EXIT_FAILURE, debug)
+    except MemoryError as e:
+        return _report(parser.prog, e, "out of memory (%s); try smaller layer sizes or --batch_size"
+                       % (str(e) or "MemoryError"), EXIT_FAILURE, debug)
+    except OSError as e:
+        return _report(parser.prog, e, describe_os_error(e), EXIT_FAILURE, debug)
+
+
+def _report(prog, exc, message, code, debug, prefix="error: "):
+    if debug:
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    sys.stdout.flush()
+    print("%s: %s%s" % (prog, prefix, message), file=sys.stderr)
+    return code
+
+
+def describe_os_error(e):
+    """`<file>: <what>` of an OSError, without Python's "[Errno N]"."""
+    what = e.strerror or str(e)
+    if e.filename is not None:
+        return "%s: %s" % (e.filename, what)
+    return what
+
+
+# -- run directories
+class RunDirectory:
+    """The directory one run writes into, and what the run created there.
+
+    `RunDirectory.create(log_dir)` makes a fresh `run-<start time>` directory under log_dir (never an existing
+    one, so a run never overwrites or deletes earlier logs), recording which directories it had to create.
+    `RunDirectory.existing(path)` is a run being resumed: it records the files already there.
+    Until `worked()` is called, a failure removes what this run created: its event files and the directories
+    it made, each only if nothing else is in it. Nothing this run did not create is ever deleted.
+    """
+
+    def __init__(self, path, created_dirs, files_before):
+        self.path = path
+        self._created_dirs = created_dirs      # outermost first
+        self._files_before = files_before
+        self.did_work = False
+
+    @classmethod
+    def create(cls, log_dir, flag="--log_dir"):
+        stamp = time.strftime("run-%Y%m%d-%H%M%S")
+        if os.path.exists(log_dir) and not os.path.isdir(log_dir):
+            raise CommandError("%s %s: is a file, not a directory" % (flag, log_dir))
+        created = []
+        try:
+            created = _make_dirs(log_dir)
+            path, n = os.path.join(log_dir, stamp), 1
+            while True:
+                try:
+                    os.mkdir(path)
+                    break
+                except FileExistsError:
+                    n += 1
+                    path = os.path.join(log_dir, "%s-%d" % (stamp, n))
+            created.append(path)
+        except OSError as e:
+            _remove_empty_dirs(created)
+            blocker = _file_on_the_way(log_dir) if e.errno in (errno.ENOTDIR, errno.EEXIST) else None
+            why = ("%s is a file, not a directory" % blocker) if blocker else describe_os_error(e)
+            raise CommandError("%s %s: cannot create a run directory there: %s" % (flag, log_dir, why)) from e
+        return cls(path, created, set())
+
+    @classmethod
+    def existing(cls, path):
+        return cls(path, [], set(_files_under(path)))
+
+    def worked(self):
+        """The run has done work worth keeping (a training step): a failure from now on keeps the run."""
+        self.did_work = True
+
+    def discard(self):
+        """Removes the event files and directories this run created, if it did no work. Best effort: what
+        cannot be removed (or holds anything else) stays."""
+        if self.did_work:
+            return
+        for rel in sorted(set(_files_under(self.path)) - self._files_before, reverse=True):
+            if os.path.basename(rel).startswith(EVENTS_PREFIX):
+                try:
+                    os.remove(os.path.join(self.path, rel))
+                except OSError:
+                    pass
+        if self._created_dirs:   # the writers' subdirectories (train/, test/) first, then ours
+            for sub in sorted((d for d, _, _ in os.walk(self.path)), key=len, reverse=True):
+                if sub != self.path:
+                    _rmdir_quietly(sub)
+        _remove_empty_dirs(self._created_dirs)
+
+
+def _make_dirs(path):
+    """os.makedirs(path, exist_ok=True) that returns the directories it created, outermost first."""
+    missing = []
+    head = os.path.abspath(path)
+    while not os.path.exists(head):
+        missing.append(head)
+        parent = os.path.dirname(head)
+        if parent == head:
+            break
+        head = parent
+    created = []
+    try:
+        for d in reversed(missing):
+            os.mkdir(d)
+            created.append(d)
+    except FileExistsError:
+        pass   # made meanwhile by somebody else: not ours
+    except OSError:
+        _remove_empty_dirs(created)
+        raise
+    if not os.path.isdir(path):
+        raise NotADirectoryError(errno.ENOTDIR, "Not a directory", path)
+    return created
+
+
+def _file_on_the_way(path):
+    """The first part of `path` that exists but is not a directory, or None."""
+    parts, head = [], os.path.abspath(path)
+    while True:
+        parts.append(head)
+        parent = os.path.dirname(head)
+        if parent == head:
+            break
+        head = parent
+    for p in reversed(parts):
+        if os.path.exists(p) and not os.path.isdir(p):
+            return p
+        if not os.path.exists(p):
+            return None
+    return None
+
+
+def _files_under(path):
+    out = []
+    for root, _, files in os.walk(path):
+        out.extend(os.path.relpath(os.path.join(root, f), path) for f in files)
+    return out
+
+
+def _rmdir_quietly(path):
+    try:
+        os.rmdir(path)     # fails, as it should, when anything is inside
+    except OSError:
+        pass
+
+
+def _remove_empty_dirs(created):
+    for d in reversed(created):
+        _rmdir_quietly(d)
+
+
 def new_run_dir(log_dir):
-    """A fresh directory under log_dir named after the start time (never an existing one, so a run
-    never overwrites or deletes earlier logs)."""
-    stamp = time.strftime("run-%Y%m%d-%H%M%S")
-    path, n = os.path.join(log_dir, stamp), 1
-    while os.path.exists(path):
-        n += 1
-        path = os.path.join(log_dir, "%s-%d" % (stamp, n))
-    os.makedirs(path)
-    return path
+    """The path of a fresh run directory under log_dir (see RunDirectory.create)."""
+    return RunDirectory.create(log_dir).path

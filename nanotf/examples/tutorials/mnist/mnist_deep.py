@@ -6,14 +6,17 @@ conv 5x5x32 -> max-pool 2x2 -> conv 5x5x64 -> max-pool 2x2 -> fully connected 10
 -> 10 logits, trained with Adam (1e-4) on batches of 50. Every 100 steps it prints the training
 accuracy of the current batch; at the end the test accuracy (about 0.992 after 20000 steps).
 """
-import argparse
 import os
 import sys
 import time
 
 import nanotf as tf
 from nanotf.examples.tutorials.mnist import input_data
-from nanotf.examples.tutorials.mnist._common import default_data_dir, new_run_dir
+from nanotf.examples.tutorials.mnist._common import (EXIT_INTERRUPTED, CommandError, RunDirectory,
+                                                     add_data_dir_flag, check_data_dir, default_data_dir,
+                                                     make_parser, non_negative_int, run_command, seed_value)
+
+PROG = "nanotf-mnist-deep"
 
 
 def weight_variable(shape):
@@ -63,20 +66,22 @@ def deepnn(x):
     return y_conv, keep_prob
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data_dir", default=None, help="MNIST directory (default ~/.cache/nanotf/mnist)")
-    p.add_argument("--steps", type=int, default=20000, help="training steps of 50 examples")
-    p.add_argument("--fake_data", action="store_true", help="use fake data (no download)")
-    p.add_argument("--seed", type=int, default=None, help="seed for weights, dropout and batch order")
+def build_parser():
+    p = make_parser(PROG, __doc__)
+    add_data_dir_flag(p, "--data_dir")
+    p.add_argument("--steps", type=non_negative_int, default=20000, help="Training steps of 50 examples.")
+    p.add_argument("--fake_data", action="store_true", help="Use fake data (no download).")
+    p.add_argument("--seed", type=seed_value, default=None, help="Seed for weights, dropout and batch order.")
     p.add_argument("--log_dir", default=os.path.join("runs", "mnist_deep"),
-                   help="the graph is written to a fresh run directory under this one")
-    flags = p.parse_args(argv)
-    try:
-        mnist = input_data.read_data_sets(flags.data_dir or default_data_dir("mnist"), fake_data=flags.fake_data,
-                                          seed=flags.seed)
-    except input_data.DownloadError as e:
-        sys.exit(str(e))
+                   help="The graph is written to a fresh run directory under this one.")
+    return p
+
+
+def train(flags):
+    """Trains for flags.steps, prints the test accuracy and returns it."""
+    data_dir = flags.data_dir or default_data_dir("mnist")
+    check_data_dir(data_dir, "--data_dir", flags.fake_data)
+    mnist = input_data.read_data_sets(data_dir, fake_data=flags.fake_data, seed=flags.seed)
     with tf.Graph().as_default():
         if flags.seed is not None:
             tf.set_random_seed(flags.seed)
@@ -90,28 +95,50 @@ def main(argv=None):
         with tf.name_scope("accuracy"):
             correct_prediction = tf.cast(tf.equal(tf.argmax(y_conv, 1), y_), tf.float32)
             accuracy = tf.reduce_mean(correct_prediction)
-        run_dir = new_run_dir(flags.log_dir)
-        print("Saving graph to: %s" % run_dir)
-        writer = tf.summary.FileWriter(run_dir)
-        writer.add_graph(tf.get_default_graph())
-        writer.close()
+        run = RunDirectory.create(flags.log_dir)
+        try:
+            return _train_and_test(flags, mnist, run, x, y_, keep_prob, train_step, accuracy)
+        except BaseException:
+            run.discard()   # only when no training step ran; never anything this run did not create
+            raise
 
-        start = time.time()
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
+
+def _train_and_test(flags, mnist, run, x, y_, keep_prob, train_step, accuracy):
+    print("Saving graph to: %s" % run.path)
+    writer = tf.summary.FileWriter(run.path)
+    writer.add_graph(tf.get_default_graph())
+    writer.close()
+
+    start = time.time()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        i = 0
+        try:
             for i in range(flags.steps):
                 batch = mnist.train.next_batch(50, flags.fake_data)
                 if i % 100 == 0:
                     train_accuracy = accuracy.eval(feed_dict={x: batch[0], y_: batch[1], keep_prob: 1.0})
                     print("step %d, training accuracy %g (%.1f s)" % (i, train_accuracy, time.time() - start))
                 train_step.run(feed_dict={x: batch[0], y_: batch[1], keep_prob: 0.5})
+                run.worked()
+            i = flags.steps
             # The whole test set in one run, as the tutorial does; convolutions work in bounded chunks.
             test_xs, test_ys = ((mnist.test.images, mnist.test.labels) if not flags.fake_data
                                 else mnist.test.next_batch(100, fake_data=True))   # fake sets hold no arrays
             test_accuracy = accuracy.eval(feed_dict={x: test_xs, y_: test_ys, keep_prob: 1.0})
-            print("test accuracy %g" % test_accuracy)
+        except KeyboardInterrupt:
+            sys.stdout.flush()
+            where = "at step %d of %d" % (i, flags.steps) if i < flags.steps else "during the test evaluation"
+            raise CommandError("interrupted (Ctrl-C) %s; this program saves no checkpoint, so a new run starts "
+                               "over (its graph is in %s)" % (where, run.path), EXIT_INTERRUPTED) from None
+        print("test accuracy %g" % test_accuracy)
     return float(test_accuracy)
 
 
+def main(argv=None):
+    """The nanotf-mnist-deep command: returns the exit status (0 on success; see _common.run_command)."""
+    return run_command(build_parser(), train, argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

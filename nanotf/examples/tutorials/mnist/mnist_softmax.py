@@ -5,12 +5,15 @@
 One linear layer y = xW + b trained with gradient descent (learning rate 0.5) on batches of 100
 for 1000 steps; prints the test accuracy (about 0.92).
 """
-import argparse
 import sys
 
 import nanotf as tf
 from nanotf.examples.tutorials.mnist import input_data
-from nanotf.examples.tutorials.mnist._common import default_data_dir
+from nanotf.examples.tutorials.mnist._common import (EXIT_INTERRUPTED, CommandError, add_data_dir_flag,
+                                                     check_data_dir, default_data_dir, make_parser,
+                                                     non_negative_int, run_command, seed_value)
+
+PROG = "nanotf-mnist-softmax"
 
 
 def build_model():
@@ -28,32 +31,47 @@ def build_model():
     return x, y_, train_step, accuracy
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data_dir", default=None, help="MNIST directory (default ~/.cache/nanotf/mnist)")
-    p.add_argument("--steps", type=int, default=1000, help="training steps of 100 examples")
-    p.add_argument("--fake_data", action="store_true", help="use fake data (no download)")
-    p.add_argument("--seed", type=int, default=None, help="seed for the batch order")
-    flags = p.parse_args(argv)
-    try:
-        mnist = input_data.read_data_sets(flags.data_dir or default_data_dir("mnist"), fake_data=flags.fake_data,
-                                          one_hot=True, seed=flags.seed)
-    except input_data.DownloadError as e:
-        sys.exit(str(e))
+def build_parser():
+    p = make_parser(PROG, __doc__)
+    add_data_dir_flag(p, "--data_dir")
+    p.add_argument("--steps", type=non_negative_int, default=1000, help="Training steps of 100 examples.")
+    p.add_argument("--fake_data", action="store_true", help="Use fake data (no download).")
+    p.add_argument("--seed", type=seed_value, default=None, help="Seed for the batch order.")
+    return p
+
+
+def train(flags):
+    """Trains for flags.steps and prints the test accuracy; returns it."""
+    data_dir = flags.data_dir or default_data_dir("mnist")
+    check_data_dir(data_dir, "--data_dir", flags.fake_data)
+    mnist = input_data.read_data_sets(data_dir, fake_data=flags.fake_data, one_hot=True, seed=flags.seed)
     with tf.Graph().as_default():
         x, y_, train_step, accuracy = build_model()
         sess = tf.InteractiveSession()
-        tf.global_variables_initializer().run()
-        for _ in range(flags.steps):
-            batch_xs, batch_ys = mnist.train.next_batch(100, flags.fake_data)
-            sess.run(train_step, feed_dict={x: batch_xs, y_: batch_ys})
-        test_xs, test_ys = ((mnist.test.images, mnist.test.labels) if not flags.fake_data
-                            else mnist.test.next_batch(100, fake_data=True))   # fake sets hold no arrays
-        acc = sess.run(accuracy, feed_dict={x: test_xs, y_: test_ys})
-        print(acc)
-        sess.close()
+        try:
+            tf.global_variables_initializer().run()
+            step = 0
+            try:
+                for step in range(flags.steps):
+                    batch_xs, batch_ys = mnist.train.next_batch(100, flags.fake_data)
+                    sess.run(train_step, feed_dict={x: batch_xs, y_: batch_ys})
+            except KeyboardInterrupt:
+                raise CommandError("interrupted (Ctrl-C) at step %d of %d; this program keeps nothing (no "
+                                   "checkpoint, no logs): run it again" % (step, flags.steps),
+                                   EXIT_INTERRUPTED) from None
+            test_xs, test_ys = ((mnist.test.images, mnist.test.labels) if not flags.fake_data
+                                else mnist.test.next_batch(100, fake_data=True))   # fake sets hold no arrays
+            acc = sess.run(accuracy, feed_dict={x: test_xs, y_: test_ys})
+            print(acc)
+        finally:
+            sess.close()
     return float(acc)
 
 
+def main(argv=None):
+    """The nanotf-mnist-softmax command: returns the exit status (0 on success; see _common.run_command)."""
+    return run_command(build_parser(), train, argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

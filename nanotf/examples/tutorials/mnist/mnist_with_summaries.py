@@ -12,13 +12,17 @@ A 784-500-10 network with dropout, trained with Adam. It records:
 Training summaries go to <run>/train, test-set accuracy every 10 steps to <run>/test, so
 TensorBoard draws the two runs together. Nothing is deleted: each run gets a fresh directory.
 """
-import argparse
 import os
 import sys
 
 import nanotf as tf
 from nanotf.examples.tutorials.mnist import input_data
-from nanotf.examples.tutorials.mnist._common import default_data_dir, new_run_dir
+from nanotf.examples.tutorials.mnist._common import (EXIT_INTERRUPTED, CommandError, RunDirectory,
+                                                     add_data_dir_flag, check_data_dir, default_data_dir,
+                                                     keep_probability, make_parser, non_negative_int,
+                                                     positive_float, run_command, seed_value)
+
+PROG = "nanotf-mnist-with-summaries"
 
 
 def variable_summaries(var):
@@ -52,8 +56,22 @@ def nn_layer(input_tensor, input_dim, output_dim, layer_name, act=tf.nn.relu):
 
 
 def train(flags):
-    mnist = input_data.read_data_sets(flags.data_dir, fake_data=flags.fake_data, one_hot=True, seed=flags.seed)
-    run_dir = new_run_dir(flags.log_dir)
+    """Trains for flags.max_steps with summaries; returns (last test accuracy, run directory)."""
+    data_dir = flags.data_dir or default_data_dir("mnist")
+    check_data_dir(data_dir, "--data_dir", flags.fake_data)
+    mnist = input_data.read_data_sets(data_dir, fake_data=flags.fake_data, one_hot=True, seed=flags.seed)
+    run = RunDirectory.create(flags.log_dir)
+    try:
+        acc = _train(flags, mnist, run)
+    except BaseException:
+        run.discard()   # only when no step ran; never anything this run did not create
+        raise
+    print("Logs: %s\nSee them in TensorBoard: tensorboard --logdir %s" % (run.path, flags.log_dir))
+    return acc, run.path
+
+
+def _train(flags, mnist, run):
+    run_dir = run.path
     with tf.Graph().as_default():
         if flags.seed is not None:
             tf.set_random_seed(flags.seed)
@@ -88,55 +106,65 @@ def train(flags):
         sess = tf.InteractiveSession()
         train_writer = tf.summary.FileWriter(os.path.join(run_dir, "train"), sess.graph)
         test_writer = tf.summary.FileWriter(os.path.join(run_dir, "test"))
-        tf.global_variables_initializer().run()
+        try:
+            tf.global_variables_initializer().run()
 
-        def feed_dict(training):
-            if training or flags.fake_data:
-                xs, ys = mnist.train.next_batch(100, fake_data=flags.fake_data)
-                return {x: xs, y_: ys, keep_prob: flags.dropout}
-            return {x: mnist.test.images, y_: mnist.test.labels, keep_prob: 1.0}
+            def feed_dict(training):
+                if training or flags.fake_data:
+                    xs, ys = mnist.train.next_batch(100, fake_data=flags.fake_data)
+                    return {x: xs, y_: ys, keep_prob: flags.dropout}
+                return {x: mnist.test.images, y_: mnist.test.labels, keep_prob: 1.0}
 
-        acc = None
-        for i in range(flags.max_steps):
-            if i % 10 == 0:   # the test-set accuracy, into the `test` run
-                summary, acc = sess.run([merged, accuracy], feed_dict=feed_dict(False))
-                test_writer.add_summary(summary, i)
-                print("Accuracy at step %s: %s" % (i, acc))
-            elif i % 100 == 99:   # a traced step: per-op time and memory for the Graphs dashboard
-                run_options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
-                run_metadata = tf.RunMetadata()
-                summary, _ = sess.run([merged, train_step], feed_dict=feed_dict(True),
-                                      options=run_options, run_metadata=run_metadata)
-                train_writer.add_run_metadata(run_metadata, "step%03d" % i)
-                train_writer.add_summary(summary, i)
-                print("Adding run metadata for", i)
-            else:
-                summary, _ = sess.run([merged, train_step], feed_dict=feed_dict(True))
-                train_writer.add_summary(summary, i)
-        train_writer.close()
-        test_writer.close()
-        sess.close()
-    print("Logs: %s\nSee them in TensorBoard: tensorboard --logdir %s" % (run_dir, flags.log_dir))
-    return acc, run_dir
+            acc, i = None, 0
+            try:
+                for i in range(flags.max_steps):
+                    if i % 10 == 0:   # the test-set accuracy, into the `test` run
+                        summary, acc = sess.run([merged, accuracy], feed_dict=feed_dict(False))
+                        test_writer.add_summary(summary, i)
+                        print("Accuracy at step %s: %s" % (i, acc))
+                    elif i % 100 == 99:   # a traced step: per-op time and memory for the Graphs dashboard
+                        run_options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+                        run_metadata = tf.RunMetadata()
+                        summary, _ = sess.run([merged, train_step], feed_dict=feed_dict(True),
+                                              options=run_options, run_metadata=run_metadata)
+                        train_writer.add_run_metadata(run_metadata, "step%03d" % i)
+                        train_writer.add_summary(summary, i)
+                        print("Adding run metadata for", i)
+                    else:
+                        summary, _ = sess.run([merged, train_step], feed_dict=feed_dict(True))
+                        train_writer.add_summary(summary, i)
+                    run.worked()
+            except KeyboardInterrupt:
+                sys.stdout.flush()
+                raise CommandError("interrupted (Ctrl-C) at step %d of %d; the summaries of the steps before it "
+                                   "are in %s" % (i, flags.max_steps, run_dir) if run.did_work else
+                                   "interrupted (Ctrl-C) at step 0; nothing was kept", EXIT_INTERRUPTED) from None
+        finally:   # whatever happens, the summaries written so far reach the disk
+            train_writer.close()
+            test_writer.close()
+            sess.close()
+    return acc
+
+
+def build_parser():
+    p = make_parser(PROG, __doc__)
+    p.add_argument("--fake_data", action="store_true", help="Use fake data (no download).")
+    p.add_argument("--max_steps", type=non_negative_int, default=1000, help="Number of steps to run trainer.")
+    p.add_argument("--learning_rate", type=positive_float, default=0.001, help="Initial learning rate.")
+    p.add_argument("--dropout", type=keep_probability, default=0.9,
+                   help="Keep probability for training dropout.")
+    add_data_dir_flag(p, "--data_dir")
+    p.add_argument("--log_dir", default=os.path.join("runs", "mnist_with_summaries"),
+                   help="Directory under which each run gets its own subdirectory.")
+    p.add_argument("--seed", type=seed_value, default=None, help="Seed for weights, dropout and batch order.")
+    return p
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--fake_data", action="store_true", help="use fake data (no download)")
-    p.add_argument("--max_steps", type=int, default=1000, help="number of steps to run trainer")
-    p.add_argument("--learning_rate", type=float, default=0.001, help="initial learning rate")
-    p.add_argument("--dropout", type=float, default=0.9, help="keep probability for training dropout")
-    p.add_argument("--data_dir", default=None, help="MNIST directory (default ~/.cache/nanotf/mnist)")
-    p.add_argument("--log_dir", default=os.path.join("runs", "mnist_with_summaries"),
-                   help="directory under which each run gets its own subdirectory")
-    p.add_argument("--seed", type=int, default=None, help="seed for weights, dropout and batch order")
-    flags = p.parse_args(argv)
-    flags.data_dir = flags.data_dir or default_data_dir("mnist")
-    try:
-        return train(flags)
-    except input_data.DownloadError as e:
-        sys.exit(str(e))
+    """The nanotf-mnist-with-summaries command: returns the exit status (0 on success; see
+    _common.run_command)."""
+    return run_command(build_parser(), train, argv)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
