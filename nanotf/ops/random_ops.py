@@ -8,7 +8,7 @@ from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor
 from nanotf.framework.random_seed import get_seed
 from nanotf.ops.array_ops import _static_shape_from
 
-__all__ = ["random_normal", "truncated_normal", "random_uniform"]
+__all__ = ["random_normal", "truncated_normal", "random_uniform", "random_shuffle"]
 
 
 def _rng(op, ctx):
@@ -68,6 +68,30 @@ class RandomUniformInt(_RandomOp):
         rng = _rng(op, ctx)
         npd = op._inputs[1].dtype.as_numpy_dtype
         return lambda shape, lo, hi: rng.integers(lo, hi, size=tuple(shape)).astype(npd)
+
+
+class RandomShuffle(OpDef):
+    """The input with its rows (axis 0) in a random order; TF registers no gradient for it."""
+    stateful = True
+    grad = None
+
+    def infer(op):
+        return op._inputs[0].dtype, op._inputs[0].shape
+
+    def kernel(op, ctx):
+        rng = _rng(op, ctx)
+
+        def shuffle(value):
+            value = np.asarray(value)
+            return value.copy() if value.ndim == 0 else value[rng.permutation(value.shape[0])]
+        return shuffle
+
+
+def random_shuffle(value, seed=None, name=None):
+    """tf.random_shuffle / tf.random.shuffle: `value` shuffled along its first dimension."""
+    s1, s2 = get_seed(seed)
+    return apply_op("RandomShuffle", [convert_to_tensor(value, name="value")], {"seed": s1, "seed2": s2},
+                    name=name or "RandomShuffle")
 
 
 def _shape_tensor(shape):
