@@ -106,6 +106,14 @@ class DatasetV1:
     def _gen(self, run):
         raise NotImplementedError
 
+    def _index_stream(self, run):
+        """(take, indices) when this dataset's elements are rows of arrays that `take(index_array)` can
+        gather in one go (slices, and elementwise maps of them), `indices` an iterator over the row
+        numbers in this dataset's order (after shuffle, repeat, take, skip); None otherwise.
+        A batch() over such a dataset gathers each batch with one fancy index instead of stacking
+        rows one by one; the order is the same as the element-by-element path's."""
+        return None
+
     def _new_run(self, values):
         return _IteratorRun(self, values)
 
@@ -255,6 +263,10 @@ class TensorSliceDataset(DatasetV1):
     def _gen(self, run):
         return zip(*self._arrays(run))   # iterating an array yields its rows: fast, no per-row Python
 
+    def _index_stream(self, run):
+        arrays = self._arrays(run)
+        return (lambda idx: [a[idx] for a in arrays]), iter(range(arrays[0].shape[0]))
+
 
 class TensorDataset(DatasetV1):
     """A single element: the given tensors."""
@@ -372,6 +384,15 @@ class MapDataset(_UnaryDataset):
         for element in self._input._gen(run):
             yield tuple(to_component(v, dt) for v, dt in zip(fn(element), types))
 
+    def _index_stream(self, run):
+        if not self._func.vectorizable:
+            return None
+        inner = self._input._index_stream(run)
+        if inner is None:
+            return None
+        take, indices = inner
+        return (lambda idx: self._map_batch(run, take(idx), len(idx))), indices
+
     def _map_batch(self, run, columns, n):
         """The function on a stack of n elements (only when the traced function is vectorizable)."""
         outs = self._fn(run)(columns)
@@ -437,6 +458,20 @@ class BatchDataset(_UnaryDataset):
         n = int(run.values[self._batch_size])
         if n <= 0:
             raise errors.InvalidArgumentError(None, None, "Batch size must be greater than zero.")
+        stream = self._input._index_stream(run)
+        if stream is not None:
+            return self._gather_batches(stream, n)
+        return self._stack_batches(run, n)
+
+    def _gather_batches(self, stream, n):
+        take, indices = stream
+        while True:
+            idx = np.fromiter(itertools.islice(indices, n), dtype=np.intp)
+            if not idx.size or (self._drop_remainder and idx.size < n):
+                return
+            yield tuple(take(idx))
+
+    def _stack_batches(self, run, n):
         source = self._input
         vectorized = isinstance(source, MapDataset) and source._func.vectorizable
         if vectorized:
@@ -522,15 +557,28 @@ class ShuffleDataset(_UnaryDataset):
         size = int(run.values[self._buffer_size])
         if size <= 0:
             raise errors.InvalidArgumentError(None, None, "buffer_size must be greater than zero.")
+        return _shuffle(self._input._gen(run), size, self._next_rng(run))
+
+    def _index_stream(self, run):
+        inner = self._input._index_stream(run)
+        if inner is None:
+            return None
+        size = int(run.values[self._buffer_size])
+        if size <= 0:
+            raise errors.InvalidArgumentError(None, None, "buffer_size must be greater than zero.")
+        return inner[0], _shuffle(inner[1], size, self._next_rng(run))
+
+    def _next_rng(self, run):
+        """The generator of this pass: from the seeds and the pass number (reshuffle_each_iteration)."""
         st = run.state.get(self)
         if st is None:
-            base = (np.random.SeedSequence().entropy if self._seed is None
-                    else (self._seed & 0xFFFFFFFF, self._seed2 & 0xFFFFFFFF))
+            base = ([np.random.SeedSequence().entropy] if self._seed is None
+                    else [self._seed & 0xFFFFFFFF, self._seed2 & 0xFFFFFFFF])
             st = run.state[self] = {"base": base, "epoch": 0}
-        rng = np.random.default_rng(list(np.atleast_1d(st["base"])) + [st["epoch"]])
+        rng = np.random.default_rng(st["base"] + [st["epoch"]])
         if self._reshuffle:
             st["epoch"] += 1
-        return _shuffle(self._input._gen(run), size, rng)
+        return rng
 
 
 def _shuffle(it, size, rng):
@@ -572,6 +620,26 @@ class RepeatDataset(_UnaryDataset):
             if empty:
                 return
 
+    def _index_stream(self, run):
+        first = self._input._index_stream(run)
+        if first is None:
+            return None
+        count = int(run.values[self._count])
+        return first[0], self._repeat_indices(run, first[1], count)
+
+    def _repeat_indices(self, run, indices, count):
+        done = 0
+        while count < 0 or done < count:
+            if done:
+                indices = self._input._index_stream(run)[1]
+            empty = True
+            for i in indices:
+                empty = False
+                yield i
+            done += 1
+            if empty:
+                return
+
 
 class TakeDataset(_UnaryDataset):
     def __init__(self, input_dataset, count):
@@ -586,6 +654,13 @@ class TakeDataset(_UnaryDataset):
         it = self._input._gen(run)
         return it if count < 0 else itertools.islice(it, count)
 
+    def _index_stream(self, run):
+        inner = self._input._index_stream(run)
+        if inner is None:
+            return None
+        count = int(run.values[self._count])
+        return inner[0], (inner[1] if count < 0 else itertools.islice(inner[1], count))
+
 
 class SkipDataset(_UnaryDataset):
     def __init__(self, input_dataset, count):
@@ -599,6 +674,13 @@ class SkipDataset(_UnaryDataset):
         count = int(run.values[self._count])
         it = self._input._gen(run)
         return iter(()) if count < 0 else itertools.islice(it, count, None)
+
+    def _index_stream(self, run):
+        inner = self._input._index_stream(run)
+        if inner is None:
+            return None
+        count = int(run.values[self._count])
+        return inner[0], (iter(()) if count < 0 else itertools.islice(inner[1], count, None))
 
 
 class CacheDataset(_UnaryDataset):

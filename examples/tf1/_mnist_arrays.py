@@ -1,0 +1,58 @@
+"""MNIST as NumPy arrays for the example programs (no framework involved), or learnable fake data.
+
+`load(data_dir, fake_data)` -> (train_images, train_labels, test_images, test_labels): images uint8
+[N, 784], labels int64 [N]. Real data is read from the four gzipped IDX files in `data_dir` (or the
+usual places: $NANOTF_DATA_DIR/mnist, ~/.cache/nanotf/mnist, ../shared/data/mnist beside the checkout);
+nothing is downloaded. Fake data: ten random prototype images plus noise, so a model can learn it.
+"""
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+
+FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+def default_data_dir():
+    dirs = []
+    if os.environ.get("NANOTF_DATA_DIR"):
+        dirs.append(Path(os.environ["NANOTF_DATA_DIR"]) / "mnist")
+    dirs += [Path.home() / ".cache" / "nanotf" / "mnist", Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"]
+    for d in dirs:
+        if all((d / f).is_file() for f in FILES):
+            return str(d)
+    return str(dirs[0])
+
+
+def _read_idx(path, magic):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    got = int.from_bytes(data[:4], "big")
+    if got != magic:
+        raise ValueError("%s: not an IDX file of the expected kind (magic %d, expected %d)" % (path, got, magic))
+    ndim = magic & 0xFF
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load(data_dir=None, fake_data=False, num_fake_train=3000, num_fake_test=1000, seed=0):
+    if fake_data:
+        rng = np.random.RandomState(seed)
+        prototypes = rng.randint(0, 256, size=(10, 784))
+
+        def make(n):
+            labels = rng.randint(0, 10, size=n).astype(np.int64)
+            noise = rng.normal(0, 60, size=(n, 784))
+            return np.clip(prototypes[labels] + noise, 0, 255).astype(np.uint8), labels
+        return make(num_fake_train) + make(num_fake_test)
+    d = Path(data_dir or default_data_dir())
+    missing = [f for f in FILES if not (d / f).is_file()]
+    if missing:
+        raise FileNotFoundError("MNIST files %s not found in %s (pass --data_dir, or --fake_data)" % (missing, d))
+    train_x = _read_idx(d / FILES[0], 2051).reshape(-1, 784)
+    train_y = _read_idx(d / FILES[1], 2049).astype(np.int64)
+    test_x = _read_idx(d / FILES[2], 2051).reshape(-1, 784)
+    test_y = _read_idx(d / FILES[3], 2049).astype(np.int64)
+    return train_x, train_y, test_x, test_y
