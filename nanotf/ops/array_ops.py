@@ -19,7 +19,8 @@ __all__ = ["constant", "placeholder", "placeholder_with_default", "identity", "s
            "reshape", "shape", "size", "rank", "fill", "zeros", "ones", "zeros_like", "ones_like",
            "expand_dims", "squeeze", "transpose", "invert_permutation", "concat", "stack", "pack", "unstack",
            "unpack", "split", "tile", "pad", "one_hot", "gather", "slice", "strided_slice", "broadcast_to",
-           "reverse", "reverse_v2", "shape_n", "boolean_mask", "newaxis", "gather_nd", "scatter_nd"]
+           "reverse", "reverse_v2", "shape_n", "boolean_mask", "newaxis", "gather_nd", "scatter_nd",
+           "reverse_sequence", "sequence_mask"]
 
 _pyslice = builtins.slice   # this module's `slice` is tf.slice
 newaxis = None
@@ -1911,3 +1912,107 @@ def boolean_mask(tensor, mask, name="boolean_mask", axis=None):
             flat.set_shape(list(dims[:axis]) + [n] + list(dims[axis + k:]))
         idx = squeeze(_math().where(reshape(m, [-1])), axis=[1])
         return gather(flat, idx, axis=axis)
+
+
+# -- sequences of different lengths in one batch (RNN helpers)
+class ReverseSequence(OpDef):
+    """Reverses the first seq_lengths[b] entries along `seq_dim` of each batch entry b (along
+    `batch_dim`); entries past a sequence's length stay where they are."""
+
+    def infer(op):
+        x, lengths = op._inputs
+        seq_dim, batch_dim = op._attrs["seq_dim"], op._attrs["batch_dim"]
+        if not lengths.dtype.is_integer:
+            raise TypeError("ReverseSequence %r: seq_lengths must be int32 or int64, got %s"
+                            % (op.name, lengths.dtype.name))
+        ldims = lengths.shape.as_tuple()
+        if ldims is not None and len(ldims) != 1:
+            raise _shape_error(op, "seq_lengths must be 1-dim, not %d-dim" % len(ldims))
+        dims = x.shape.as_tuple()
+        if dims is not None:
+            r = len(dims)
+            for what, d in (("seq_dim", seq_dim), ("batch_dim", batch_dim)):
+                if not 0 <= d < r:
+                    raise _shape_error(op, "Invalid %s %d for input of rank %d" % (what, d, r))
+            if seq_dim == batch_dim:
+                raise _shape_error(op, "seq_dim and batch_dim must differ, both are %d" % seq_dim)
+            if ldims is not None and ldims[0] is not None and dims[batch_dim] is not None \
+                    and ldims[0] != dims[batch_dim]:
+                raise _shape_error(op, "Length of seq_lengths != input.dims(%d), (%d vs. %d)"
+                                   % (batch_dim, ldims[0], dims[batch_dim]))
+        return x.dtype, x.shape
+
+    def kernel(op, ctx):
+        seq_dim, batch_dim = op._attrs["seq_dim"], op._attrs["batch_dim"]
+
+        def reverse_sequence(x, lengths):
+            n, b = x.shape[seq_dim], x.shape[batch_dim]
+            if lengths.shape != (b,):
+                raise ValueError("Length of seq_lengths != input.dims(%d), (%d vs. %d)"
+                                 % (batch_dim, lengths.shape[0], b))
+            if np.any(lengths > n) or np.any(lengths < 0):
+                bad = int(np.flatnonzero((lengths > n) | (lengths < 0))[0])
+                raise ValueError("seq_lengths(%d) = %d is outside [0, input.dims(%d) = %d]"
+                                 % (bad, lengths[bad], seq_dim, n))
+            t = np.arange(n)[:, None]                                 # [seq, batch]: where each entry comes from
+            src = np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
+            shape = [1] * x.ndim
+            shape[seq_dim], shape[batch_dim] = n, b
+            index = src if seq_dim < batch_dim else src.T
+            return np.take_along_axis(x, index.reshape(shape), axis=seq_dim)
+        return reverse_sequence
+
+    def grad(op, g):
+        return [reverse_sequence(g, op._inputs[1], seq_axis=op._attrs["seq_dim"],
+                                 batch_axis=op._attrs["batch_dim"]), None]
+
+    samples = [Sample(lambda x, n: reverse_sequence(x, n, seq_axis=1, batch_axis=0),
+                      [(3, 4, 2), np.array([4, 0, 2], dtype=np.int32)]),
+               Sample(lambda x, n: reverse_sequence(x, n, seq_axis=0, batch_axis=1),
+                      [(4, 2), np.array([3, 1], dtype=np.int64)])]
+
+
+def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=None, name=None, seq_dim=None,  # noqa: A002
+                     batch_dim=None):
+    """tf.reverse_sequence: reverses variable-length slices (TF's argument names and their 1.x aliases)."""
+    if seq_axis is not None and seq_dim is not None:
+        raise ValueError("Cannot specify both 'seq_axis' and 'seq_dim'")
+    if batch_axis is not None and batch_dim is not None:
+        raise ValueError("Cannot specify both 'batch_axis' and 'batch_dim'")
+    seq_axis = seq_axis if seq_axis is not None else seq_dim
+    batch_axis = batch_axis if batch_axis is not None else (batch_dim if batch_dim is not None else 0)
+    if seq_axis is None:
+        raise TypeError("reverse_sequence() needs seq_axis (or seq_dim)")
+    with name_scope(name, "ReverseSequence", [input, seq_lengths]) as scope:
+        x = convert_to_tensor(input, name="input")
+        lengths = convert_to_tensor(seq_lengths, name="seq_lengths")
+        if lengths.dtype not in (dtypes.int32, dtypes.int64):
+            lengths = _math().cast(lengths, dtypes.int64)
+        r = x.shape.ndims
+        seq_axis, batch_axis = int(seq_axis), int(batch_axis)
+        if r is not None:
+            seq_axis, batch_axis = seq_axis % r if seq_axis < 0 else seq_axis, \
+                batch_axis % r if batch_axis < 0 else batch_axis
+        return apply_op("ReverseSequence", [x, lengths], {"seq_dim": seq_axis, "batch_dim": batch_axis},
+                        name=scope)
+
+
+def sequence_mask(lengths, maxlen=None, dtype=dtypes.bool, name=None):
+    """mask[..., j] = j < lengths[...]: a [..., maxlen] mask (maxlen defaults to max(lengths))."""
+    m = _math()
+    with name_scope(name, "SequenceMask", [lengths, maxlen]):
+        lengths = convert_to_tensor(lengths, name="lengths")
+        if not lengths.dtype.is_integer and not lengths.dtype.is_floating:
+            raise TypeError("sequence_mask: lengths must be integers, got %s" % lengths.dtype.name)
+        if maxlen is None:
+            maxlen = m.reduce_max(lengths, name="max")
+            maxlen = m.maximum(constant(0, dtype=maxlen.dtype), maxlen)
+        else:
+            maxlen = convert_to_tensor(maxlen, name="maxlen")
+            if maxlen.shape.ndims is not None and maxlen.shape.ndims != 0:
+                raise ValueError("maxlen must be scalar for sequence_mask, got shape %s" % maxlen.shape)
+        row = m.range(constant(0, dtype=maxlen.dtype), maxlen, constant(1, dtype=maxlen.dtype))
+        limits = expand_dims(m.cast(lengths, maxlen.dtype), -1)
+        mask = m.less(row, limits)
+        dtype = dtypes.as_dtype(dtype)
+        return mask if dtype is dtypes.bool else m.cast(mask, dtype)
