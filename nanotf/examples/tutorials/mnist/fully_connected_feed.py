@@ -73,15 +73,13 @@ def _resume_dir(log_dir, resume):
 
 def _check_batch_size(data_sets):
     """Each evaluation runs num_examples // batch_size whole batches, so every set must hold one."""
-    if FLAGS.fake_data:
-        return
-    for title, data_set in (("training", data_sets.train), ("validation", data_sets.validation),
-                            ("test", data_sets.test)):
-        if FLAGS.batch_size > data_set.num_examples:
-            raise CommandError("--batch_size %d: larger than the %s set (%d examples); use at most %d"
-                               % (FLAGS.batch_size, title, data_set.num_examples,
-                                  min(data_sets.validation.num_examples, data_sets.test.num_examples,
-                                      data_sets.train.num_examples)))
+    title, smallest = min((("training", data_sets.train.num_examples),
+                           ("validation", data_sets.validation.num_examples),
+                           ("test", data_sets.test.num_examples)), key=lambda t: t[1])
+    if FLAGS.batch_size > smallest:
+        raise CommandError("--batch_size %d: larger than the %s set (%d examples), and each evaluation needs "
+                           "one whole batch of every set; use at most %d" % (FLAGS.batch_size, title, smallest,
+                                                                            smallest))
 
 
 def run_training():
