@@ -52,6 +52,9 @@ class Layer:
     """Base class of tf.layers: subclasses define build(input_shape) (making weights with add_weight)
     and call(inputs, ...)."""
 
+    # where __call__ puts the layer's update ops (tf.contrib.layers.batch_norm changes or clears it)
+    _updates_collection = GraphKeys.UPDATE_OPS
+
     def __init__(self, trainable=True, name=None, dtype=None, activity_regularizer=None, _scope=None,
                  _reuse=None, **kwargs):
         for key in kwargs:
@@ -207,7 +210,8 @@ class Layer:
             if self.activity_regularizer is not None:
                 with name_scope("ActivityRegularizer"):
                     self.add_loss(self.activity_regularizer(outputs))
-        _add_to_collection(GraphKeys.UPDATE_OPS, self._updates)
+        if self._updates_collection is not None:
+            _add_to_collection(self._updates_collection, self._updates)
         return outputs
 
     def apply(self, inputs, *args, **kwargs):

@@ -26,6 +26,7 @@ __all__ = ["BatchNormalization", "BatchNorm", "batch_normalization", "batch_norm
 
 
 class BatchNormalization(Layer):
+    _fuse_any_rank = False   # tf.contrib.layers.batch_norm's fused path also serves 2-D inputs
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer=init_ops.zeros_initializer(), gamma_initializer=init_ops.ones_initializer(),
                  moving_mean_initializer=init_ops.zeros_initializer(),
@@ -65,7 +66,7 @@ class BatchNormalization(Layer):
             raise ValueError("Duplicate axis: %s" % axes)
         self.axis = axes
         # TF 1.15: the fused kernel serves 4-D inputs normalized over one of the channel axes
-        self.fused = bool(self.fused) and ndims == 4 and axes in ([1], [3])
+        self.fused = bool(self.fused) and (ndims == 4 and axes in ([1], [3]) or self._fuse_any_rank)
         dims = input_shape.as_list()
         for a in axes:
             if dims[a] is None:
