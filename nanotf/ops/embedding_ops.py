@@ -245,8 +245,11 @@ def _compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cl
             sampled_logits = math_ops.add(sampled_logits, math_ops.select(hits, array_ops.fill(
                 array_ops.shape(sampled_logits), penalty), array_ops.zeros_like(sampled_logits)))
         if subtract_log_q:
-            true_logits = math_ops.subtract(true_logits, math_ops.log(true_expected_count))
-            sampled_logits = math_ops.subtract(sampled_logits, math_ops.log(sampled_expected_count))
+            # (cast: float64 models work too, where TF would refuse the float32 counts)
+            true_logits = math_ops.subtract(true_logits, math_ops.log(math_ops.cast(true_expected_count,
+                                                                                    true_logits.dtype)))
+            sampled_logits = math_ops.subtract(sampled_logits, math_ops.log(math_ops.cast(sampled_expected_count,
+                                                                                          sampled_logits.dtype)))
         out_logits = array_ops.concat([true_logits, sampled_logits], 1)
         out_labels = array_ops.concat([math_ops.divide(array_ops.ones_like(true_logits), float(num_true)),
                                        array_ops.zeros_like(sampled_logits)], 1)
