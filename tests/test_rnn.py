@@ -1,0 +1,481 @@
+"""RNN cells, static_rnn / dynamic_rnn / bidirectional forms, reverse_sequence and sequence_mask against
+float64 NumPy implementations of TF 1.15's equations (tests/_rnn_reference.py) and central finite differences."""
+import numpy as np
+import pytest
+
+import nanotf as tf
+import _rnn_reference as ref
+
+F64 = tf.float64
+
+
+def _names(variables=None):
+    return {v.op.name: tuple(v.shape.as_list()) for v in (variables or tf.global_variables())}
+
+
+def _random_init():
+    return tf.random_normal_initializer(stddev=0.5, seed=3)
+
+
+def _values(sess, prefix=""):
+    vs = [v for v in tf.global_variables() if v.op.name.startswith(prefix)]
+    return dict(zip([v.op.name for v in vs], sess.run(vs)))
+
+
+# -- variable names and shapes (TF 1.15's)
+def test_static_rnn_basic_lstm_names():
+    with tf.Graph().as_default():
+        xs = tf.unstack(tf.placeholder(tf.float32, [None, 28, 28]), 28, 1)
+        outputs, state = tf.contrib.rnn.static_rnn(tf.contrib.rnn.BasicLSTMCell(128), xs, dtype=tf.float32)
+        assert _names() == {"rnn/basic_lstm_cell/kernel": (156, 512), "rnn/basic_lstm_cell/bias": (512,)}
+        assert len(outputs) == 28 and outputs[-1].shape.as_list() == [None, 128]
+        assert isinstance(state, tf.nn.rnn_cell.LSTMStateTuple)
+        assert state.c.shape.as_list() == [None, 128] and state.h.shape.as_list() == [None, 128]
+
+
+def test_dynamic_rnn_names_of_every_cell():
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 5, 3])
+        tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(4), x, dtype=tf.float32, scope="gru")
+        tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicRNNCell(4), x, dtype=tf.float32, scope="basic")
+        tf.nn.dynamic_rnn(tf.nn.rnn_cell.LSTMCell(4, use_peepholes=True, num_proj=2), x, dtype=tf.float32,
+                          scope="lstm")
+        multi = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.BasicLSTMCell(4), tf.nn.rnn_cell.BasicLSTMCell(6)])
+        out, state = tf.nn.dynamic_rnn(multi, x, dtype=tf.float32)
+        assert out.shape.as_list() == [None, 5, 6] and len(state) == 2
+        assert _names() == {
+            "gru/gru_cell/gates/kernel": (7, 8), "gru/gru_cell/gates/bias": (8,),
+            "gru/gru_cell/candidate/kernel": (7, 4), "gru/gru_cell/candidate/bias": (4,),
+            "basic/basic_rnn_cell/kernel": (7, 4), "basic/basic_rnn_cell/bias": (4,),
+            "lstm/lstm_cell/kernel": (5, 16), "lstm/lstm_cell/bias": (16,), "lstm/lstm_cell/w_f_diag": (4,),
+            "lstm/lstm_cell/w_i_diag": (4,), "lstm/lstm_cell/w_o_diag": (4,),
+            "lstm/lstm_cell/projection/kernel": (4, 2),
+            "rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel": (7, 16),
+            "rnn/multi_rnn_cell/cell_0/basic_lstm_cell/bias": (16,),
+            "rnn/multi_rnn_cell/cell_1/basic_lstm_cell/kernel": (10, 24),
+            "rnn/multi_rnn_cell/cell_1/basic_lstm_cell/bias": (24,)}
+
+
+def test_bidirectional_names_static_and_dynamic():
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 5, 3])
+        cell = tf.contrib.rnn.BasicLSTMCell
+        outs, s_fw, s_bw = tf.contrib.rnn.static_bidirectional_rnn(cell(4), cell(4), tf.unstack(x, 5, 1),
+                                                                   dtype=tf.float32)
+        assert len(outs) == 5 and outs[0].shape.as_list() == [None, 8]
+        with tf.variable_scope("dyn"):
+            (o_fw, o_bw), _ = tf.nn.bidirectional_dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), tf.nn.rnn_cell.GRUCell(2),
+                                                               x, dtype=tf.float32)
+        assert o_fw.shape.as_list() == [None, 5, 2] and o_bw.shape.as_list() == [None, 5, 2]
+        names = _names()
+        for d in ("fw", "bw"):
+            assert names["bidirectional_rnn/%s/basic_lstm_cell/kernel" % d] == (7, 16)
+            assert names["dyn/bidirectional_rnn/%s/gru_cell/gates/kernel" % d] == (5, 4)
+
+
+def test_second_rnn_in_the_same_scope_needs_reuse():
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [2, 3, 4])
+        tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=tf.float32)
+        with pytest.raises(ValueError, match="rnn/basic_lstm_cell/kernel already exists"):
+            tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=tf.float32)
+        with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+            tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=tf.float32)   # shares the variables
+        assert len(tf.trainable_variables()) == 2
+
+
+# -- one step of each cell
+CELLS = {
+    "basic_rnn": (lambda: tf.nn.rnn_cell.BasicRNNCell(3), 3),
+    "gru": (lambda: tf.nn.rnn_cell.GRUCell(3), 3),
+    "basic_lstm": (lambda: tf.nn.rnn_cell.BasicLSTMCell(3, forget_bias=0.5), (3, 3)),
+    "lstm_peep_clip_proj": (lambda: tf.nn.rnn_cell.LSTMCell(3, use_peepholes=True, cell_clip=0.4, num_proj=2,
+                                                            forget_bias=0.3), (3, 2)),
+}
+
+
+def _reference_step(kind, v, x, state):
+    p = {k.split("/", 1)[1]: a for k, a in v.items()}
+    if kind == "basic_rnn":
+        return ref.basic_rnn_step(x, state, p["basic_rnn_cell/kernel"], p["basic_rnn_cell/bias"])
+    if kind == "gru":
+        return ref.gru_step(x, state, p["gru_cell/gates/kernel"], p["gru_cell/gates/bias"],
+                            p["gru_cell/candidate/kernel"], p["gru_cell/candidate/bias"])
+    if kind == "basic_lstm":
+        return ref.lstm_step(x, state, p["basic_lstm_cell/kernel"], p["basic_lstm_cell/bias"], forget_bias=0.5)
+    return ref.lstm_step(x, state, p["lstm_cell/kernel"], p["lstm_cell/bias"], forget_bias=0.3,
+                         peepholes=(p["lstm_cell/w_i_diag"], p["lstm_cell/w_f_diag"], p["lstm_cell/w_o_diag"]),
+                         cell_clip=0.4, proj=p["lstm_cell/projection/kernel"])
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_one_step_matches_numpy(kind):
+    make, sizes = CELLS[kind]
+    rng = np.random.default_rng(1)
+    x_val = rng.standard_normal((4, 5))
+    state_val = (tuple(rng.standard_normal((4, s)) for s in sizes) if isinstance(sizes, tuple)
+                 else rng.standard_normal((4, sizes)))
+    with tf.Graph().as_default():
+        cell = make()
+        x = tf.placeholder(F64, [4, 5])
+        if isinstance(sizes, tuple):
+            state = tf.nn.rnn_cell.LSTMStateTuple(*[tf.placeholder(F64, [4, s]) for s in sizes])
+            feed = {state[0]: state_val[0], state[1]: state_val[1]}
+        else:
+            state = tf.placeholder(F64, [4, sizes])
+            feed = {state: state_val}
+        with tf.variable_scope("s", initializer=_random_init()):
+            out, new_state = cell(x, state)
+        feed[x] = x_val
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got_out, got_state = sess.run([out, new_state], feed)
+            want_out, want_state = _reference_step(kind, _values(sess), x_val, state_val)
+    np.testing.assert_allclose(got_out, want_out, rtol=1e-12, atol=1e-12)
+    for g, w in zip(ref_flat(got_state), ref_flat(want_state)):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_zero_state_and_sizes():
+    with tf.Graph().as_default():
+        cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.BasicLSTMCell(3), tf.nn.rnn_cell.GRUCell(2)])
+        assert cell.state_size == (tf.nn.rnn_cell.LSTMStateTuple(3, 3), 2) and cell.output_size == 2
+        batch = tf.placeholder(tf.int32, [])
+        zs = cell.zero_state(batch, tf.float32)
+        with tf.Session() as sess:
+            (c, h), g = sess.run(zs, {batch: 5})
+        assert c.shape == h.shape == (5, 3) and g.shape == (5, 2) and not c.any() and not g.any()
+        assert zs[0].c.shape.as_list() == [None, 3]
+        assert cell.zero_state(7, tf.float32)[1].shape.as_list() == [7, 2]
+
+
+# -- whole sequences against NumPy, with and without sequence_length
+def _lstm_params(v, prefix):
+    return v[prefix + "/kernel"], v[prefix + "/bias"]
+
+
+@pytest.mark.parametrize("time_major", [False, True])
+@pytest.mark.parametrize("with_lengths", [False, True])
+@pytest.mark.parametrize("kind", ["lstm_fused", "lstm_unrolled", "gru", "multi"])
+def test_dynamic_rnn_matches_numpy(kind, with_lengths, time_major):
+    rng = np.random.default_rng(2)
+    B, T, I, H = 3, 5, 4, 3
+    xs = rng.standard_normal((T, B, I))
+    lengths = np.array([5, 2, 0]) if with_lengths else None
+    with tf.Graph().as_default():
+        if kind == "lstm_fused":
+            cell = tf.nn.rnn_cell.BasicLSTMCell(H)
+        elif kind == "lstm_unrolled":   # a projection keeps LSTMCell off the fused path
+            cell = tf.nn.rnn_cell.LSTMCell(H, num_proj=H, forget_bias=0.7)
+        elif kind == "gru":
+            cell = tf.nn.rnn_cell.GRUCell(H)
+        else:
+            cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.BasicLSTMCell(H), tf.nn.rnn_cell.BasicLSTMCell(2)])
+        x = tf.placeholder(F64, [T, B, I] if time_major else [B, T, I])
+        seq = tf.placeholder(tf.int32, [B]) if with_lengths else None
+        with tf.variable_scope("m", initializer=_random_init()):
+            out, state = tf.nn.dynamic_rnn(cell, x, sequence_length=seq, dtype=F64, time_major=time_major)
+        feed = {x: xs if time_major else xs.transpose(1, 0, 2)}
+        if with_lengths:
+            feed[seq] = lengths
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got_out, got_state = sess.run([out, state], feed)
+            v = _values(sess)
+    zeros = lambda n: np.zeros((B, n))  # noqa: E731
+    if kind == "lstm_fused":
+        k, b = _lstm_params(v, "m/rnn/basic_lstm_cell")
+        want_out, want_state = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b), xs, (zeros(H), zeros(H)), lengths)
+    elif kind == "lstm_unrolled":
+        k, b = _lstm_params(v, "m/rnn/lstm_cell")
+        p = v["m/rnn/lstm_cell/projection/kernel"]
+        want_out, want_state = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b, forget_bias=0.7, proj=p), xs,
+                                       (zeros(H), zeros(H)), lengths)
+    elif kind == "gru":
+        g = [v["m/rnn/gru_cell/%s" % n] for n in ("gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias")]
+        want_out, want_state = ref.run(lambda x_, s: ref.gru_step(x_, s, *g), xs, zeros(H), lengths)
+    else:
+        k0, b0 = _lstm_params(v, "m/rnn/multi_rnn_cell/cell_0/basic_lstm_cell")
+        k1, b1 = _lstm_params(v, "m/rnn/multi_rnn_cell/cell_1/basic_lstm_cell")
+
+        def step(x_, s):
+            o0, s0 = ref.lstm_step(x_, s[0], k0, b0)
+            o1, s1 = ref.lstm_step(o0, s[1], k1, b1)
+            return o1, (s0, s1)
+        outs, states = [], ((zeros(H), zeros(H)), (zeros(2), zeros(2)))
+        for t in range(T):   # masking applies to the whole stacked state
+            o, new = step(xs[t], states)
+            if lengths is not None:
+                live = (t < lengths)[:, None]
+                o = np.where(live, o, 0)
+                new = tuple(tuple(np.where(live, n, s) for n, s in zip(ns, ss)) for ns, ss in zip(new, states))
+            outs.append(o)
+            states = new
+        want_out, want_state = np.stack(outs), states
+    if not time_major:
+        want_out = want_out.transpose(1, 0, 2)
+    np.testing.assert_allclose(got_out, want_out, rtol=1e-10, atol=1e-12)
+    for g, w in zip(ref_flat(got_state), ref_flat(want_state)):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+    if with_lengths:   # the last entry has length 0: zero outputs, the initial (zero) state
+        assert not np.any(got_out[:, 2] if time_major else got_out[2])
+
+
+def ref_flat(s):
+    if isinstance(s, (tuple, list)):
+        return [leaf for item in s for leaf in ref_flat(item)]
+    return [s]
+
+
+def test_static_rnn_with_lengths_matches_numpy():
+    rng = np.random.default_rng(4)
+    B, T, I, H = 3, 4, 2, 3
+    xs = rng.standard_normal((T, B, I))
+    lengths = np.array([1, 4, 3])
+    with tf.Graph().as_default():
+        inputs = [tf.placeholder(F64, [B, I]) for _ in range(T)]
+        for fused, cell in ((True, tf.contrib.rnn.BasicLSTMCell(H)), (False, tf.contrib.rnn.BasicRNNCell(H))):
+            with tf.variable_scope("fused" if fused else "steps", initializer=_random_init()):
+                outs, state = tf.contrib.rnn.static_rnn(cell, inputs, dtype=F64, sequence_length=lengths)
+            with tf.Session() as sess:
+                sess.run(tf.global_variables_initializer())
+                got_outs, got_state = sess.run([outs, state], dict(zip(inputs, xs)))
+                v = _values(sess, "fused" if fused else "steps")
+            if fused:
+                k, b = _lstm_params(v, "fused/rnn/basic_lstm_cell")
+                want_out, want_state = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b), xs,
+                                               (np.zeros((B, H)), np.zeros((B, H))), lengths)
+            else:
+                k, b = _lstm_params(v, "steps/rnn/basic_rnn_cell")
+                want_out, want_state = ref.run(lambda x_, s: ref.basic_rnn_step(x_, s, k, b), xs, np.zeros((B, H)),
+                                               lengths)
+            np.testing.assert_allclose(np.stack(got_outs), want_out, rtol=1e-10, atol=1e-12)
+            for g, w in zip(ref_flat(got_state), ref_flat(want_state)):
+                np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell_kind", ["lstm", "gru"])
+def test_bidirectional_dynamic_rnn_matches_numpy(cell_kind):
+    rng = np.random.default_rng(5)
+    B, T, I, H = 3, 4, 2, 2
+    xs = rng.standard_normal((T, B, I))
+    lengths = np.array([4, 2, 3])
+    make = tf.nn.rnn_cell.BasicLSTMCell if cell_kind == "lstm" else tf.nn.rnn_cell.GRUCell
+    with tf.Graph().as_default():
+        x = tf.placeholder(F64, [B, T, I])
+        with tf.variable_scope("bi", initializer=_random_init()):
+            (o_fw, o_bw), (s_fw, s_bw) = tf.nn.bidirectional_dynamic_rnn(make(H), make(H), x, sequence_length=lengths,
+                                                                         dtype=F64)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got = sess.run([o_fw, o_bw, s_fw, s_bw], {x: xs.transpose(1, 0, 2)})
+            v = _values(sess)
+
+    def runner(d):
+        p = "bi/bidirectional_rnn/%s/" % d
+        if cell_kind == "lstm":
+            k, b = v[p + "basic_lstm_cell/kernel"], v[p + "basic_lstm_cell/bias"]
+            return lambda seq: ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b), seq,
+                                       (np.zeros((B, H)), np.zeros((B, H))), lengths)
+        g = [v[p + "gru_cell/" + n] for n in ("gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias")]
+        return lambda seq: ref.run(lambda x_, s: ref.gru_step(x_, s, *g), seq, np.zeros((B, H)), lengths)
+    want_fw, want_s_fw = runner("fw")(xs)
+    tmp, want_s_bw = runner("bw")(ref.reverse_valid(xs, lengths))
+    want_bw = ref.reverse_valid(tmp, lengths)
+    np.testing.assert_allclose(got[0], want_fw.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got[1], want_bw.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
+    for g, w in zip(ref_flat(got[2]) + ref_flat(got[3]), ref_flat(want_s_fw) + ref_flat(want_s_bw)):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+def test_static_bidirectional_rnn_matches_numpy():
+    rng = np.random.default_rng(6)
+    B, T, I, H = 2, 3, 2, 2
+    xs = rng.standard_normal((T, B, I))
+    lengths = np.array([3, 1])
+    with tf.Graph().as_default():
+        inputs = [tf.placeholder(F64, [B, I]) for _ in range(T)]
+        with tf.variable_scope("s", initializer=_random_init()):
+            outs, _, s_bw = tf.contrib.rnn.static_bidirectional_rnn(
+                tf.contrib.rnn.BasicLSTMCell(H), tf.contrib.rnn.BasicLSTMCell(H), inputs, dtype=F64,
+                sequence_length=lengths)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got, got_s = sess.run([outs, s_bw], dict(zip(inputs, xs)))
+            v = _values(sess)
+
+    def run(d, seq):
+        k, b = v["s/bidirectional_rnn/%s/basic_lstm_cell/kernel" % d], v["s/bidirectional_rnn/%s/basic_lstm_cell/bias" % d]
+        return ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b), seq, (np.zeros((B, H)),) * 2, lengths)
+    fw, _ = run("fw", xs)
+    bw, want_s = run("bw", ref.reverse_valid(xs, lengths))
+    want = np.concatenate([fw, ref.reverse_valid(bw, lengths)], axis=2)
+    np.testing.assert_allclose(np.stack(got), want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got_s.h, want_s[1], rtol=1e-10, atol=1e-12)
+
+
+# -- gradients by central finite differences
+def _fd_check(sess, loss, grads, feed, var_feeds, rng, eps=1e-6, picks=6):
+    """grads: list of (gradient tensor, ('feed', placeholder) or ('var', variable)). Compares a few entries."""
+    got = sess.run([g for g, _ in grads], feed)
+    for (g, (kind, target)), g_val in zip(grads, got):
+        base = feed[target] if kind == "feed" else sess.run(target)
+        for _ in range(picks):
+            idx = tuple(rng.integers(0, n) for n in base.shape)
+            vals = []
+            for sign in (1, -1):
+                v = np.array(base, copy=True)
+                v[idx] += sign * eps
+                if kind == "feed":
+                    vals.append(sess.run(loss, {**feed, target: v}))
+                else:
+                    target.load(v, sess)
+                    vals.append(sess.run(loss, feed))
+            if kind == "var":
+                target.load(base, sess)
+            fd = (vals[0] - vals[1]) / (2 * eps)
+            assert abs(fd - g_val[idx]) <= 1e-6 + 1e-5 * abs(fd), (target.name, idx, fd, g_val[idx])
+
+
+@pytest.mark.parametrize("kind", ["lstm_fused", "lstm_peephole_fused", "gru_unrolled", "multi_dropout_fused"])
+def test_dynamic_rnn_gradients_by_finite_differences(kind):
+    rng = np.random.default_rng(7)
+    B, T, I, H = 3, 4, 3, 3
+    with tf.Graph().as_default():
+        x = tf.placeholder(F64, [B, T, I])
+        seq = tf.placeholder(tf.int32, [B])
+        c0 = tf.placeholder(F64, [B, H])
+        if kind == "lstm_fused":
+            cell, init = tf.nn.rnn_cell.BasicLSTMCell(H), tf.nn.rnn_cell.LSTMStateTuple(c0, tf.zeros([B, H], F64))
+        elif kind == "lstm_peephole_fused":
+            cell = tf.nn.rnn_cell.LSTMCell(H, use_peepholes=True, cell_clip=1.5)
+            init = tf.nn.rnn_cell.LSTMStateTuple(c0, tf.zeros([B, H], F64))
+        elif kind == "gru_unrolled":
+            cell, init = tf.nn.rnn_cell.GRUCell(H), c0
+        else:
+            cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.BasicLSTMCell(H),
+                                                                               output_keep_prob=1.0),
+                                                tf.nn.rnn_cell.BasicLSTMCell(H)])
+            init = (tf.nn.rnn_cell.LSTMStateTuple(c0, tf.zeros([B, H], F64)), cell._cells[1].zero_state(B, F64))
+        with tf.variable_scope("g", initializer=_random_init()):
+            out, state = tf.nn.dynamic_rnn(cell, x, sequence_length=seq, initial_state=init)
+        r1 = rng.standard_normal((B, T, H))
+        r2 = rng.standard_normal((B, H))
+        last = state[-1] if kind == "multi_dropout_fused" else state
+        last_c = last.c if isinstance(last, tuple) else last
+        loss = tf.reduce_sum(out * r1) + tf.reduce_sum(last_c * r2)
+        variables = tf.trainable_variables()
+        grads = tf.gradients(loss, [x, c0] + variables)
+        feed = {x: rng.standard_normal((B, T, I)), seq: np.array([4, 1, 3]), c0: rng.standard_normal((B, H))}
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            targets = [("feed", x), ("feed", c0)] + [("var", v) for v in variables]
+            _fd_check(sess, loss, list(zip(grads, targets)), feed, None, rng)
+
+
+def test_static_rnn_gradient_of_last_output_by_finite_differences():
+    rng = np.random.default_rng(8)
+    B, T, I, H = 2, 3, 2, 3
+    with tf.Graph().as_default():
+        x = tf.placeholder(F64, [B, T, I])
+        with tf.variable_scope("s", initializer=_random_init()):
+            outs, _ = tf.contrib.rnn.static_rnn(tf.contrib.rnn.BasicLSTMCell(H), tf.unstack(x, T, 1), dtype=F64)
+        loss = tf.reduce_sum(tf.square(outs[-1]))
+        kernel = tf.trainable_variables()[0]
+        grads = tf.gradients(loss, [x, kernel])
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            _fd_check(sess, loss, list(zip(grads, [("feed", x), ("var", kernel)])), {x: rng.standard_normal((B, T, I))},
+                      None, rng)
+
+
+# -- DropoutWrapper
+def test_dropout_wrapper_keep_prob_tensor_and_output_dropout():
+    rng = np.random.default_rng(9)
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [64, 6, 3])
+        keep = tf.placeholder(tf.float32, [])
+        base = tf.nn.rnn_cell.BasicLSTMCell(5)
+        cell = tf.nn.rnn_cell.DropoutWrapper(base, output_keep_prob=keep)
+        out, _ = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+        with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+            plain, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(5), x, dtype=tf.float32)
+        xs = rng.standard_normal((64, 6, 3)).astype(np.float32)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            full, want = sess.run([out, plain], {x: xs, keep: 1.0})
+            half = sess.run(out, {x: xs, keep: 0.5})
+    np.testing.assert_allclose(full, want, rtol=1e-6, atol=1e-7)
+    kept = half != 0
+    np.testing.assert_allclose(half[kept], 2 * want[kept], rtol=1e-5, atol=1e-6)
+    assert 0.4 < kept.mean() < 0.6
+
+
+def test_dropout_wrapper_state_dropout_leaves_lstm_memory_alone():
+    with tf.Graph().as_default():
+        cell = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.BasicLSTMCell(4), state_keep_prob=0.5, seed=1)
+        x = tf.ones([8, 3])
+        out, (c, h) = cell(x, cell.zero_state(8, tf.float32))
+        assert "dropout" not in c.op.name and "dropout" in h.op.name
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.BasicLSTMCell(4), output_keep_prob=1.5)
+
+
+# -- errors
+def test_errors_name_the_problem():
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [2, 3, 4])
+        with pytest.raises(ValueError, match="you must give a dtype"):
+            tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), x)
+        with pytest.raises(ValueError, match="sequence_length must be a vector"):
+            tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), x, dtype=tf.float32, sequence_length=[[1, 2]])
+        with pytest.raises(ValueError, match="at least 3-D"):
+            tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), tf.placeholder(tf.float32, [2, 3]), dtype=tf.float32)
+        with pytest.raises(TypeError, match="is not an RNNCell"):
+            tf.nn.dynamic_rnn(object(), x, dtype=tf.float32)
+        with pytest.raises(TypeError, match="inputs must be a sequence"):
+            tf.contrib.rnn.static_rnn(tf.contrib.rnn.BasicLSTMCell(2), x, dtype=tf.float32)
+        with pytest.raises(ValueError, match="inputs.shape\\[-1\\] to be known"):
+            tf.nn.rnn_cell.BasicLSTMCell(2)(tf.placeholder(tf.float32, [2, None]),
+                                             tf.nn.rnn_cell.LSTMStateTuple(tf.zeros([2, 2]), tf.zeros([2, 2])))
+
+
+def test_unknown_time_dimension_runs_fused_lstm():
+    rng = np.random.default_rng(10)
+    with tf.Graph().as_default():
+        x = tf.placeholder(F64, [None, None, 2])
+        with tf.variable_scope("u", initializer=_random_init()):
+            out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=F64)
+        assert out.shape.as_list() == [None, None, 3]
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            v = _values(sess)
+            for T in (1, 4):
+                xs = rng.standard_normal((2, T, 2))
+                got = sess.run(out, {x: xs})
+                k, b = v["u/rnn/basic_lstm_cell/kernel"], v["u/rnn/basic_lstm_cell/bias"]
+                want, _ = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b), xs.transpose(1, 0, 2),
+                                  (np.zeros((2, 3)),) * 2)
+                np.testing.assert_allclose(got, want.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
+
+
+# -- array helpers
+def test_reverse_sequence_and_sequence_mask_match_numpy():
+    rng = np.random.default_rng(11)
+    xs = rng.standard_normal((3, 5, 2))
+    lengths = np.array([5, 0, 3])
+    with tf.Graph().as_default():
+        rev = tf.reverse_sequence(xs, lengths, seq_axis=1, batch_axis=0)
+        rev_tm = tf.reverse_sequence(xs.transpose(1, 0, 2), lengths, seq_axis=0, batch_axis=1)
+        mask = tf.sequence_mask(lengths)
+        mask8 = tf.sequence_mask(tf.constant([[1, 2], [0, 4]]), maxlen=4, dtype=tf.float32)
+        assert mask8.shape.as_list() == [2, 2, 4]
+        with tf.Session() as sess:
+            got, got_tm, m, m8 = sess.run([rev, rev_tm, mask, mask8])
+            with pytest.raises(tf.errors.InvalidArgumentError, match="seq_lengths"):
+                sess.run(tf.reverse_sequence(xs, [6, 1, 1], seq_axis=1, batch_axis=0))
+    want = ref.reverse_valid(xs.transpose(1, 0, 2), lengths)
+    np.testing.assert_array_equal(got, want.transpose(1, 0, 2))
+    np.testing.assert_array_equal(got_tm, want)
+    np.testing.assert_array_equal(m, np.arange(5)[None, :] < lengths[:, None])
+    np.testing.assert_array_equal(m8, (np.arange(4) < np.array([[1, 2], [0, 4]])[..., None]).astype(np.float32))
