@@ -285,65 +285,58 @@ def test_a_run_that_fails_before_any_step_leaves_nothing(tmp_path, monkeypatch, 
 
 
 def test_disk_full_at_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
+    """A resumed run whose checkpoint write fails with ENOSPC (as safetensors reports it): one line naming the
+    step, the error and the latest checkpoint; that checkpoint and the state file are untouched, the events
+    logged are kept, and the run resumes once the disk has room."""
     import safetensors
     import safetensors.numpy
-    real_save = safetensors.numpy.save_file
-    calls = []
-
-    def save_file(tensors, path, metadata=None):
-        calls.append(path)
-        if len(calls) == 2:
-            seen["state"] = state_file.read_bytes()
-            seen["files"] = listing(run_dir)
-            raise safetensors.SafetensorError("Error while serializing: I/O error: No space left on device "
-                                              "(os error 28)")
-        return real_save(tensors, path, metadata=metadata)
-    seen = {}
-    monkeypatch.setattr(safetensors.numpy, "save_file", save_file)
     log_dir = tmp_path / "logs"
-    run_dir = state_file = None
+    out, failure = run_main(["--fake_data", "--max_steps", "2", "--log_dir", log_dir])
+    assert failure is None, failure
+    (run_dir,) = log_dir.iterdir()
+    first = run_dir / "model.ckpt-1"
+    before = {name: (run_dir / name).read_bytes() for name in os.listdir(run_dir)}
 
-    real_create = _common.RunDirectory.create.__func__
-
-    def create(cls, path, flag="--log_dir"):
-        nonlocal run_dir, state_file
-        run = real_create(cls, path, flag)
-        run_dir, state_file = Path(run.path), Path(run.path) / "checkpoint"
-        return run
-    monkeypatch.setattr(_common.RunDirectory, "create", classmethod(create))
-    out, failure = run_main(["--fake_data", "--max_steps", "1001", "--log_dir", log_dir])
+    def full(tensors, path, metadata=None):
+        with open(path, "wb") as f:
+            f.write(b"the first bytes")
+        raise safetensors.SafetensorError("Error while serializing: I/O error: No space left on device "
+                                          "(os error 28)")
+    real_save = safetensors.numpy.save_file
+    monkeypatch.setattr(safetensors.numpy, "save_file", full)
+    out, failure = run_main(["--fake_data", "--resume", "--max_steps", "4", "--log_dir", log_dir])
     assert failure is not None and failure.status == 1
     assert_one_line(failure.stderr, "nanotf-mnist")
-    first = run_dir / "model.ckpt-999"
-    assert "cannot save the checkpoint of step 1000" in failure.stderr
-    assert "No space left on device" in failure.stderr
+    assert "cannot save the checkpoint of step 3 in %s: No space left on device" % run_dir in failure.stderr
     assert "the latest checkpoint is still %s" % first in failure.stderr
-    # the previous checkpoint, the state file and the logs are as they were before the failed save
-    assert state_file.read_bytes() == seen["state"]
-    assert listing(run_dir) == seen["files"]
+    assert "`nanotf-mnist --resume %s`" % run_dir in failure.stderr
+    after = {name: (run_dir / name).read_bytes() for name in os.listdir(run_dir)}
+    new = set(after) - set(before)
+    assert len(new) == 1 and new.pop().startswith("events.out.tfevents.")   # the resumed run's log, kept
+    assert {name: after[name] for name in before} == before   # checkpoint, state file, first log: unchanged
     assert tf.train.latest_checkpoint(str(run_dir)) == str(first)
-    assert any(name.startswith("events.out.tfevents.") for name in seen["files"])
-    # and the run resumes from it
+
     monkeypatch.setattr(safetensors.numpy, "save_file", real_save)
-    out, failure = run_main(["--fake_data", "--resume", "--max_steps", "1001", "--log_dir", log_dir])
+    out, failure = run_main(["--fake_data", "--resume", "--max_steps", "4", "--log_dir", log_dir])
     assert failure is None, failure
-    assert "Resumed %s at step 1000" % first in out
+    assert "Resumed %s at step 2" % first in out
+    assert tf.train.latest_checkpoint(str(run_dir)) == str(run_dir / "model.ckpt-3")
 
 
 def test_moved_run_directory_resumes(tmp_path):
     """An absolute --log_dir, then the whole log directory moved: --resume finds the checkpoint at its new place."""
     old, new = tmp_path / "old", tmp_path / "new"
-    out, failure = run_main(["--fake_data", "--max_steps", "150", "--log_dir", old])
+    out, failure = run_main(["--fake_data", "--max_steps", "3", "--log_dir", old])
     assert failure is None
     (run_dir,) = old.iterdir()
     os.rename(str(old), str(new))
     moved = new / run_dir.name
-    out, failure = run_main(["--fake_data", "--resume", "--max_steps", "200", "--log_dir", new])
+    out, failure = run_main(["--fake_data", "--resume", "--max_steps", "5", "--log_dir", new])
     assert failure is None, failure
-    assert "Resumed %s at step 150" % (moved / "model.ckpt-149") in out
-    assert tf.train.latest_checkpoint(str(moved)) == str(moved / "model.ckpt-199")
+    assert "Resumed %s at step 3" % (moved / "model.ckpt-2") in out
+    assert tf.train.latest_checkpoint(str(moved)) == str(moved / "model.ckpt-4")
     assert tf.train.get_checkpoint_state(str(moved)).all_model_checkpoint_paths == [
-        str(moved / "model.ckpt-149"), str(moved / "model.ckpt-199")]
+        str(moved / "model.ckpt-2"), str(moved / "model.ckpt-4")]
 
 
 def test_ctrl_c_names_the_step_and_the_latest_checkpoint_then_resume_continues(tmp_path):
@@ -356,7 +349,7 @@ def test_ctrl_c_names_the_step_and_the_latest_checkpoint_then_resume_continues(t
         while time.time() < deadline:   # wait for the first checkpoint's evaluations, then a few more steps
             line = proc.stdout.readline()
             lines.append(line)
-            if line.startswith("Step 1100:") or not line:
+            if line.startswith("Step 1200:") or not line:
                 break
         proc.send_signal(signal.SIGINT)
         rest, err = proc.communicate(timeout=60)
@@ -368,7 +361,7 @@ def test_ctrl_c_names_the_step_and_the_latest_checkpoint_then_resume_continues(t
     (run_dir,) = (tmp_path / "runs").iterdir()
     run_dir = Path("runs") / run_dir.name
     step = int(err.split("at step ")[1].split(";")[0])
-    assert step >= 1100
+    assert step >= 1200
     assert "the latest checkpoint is %s" % (run_dir / "model.ckpt-999") in err
     assert "`nanotf-mnist --resume %s`" % run_dir in err
     # what was logged is on disk: the loss up to the interruption
@@ -388,3 +381,30 @@ def test_resume_without_a_checkpoint(tmp_path):
     assert_one_line(proc.stderr, "nanotf-mnist")
     assert "--resume: no run with a checkpoint under --log_dir nowhere" in proc.stderr
     assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("module,args,says", [
+    (mnist_softmax, ["--steps", "10"], "at step 2 of 10; this program keeps nothing"),
+    (mnist_deep, ["--steps", "10"], "at step 2 of 10; this program saves no checkpoint"),
+    (mnist_with_summaries, ["--max_steps", "10"], "at step 2 of 10; the summaries of the steps before it"),
+])
+def test_ctrl_c_in_the_other_commands(tmp_path, monkeypatch, capsys, module, args, says):
+    """Ctrl-C arriving while the third batch is drawn (simulated in this process)."""
+    from nanotf.datasets.mnist import DataSet
+    real_next_batch, calls = DataSet.next_batch, []
+
+    def next_batch(self, *a, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_next_batch(self, *a, **kw)
+    monkeypatch.setattr(DataSet, "next_batch", next_batch)
+    status = module.main(["--fake_data", "--log_dir", str(tmp_path / "runs")] + args
+                         if module is not mnist_softmax else ["--fake_data"] + args)
+    assert status == 130
+    err = capsys.readouterr().err
+    assert_one_line(err, module.PROG)
+    assert err.startswith(module.PROG + ": interrupted (Ctrl-C) " + says), err
+    if module is not mnist_softmax:   # steps ran, so the run directory (graph, summaries) is kept
+        (run_dir,) = (tmp_path / "runs").iterdir()
+        assert str(run_dir) in err
