@@ -263,6 +263,17 @@ class Graph:
         finally:
             self._name_stack = old
 
+    # -- function graphs (framework/func_graph.py) override these
+    def _captures_from(self, graph):
+        """Whether ops created in this graph may take tensors of `graph` as inputs (a function graph
+        captures them from its enclosing graphs); a plain graph never does."""
+        return False
+
+    def _may_use_directly(self, tensor):
+        """Whether `tensor` of another graph may be an input as it is (a function graph reads an outer
+        variable's storage directly, so that the function sees its current value)."""
+        return False
+
     # -- default graph
     def as_default(self):
         return _default_graph_stack.get_controller(self)
@@ -275,7 +286,7 @@ class Graph:
         for t in inputs:
             if not isinstance(t, Tensor):
                 raise TypeError("Input to op %r must be a Tensor, got %r" % (op_type, t))
-            if t.graph is not self:
+            if t.graph is not self and not self._may_use_directly(t):
                 raise ValueError("Tensor %s must be from the same graph as the op %r being created." % (t.name, op_type))
         name = name or op_type
         if name.endswith("/"):
@@ -492,13 +503,34 @@ def reset_default_graph():
     _default_graph_stack.reset()
 
 
+def _graph_for(graph):
+    """The graph new ops go to when their inputs live in `graph`: the default graph if it is `graph` or a
+    function graph capturing from it (ops built while tracing a loop body go to the body), else `graph`."""
+    d = get_default_graph()
+    if graph is d or d._captures_from(graph):
+        return d
+    return graph
+
+
 def _graph_of(values):
     for v in values or ():
         if isinstance(v, (Tensor, Operation)):
-            return v.graph
+            return _graph_for(v.graph)
         if hasattr(v, "_as_graph_element"):
-            return v._as_graph_element().graph
+            return _graph_for(v._as_graph_element().graph)
     return get_default_graph()
+
+
+@contextlib.contextmanager
+def init_scope():
+    """TF's init_scope: leaves every function graph being traced (a while_loop body, a cond branch) for
+    the outermost graph, outside any control_dependencies block, keeping the current name scope. Variables
+    and their initializers belong there (framework/func_graph.py also lifts them out by itself)."""
+    d = get_default_graph()
+    root = getattr(d, "_root", d)
+    scope = d.get_name_scope()
+    with root.as_default(), root.control_dependencies(None), root.name_scope(scope + "/" if scope else None):
+        yield
 
 
 @contextlib.contextmanager
@@ -605,7 +637,7 @@ def get_collection_ref(key):
 
 def create_op(op_type, inputs, attrs=None, name=None):
     """Creates an op in the graph of its inputs (else the default graph); returns the Operation."""
-    g = inputs[0].graph if inputs else get_default_graph()
+    g = _graph_for(inputs[0].graph) if inputs else get_default_graph()
     return g.create_op(op_type, inputs, attrs, name)
 
 

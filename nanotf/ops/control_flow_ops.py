@@ -59,3 +59,744 @@ def with_dependencies(dependencies, output_tensor, name=None):
     with name_scope(name, "control_dependency", list(dependencies) + [output_tensor]):
         with control_dependencies(dependencies):
             return array_ops.identity(output_tensor)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Functional control flow: tf.cond and tf.while_loop as ops holding traced function graphs
+# (framework/func_graph.py), as TF 2's If and While. See docs/tf1_api/control_flow.md.
+import numpy as np  # noqa: E402
+
+from nanotf.framework import dtypes, errors  # noqa: E402
+from nanotf.framework import func_graph as _fg  # noqa: E402
+from nanotf.framework.ops import convert_to_tensor  # noqa: E402
+from nanotf.framework.tensor_shape import TensorShape, as_shape, unknown_shape  # noqa: E402
+
+__all__ += ["cond", "while_loop", "case"]
+
+
+# -- nested structures, as TF's nest: lists, tuples, namedtuples and dicts (leaves in sorted-key order)
+def _is_nested(s):
+    return isinstance(s, (list, builtins.tuple, dict))
+
+
+def _flatten(s):
+    if isinstance(s, dict):
+        return [x for k in sorted(s) for x in _flatten(s[k])]
+    if isinstance(s, (list, builtins.tuple)):
+        return [x for v in s for x in _flatten(v)]
+    return [s]
+
+
+def _pack_as(structure, flat):
+    """`structure` with its leaves replaced, in order, by the items of `flat`."""
+    it = iter(flat)
+
+    def build(s):
+        if isinstance(s, dict):
+            vals = {k: build(s[k]) for k in sorted(s)}
+            try:
+                return type(s)((k, vals[k]) for k in s)
+            except TypeError:
+                return {k: vals[k] for k in s}
+        if isinstance(s, builtins.tuple) and hasattr(s, "_fields"):
+            return type(s)(*[build(v) for v in s])
+        if isinstance(s, (list, builtins.tuple)):
+            return type(s)(build(v) for v in s)
+        return next(it)
+    return build(structure)
+
+
+def _same_structure(a, b):
+    if isinstance(a, dict) or isinstance(b, dict):
+        return isinstance(a, dict) and isinstance(b, dict) and sorted(a) == sorted(b) and all(
+            _same_structure(a[k], b[k]) for k in a)
+    if _is_nested(a) or _is_nested(b):
+        return _is_nested(a) and _is_nested(b) and len(a) == len(b) and all(
+            _same_structure(x, y) for x, y in zip(a, b))
+    return True
+
+
+def _leq_shape(shape, invariant):
+    """TF's rule: every dimension the invariant knows, the shape has, with the same size."""
+    if invariant.ndims is None:
+        return True
+    if shape.ndims != invariant.ndims:
+        return False
+    return all(d is None or d == s for s, d in zip(shape.as_tuple(), invariant.as_tuple()))
+
+
+def _most_specific_compatible(a, b):
+    if a.ndims is None or b.ndims is None or a.ndims != b.ndims:
+        return unknown_shape()
+    return TensorShape([x if x == y else None for x, y in zip(a.as_tuple(), b.as_tuple())])
+
+
+def _index_inputs(graph, inputs):
+    """Op input positions of a function graph's captures, adding new captures to `inputs`."""
+    idx = []
+    for outer in graph.captures:
+        if outer not in inputs:
+            inputs.append(outer)
+        idx.append(inputs.index(outer))
+    return idx
+
+
+def _outer_deps(*graphs):
+    deps = []
+    for g in graphs:
+        deps.extend(d for d in g.outer_control_deps if d not in deps)
+    return deps
+
+
+def _zeros_of(shape, dtype):
+    return np.zeros(shape, dtype=dtype)
+
+
+def _kernel_result(values):
+    """A kernel returns a bare value for one output, a tuple for several."""
+    return values[0] if len(values) == 1 else builtins.tuple(values)
+
+
+def _unwrap(trace):
+    """A trace fetched through a plan that copies the outputs of stateful ops arrives as a 0-d object array."""
+    if isinstance(trace, np.ndarray) and trace.dtype == object and trace.ndim == 0:
+        return trace[()]
+    return trace
+
+
+def _run_error(op, msg):
+    return errors.InvalidArgumentError(None, op, msg)
+
+
+class _Trace:
+    """What a While/If run recorded for its gradient (the value of its last output, of dtype string):
+    per iteration, the values of the forward function's tensors that the gradient function uses."""
+
+    __slots__ = ("n", "records", "branch", "input_shapes", "slices")
+
+    def __init__(self, n, records, branch, input_shapes, slices=None):
+        self.n = n
+        self.records = records
+        self.branch = branch
+        self.input_shapes = input_shapes
+        self.slices = slices
+
+    def __repr__(self):
+        return "<control flow trace: %d iteration(s)>" % self.n
+
+
+def _request_index(request, graph):
+    """Positions, in the forward op's record, of the intermediates a gradient graph uses (adding new ones)."""
+    idx = []
+    for t in graph.intermediates:
+        if t not in request:
+            request.append(t)
+        idx.append(request.index(t))
+    return idx
+
+
+def _gradient_graph(name, forward, forward_op_inputs, capture_index, arg_specs, build):
+    """Traces a gradient function of `forward` (a FuncGraph): forward captures resolve to the forward op's
+    inputs (loop-invariant), other forward tensors become intermediates recorded by the forward op."""
+    placeholder_to_outer = {forward.captures[o]: forward_op_inputs[i]
+                            for o, i in zip(forward.captures, capture_index)}
+    return _fg.trace(name, get_default_graph(), build, arg_specs, name_scope=get_default_graph().get_name_scope(),
+                     forward_graphs={forward: placeholder_to_outer.get})
+
+
+def _grads_by_input(n_inputs, grads, input_index):
+    """One gradient per op input; an input that is both a loop variable and a capture gets the sum."""
+    from nanotf.ops import math_ops
+    result = [None] * n_inputs
+    for g, i in zip(grads, input_index):
+        result[i] = g if result[i] is None else math_ops.add(result[i], g)
+    return result
+
+
+def _symbolic_gradients(ys, xs, grad_ys):
+    from nanotf.ops import gradients_impl
+    return gradients_impl.gradients(ys, xs, grad_ys=grad_ys, name="gradients")
+
+
+# -- While ------------------------------------------------------------------------------------------
+class While(OpDef):
+    """Runs `body` while `cond` holds (or over the rows of the sliced inputs `xs`, for scan and map_fn).
+
+    Inputs: loop variables, sliced inputs, captures, then maximum_iterations if given. Outputs: the final
+    loop variables, the body's per-iteration outputs stacked (scan), and a trace for the gradient."""
+
+    stateful = True   # the body may hold stateful ops (random, assign): never folded or deduplicated
+
+    def infer(op):
+        a = op._attrs
+        body, n, nx = a["body"], a["n_vars"], a["n_xs"]
+        specs = [(t.dtype, t.shape) for t in body.inputs[:n]]
+        trips = None
+        if a["cond"] is None and nx:
+            trips = op._inputs[n].shape[0].value if op._inputs[n].shape.ndims else None
+        for y in body.outputs[n:]:
+            specs.append((y.dtype, TensorShape([trips]).concatenate(y.shape) if y.shape.ndims is not None
+                          else unknown_shape()))
+        specs.append((dtypes.string, TensorShape([])))
+        return specs
+
+    def kernel(op, ctx):
+        return _WhileRunner(op, ctx).run
+
+    def grad(op, *grads):
+        return _while_grad(op, grads)
+
+
+class _WhileRunner:
+    def __init__(self, op, ctx):
+        a = op._attrs
+        self.op, self.ctx, self.a = op, ctx, a
+        self.n, self.nx = a["n_vars"], a["n_xs"]
+        self.ny = len(a["body"].outputs) - self.n
+        cond = a["cond"]
+        self.cond_fn = None if cond is None else _fg.CompiledFunction(
+            ctx, cond, cond.inputs + list(cond.captures.values()), cond.outputs)
+        self.compiled_request = -1
+
+    def _body(self):
+        request = self.a["request"]
+        if self.compiled_request != len(request):
+            body = self.a["body"]
+            self.body_fn = _fg.CompiledFunction(self.ctx, body, body.inputs + list(body.captures.values()),
+                                                body.outputs + request)
+            self.compiled_request = len(request)
+        return self.body_fn
+
+    def run(self, *args):
+        a, n, nx, ny = self.a, self.n, self.nx, self.ny
+        body_fn = self._body()
+        record = self.compiled_request > 0
+        vals = list(args[:n])
+        xs = args[n:n + nx]
+        body_caps = [args[i] for i in a["body_inputs"]]
+        cond_caps = [args[i] for i in a["cond_inputs"]]
+        limit = None if a["max_input"] is None else int(args[a["max_input"]])
+        if nx:
+            rows = len(xs[0]) if np.ndim(xs[0]) else 0
+            for x in xs:
+                if np.ndim(x) == 0 or len(x) != rows:
+                    raise _run_error(self.op, "%s: the inputs to slice must have the same first dimension, got "
+                                     "shapes %s" % (self.op.name, [np.shape(x) for x in xs]))
+            limit = rows if limit is None else min(limit, rows)
+        reverse = a["reverse"]
+        ys = [[] for _ in range(ny)]
+        records = [] if record else None
+        cond_fn = self.cond_fn
+        i = 0
+        while limit is None or i < limit:
+            if cond_fn is not None:
+                c = cond_fn(*vals, *cond_caps)[0]
+                if np.ndim(c) != 0:
+                    raise _run_error(self.op, "%s: the loop condition must be a scalar, got shape %s"
+                                     % (self.op.name, np.shape(c)))
+                if not c:
+                    break
+            if nx:
+                row = limit - 1 - i if reverse else i
+                outs = body_fn(*vals, *[x[row] for x in xs], *body_caps)
+            else:
+                outs = body_fn(*vals, *body_caps)
+            vals = outs[:n]
+            for j in range(ny):
+                ys[j].append(outs[n + j])
+            if record:
+                records.append(outs[n + ny:])
+            i += 1
+        stacked = []
+        for j, y in enumerate(ys):
+            if reverse:
+                y.reverse()
+            if y:
+                stacked.append(np.stack(y))
+            else:
+                shape = a["body"].outputs[n + j].shape
+                if not shape.is_fully_defined():
+                    raise _run_error(self.op, "%s: no iteration ran and the per-iteration output %d has no "
+                                     "static shape %s to give an empty result" % (self.op.name, j, shape))
+                stacked.append(np.zeros([0] + shape.as_list(), dtype=a["body"].outputs[n + j].dtype.as_numpy_dtype))
+        trace = _Trace(i, records, None, [np.shape(x) for x in args])
+        return builtins.tuple(vals) + builtins.tuple(stacked) + (trace,)
+
+
+def _while_grad(op, grads):
+    a = op._attrs
+    n_inputs = len(op._inputs)
+    if not a["back_prop"]:
+        return [None] * n_inputs
+    body, n, nx = a["body"], a["n_vars"], a["n_xs"]
+    ny = len(body.outputs) - n
+    var_f = [j for j in range(n) if body.inputs[j].dtype.is_floating]
+    y_f = [j for j in range(ny) if body.outputs[n + j].dtype.is_floating]
+    x_f = [j for j in range(nx) if body.inputs[n + j].dtype.is_floating]
+    caps = list(body.captures.values())
+    cap_f = [k for k, p in enumerate(caps) if p.dtype.is_floating]
+    if not var_f and not y_f:
+        return [None] * n_inputs
+    dvars = [grads[j] if grads[j] is not None else array_ops.zeros_like(op.outputs[j]) for j in var_f]
+    dys = [grads[n + j] if grads[n + j] is not None else array_ops.zeros_like(op.outputs[n + j]) for j in y_f]
+    specs = ([(body.inputs[j].dtype, body.inputs[j].shape, "grad_var") for j in var_f] +
+             [(body.outputs[n + j].dtype, body.outputs[n + j].shape, "grad_y") for j in y_f])
+    wanted = {}
+
+    def build(*phs):
+        dv, dy = phs[:len(var_f)], phs[len(var_f):]
+        ys = [body.outputs[j] for j in var_f] + [body.outputs[n + j] for j in y_f]
+        xs = [body.inputs[j] for j in var_f] + [body.inputs[n + j] for j in x_f] + [caps[k] for k in cap_f]
+        gs = _symbolic_gradients(ys, xs, list(dv) + list(dy))
+        outs = [g if g is not None else array_ops.zeros_like(d) for g, d in zip(gs[:len(var_f)], dv)]
+        wanted["x"] = [(j, g) for j, g in zip(x_f, gs[len(var_f):len(var_f) + len(x_f)]) if g is not None]
+        wanted["cap"] = [(k, g) for k, g in zip(cap_f, gs[len(var_f) + len(x_f):]) if g is not None]
+        return outs + [g for _, g in wanted["x"]] + [g for _, g in wanted["cap"]]
+
+    gb, outs = _gradient_graph(body.name + "_grad", body, op._inputs, a["body_inputs"], specs, build)
+    _fg.finish(gb, outs)
+    attrs = {"grad_body": gb, "n_dvars": len(var_f), "n_dys": len(y_f), "forward": op.name,
+             "record_index": _request_index(a["request"], gb), "reverse": a["reverse"],
+             "out_specs": ([(body.inputs[j].dtype, op._inputs[j].shape) for j in var_f] +
+                           [(body.inputs[n + j].dtype, op._inputs[n + j].shape) for j, _ in wanted["x"]] +
+                           [(caps[k].dtype, op._inputs[a["body_inputs"][k]].shape) for k, _ in wanted["cap"]]),
+             "out_inputs": ([j for j in var_f] + [n + j for j, _ in wanted["x"]] +
+                            [a["body_inputs"][k] for k, _ in wanted["cap"]]),
+             "slice_outputs": [False] * len(var_f) + [True] * len(wanted["x"]) + [False] * len(wanted["cap"])}
+    inputs = dvars + dys + [op.outputs[-1]] + list(gb.captures)
+    gop = get_default_graph().create_op("WhileGrad", inputs, attrs, name="WhileGrad", control_inputs=_outer_deps(gb))
+    return _grads_by_input(n_inputs, gop.outputs, attrs["out_inputs"])
+
+
+class WhileGrad(OpDef):
+    """The gradient of a While: runs the body's gradient function over the recorded iterations in reverse,
+    carrying the loop variables' gradients and summing those of the captured tensors."""
+
+    grad = None   # no second-order gradients through loops
+
+    def infer(op):
+        return [(dt, sh) for dt, sh in op._attrs["out_specs"]]
+
+    def kernel(op, ctx):
+        a = op._attrs
+        gb = a["grad_body"]
+        fn = _fg.CompiledFunction(ctx, gb, gb.inputs + list(gb.captures.values()) + list(gb.intermediates.values()),
+                                  gb.outputs)
+        nv, ny, reverse = a["n_dvars"], a["n_dys"], a["reverse"]
+        record_index, out_inputs, specs = a["record_index"], a["out_inputs"], a["out_specs"]
+        sliced = a["slice_outputs"]
+        n_out = len(out_inputs)
+        npdt = [dt.as_numpy_dtype for dt, _ in specs]
+
+        def run(*args):
+            dv = list(args[:nv])
+            dy = args[nv:nv + ny]
+            trace = _unwrap(args[nv + ny])
+            caps = list(args[nv + ny + 1:])
+            if not isinstance(trace, _Trace) or trace.records is None:
+                raise _run_error(op, "%s: the forward loop %s recorded nothing for its gradient (was its output "
+                                 "fed?)" % (op.name, a["forward"]))
+            n = trace.n
+            acc = [None] * n_out
+            for it in range(n - 1, -1, -1):
+                rec = trace.records[it]
+                row = n - 1 - it if reverse else it
+                outs = fn(*dv, *[y[row] for y in dy], *caps, *[rec[k] for k in record_index])
+                dv = list(outs[:nv])
+                for q in range(nv, n_out):
+                    g = outs[q]
+                    if sliced[q]:
+                        if acc[q] is None:
+                            acc[q] = [None] * n
+                        acc[q][row] = g
+                    elif acc[q] is None:
+                        acc[q] = np.array(g, dtype=npdt[q], copy=True)
+                    else:
+                        np.add(acc[q], g, out=acc[q], casting="unsafe")
+            results = dv
+            for q in range(nv, n_out):
+                shape = trace.input_shapes[out_inputs[q]]
+                if acc[q] is None:
+                    results.append(_zeros_of(shape, npdt[q]))
+                elif sliced[q]:
+                    rows = acc[q]
+                    if len(rows) < shape[0] or any(r is None for r in rows):   # rows the loop never reached
+                        full = [_zeros_of(shape[1:], npdt[q])] * shape[0]
+                        full[:len(rows)] = [r if r is not None else full[0] for r in rows]
+                        rows = full
+                    results.append(np.stack(rows).astype(npdt[q], copy=False))
+                else:
+                    results.append(acc[q])
+            return _kernel_result(results)
+        return run
+
+
+def _loop_var_error(t, shape, out_shape):
+    return ValueError("Input tensor '%s' enters the loop with shape %s, but has shape %s after one iteration. To "
+                      "allow the shape to vary across iterations, use the `shape_invariants` argument of "
+                      "tf.while_loop to specify a less-specific shape." % (t.name, shape, out_shape))
+
+
+def _build_loop(scope, loop_vars, flat, invariants, cond_fn, body_fn, n_xs=(), max_iter=None, back_prop=True,
+                reverse=False, n_ys=None):
+    """Traces cond (None: run over the rows of `n_xs`) and body, and creates the While op.
+
+    body_fn(*flat loop var tensors, *x row tensors) -> (flat next loop vars, flat per-iteration outputs)."""
+    outer = get_default_graph()
+    base = scope[:-1]
+    n = len(flat)
+    var_specs = [(t.dtype, s, "loop_var") for t, s in zip(flat, invariants)]
+    cond_g = None
+    if cond_fn is not None:
+        def traced_cond(*args):
+            c = cond_fn(*args)
+            c = convert_to_tensor(c)
+            if c.dtype is not dtypes.bool:
+                raise TypeError("The loop condition of %r must return a boolean tensor, got %s of dtype %s"
+                                % (base, c.name, c.dtype.name))
+            if c.shape.ndims not in (None, 0):
+                raise ValueError("The loop condition of %r must return a scalar, got shape %s" % (base, c.shape))
+            return [c]
+        cond_g, c_out = _fg.trace(base + "/cond", outer, traced_cond, var_specs, name_scope=base)
+        _fg.finish(cond_g, c_out)
+    x_specs = [(x.dtype, x.shape[1:] if x.shape.ndims else unknown_shape(), "row") for x in n_xs]
+
+    def traced_body(*args):
+        nxt, ys = body_fn(*args)
+        out = []
+        for t, s, v in zip(flat, invariants, nxt):
+            v = convert_to_tensor(v, preferred_dtype=t.dtype)
+            if v.dtype is not t.dtype:
+                raise TypeError("Loop variable %s enters the loop as %s but the body returns %s of dtype %s"
+                                % (t.name, t.dtype.name, v.name, v.dtype.name))
+            if not _leq_shape(v.shape, s):
+                raise _loop_var_error(t, s, v.shape)
+            out.append(v)
+        return out + [convert_to_tensor(y) for y in ys]
+    body_g, b_out = _fg.trace(base + "/body", outer, traced_body, var_specs + x_specs, name_scope=base)
+    _fg.finish(body_g, b_out)
+    inputs = list(flat) + list(n_xs)
+    cond_idx = _index_inputs(cond_g, inputs) if cond_g is not None else []
+    body_idx = _index_inputs(body_g, inputs)
+    max_idx = None
+    if max_iter is not None:
+        inputs.append(max_iter)
+        max_idx = len(inputs) - 1
+    attrs = {"cond": cond_g, "body": body_g, "n_vars": n, "n_xs": len(n_xs), "cond_inputs": cond_idx,
+             "body_inputs": body_idx, "max_input": max_idx, "back_prop": bool(back_prop), "reverse": bool(reverse),
+             "request": []}
+    deps = _outer_deps(*([cond_g, body_g] if cond_g is not None else [body_g]))
+    op = outer.create_op("While", inputs, attrs, name=scope, control_inputs=deps)
+    return op.outputs[:n], op.outputs[n:-1]
+
+
+def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations=10, back_prop=True,
+               swap_memory=False, name=None, maximum_iterations=None, return_same_structure=False):
+    """Repeats `body` while `cond` is true (TF 1.x's tf.while_loop).
+
+    cond(*loop_vars) -> boolean scalar; body(*loop_vars) -> next loop_vars (same structure, dtypes and
+    shapes, or shapes allowed by `shape_invariants`). Returns the final loop_vars; as in TF 1.x, a single
+    loop variable in a list comes back as a tensor unless return_same_structure=True. The body runs as a
+    compiled function graph per iteration; gradients flow through the iterations in reverse."""
+    if not callable(cond):
+        raise TypeError("cond must be callable.")
+    if not callable(body):
+        raise TypeError("body must be callable.")
+    if parallel_iterations < 1:
+        raise TypeError("parallel_iterations must be a positive integer.")
+    if loop_vars is None or (_is_nested(loop_vars) and not _flatten(loop_vars)):
+        raise ValueError("No loop variables provided")
+    packed_single = not _is_nested(loop_vars)
+    if packed_single:
+        loop_vars = [loop_vars]
+    try_to_pack = len(loop_vars) == 1 and not return_same_structure
+    leaves = _flatten(loop_vars)
+    with name_scope(name, "while", [v for v in leaves if isinstance(v, Tensor)]) as scope:
+        flat = [convert_to_tensor(v) for v in leaves]
+        if shape_invariants is None:
+            invariants = [t.shape for t in flat]
+        else:
+            if packed_single or (len(loop_vars) == 1 and not _is_nested(shape_invariants)):
+                shape_invariants = [shape_invariants]
+            inv = _flatten_shapes(shape_invariants)
+            if len(inv) != len(flat):
+                raise ValueError("shape_invariants has %d shapes for %d loop variables" % (len(inv), len(flat)))
+            invariants = []
+            for t, s in zip(flat, inv):
+                s = as_shape(s)
+                if not _leq_shape(t.shape, s):
+                    raise ValueError("The shape invariant specified for %s is not compatible with the initial "
+                                     "shape of the loop variable. It enters the loop with shape %s, but the "
+                                     "specified shape invariant is %s." % (t.name, t.shape, s))
+                invariants.append(s)
+        max_iter = None
+        if maximum_iterations is not None:
+            max_iter = convert_to_tensor(maximum_iterations, name="maximum_iterations")
+            if not max_iter.dtype.is_integer or max_iter.shape.ndims not in (None, 0):
+                raise ValueError("maximum_iterations must be a scalar integer tensor, got %s" % (max_iter,))
+
+        def call(fn, args, what):
+            packed = _pack_as(loop_vars, args)
+            return fn(*packed)
+
+        def body_fn(*args):
+            res = call(body, args, "body")
+            if try_to_pack and not isinstance(res, (list, builtins.tuple)):
+                res = [res]
+            if not _same_structure(loop_vars, res) or len(_flatten(res)) != len(flat):
+                raise ValueError("The body of %r must return the structure of loop_vars: %d loop variables %s, "
+                                 "got %r" % (scope[:-1], len(flat), _structure_repr(loop_vars), res))
+            return _flatten(res), []
+        outs, _ = _build_loop(scope, loop_vars, flat, invariants, lambda *a: call(cond, a, "cond"), body_fn,
+                              max_iter=max_iter, back_prop=back_prop)
+    if try_to_pack:
+        return outs[0]
+    return _pack_as(loop_vars, outs)
+
+
+def _structure_repr(s):
+    return repr(_pack_as(s, ["x"] * len(_flatten(s))))
+
+
+def _flatten_shapes(s):
+    """Leaves of a shape_invariants structure: TensorShapes, or lists of dims at the innermost level."""
+    if isinstance(s, TensorShape) or s is None:
+        return [s]
+    if isinstance(s, dict):
+        return [x for k in sorted(s) for x in _flatten_shapes(s[k])]
+    if isinstance(s, (list, builtins.tuple)):
+        if all(d is None or isinstance(d, (int, np.integer)) for d in s) and not any(
+                isinstance(d, (list, builtins.tuple)) for d in s):
+            return [TensorShape(list(s))]
+        return [x for v in s for x in _flatten_shapes(v)]
+    return [as_shape(s)]
+
+
+# -- If ---------------------------------------------------------------------------------------------
+class If(OpDef):
+    """Runs one of two function graphs: `then` when input 0 (the predicate) is true, else `else`.
+    Inputs: the predicate, then every tensor either branch captures. Outputs: the branch's outputs and
+    a trace for the gradient (the branch taken and the values its gradient needs)."""
+
+    stateful = True   # a branch may hold stateful ops: never folded or deduplicated
+
+    def infer(op):
+        return [(dt, sh) for dt, sh in op._attrs["out_specs"]] + [(dtypes.string, TensorShape([]))]
+
+    def kernel(op, ctx):
+        a = op._attrs
+        branches = (a["else"], a["then"])
+        index = (a["else_inputs"], a["then_inputs"])
+        requests = (a["else_request"], a["then_request"])
+        compiled = [None, None]
+        sizes = [-1, -1]
+        n_out = len(a["out_specs"])
+
+        def run(pred, *args):
+            if np.ndim(pred) != 0:
+                raise _run_error(op, "%s: the predicate must be a scalar, got shape %s" % (op.name, np.shape(pred)))
+            b = 1 if pred else 0
+            if sizes[b] != len(requests[b]):
+                g = branches[b]
+                compiled[b] = _fg.CompiledFunction(ctx, g, list(g.captures.values()), g.outputs + requests[b])
+                sizes[b] = len(requests[b])
+            vals = compiled[b](*[args[i - 1] for i in index[b]])
+            trace = _Trace(1, [vals[n_out:]], b, [()] + [np.shape(x) for x in args])
+            return _kernel_result(builtins.tuple(vals[:n_out]) + (trace,))
+        return run
+
+    def grad(op, *grads):
+        return _if_grad(op, grads)
+
+
+def _if_grad(op, grads):
+    a = op._attrs
+    n_out = len(a["out_specs"])
+    out_f = [j for j in range(n_out) if a["out_specs"][j][0].is_floating]
+    if not out_f:
+        return [None] * len(op._inputs)
+    dys = [grads[j] if grads[j] is not None else array_ops.zeros_like(op.outputs[j]) for j in out_f]
+    specs = [(op.outputs[j].dtype, op.outputs[j].shape, "grad_y") for j in out_f]
+    graphs, outputs_for = [], []
+    for key in ("else", "then"):
+        fwd = a[key]
+        caps = list(fwd.captures.values())
+        cap_f = [k for k, p in enumerate(caps) if p.dtype.is_floating]
+        wanted = []
+
+        def build(*dy, fwd=fwd, caps=caps, cap_f=cap_f, wanted=wanted):
+            gs = _symbolic_gradients([fwd.outputs[j] for j in out_f], [caps[k] for k in cap_f], list(dy))
+            wanted.extend((a[key + "_inputs"][k], g) for k, g in zip(cap_f, gs) if g is not None)
+            return [g for _, g in wanted]
+        g, outs = _gradient_graph(fwd.name + "_grad", fwd, op._inputs, a[key + "_inputs"], specs, build)
+        _fg.finish(g, outs)
+        graphs.append(g)
+        outputs_for.append([i for i, _ in wanted])
+    out_inputs = sorted(set(outputs_for[0]) | set(outputs_for[1]))
+    inputs = [op._inputs[0]] + dys + [op.outputs[-1]]
+    cap_index = []
+    for g in graphs:
+        cap_index.append(_index_extra(g, inputs))
+    attrs = {"graphs": graphs, "n_dys": len(dys), "forward": op.name, "out_inputs": out_inputs,
+             "branch_outputs": [[out_inputs.index(i) for i in o] for o in outputs_for],
+             "capture_inputs": cap_index,
+             "record_index": [_request_index(a["else_request"], graphs[0]),
+                              _request_index(a["then_request"], graphs[1])],
+             "out_specs": [(op._inputs[i].dtype, op._inputs[i].shape) for i in out_inputs]}
+    gop = get_default_graph().create_op("IfGrad", inputs, attrs, name="IfGrad", control_inputs=_outer_deps(*graphs))
+    return _grads_by_input(len(op._inputs), gop.outputs, out_inputs)
+
+
+def _index_extra(graph, inputs):
+    idx = []
+    for outer in graph.captures:
+        if not any(outer is x for x in inputs):
+            inputs.append(outer)
+        idx.append(next(k for k, x in enumerate(inputs) if x is outer))
+    return idx
+
+
+class IfGrad(OpDef):
+    """The gradient of an If: runs the gradient function of the branch the forward run took; the tensors
+    only the other branch uses get zeros."""
+
+    grad = None   # no second-order gradients through conds
+
+    def infer(op):
+        return [(dt, sh) for dt, sh in op._attrs["out_specs"]]
+
+    def kernel(op, ctx):
+        a = op._attrs
+        fns = [_fg.CompiledFunction(ctx, g, g.inputs + list(g.captures.values()) + list(g.intermediates.values()),
+                                    g.outputs) for g in a["graphs"]]
+        n_dys = a["n_dys"]
+        out_inputs = a["out_inputs"]
+        npdt = [dt.as_numpy_dtype for dt, _ in a["out_specs"]]
+
+        def run(pred, *args):
+            dys = args[:n_dys]
+            trace = _unwrap(args[n_dys])
+            if not isinstance(trace, _Trace):
+                raise _run_error(op, "%s: the forward cond %s recorded nothing for its gradient (was its output "
+                                 "fed?)" % (op.name, a["forward"]))
+            b = trace.branch
+            rec = trace.records[0]
+            vals = fns[b](*dys, *[args[i - 1] for i in a["capture_inputs"][b]], *[rec[k] for k in a["record_index"][b]])
+            out = [None] * len(out_inputs)
+            for v, q in zip(vals, a["branch_outputs"][b]):
+                out[q] = v
+            return _kernel_result([v if v is not None else _zeros_of(trace.input_shapes[i], npdt[q])
+                                   for q, (v, i) in enumerate(zip(out, out_inputs))])
+        return run
+
+
+def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, fn2=None):
+    """Returns true_fn() if pred is true, else false_fn() (TF 1.x's tf.cond). Only the branch taken runs.
+
+    Each branch is traced into a function graph of its own; tensors from outside that a branch uses are
+    inputs of the If op. Gradients flow to the branch taken; the other branch's inputs get zeros. As in
+    TF 1.x, a branch returning a one-element list gives a tensor unless strict=True."""
+    if fn1 is not None:
+        if true_fn is not None:
+            raise TypeError("cond(): true_fn and fn1 may not be set simultaneously.")
+        true_fn = fn1
+    if fn2 is not None:
+        if false_fn is not None:
+            raise TypeError("cond(): false_fn and fn2 may not be set simultaneously.")
+        false_fn = fn2
+    if not callable(true_fn):
+        raise TypeError("true_fn must be callable.")
+    if not callable(false_fn):
+        raise TypeError("false_fn must be callable.")
+    if isinstance(pred, (bool, np.bool_)):
+        raise TypeError("pred must not be a Python bool")
+    with name_scope(name, "cond", [pred]) as scope:
+        pred = convert_to_tensor(pred)
+        if pred.dtype is not dtypes.bool:
+            raise TypeError("pred must be a boolean scalar tensor, got %s of dtype %s" % (pred.name, pred.dtype.name))
+        if pred.shape.ndims not in (None, 0):
+            raise ValueError("pred must be a scalar, got %s of shape %s" % (pred.name, pred.shape))
+        outer = get_default_graph()
+        base = scope[:-1]
+        results = {}
+
+        def branch(key, fn):
+            def traced():
+                r = fn()
+                if r is None:
+                    raise ValueError("%s must have a return value." % ("true_fn" if key == "then" else "false_fn"))
+                results[key] = r
+                leaves = []
+                for v in _flatten(r):
+                    leaves.append(v if isinstance(v, Operation) else convert_to_tensor(v))
+                return leaves
+            g, leaves = _fg.trace(base + "/" + ("true" if key == "then" else "false"), outer, traced, [],
+                                  name_scope=base)
+            tensors = [v for v in leaves if isinstance(v, Tensor)]
+            _fg.finish(g, tensors)
+            g.control_outputs += [v for v in leaves if isinstance(v, Operation) and v not in g.control_outputs]
+            return g, leaves
+        then_g, then_leaves = branch("then", true_fn)
+        else_g, else_leaves = branch("else", false_fn)
+        if not _same_structure(results["then"], results["else"]) or len(then_leaves) != len(else_leaves):
+            raise ValueError("Outputs of true_fn and false_fn must have the same structure: %r and %r"
+                             % (results["then"], results["else"]))
+        out_specs = []
+        for t, f in zip(then_leaves, else_leaves):
+            if isinstance(t, Operation) or isinstance(f, Operation):
+                if not (isinstance(t, Operation) and isinstance(f, Operation)):
+                    raise ValueError("Outputs of true_fn and false_fn must both be tensors or both be operations: "
+                                     "%r and %r" % (t, f))
+                continue
+            if t.dtype is not f.dtype:
+                raise ValueError("Outputs of true_fn and false_fn must have the same type: %s, %s"
+                                 % (t.dtype.name, f.dtype.name))
+            out_specs.append((t.dtype, _most_specific_compatible(t.shape, f.shape)))
+        inputs = [pred]
+        attrs = {"then": then_g, "else": else_g, "then_inputs": _index_inputs(then_g, inputs),
+                 "else_inputs": _index_inputs(else_g, inputs), "out_specs": out_specs,
+                 "then_request": [], "else_request": []}
+        op = outer.create_op("If", inputs, attrs, name=scope, control_inputs=_outer_deps(then_g, else_g))
+    outs = iter(op.outputs[:-1])
+    flat = [op if isinstance(t, Operation) else next(outs) for t in then_leaves]
+    res = _pack_as(results["then"], flat) if _is_nested(results["then"]) else flat[0]
+    if not strict and isinstance(res, (list, builtins.tuple)) and not hasattr(res, "_fields") and len(res) == 1:
+        res = res[0]
+    return res
+
+
+def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"):
+    """TF 1.x's tf.case: the tensors of the first fn whose predicate is true, else default()'s.
+
+    pred_fn_pairs is a list of (boolean scalar, callable) pairs or a dict; without `default` the last
+    pair's callable serves as the default. Built as nested conds, so only the chosen callable's ops run.
+    `exclusive` is accepted; nanotf does not check at run time that at most one predicate holds."""
+    if isinstance(pred_fn_pairs, dict):
+        pairs = list(pred_fn_pairs.items())
+    elif isinstance(pred_fn_pairs, (list, builtins.tuple)):
+        pairs = list(pred_fn_pairs)
+    else:
+        raise TypeError("pred_fn_pairs must be a list or a dict, got %r" % (pred_fn_pairs,))
+    for pair in pairs:
+        if not isinstance(pair, builtins.tuple) or len(pair) != 2:
+            raise TypeError("Each entry in pred_fn_pairs must be a 2-tuple, got %r" % (pair,))
+        p, fn = pair
+        if not callable(fn):
+            raise TypeError("fn for pred %s must be callable." % getattr(p, "name", p))
+        if isinstance(p, (bool, np.bool_)) or convert_to_tensor(p).dtype is not dtypes.bool:
+            raise TypeError("pred must be a boolean scalar tensor, got %r" % (p,))
+    if default is None:
+        if not pairs:
+            raise ValueError("case needs at least one (pred, fn) pair or a default")
+        pairs, default = pairs[:-1], pairs[-1][1]
+    elif not callable(default):
+        raise TypeError("default must be callable.")
+    with name_scope(name, "case", [p for p, _ in pairs]):
+        def chain(k):
+            if k == len(pairs):
+                return default()
+            return cond(pairs[k][0], pairs[k][1], lambda: chain(k + 1), strict=True)
+        res = chain(0)
+    if not strict and isinstance(res, (list, builtins.tuple)) and not hasattr(res, "_fields") and len(res) == 1:
+        res = res[0]
+    return res

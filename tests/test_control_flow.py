@@ -1,0 +1,283 @@
+"""tf.while_loop, tf.cond, tf.case, map_fn/scan/foldl/foldr: values against closed forms and NumPy,
+gradients against closed forms and central finite differences in float64."""
+import numpy as np
+import pytest
+
+import nanotf as tf
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+
+
+def numeric_grad(sess, loss, x, feed, eps=1e-6):
+    """Central finite differences of the scalar `loss` w.r.t. the fed placeholder `x`."""
+    base = np.array(feed[x], dtype=np.float64)
+    out = np.zeros(base.shape)
+    for k in np.ndindex(*base.shape):
+        plus, minus = base.copy(), base.copy()
+        plus[k] += eps
+        minus[k] -= eps
+        out[k] = (sess.run(loss, {**feed, x: plus}) - sess.run(loss, {**feed, x: minus})) / (2 * eps)
+    return out
+
+
+def numeric_grad_var(sess, loss, var, feed, eps=1e-6):
+    """Central finite differences w.r.t. a variable's value (set with Variable.load)."""
+    base = sess.run(var)
+    out = np.zeros(base.shape)
+    for k in np.ndindex(*base.shape):
+        plus, minus = base.copy(), base.copy()
+        plus[k] += eps
+        minus[k] -= eps
+        var.load(plus, sess)
+        lp = sess.run(loss, feed)
+        var.load(minus, sess)
+        lm = sess.run(loss, feed)
+        out[k] = (lp - lm) / (2 * eps)
+    var.load(base, sess)
+    return out
+
+
+# -- while_loop: values
+def test_while_loop_counts_and_returns_a_single_loop_var_as_a_tensor():
+    i = tf.while_loop(lambda i: i < 10, lambda i: i + 1, [0])
+    assert isinstance(i, tf.Tensor)
+    with tf.Session() as s:
+        assert s.run(i) == 10
+
+
+def test_while_loop_nested_structures_keep_their_shape():
+    state = {"a": tf.constant(1.0), "b": (tf.constant(0), tf.constant([1.0, 2.0]))}
+
+    def body(step, st):
+        return step + 1, {"a": st["a"] * 2.0, "b": (st["b"][0] + step, st["b"][1] + 1.0)}
+    step, out = tf.while_loop(lambda step, st: step < 3, body, [tf.constant(0), state])
+    assert isinstance(out, dict) and isinstance(out["b"], tuple)
+    with tf.Session() as s:
+        v = s.run({"step": step, "out": out})
+    assert v["step"] == 3 and v["out"]["a"] == 8.0 and v["out"]["b"][0] == 0 + 1 + 2
+    np.testing.assert_array_equal(v["out"]["b"][1], [4.0, 5.0])
+
+
+def test_while_loop_trip_count_from_a_fed_value():
+    n = tf.placeholder(tf.int32, [])
+    i, acc = tf.while_loop(lambda i, acc: i < n, lambda i, acc: (i + 1, acc + tf.cast(i, tf.float32)), [0, 0.0])
+    with tf.Session() as s:
+        for nv in (0, 1, 5, 17):
+            iv, av = s.run([i, acc], {n: nv})
+            assert iv == nv and av == nv * (nv - 1) / 2
+
+
+def test_maximum_iterations_stops_the_loop():
+    i = tf.while_loop(lambda i: i < 100, lambda i: i + 1, [0], maximum_iterations=7)
+    m = tf.placeholder(tf.int32, [])
+    j = tf.while_loop(lambda i: i < 100, lambda i: i + 1, [0], maximum_iterations=m)
+    with tf.Session() as s:
+        assert s.run(i) == 7
+        assert s.run(j, {m: 3}) == 3 and s.run(j, {m: 500}) == 100
+
+
+def test_body_reads_the_current_value_of_captured_variables():
+    w = tf.Variable(2.0)
+    y = tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * w), [0, 1.0])[1]
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        assert s.run(y) == 8.0
+        s.run(w.assign(3.0))
+        assert s.run(y) == 27.0
+
+
+def test_stateful_ops_in_the_body_run_every_iteration():
+    counter = tf.Variable(0.0)
+
+    def body(i):
+        with tf.control_dependencies([tf.assign_add(counter, 1.0)]):
+            return i + 1
+    i = tf.while_loop(lambda i: i < 7, body, [0])
+    # an assign whose result nothing uses still runs each iteration (as TF 2's automatic control deps)
+    other = tf.Variable(0.0)
+
+    def body2(i):
+        tf.assign_add(other, 2.0)
+        return i + 1
+    j = tf.while_loop(lambda i: i < 5, body2, [0])
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        assert s.run(i) == 7 and s.run(counter) == 7.0
+        assert s.run(j) == 5 and s.run(other) == 10.0
+
+
+def test_random_ops_in_the_body_draw_fresh_values_each_iteration():
+    tf.set_random_seed(3)
+    _, draws = tf.while_loop(lambda i, d: i < 5,
+                             lambda i, d: (i + 1, tf.concat([d, tf.random_uniform([1])], 0)),
+                             [0, tf.zeros([0])], shape_invariants=[tf.TensorShape([]), tf.TensorShape([None])])
+    with tf.Session() as s:
+        d = s.run(draws)
+    assert d.shape == (5,) and len(set(d.tolist())) == 5 and ((0 <= d) & (d < 1)).all()
+
+
+def test_variables_created_in_the_body_are_lifted_out_of_the_loop():
+    x = tf.placeholder(tf.float32, [2, 3])
+
+    def body(i, h):
+        with tf.variable_scope("cell", reuse=tf.AUTO_REUSE):
+            w = tf.get_variable("w", [3, 3], initializer=tf.constant_initializer(0.5))
+        return i + 1, tf.matmul(h, w)
+    _, h = tf.while_loop(lambda i, h: i < 3, body, [0, x])
+    names = [v.op.name for v in tf.global_variables()]
+    assert names == ["cell/w"]
+    assert tf.get_default_graph().get_operation_by_name("cell/w/Assign").type == "Assign"
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        np.testing.assert_allclose(s.run(h, {x: np.ones((2, 3))}), np.full((2, 3), 1.5 ** 3), rtol=1e-6)
+
+
+def test_variable_whose_initial_value_depends_on_a_loop_var_is_rejected():
+    def body(i, h):
+        v = tf.Variable(h * 2.0, name="bad")
+        return i + 1, h + v
+    with pytest.raises(ValueError, match="loop variable"):
+        tf.while_loop(lambda i, h: i < 3, body, [0, tf.constant(1.0)])
+
+
+def test_ops_inside_show_under_the_loop_scope():
+    x = tf.constant(1.0)
+    with tf.name_scope("outer"):
+        y = tf.while_loop(lambda i, y: i < 2, lambda i, y: (i + 1, y * 2.0), [0, x])[1]
+    assert y.op.type == "While" and y.op.name == "outer/while"
+    body = y.op.get_attr("body")
+    assert all(op.name.startswith("outer/while/") for op in body.get_operations())
+
+
+# -- while_loop: errors
+def test_shape_change_without_invariant_names_the_loop_var_and_both_shapes():
+    x = tf.constant([1.0, 2.0], name="x0")
+    with pytest.raises(ValueError) as e:
+        tf.while_loop(lambda i, x: i < 3, lambda i, x: (i + 1, tf.concat([x, x], 0)), [0, x])
+    msg = str(e.value)
+    assert "x0:0" in msg and "(2,)" in msg and "(4,)" in msg and "shape_invariants" in msg
+
+
+def test_shape_invariants_allow_a_growing_loop_var():
+    x = tf.constant([1.0, 2.0])
+    _, y = tf.while_loop(lambda i, x: i < 3, lambda i, x: (i + 1, tf.concat([x, x], 0)), [0, x],
+                         shape_invariants=[tf.TensorShape([]), tf.TensorShape([None])])
+    assert y.shape.as_list() == [None]
+    with tf.Session() as s:
+        assert s.run(y).shape == (16,)
+
+
+def test_dtype_change_and_non_boolean_condition_are_type_errors():
+    with pytest.raises(TypeError, match="float32"):
+        tf.while_loop(lambda i: i < 3, lambda i: tf.cast(i, tf.float32), [0])
+    with pytest.raises(TypeError, match="boolean"):
+        tf.while_loop(lambda i: i, lambda i: i + 1, [0])
+    with pytest.raises(ValueError, match="structure"):
+        tf.while_loop(lambda i, j: i < 3, lambda i, j: i + 1, [0, 1])
+
+
+# -- while_loop: gradients
+def test_gradient_of_x_to_the_n_is_n_x_to_the_n_minus_1():
+    x = tf.placeholder(tf.float64, [])
+    n = tf.placeholder(tf.int32, [])
+    _, y = tf.while_loop(lambda i, y: i < n, lambda i, y: (i + 1, y * x), [0, tf.constant(1.0, tf.float64)])
+    g = tf.gradients(y, x)[0]
+    with tf.Session() as s:
+        for xv, nv in ((1.5, 4), (-0.7, 5), (2.0, 0), (3.0, 1)):
+            yv, gv = s.run([y, g], {x: xv, n: nv})
+            assert yv == pytest.approx(xv ** nv)
+            assert gv == pytest.approx(nv * xv ** (nv - 1) if nv else 0.0)
+
+
+def test_gradient_of_a_loop_accumulating_w_times_x():
+    # acc_n = sum over n steps of w * x_t with x_t = x * t: d acc / d w = x * n(n+1)/2, d acc / d x = w * n(n+1)/2
+    w = tf.Variable(np.array([1.5, -2.0]), dtype=tf.float64)
+    x = tf.placeholder(tf.float64, [2])
+    n = 6
+
+    def body(t, acc):
+        return t + 1, acc + w * x * tf.cast(t, tf.float64)
+    _, acc = tf.while_loop(lambda t, acc: t <= n, body, [1, tf.zeros([2], tf.float64)])
+    gw, gx = tf.gradients(tf.reduce_sum(acc), [w, x])
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        xv = np.array([0.3, 0.8])
+        gwv, gxv = s.run([gw, gx], {x: xv})
+    np.testing.assert_allclose(gwv, xv * n * (n + 1) / 2, rtol=1e-12)
+    np.testing.assert_allclose(gxv, np.array([1.5, -2.0]) * n * (n + 1) / 2, rtol=1e-12)
+
+
+def test_rnn_style_loop_gradients_match_finite_differences():
+    rng = np.random.default_rng(0)
+    w = tf.Variable(rng.standard_normal((3, 3)) * 0.5, dtype=tf.float64, name="w")
+    b = tf.Variable(rng.standard_normal(3) * 0.1, dtype=tf.float64, name="b")
+    x = tf.placeholder(tf.float64, [4, 2, 3])   # time, batch, features
+
+    def body(t, h):
+        return t + 1, tf.tanh(tf.matmul(h, w) + x[t] + b)
+    _, h = tf.while_loop(lambda t, h: t < 4, body, [0, tf.zeros([2, 3], tf.float64)])
+    loss = tf.reduce_sum(h * h)
+    gw, gb, gx = tf.gradients(loss, [w, b, x])
+    xv = rng.standard_normal((4, 2, 3))
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        feed = {x: xv}
+        gwv, gbv, gxv = s.run([gw, gb, gx], feed)
+        np.testing.assert_allclose(gwv, numeric_grad_var(s, loss, w, feed), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(gbv, numeric_grad_var(s, loss, b, feed), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(gxv, numeric_grad(s, loss, x, feed), rtol=1e-6, atol=1e-8)
+
+
+def test_gradient_with_maximum_iterations():
+    x = tf.placeholder(tf.float64, [])
+    _, y = tf.while_loop(lambda i, y: i < 100, lambda i, y: (i + 1, y * x), [0, tf.constant(1.0, tf.float64)],
+                         maximum_iterations=3)
+    g = tf.gradients(y, x)[0]
+    with tf.Session() as s:
+        assert s.run(g, {x: 2.0}) == pytest.approx(3 * 2.0 ** 2)
+
+
+def test_loop_var_that_is_also_captured_gets_both_gradients():
+    x = tf.placeholder(tf.float64, [3])
+    _, h = tf.while_loop(lambda i, h: i < 3, lambda i, h: (i + 1, tf.tanh(h) + x), [0, x])
+    loss = tf.reduce_sum(h * h)
+    g = tf.gradients(loss, x)[0]
+    with tf.Session() as s:
+        feed = {x: np.array([0.1, -0.5, 0.9])}
+        np.testing.assert_allclose(s.run(g, feed), numeric_grad(s, loss, x, feed), rtol=1e-7, atol=1e-9)
+
+
+def test_dropout_in_a_loop_uses_the_same_mask_forward_and_backward():
+    tf.set_random_seed(1)
+    x = tf.placeholder(tf.float64, [50])
+    _, h = tf.while_loop(lambda i, h: i < 2, lambda i, h: (i + 1, tf.nn.dropout(h, keep_prob=0.5) * 1.0),
+                         [0, x])
+    g = tf.gradients(tf.reduce_sum(h), x)[0]
+    with tf.Session() as s:
+        hv, gv = s.run([h, g], {x: np.ones(50)})
+    # h = x * m1 * m2 / 0.25 and dh/dx = m1 * m2 / 0.25 with the same masks
+    np.testing.assert_allclose(gv, hv, rtol=1e-12)
+    assert set(np.unique(hv).tolist()) <= {0.0, 4.0}
+
+
+def test_nested_while_loops_gradient():
+    x = tf.placeholder(tf.float64, [])
+
+    def outer_body(i, y):
+        inner = tf.while_loop(lambda j, z: j < 2, lambda j, z: (j + 1, z * x), [0, y])[1]
+        return i + 1, inner
+    _, y = tf.while_loop(lambda i, y: i < 3, outer_body, [0, tf.constant(1.0, tf.float64)])
+    g = tf.gradients(y, x)[0]
+    with tf.Session() as s:
+        assert s.run(y, {x: 1.3}) == pytest.approx(1.3 ** 6)
+        assert s.run(g, {x: 1.3}) == pytest.approx(6 * 1.3 ** 5)
+
+
+def test_back_prop_false_stops_gradients():
+    x = tf.placeholder(tf.float64, [])
+    _, y = tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * x), [0, x], back_prop=False)
+    assert tf.gradients(y, x) == [None]
