@@ -15,7 +15,7 @@ import sys
 import time
 import traceback
 
-from nanotf.datasets.download import DownloadError
+from nanotf.datasets.download import DownloadError, missing_dirs, remove_empty_dirs
 from nanotf.datasets.mnist import ChecksumError, IDXFormatError
 
 DEBUG_ENV = "NANOTF_DEBUG"
@@ -209,7 +209,7 @@ class RunDirectory:
                     path = os.path.join(log_dir, "%s-%d" % (stamp, n))
             created.append(path)
         except OSError as e:
-            _remove_empty_dirs(created)
+            remove_empty_dirs(created)
             blocker = _file_on_the_way(log_dir) if e.errno in (errno.ENOTDIR, errno.EEXIST) else None
             why = ("%s is a file, not a directory" % blocker) if blocker else describe_os_error(e)
             raise CommandError("%s %s: cannot create a run directory there: %s" % (flag, log_dir, why)) from e
@@ -238,28 +238,20 @@ class RunDirectory:
             for sub in sorted((d for d, _, _ in os.walk(self.path)), key=len, reverse=True):
                 if sub != self.path:
                     _rmdir_quietly(sub)
-        _remove_empty_dirs(self._created_dirs)
+        remove_empty_dirs(self._created_dirs)
 
 
 def _make_dirs(path):
     """os.makedirs(path, exist_ok=True) that returns the directories it created, outermost first."""
-    missing = []
-    head = os.path.abspath(path)
-    while not os.path.exists(head):
-        missing.append(head)
-        parent = os.path.dirname(head)
-        if parent == head:
-            break
-        head = parent
     created = []
     try:
-        for d in reversed(missing):
+        for d in missing_dirs(path):
             os.mkdir(d)
             created.append(d)
     except FileExistsError:
         pass   # made meanwhile by somebody else: not ours
     except OSError:
-        _remove_empty_dirs(created)
+        remove_empty_dirs(created)
         raise
     if not os.path.isdir(path):
         raise NotADirectoryError(errno.ENOTDIR, "Not a directory", path)
@@ -295,13 +287,3 @@ def _rmdir_quietly(path):
         os.rmdir(path)     # fails, as it should, when anything is inside
     except OSError:
         pass
-
-
-def _remove_empty_dirs(created):
-    for d in reversed(created):
-        _rmdir_quietly(d)
-
-
-def new_run_dir(log_dir):
-    """The path of a fresh run directory under log_dir (see RunDirectory.create)."""
-    return RunDirectory.create(log_dir).path
