@@ -408,3 +408,22 @@ def test_ctrl_c_in_the_other_commands(tmp_path, monkeypatch, capsys, module, arg
     if module is not mnist_softmax:   # steps ran, so the run directory (graph, summaries) is kept
         (run_dir,) = (tmp_path / "runs").iterdir()
         assert str(run_dir) in err
+
+
+def test_resume_with_other_layer_sizes_or_a_damaged_checkpoint(tmp_path):
+    log_dir = tmp_path / "logs"
+    assert run_main(["--fake_data", "--max_steps", "2", "--log_dir", log_dir])[1] is None
+    (run_dir,) = log_dir.iterdir()
+    before = listing(run_dir)
+    out, failure = run_main(["--fake_data", "--resume", "--hidden1", "64", "--max_steps", "4", "--log_dir", log_dir])
+    assert failure.status == 1
+    assert_one_line(failure.stderr, "nanotf-mnist")
+    assert "cannot restore %s" % (run_dir / "model.ckpt-1") in failure.stderr
+    assert "variable hidden1/" in failure.stderr and "--hidden1" in failure.stderr
+    assert listing(run_dir) == before   # the failed resume did no work: its new event file is gone again
+    data = run_dir / "model.ckpt-1.safetensors"
+    data.write_bytes(data.read_bytes()[:100])
+    out, failure = run_main(["--fake_data", "--resume", "--max_steps", "4", "--log_dir", log_dir])
+    assert failure.status == 1
+    assert_one_line(failure.stderr, "nanotf-mnist")
+    assert "cannot restore" in failure.stderr and "corrupted" in failure.stderr and "--hidden1" not in failure.stderr

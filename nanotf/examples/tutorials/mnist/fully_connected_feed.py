@@ -136,7 +136,13 @@ def _train(data_sets, run):
             start_step = 0
             if FLAGS.resume:
                 state = tf.train.get_checkpoint_state(run_dir)
-                saver.restore(sess, state.model_checkpoint_path)
+                try:
+                    saver.restore(sess, state.model_checkpoint_path)
+                except tf.errors.OpError as e:   # a damaged file, or other layer sizes than the first run
+                    hint = (" (resume with the --hidden1/--hidden2 of the first run)"
+                            if isinstance(e, tf.errors.InvalidArgumentError) else "")
+                    raise CommandError("--resume: cannot restore %s: %s%s" % (
+                        state.model_checkpoint_path, " ".join(e.message.split()), hint)) from e
                 saver.recover_last_checkpoints(state.all_model_checkpoint_paths)
                 start_step = int(sess.run(global_step))
                 print("Resumed %s at step %d" % (state.model_checkpoint_path, start_step))
