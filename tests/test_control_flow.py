@@ -281,3 +281,226 @@ def test_back_prop_false_stops_gradients():
     x = tf.placeholder(tf.float64, [])
     _, y = tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * x), [0, x], back_prop=False)
     assert tf.gradients(y, x) == [None]
+
+
+# -- cond
+def test_cond_runs_only_the_branch_taken():
+    p = tf.placeholder(tf.bool, [])
+    v = tf.Variable(0.0)
+    out = tf.cond(p, lambda: tf.assign_add(v, 1.0), lambda: tf.assign_add(v, 10.0))
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        assert s.run(out, {p: True}) == 1.0
+        assert s.run(out, {p: False}) == 11.0
+        assert s.run(v) == 11.0
+
+
+def test_cond_structures_strict_and_old_keywords():
+    p = tf.placeholder(tf.bool, [])
+    single = tf.cond(p, lambda: [tf.constant(1)], lambda: [tf.constant(2)])
+    strict = tf.cond(p, lambda: [tf.constant(1)], lambda: [tf.constant(2)], strict=True)
+    pair = tf.cond(p, lambda: (tf.constant(1), {"k": tf.constant(1.5)}), lambda: (tf.constant(2), {"k": 2.5}))
+    old = tf.cond(p, fn1=lambda: tf.constant(3), fn2=lambda: tf.constant(4))
+    assert isinstance(single, tf.Tensor) and isinstance(strict, list)
+    with tf.Session() as s:
+        assert s.run(single, {p: True}) == 1 and s.run(strict, {p: False}) == [2]
+        assert s.run(pair, {p: False}) == (2, {"k": 2.5})
+        assert s.run(old, {p: True}) == 3 and s.run(old, {p: False}) == 4
+
+
+def test_cond_output_shape_is_the_most_specific_compatible_one():
+    p = tf.placeholder(tf.bool, [])
+    out = tf.cond(p, lambda: tf.zeros([2, 3]), lambda: tf.zeros([2, 5]))
+    assert out.shape.as_list() == [2, None]
+    with tf.Session() as s:
+        assert s.run(out, {p: False}).shape == (2, 5)
+
+
+def test_cond_errors():
+    x = tf.constant(1.0)
+    with pytest.raises(TypeError, match="Python bool"):
+        tf.cond(True, lambda: x, lambda: x)
+    with pytest.raises(TypeError, match="boolean"):
+        tf.cond(tf.constant(1), lambda: x, lambda: x)
+    p = tf.placeholder(tf.bool, [])
+    with pytest.raises(ValueError, match="same type"):
+        tf.cond(p, lambda: x, lambda: tf.constant(1))
+    with pytest.raises(ValueError, match="structure"):
+        tf.cond(p, lambda: (x, x), lambda: x)
+    with pytest.raises(ValueError, match="true_fn must have a return value"):
+        tf.cond(p, lambda: None, lambda: x)
+    with pytest.raises(TypeError, match="callable"):
+        tf.cond(p, x, lambda: x)
+
+
+def test_cond_gradient_flows_to_the_taken_branch_only():
+    p = tf.placeholder(tf.bool, [])
+    x = tf.placeholder(tf.float64, [2])
+    y = tf.placeholder(tf.float64, [2])
+    out = tf.cond(p, lambda: tf.reduce_sum(x * x * y), lambda: tf.reduce_sum(tf.exp(y)))
+    gx, gy = tf.gradients(out, [x, y])
+    xv, yv = np.array([0.5, -1.5]), np.array([2.0, 0.25])
+    with tf.Session() as s:
+        a, b = s.run([gx, gy], {p: True, x: xv, y: yv})
+        np.testing.assert_allclose(a, 2 * xv * yv)
+        np.testing.assert_allclose(b, xv * xv)
+        a, b = s.run([gx, gy], {p: False, x: xv, y: yv})
+        np.testing.assert_array_equal(a, np.zeros(2))
+        np.testing.assert_allclose(b, np.exp(yv))
+
+
+def test_cond_as_train_test_switch_with_dropout():
+    training = tf.placeholder_with_default(False, [])
+    x = tf.placeholder(tf.float64, [1000])
+    out = tf.cond(training, lambda: tf.nn.dropout(x, keep_prob=0.5), lambda: x)
+    g = tf.gradients(tf.reduce_sum(out), x)[0]
+    with tf.Session() as s:
+        xv = np.ones(1000)
+        np.testing.assert_array_equal(s.run(out, {x: xv}), xv)
+        o, gv = s.run([out, g], {x: xv, training: True})
+        assert set(np.unique(o).tolist()) <= {0.0, 2.0} and 300 < np.count_nonzero(o) < 700
+        np.testing.assert_array_equal(gv, o)   # same mask forward and backward
+
+
+def test_cond_inside_while_gradient_matches_finite_differences():
+    x = tf.placeholder(tf.float64, [3])
+    w = tf.Variable(np.array([[0.5, -0.2, 0.1], [0.3, 0.4, -0.6], [0.2, 0.1, 0.3]]), name="w")
+
+    def body(i, h):
+        h2 = tf.tanh(tf.reshape(tf.matmul(tf.reshape(h, [1, 3]), w), [3]) + x)
+        h2 = tf.cond(tf.reduce_sum(h2) > 0.0, lambda: h2 * 2.0, lambda: h2 * 0.5 + x)
+        return i + 1, h2
+    _, h = tf.while_loop(lambda i, h: i < 4, body, [0, x])
+    loss = tf.reduce_sum(h * h)
+    gx, gw = tf.gradients(loss, [x, w])
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        for xv in (np.array([0.1, -0.3, 0.2]), np.array([-0.4, -0.3, 0.1])):
+            feed = {x: xv}
+            np.testing.assert_allclose(s.run(gx, feed), numeric_grad(s, loss, x, feed), rtol=1e-6, atol=1e-9)
+            np.testing.assert_allclose(s.run(gw, feed), numeric_grad_var(s, loss, w, feed), rtol=1e-6, atol=1e-9)
+
+
+def test_while_inside_cond_gradient():
+    p = tf.placeholder(tf.bool, [])
+    x = tf.placeholder(tf.float64, [])
+    out = tf.cond(p, lambda: tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * x), [0, x])[1],
+                  lambda: x * 2.0)
+    g = tf.gradients(out, x)[0]
+    with tf.Session() as s:
+        assert s.run(out, {p: True, x: 1.1}) == pytest.approx(1.1 ** 4)
+        assert s.run(g, {p: True, x: 1.1}) == pytest.approx(4 * 1.1 ** 3)
+        assert s.run(g, {p: False, x: 1.1}) == pytest.approx(2.0)
+
+
+def test_nested_conds_and_variables_created_in_a_branch():
+    p = tf.placeholder(tf.bool, [])
+    q = tf.placeholder(tf.bool, [])
+
+    def branch():
+        v = tf.get_variable("v", [], initializer=tf.constant_initializer(5.0))
+        return tf.cond(q, lambda: v * 2.0, lambda: v - 1.0)
+    out = tf.cond(p, branch, lambda: tf.constant(0.0))
+    assert [v.op.name for v in tf.global_variables()] == ["v"]
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        assert [s.run(out, {p: a, q: b}) for a, b in ((True, True), (True, False), (False, True))] == [10.0, 4.0, 0.0]
+
+
+def test_case_picks_the_first_true_predicate_or_the_default():
+    x = tf.placeholder(tf.int32, [])
+    r = tf.case([(x < 0, lambda: tf.constant(-1)), (x < 10, lambda: tf.constant(1))], default=lambda: tf.constant(100))
+    d = tf.case({x > 5: lambda: tf.constant(7)}, default=lambda: tf.constant(0), exclusive=True)
+    last = tf.case([(x < 0, lambda: tf.constant(-1)), (x >= 0, lambda: tf.constant(1))])
+    with tf.Session() as s:
+        assert [s.run(r, {x: v}) for v in (-3, 3, 30)] == [-1, 1, 100]
+        assert [s.run(d, {x: v}) for v in (1, 9)] == [0, 7]
+        assert [s.run(last, {x: v}) for v in (-2, 2)] == [-1, 1]
+
+
+def test_case_gradient():
+    x = tf.placeholder(tf.float64, [])
+    r = tf.case([(x < 0, lambda: x * x), (x < 1, lambda: 3.0 * x)], default=lambda: tf.exp(x))
+    g = tf.gradients(r, x)[0]
+    with tf.Session() as s:
+        assert [s.run(g, {x: v}) for v in (-2.0, 0.5)] == [pytest.approx(-4.0), pytest.approx(3.0)]
+        assert s.run(g, {x: 2.0}) == pytest.approx(np.exp(2.0))
+
+
+# -- map_fn, scan, foldl, foldr
+def test_map_fn_over_a_tensor_and_a_nested_structure():
+    xv = np.arange(12.0).reshape(4, 3)
+    x = tf.constant(xv)
+    m = tf.map_fn(lambda r: tf.reduce_sum(r * r), x)
+    pair = tf.map_fn(lambda p: (p[0] + p[1], p[0] * p[1]), (x, x), dtype=(tf.float64, tf.float64))
+    d = tf.map_fn(lambda e: {"s": e["a"] * 2.0}, {"a": x})
+    assert m.shape.as_list() == [4]
+    with tf.Session() as s:
+        mv, (a, b), dv = s.run([m, pair, d])
+    np.testing.assert_allclose(mv, (xv * xv).sum(1))
+    np.testing.assert_allclose(a, 2 * xv)
+    np.testing.assert_allclose(b, xv * xv)
+    np.testing.assert_allclose(dv["s"], 2 * xv)
+
+
+def test_map_fn_over_a_fed_batch_and_its_gradient():
+    x = tf.placeholder(tf.float64, [None, 3])
+    w = tf.placeholder(tf.float64, [3])
+    y = tf.map_fn(lambda r: tf.reduce_sum(tf.tanh(r * w)), x)
+    loss = tf.reduce_sum(y * y)
+    gx, gw = tf.gradients(loss, [x, w])
+    rng = np.random.default_rng(1)
+    feed = {x: rng.standard_normal((5, 3)), w: rng.standard_normal(3)}
+    with tf.Session() as s:
+        np.testing.assert_allclose(s.run(gx, feed), numeric_grad(s, loss, x, feed), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(s.run(gw, feed), numeric_grad(s, loss, w, feed), rtol=1e-6, atol=1e-9)
+        assert s.run(y, {x: np.zeros((0, 3)), w: np.ones(3)}).shape == (0,)
+
+
+def test_scan_cumulative_sums_forward_and_reverse():
+    xv = np.arange(12.0).reshape(4, 3)
+    x = tf.constant(xv)
+    fwd = tf.scan(lambda a, r: a + r, x)
+    rev = tf.scan(lambda a, r: a + r, x, initializer=tf.zeros([3], tf.float64), reverse=True)
+    rev_noinit = tf.scan(lambda a, r: a + r, x, reverse=True)
+    with tf.Session() as s:
+        f, r, r2 = s.run([fwd, rev, rev_noinit])
+    np.testing.assert_allclose(f, np.cumsum(xv, 0))
+    np.testing.assert_allclose(r, np.cumsum(xv[::-1], 0)[::-1])
+    np.testing.assert_allclose(r2, np.cumsum(xv[::-1], 0)[::-1])
+
+
+def test_scan_with_a_structured_accumulator_and_its_gradient():
+    x = tf.placeholder(tf.float64, [6])
+    a0 = tf.placeholder(tf.float64, [])
+    # a Fibonacci-like recurrence with a decay: (p, q) -> (q, 0.5 * p + q * x_t)
+    out = tf.scan(lambda acc, xt: (acc[1], 0.5 * acc[0] + acc[1] * xt), x, initializer=(a0, tf.constant(1.0, tf.float64)))
+    loss = tf.reduce_sum(out[1] * out[1]) + tf.reduce_sum(out[0])
+    gx, ga = tf.gradients(loss, [x, a0])
+    feed = {x: np.linspace(-0.5, 0.7, 6), a0: 0.3}
+    with tf.Session() as s:
+        p, q = s.run(out, feed)
+        pp, qq, ref = 0.3, 1.0, []
+        for xt in feed[x]:
+            pp, qq = qq, 0.5 * pp + qq * xt
+            ref.append(qq)
+        np.testing.assert_allclose(q, ref)
+        np.testing.assert_allclose(s.run(gx, feed), numeric_grad(s, loss, x, feed), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(s.run(ga, feed), numeric_grad(s, loss, a0, feed), rtol=1e-6, atol=1e-9)
+
+
+def test_foldl_and_foldr():
+    x = tf.constant([1.0, 2.0, 3.0])
+    with tf.Session() as s:
+        assert s.run(tf.foldl(lambda a, r: a * 2.0 + r, x)) == (1 * 2 + 2) * 2 + 3
+        assert s.run(tf.foldr(lambda a, r: a * 2.0 + r, x)) == (3 * 2 + 2) * 2 + 1
+        assert s.run(tf.foldl(lambda a, r: a + r, x, initializer=10.0)) == 16.0
+
+
+def test_map_fn_and_scan_errors():
+    with pytest.raises(TypeError, match="callable"):
+        tf.map_fn(3, tf.constant([1.0]))
+    with pytest.raises(ValueError, match="scalars"):
+        tf.map_fn(lambda r: r, tf.constant(1.0))
+    with pytest.raises(ValueError, match="enters the loop with shape"):
+        tf.scan(lambda a, r: tf.concat([a, r], 0), tf.ones([3, 2]))

@@ -220,7 +220,8 @@ def trace(name, outer_graph, fn, arg_specs, name_scope="", forward_graphs=None):
 
 def finish(g, outputs):
     """Records the function's outputs and the stateful ops it must run even when no output needs them."""
-    g.outputs = list(outputs)
+    # an output may be an outer tensor returned as it is (`lambda: x`): it becomes a capture
+    g.outputs = [g.capture(t) if isinstance(t, Tensor) and t.graph is not g else t for t in outputs]
     g.control_outputs = [op for op in g._ops if op._def.stateful and op.type not in ("Placeholder",)]
     return g
 

@@ -1,7 +1,7 @@
 """Control ops: no_op, group, tuple (ordering by control dependencies; no data flows)."""
 import builtins
 
-from nanotf.framework.op_def import OpDef
+from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Operation, Tensor, apply_op, control_dependencies, get_default_graph, name_scope
 from nanotf.ops import array_ops
 
@@ -152,6 +152,16 @@ def _zeros_of(shape, dtype):
     return np.zeros(shape, dtype=dtype)
 
 
+def _math():
+    from nanotf.ops import math_ops
+    return math_ops
+
+
+def _nn():
+    from nanotf.ops import nn_ops
+    return nn_ops
+
+
 def _kernel_result(values):
     """A kernel returns a bare value for one output, a tuple for several."""
     return values[0] if len(values) == 1 else builtins.tuple(values)
@@ -166,6 +176,16 @@ def _unwrap(trace):
 
 def _run_error(op, msg):
     return errors.InvalidArgumentError(None, op, msg)
+
+
+class _EmptyRecords:
+    """The records of a loop whose gradient needs no forward values: () for every iteration."""
+
+    def __getitem__(self, i):
+        return ()
+
+
+_EMPTY_RECORDS = _EmptyRecords()
 
 
 class _Trace:
@@ -243,6 +263,17 @@ class While(OpDef):
     def kernel(op, ctx):
         return _WhileRunner(op, ctx).run
 
+    samples = [
+        # an RNN-like loop: loop var, captured tensors, three iterations
+        Sample(lambda x, w: while_loop(lambda i, h: i < 3, lambda i, h: (i + 1, _nn().tanh(h * w) + x),
+                                       [0, x])[1], [(2, 3), (2, 3)]),
+        # a trip count read from a captured tensor, and a product loop: d/dx x^4
+        Sample(lambda x: while_loop(lambda i, y: i < 4, lambda i, y: (i + 1, y * x), [0, _math().abs(x) + 1.0])[1],
+               [(3,)]),
+        # the for-each-row form (scan): sliced input, stacked outputs, reversed order
+        Sample(lambda x, w: scan(lambda a, r: _nn().tanh(a * w + r), x, reverse=True), [(4, 3), (3,)]),
+    ]
+
     def grad(op, *grads):
         return _while_grad(op, grads)
 
@@ -270,7 +301,7 @@ class _WhileRunner:
     def run(self, *args):
         a, n, nx, ny = self.a, self.n, self.nx, self.ny
         body_fn = self._body()
-        record = self.compiled_request > 0
+        record = self.compiled_request > 0   # otherwise every record is empty: one shared () per iteration
         vals = list(args[:n])
         xs = args[n:n + nx]
         body_caps = [args[i] for i in a["body_inputs"]]
@@ -319,7 +350,7 @@ class _WhileRunner:
                     raise _run_error(self.op, "%s: no iteration ran and the per-iteration output %d has no "
                                      "static shape %s to give an empty result" % (self.op.name, j, shape))
                 stacked.append(np.zeros([0] + shape.as_list(), dtype=a["body"].outputs[n + j].dtype.as_numpy_dtype))
-        trace = _Trace(i, records, None, [np.shape(x) for x in args])
+        trace = _Trace(i, records if record else _EMPTY_RECORDS, None, [np.shape(x) for x in args])
         return builtins.tuple(vals) + builtins.tuple(stacked) + (trace,)
 
 
@@ -608,6 +639,11 @@ class If(OpDef):
     def grad(op, *grads):
         return _if_grad(op, grads)
 
+    samples = [
+        Sample(lambda p, x, y: cond(p, lambda: x * y, lambda: _math().exp(x) - y), [np.array(True), (3,), (3,)]),
+        Sample(lambda p, x, y: cond(p, lambda: x * y, lambda: _math().exp(x) - y), [np.array(False), (3,), (3,)]),
+    ]
+
 
 def _if_grad(op, grads):
     a = op._attrs
@@ -800,3 +836,9 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"
     if not strict and isinstance(res, (list, builtins.tuple)) and not hasattr(res, "_fields") and len(res) == 1:
         res = res[0]
     return res
+
+
+# map_fn, scan, foldl, foldr are While ops over rows (ops/functional_ops.py); exported as tf.* from here
+from nanotf.ops.functional_ops import foldl, foldr, map_fn, scan  # noqa: E402
+
+__all__ += ["map_fn", "scan", "foldl", "foldr"]
