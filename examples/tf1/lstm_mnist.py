@@ -1,0 +1,91 @@
+"""An LSTM classifying MNIST digits read row by row (TF 1.x graph style, tf.contrib.rnn.static_rnn).
+
+Each 28x28 image is a sequence of 28 time steps of 28 pixels; a BasicLSTMCell of 128 units reads them
+through static_rnn (a Python list of 28 [batch, 28] tensors from tf.unstack), and the last output goes
+through a linear layer to the 10 classes. Adam at 0.001, batches of 128, as the example collections of
+2016-2018 wrote it.
+
+    python lstm_mnist.py [--fake_data] [--steps N] [--data_dir DIR]
+
+prints `test accuracy 0.9xxx` on its last line.
+"""
+import argparse
+import os
+import sys
+import time
+import types
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _framework import tf  # noqa: E402
+import _mnist_arrays  # noqa: E402
+
+if getattr(tf, "contrib", None) is not None:
+    rnn = tf.contrib.rnn
+else:   # TensorFlow 2's compat.v1 has no contrib: the same cells and functions live under tf.nn
+    rnn = types.SimpleNamespace(BasicLSTMCell=tf.nn.rnn_cell.BasicLSTMCell, static_rnn=tf.nn.static_rnn)
+
+LEARNING_RATE = 0.001
+BATCH_SIZE = 128
+TIMESTEPS = 28     # rows
+NUM_INPUT = 28     # pixels per row
+NUM_HIDDEN = 128
+NUM_CLASSES = 10
+
+
+def build(x):
+    weights = tf.Variable(tf.random_normal([NUM_HIDDEN, NUM_CLASSES], seed=1), name="out_weights")
+    biases = tf.Variable(tf.random_normal([NUM_CLASSES], seed=2), name="out_biases")
+    steps = tf.unstack(x, TIMESTEPS, 1)     # 28 tensors of [batch, 28]
+    lstm_cell = rnn.BasicLSTMCell(NUM_HIDDEN, forget_bias=1.0)
+    outputs, _ = rnn.static_rnn(lstm_cell, steps, dtype=tf.float32)
+    return tf.matmul(outputs[-1], weights) + biases
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fake_data", action="store_true")
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--data_dir", default=None)
+    args = parser.parse_args(argv)
+    train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data)
+
+    tf.reset_default_graph()
+    tf.set_random_seed(0)
+    X = tf.placeholder(tf.float32, [None, TIMESTEPS, NUM_INPUT])
+    Y = tf.placeholder(tf.float32, [None, NUM_CLASSES])
+    logits = build(X)
+    prediction = tf.nn.softmax(logits)
+    loss_op = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(logits=logits, labels=Y))
+    train_op = tf.train.AdamOptimizer(learning_rate=LEARNING_RATE).minimize(loss_op)
+    correct_pred = tf.equal(tf.argmax(prediction, 1), tf.argmax(Y, 1))
+    accuracy = tf.reduce_mean(tf.cast(correct_pred, tf.float32))
+
+    def batch(images, labels):
+        return (images.reshape(-1, TIMESTEPS, NUM_INPUT).astype(np.float32) / 255.0,
+                np.eye(NUM_CLASSES, dtype=np.float32)[labels])
+
+    rng = np.random.RandomState(0)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        start = time.time()
+        for step in range(1, args.steps + 1):
+            idx = rng.randint(0, len(train_x), BATCH_SIZE)
+            bx, by = batch(train_x[idx], train_y[idx])
+            _, loss = sess.run([train_op, loss_op], feed_dict={X: bx, Y: by})
+            if step % 100 == 0 or step == 1:
+                print("step %d, minibatch loss %.4f" % (step, loss))
+        elapsed = time.time() - start
+        print("training: %.1f s, %.1f ms/step" % (elapsed, 1000 * elapsed / max(args.steps, 1)))
+        correct = 0
+        for i in range(0, len(test_x), 1000):
+            bx, by = batch(test_x[i:i + 1000], test_y[i:i + 1000])
+            correct += sess.run(accuracy, feed_dict={X: bx, Y: by}) * len(bx)
+        acc = correct / len(test_x)
+        print("test accuracy %.4f" % acc)
+    return acc
+
+
+if __name__ == "__main__":
+    main()

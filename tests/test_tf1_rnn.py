@@ -1,0 +1,28 @@
+"""End-to-end RNN programs in the style of the TF 1.x example collections (examples/tf1): an LSTM on MNIST rows
+through static_rnn and through dynamic_rnn, a bidirectional LSTM, and a GRU on variable-length toy sequences.
+Fake data in CI (a few seconds each); real MNIST where present."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples", "tf1"))
+
+
+@pytest.mark.parametrize("program,steps", [("lstm_mnist", 30), ("lstm_mnist_dynamic", 60),
+                                           ("bidirectional_lstm_mnist", 30)])
+def test_lstm_programs_learn_fake_mnist(program, steps):
+    module = __import__(program)
+    assert module.main(["--fake_data", "--steps", str(steps)]) > 0.9
+
+
+def test_gru_learns_variable_length_sequences():
+    import gru_dynamic_length
+    assert gru_dynamic_length.main(["--steps", "150"]) > 0.8
+
+
+def test_lstm_on_real_mnist():
+    from _mnist_data import require_real_mnist
+    data_dir = require_real_mnist()
+    import lstm_mnist
+    assert lstm_mnist.main(["--data_dir", str(data_dir), "--steps", "400"]) > 0.9
