@@ -191,4 +191,4 @@ def test_kmeans_mnist_program_on_real_mnist():
     from _mnist_data import require_real_mnist
     data_dir = require_real_mnist()
     import kmeans_mnist
-    assert kmeans_mnist.main(["--data_dir", str(data_dir), "--steps", "15"]) > 0.65
+    assert kmeans_mnist.main(["--data_dir", str(data_dir), "--steps", "8"]) > 0.65
