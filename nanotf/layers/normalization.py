@@ -116,10 +116,10 @@ class BatchNormalization(Layer):
             batch_mean, batch_variance = nn_ops.moments(inputs, reduction_axes, keep_dims=keep_dims)
             if training_value is None:
                 pred = utils.as_bool_tensor(training)
-                mean = math_ops.select(pred, batch_mean, self.moving_mean.value())
-                variance = math_ops.select(pred, batch_variance, self.moving_variance.value())
-                momentum = math_ops.select(pred, array_ops.constant(self.momentum, dtype=self.moving_mean.dtype),
-                                           array_ops.constant(1.0, dtype=self.moving_mean.dtype))
+                mean = utils.select_like(pred, batch_mean, self.moving_mean.value())
+                variance = utils.select_like(pred, batch_variance, self.moving_variance.value())
+                momentum = utils.select_like(pred, array_ops.constant(self.momentum, dtype=self.moving_mean.dtype),
+                                             array_ops.constant(1.0, dtype=self.moving_mean.dtype))
             else:
                 mean, variance, momentum = batch_mean, batch_variance, self.momentum
             update_variance = batch_variance

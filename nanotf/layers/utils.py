@@ -42,9 +42,15 @@ def smart_select(pred, true_fn, false_fn, what="training"):
     value = constant_value(pred)
     if value is not None:
         return true_fn() if value else false_fn()
-    pred = as_bool_tensor(pred, what)
-    a, b = true_fn(), false_fn()
-    return math_ops.select(pred, a, b)
+    return select_like(as_bool_tensor(pred, what), true_fn(), false_fn())
+
+
+def select_like(pred, a, b):
+    """where(pred, a, b) for a scalar `pred` (possibly of unknown static shape, e.g. a placeholder made
+    without a shape): the result keeps the branches' static shape, as tf.cond's would."""
+    out = math_ops.select(pred, a, b)
+    out.set_shape(a.shape.merge_with(b.shape))
+    return out
 
 
 def normalize_tuple(value, n, name):
