@@ -100,9 +100,6 @@ class _Plan:
         fed = {t: i for i, t in enumerate(feed_tensors)}
         needed = self._needed_ops(elements, fed)
         self.ops = sorted(needed, key=lambda op: op._id)
-        # Plans with kernels that split their work themselves run with BLAS single-threaded (see
-        # framework/parallel.py); the others keep BLAS's own threads, which serve small products best.
-        self.splits_work = any(op._def.splits_work for op in self.ops)
         # A big batch may run its row-wise front in slices (client/_chunking.py).
         self.split = _chunking.plan_split(lambda *a: _Plan(*a, may_split=False), runtime, self.ops, elements,
                                           feed_tensors) if may_split else None
@@ -209,7 +206,7 @@ class _Plan:
                 producer[names[t]] = op
         returned = [names[e] for e in elements if isinstance(e, Tensor)]
         if not trace:
-            _donate_dead_inputs(runtime, env, calls, producer, set(returned) | fused_reads, self.splits_work)
+            _donate_dead_inputs(runtime, env, calls, producer, set(returned) | fused_reads)
         _free_after_last_use(lines, line_names, set(returned))
         ret = ", ".join(("_copy(%s)" % names[e] if e in fed or e in consts else names[e])
                         if isinstance(e, Tensor) else "None" for e in elements)
@@ -348,7 +345,7 @@ def _may_read_variable(t, variables, fed):
     return False
 
 
-def _donate_dead_inputs(runtime, env, calls, producer, keep, splits_work):
+def _donate_dead_inputs(runtime, env, calls, producer, keep):
     """Lets an op with an in-place kernel (bias add, ReLU...) write into its first input when nothing
     else can see that array: a fresh result of another kernel in this plan, read exactly once (here),
     not returned, of the same static shape and dtype as the output. Saves an allocation and a pass
@@ -372,9 +369,17 @@ def _donate_dead_inputs(runtime, env, calls, producer, keep, splits_work):
         if x.dtype is not out.dtype or not x.shape.ndims or not x.shape.is_compatible_with(out.shape):
             continue
         fn = runtime.inplace_kernel(op)
-        if d.elementwise and splits_work:   # big in-place elementwise steps go over the intra-op threads
+        if d.elementwise and _may_be_big(out):   # big in-place elementwise steps go over the intra-op threads
             fn = parallel.split_inplace(fn, arg_inputs.index(d.inplace_input))
         env[fn_name] = fn
+
+
+def _may_be_big(t):
+    """Whether t may hold enough elements for parallel.split_inplace to split it (unknown: yes)."""
+    dims = t.shape.as_tuple()
+    if dims is None or any(d is None for d in dims):
+        return True
+    return int(np.prod(dims, dtype=np.int64)) >= parallel._MIN_SPLIT_ELEMENTS
 
 
 def _free_after_last_use(lines, line_names, keep):
@@ -543,7 +548,8 @@ class BaseSession:
             if fast_key is not None and len(elements) == len(fetches if build is not None else (fetches,)):
                 self._fast[fast_key] = (plan, build, elements)
         args = [_convert_feed(t, v, npd, st, ex) for (t, npd, st, ex), v in zip(plan.feed_checks, feed_vals)]
-        threaded = parallel.run_begin(plan.splits_work) if parallel.run_scope_needed(plan.splits_work) else None
+        # BLAS runs one thread inside every run; big work is split over nanotf's pool (framework/parallel.py)
+        splits = parallel.run_begin()
         try:
             if options is not None and run_metadata is not None and getattr(options, "trace_level", 0):
                 values = plan.run_traced(self._runtime, elements, args, run_metadata)
@@ -558,7 +564,7 @@ class BaseSession:
         except Exception as e:  # re-raise naming the op that failed
             raise _op_error(plan, e) from (None if isinstance(e, errors.OpError) else e)
         finally:
-            parallel.run_end(threaded)
+            parallel.run_end(splits)
         if build is None:
             return _to_result(values[0])
         return build([_to_result(v) for v in values])

@@ -1,24 +1,35 @@
-"""The intra-op thread pool: big kernels split their work across the machine's cores.
+"""nanotf's own threads: BLAS single-threaded inside every run, big work split over nanotf's pool.
 
-Why nanotf splits work itself instead of leaving it to BLAS: OpenBLAS parallelizes each
-matrix product on its own, but after a product its worker threads keep spinning for a while,
-waiting for the next one. Whatever NumPy work follows on other threads (im2col copies,
-optimizer updates, pooling gradients) then shares a core with a spinning thread. Measured on a
-2-core machine: Deep MNIST's second convolution split over 2 threads took 13.5 ms right after a
-threaded product and 6.7 ms when no BLAS thread was spinning. So while `Session.run` executes a
-plan holding kernels that split their work (OpDef.splits_work: convolutions, max-pooling),
-BLAS is set to one thread (its calls run in the thread that makes them), and nanotf splits big
-products, by rows or by columns, and other big kernels over this pool, one thread per core.
-Other plans keep BLAS's own threads, which serve small products best (waking a pool thread costs
-60-90 us here). The BLAS thread count in force before the run is restored when the run returns,
-so NumPy code outside a run is unaffected.
+Why nanotf owns its threading (as TensorFlow does) instead of leaving it to BLAS: OpenBLAS splits
+each product over its own threads, and those threads spin while they wait, for the next product
+and for each other inside one. On a quiet machine that serves small products well; on a busy
+one, a product waits for whichever of its threads the scheduler has put behind another process,
+often for a whole time slice. Reported on a 2-core machine beside one CPU-bound process: the
+tutorial's whole job went from 1.6 s to 4.3 s, beside two from 1.3 s to 17 s for 300 steps, and
+small products ran 10-20x slower; OpenBLAS's spinning workers also steal a core from whatever
+NumPy work follows a product. So:
 
-The number of threads is the number of cores this process may use, or `NANOTF_NUM_THREADS`,
-or what `set_intra_op_parallelism_threads(n)` (also `tf.config.threading.*` and
-`ConfigProto(intra_op_parallelism_threads)`) sets; a count set that way also caps BLAS's
-threads in every run.
+- every `Session.run` sets BLAS to one thread as it starts (a direct call into the BLAS library,
+  well under a microsecond) and restores the count it found when it returns, so NumPy code
+  outside runs keeps NumPy's own setting;
+- a product, an elementwise step or a convolution big enough to gain (`_MIN_SPLIT_MACS`,
+  `_MIN_SPLIT_ELEMENTS`) is cut into one range per thread and run by the calling thread and
+  nanotf's pool threads, each range single-threaded in BLAS;
+- pool threads block in the kernel when idle (they never spin), and no thread ever waits for a
+  range that has not started: the caller runs its own range, then every range that no pool thread
+  has claimed yet, and only then sleeps until the ranges in progress finish. A pool thread that
+  the scheduler is slow to wake (the machine is busy) therefore costs nothing but its wake-up:
+  its work is done by the caller, as if there were one core fewer.
+
+The number of threads is the number of cores this process may use, or `NANOTF_NUM_THREADS`, or
+what `set_intra_op_parallelism_threads(n)` (also `tf.config.threading.*` and
+`ConfigProto(intra_op_parallelism_threads)`) sets; with 1, runs split nothing (and BLAS, as in
+every run, uses one thread).
 """
+import ctypes
+import itertools
 import os
+import queue
 import threading
 
 import numpy as np
@@ -26,8 +37,8 @@ import numpy as np
 _np_matmul = np.matmul
 
 __all__ = ["num_threads", "set_intra_op_parallelism_threads", "get_intra_op_parallelism_threads",
-           "threads_for", "parallel_for", "matmul", "split_inplace", "splitting", "run_scope_needed", "run_begin",
-           "run_end"]
+           "threads_for", "parallel_for", "matmul", "split_inplace", "splitting", "run_begin", "run_end",
+           "blas_threads"]
 
 _MAX_THREADS = 64
 # A product is split only when it has at least this many multiply-adds (about 0.1 ms on one
@@ -39,7 +50,7 @@ _MIN_SPLIT_ELEMENTS = 1 << 19
 _state_lock = threading.Lock()
 _requested = 0          # set_intra_op_parallelism_threads; 0: the default
 _threads = None         # resolved count
-_pool = None
+_pool = None            # _Pool, made on first use
 _local = threading.local()   # .in_pool: this thread is a pool thread (nested splits run serially)
 
 
@@ -71,7 +82,7 @@ def num_threads():
 
 def set_intra_op_parallelism_threads(n):
     """Sets the number of threads kernels split work over; 0 restores the default (TF's meaning)."""
-    global _requested, _threads, _pool, _caps_blas
+    global _requested, _threads, _pool
     n = int(n)
     if n < 0:
         raise ValueError("set_intra_op_parallelism_threads: expected 0 (default) or a positive count, got %d" % n)
@@ -79,37 +90,105 @@ def set_intra_op_parallelism_threads(n):
         if n == _requested:
             return            # e.g. every Session made with the same ConfigProto
         _requested, _threads = n, None
-        _caps_blas = None
         old, _pool = _pool, None
     if old is not None:
-        old.shutdown(wait=False)
+        old.retire()
 
 
 def get_intra_op_parallelism_threads():
     return _requested
 
 
+# -- the pool
+class _Job:
+    """One split: ranges [bounds[i], bounds[i+1]) of fn. Range 0 is the caller's; the others go to
+    whichever thread claims them first (claiming is one call of a C iterator, atomic under the GIL)."""
+
+    __slots__ = ("fn", "bounds", "claim", "results", "left", "lock", "finished", "error")
+
+    def __init__(self, fn, bounds):
+        self.fn, self.bounds = fn, bounds
+        self.claim = itertools.count(1).__next__
+        self.results = [None] * (len(bounds) - 1)
+        self.left = len(bounds) - 1          # ranges not finished
+        self.lock = threading.Lock()
+        self.finished = threading.Lock()     # released by whoever finishes the last range
+        self.finished.acquire()
+        self.error = None
+
+    def run_range(self, i):
+        try:
+            self.results[i] = self.fn(self.bounds[i], self.bounds[i + 1])
+        except BaseException as e:   # handed to the caller, which raises it once every range is done
+            if self.error is None:
+                self.error = e
+        with self.lock:
+            self.left -= 1
+            last = self.left == 0
+        if last:
+            self.finished.release()
+
+    def help(self):
+        """Runs unclaimed ranges until none is left (a pool thread that wakes late finds none)."""
+        n = len(self.results)
+        while True:
+            i = self.claim()
+            if i >= n:
+                return
+            self.run_range(i)
+
+
+class _Pool:
+    """Threads that sleep in a queue's get() until a job is posted; each has its own queue."""
+
+    def __init__(self, size):
+        self.queues = [queue.SimpleQueue() for _ in range(size)]
+        self.threads = [threading.Thread(target=_pool_thread, args=(q,), name="nanotf-intra-op_%d" % i,
+                                         daemon=True) for i, q in enumerate(self.queues)]
+        for t in self.threads:
+            t.start()
+
+    def post(self, job, count):
+        for q in self.queues[:count]:
+            q.put(job)
+
+    def retire(self):
+        for q in self.queues:
+            q.put(None)
+
+
+def _pool_thread(jobs):
+    _local.in_pool = True
+    # inf/NaN propagate silently in every thread of a run, as in the Session's own thread
+    np.seterr(over="ignore", invalid="ignore", divide="ignore", under="ignore")
+    _blas.single_in_this_thread()
+    get = jobs.get
+    while True:
+        job = get()
+        if job is None:
+            return
+        job.help()
+
+
 def _get_pool():
     global _pool
     pool = _pool
     if pool is None:
-        from concurrent.futures import ThreadPoolExecutor
         with _state_lock:
             if _pool is None:
-                _pool = ThreadPoolExecutor(max(1, num_threads() - 1), thread_name_prefix="nanotf-intra-op",
-                                           initializer=_mark_pool_thread)
+                _pool = _Pool(max(1, num_threads() - 1))
             pool = _pool
     return pool
 
 
-def _mark_pool_thread():
-    _local.in_pool = True
+def _forget_pool_after_fork():
+    # a forked child has none of the parent's threads: it makes its own pool when it needs one
+    global _pool
+    _pool = None
 
 
-def _call_quietly(fn, i, j):
-    # inf/NaN propagate silently in every thread of a run, as in the Session's own thread
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        return fn(i, j)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def threads_for(work):
@@ -119,50 +198,38 @@ def threads_for(work):
 
 def parallel_for(fn, n, grain=1, threads=None):
     """Calls fn(i, j) on consecutive ranges covering [0, n), one per thread (at most `threads`),
-    concurrently; each range holds at least `grain` items. fn must release the GIL to gain (NumPy
-    kernels do) and must write only what its range owns. Returns the results in range order."""
+    concurrently; each range holds at least `grain` items. The caller runs the first range, then
+    any range no pool thread has started, then waits (sleeping) for the rest. fn must release the
+    GIL to gain (NumPy kernels do) and must write only what its range owns. Returns the results in
+    range order."""
     k = min(num_threads() if threads is None else threads, n // max(grain, 1))
     if k < 2 or getattr(_local, "in_pool", False):
         return [fn(0, n)]
-    bounds = [n * t // k for t in range(k + 1)]
-    pool = _get_pool()
-    futures = []
-    for t in range(1, k):
-        try:
-            futures.append(pool.submit(_call_quietly, fn, bounds[t], bounds[t + 1]))
-        except RuntimeError:      # the pool was retired meanwhile (thread count changed): run it here
-            futures.append((bounds[t], bounds[t + 1]))
-    results, error = [None], None
-    try:
-        results[0] = fn(bounds[0], bounds[1])
-    except BaseException as e:   # wait for the others before raising: they write into shared arrays
-        error = e
-    for f in futures:
-        try:
-            results.append(f.result() if not isinstance(f, tuple) else fn(*f))
-        except BaseException as e:
-            error = error or e
-    if error is not None:
-        raise error
-    return results
+    job = _Job(fn, [n * t // k for t in range(k + 1)])
+    _get_pool().post(job, k - 1)
+    job.run_range(0)
+    job.help()
+    job.finished.acquire()       # the ranges pool threads claimed: they are running, not queued
+    if job.error is not None:
+        raise job.error
+    return job.results
 
 
 def matmul(a, b, out=None):
     """np.matmul of two 2-D arrays, split by rows of `a` (or, for few rows, by columns of `b`)
-    across the pool when the product is big enough to gain from it."""
-    if not _split_runs:       # BLAS threads itself outside runs that split work (the common, fast path)
-        return _np_matmul(a, b) if out is None else _np_matmul(a, b, out=out)
-    m, k = a.shape
-    n = b.shape[1]
-    if m * n * k < _MIN_SPLIT_MACS or getattr(_local, "in_pool", False):
-        return _np_matmul(a, b) if out is None else _np_matmul(a, b, out=out)
-    if out is None:
-        out = np.empty((m, n), dtype=np.result_type(a, b))
-    if m >= n:
-        parallel_for(lambda i, j: np.matmul(a[i:j], b, out=out[i:j]), m, grain=8)
-    else:
-        parallel_for(lambda i, j: np.matmul(a, b[:, i:j], out=out[:, i:j]), n, grain=16)
-    return out
+    across the pool when the product is big enough to gain from it and a run is splitting work."""
+    if _split_runs:
+        m, k = a.shape
+        n = b.shape[1]
+        if m * n * k >= _MIN_SPLIT_MACS and not getattr(_local, "in_pool", False):
+            if out is None:
+                out = np.empty((m, n), dtype=np.result_type(a, b))
+            if m >= n:
+                parallel_for(lambda i, j: _np_matmul(a[i:j], b, out=out[i:j]), m, grain=8)
+            else:
+                parallel_for(lambda i, j: _np_matmul(a, b[:, i:j], out=out[:, i:j]), n, grain=16)
+            return out
+    return _np_matmul(a, b) if out is None else _np_matmul(a, b, out=out)
 
 
 def split_inplace(kernel, index):
@@ -186,81 +253,116 @@ def split_inplace(kernel, index):
     return split_inplace_kernel
 
 
-# -- BLAS threads during a run
-_blas = None            # threadpoolctl controllers of the BLAS libraries NumPy uses; () if none
-_runs = 0               # runs in progress that cap BLAS threads (Sessions may run in several threads)
-_split_runs = 0         # of which, runs splitting big products and elementwise steps over the pool
-_blas_limit = None      # the cap in force
-_saved = ()
-_caps_blas = None       # a user-set thread count caps BLAS in every run (resolved on first use)
+# -- BLAS threads
+class _BlasLibraries:
+    """NumPy's BLAS libraries (found once, by threadpoolctl) and direct ctypes handles to their
+    get/set thread-count functions: threadpoolctl's own per-call API costs tens of microseconds
+    and, for OpenBLAS, obeys only the first Python thread that used it."""
+
+    def __init__(self):
+        self._libs = None       # [(get, set, per_thread)]; [] when none is known
+
+    def libs(self):
+        if self._libs is None:
+            self._libs = _find_blas()
+        return self._libs
+
+    def get(self):
+        return tuple(get() for get, _, _ in self.libs())
+
+    def set(self, counts):
+        for (_, setter, _), n in zip(self._libs, counts):
+            setter(n)
+
+    def single_in_this_thread(self):
+        """For BLAS libraries whose count is per thread (OpenMP builds): one thread in this one."""
+        for get, setter, per_thread in self.libs():
+            if per_thread and get() != 1:
+                setter(1)
 
 
-def _blas_controllers():
-    global _blas
-    if _blas is None:
+def _find_blas():
+    try:
+        from threadpoolctl import ThreadpoolController
+        controllers = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+    except Exception:   # no threadpoolctl, or it cannot inspect this process: leave BLAS alone
+        return []
+    libs = []
+    for c in controllers:
+        found = _thread_functions(c)
+        if found is not None:
+            libs.append(found)
+    return libs
+
+
+def _thread_functions(controller):
+    """(get, set, per_thread) for one threadpoolctl controller, or None."""
+    lib = getattr(controller, "dynlib", None)
+    if getattr(controller, "internal_api", "") != "openblas" or lib is None:
+        # MKL, BLIS...: threadpoolctl's own calls (a few microseconds; these are rare with NumPy wheels)
+        return controller.get_num_threads, controller.set_num_threads, False
+    if getattr(controller, "threading_layer", "") == "openmp":
+        # an OpenMP build obeys the calling thread's OpenMP setting (OpenBLAS's own setter is broken
+        # there before 0.3.34): the run sets its own thread's, each pool thread its own once. (Runs
+        # overlapping in several threads: only the first run's thread is set.)
+        return _ctypes_pair(lib, ("omp_get_max_threads", "omp_set_num_threads"), ("",), ("",), True)
+    return _ctypes_pair(lib, ("openblas_get_num_threads", "openblas_set_num_threads"), ("", "scipy_"),
+                        ("", "64_", "_64"), False)
+
+
+def _ctypes_pair(lib, names, prefixes, suffixes, per_thread):
+    for prefix, suffix in itertools.product(prefixes, suffixes):
         try:
-            from threadpoolctl import ThreadpoolController
-            _blas = tuple(c for c in ThreadpoolController().lib_controllers if c.user_api == "blas")
-        except Exception:   # no threadpoolctl or an unknown BLAS: leave BLAS threading alone
-            _blas = ()
-    return _blas
+            get = getattr(lib, prefix + names[0] + suffix)
+            setter = getattr(lib, prefix + names[1] + suffix)
+        except AttributeError:
+            continue
+        get.restype, get.argtypes = ctypes.c_int, []
+        setter.restype, setter.argtypes = None, [ctypes.c_int]
+        return get, setter, per_thread
+    return None
 
 
-def _explicit():
-    """Whether the thread count was set by the user (API, ConfigProto or NANOTF_NUM_THREADS)."""
-    return bool(_requested) or os.environ.get("NANOTF_NUM_THREADS", "").strip() not in ("", "0")
+_blas = _BlasLibraries()
+
+
+def blas_threads():
+    """The thread counts of NumPy's BLAS libraries now (a tuple, empty when none is known)."""
+    return _blas.get()
+
+
+# -- runs
+_runs = 0               # Session.runs in progress (Sessions may run in several threads)
+_split_runs = 0         # of which, runs splitting big work over the pool (num_threads() >= 2)
+_saved = ()             # BLAS thread counts found when the first of the runs in progress began
 
 
 def splitting():
-    """Whether a run that splits big products over the pool is in progress (BLAS single-threaded)."""
+    """Whether a run that splits big work over the pool is in progress (BLAS single-threaded)."""
     return _split_runs > 0
 
 
-def run_scope_needed(splits_work):
-    """Whether a run of a plan must call run_begin/run_end (cheap: called on every run)."""
-    global _caps_blas
-    if _caps_blas is None:
-        _caps_blas = _explicit()
-    return splits_work or _caps_blas
-
-
-def run_begin(splits_work):
-    """Called as a Session.run starts. A plan that splits work itself (`splits_work`) runs with BLAS
-    single-threaded and its big products split over the pool; any other plan leaves BLAS alone,
-    unless the user set a thread count, which then caps BLAS's threads too. Returns what
-    run_end must undo (None: nothing)."""
-    global _runs, _split_runs, _saved, _blas_limit
-    n = num_threads()
-    if splits_work and n >= 2:
-        limit, splitting = 1, True
-    elif _explicit():
-        limit, splitting = n, False
-    else:
-        return None
+def run_begin():
+    """Called as a Session.run starts: BLAS goes to one thread (the first of overlapping runs
+    saves the counts it finds), and big work is split over the pool when there are 2+ threads.
+    Returns what run_end must undo."""
+    global _runs, _split_runs, _saved
+    splits = num_threads() >= 2
     with _state_lock:
         if _runs == 0:
-            _saved = tuple((c, c.num_threads) for c in _blas_controllers())
-            _blas_limit = None
+            saved = _saved = _blas.get()
+            if any(n != 1 for n in saved):
+                _blas.set((1,) * len(saved))
         _runs += 1
-        _split_runs += splitting
-        if _blas_limit is None or limit < _blas_limit:   # concurrent runs: the lowest cap holds
-            _blas_limit = limit
-            for c, was in _saved:
-                if was > limit:
-                    c.set_num_threads(limit)
-    return splitting
+        _split_runs += splits
+    return splits
 
 
-def run_end(began):
-    """Called as a Session.run returns or raises: the last run to finish restores BLAS threads."""
-    global _runs, _split_runs, _blas_limit
-    if began is None:
-        return
+def run_end(splits):
+    """Called as a Session.run returns or raises: the last run to finish restores BLAS's counts."""
+    global _runs, _split_runs
     with _state_lock:
         _runs -= 1
-        _split_runs -= began
-        if _runs == 0:
-            for c, was in _saved:
-                if was > _blas_limit:
-                    c.set_num_threads(was)
-            _blas_limit = None
+        _split_runs -= splits
+        if _runs == 0 and any(n != 1 for n in _saved):
+            _blas.set(_saved)
