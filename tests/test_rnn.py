@@ -156,7 +156,7 @@ def _lstm_params(v, prefix):
 
 @pytest.mark.parametrize("time_major", [False, True])
 @pytest.mark.parametrize("with_lengths", [False, True])
-@pytest.mark.parametrize("kind", ["lstm_fused", "lstm_unrolled", "gru", "multi"])
+@pytest.mark.parametrize("kind", ["lstm_fused", "lstm_peephole_fused", "lstm_unrolled", "gru", "multi"])
 def test_dynamic_rnn_matches_numpy(kind, with_lengths, time_major):
     rng = np.random.default_rng(2)
     B, T, I, H = 3, 5, 4, 3
@@ -165,6 +165,8 @@ def test_dynamic_rnn_matches_numpy(kind, with_lengths, time_major):
     with tf.Graph().as_default():
         if kind == "lstm_fused":
             cell = tf.nn.rnn_cell.BasicLSTMCell(H)
+        elif kind == "lstm_peephole_fused":
+            cell = tf.nn.rnn_cell.LSTMCell(H, use_peepholes=True, cell_clip=0.8, forget_bias=0.7)
         elif kind == "lstm_unrolled":   # a projection keeps LSTMCell off the fused path
             cell = tf.nn.rnn_cell.LSTMCell(H, num_proj=H, forget_bias=0.7)
         elif kind == "gru":
@@ -186,6 +188,11 @@ def test_dynamic_rnn_matches_numpy(kind, with_lengths, time_major):
     if kind == "lstm_fused":
         k, b = _lstm_params(v, "m/rnn/basic_lstm_cell")
         want_out, want_state = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b), xs, (zeros(H), zeros(H)), lengths)
+    elif kind == "lstm_peephole_fused":
+        k, b = _lstm_params(v, "m/rnn/lstm_cell")
+        peep = tuple(v["m/rnn/lstm_cell/w_%s_diag" % g] for g in "ifo")
+        want_out, want_state = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b, forget_bias=0.7, peepholes=peep,
+                                                                   cell_clip=0.8), xs, (zeros(H), zeros(H)), lengths)
     elif kind == "lstm_unrolled":
         k, b = _lstm_params(v, "m/rnn/lstm_cell")
         p = v["m/rnn/lstm_cell/projection/kernel"]

@@ -80,11 +80,13 @@ class LSTMSequence(OpDef):
         if seq is not None and not op._inputs[seq].dtype.is_integer:
             raise TypeError("LSTMSequence %r: sequence lengths must be integers" % op.name)
         state = TensorShape([B, H])
+        T1 = None if T is None else T + 1
+        K = None if I is None or H is None else I + H + 1
         return [(x.dtype, TensorShape([T, B, H])), (x.dtype, state), (x.dtype, state),
-                (x.dtype, TensorShape([T, B, None if H is None else 4 * H])),
-                (x.dtype, TensorShape([None if T is None else T + 1, B, H])),
-                (x.dtype, TensorShape([None if T is None else T + 1, B, H])),
-                (x.dtype, TensorShape([T, B, H]))]
+                (x.dtype, TensorShape([T, None if H is None else 4 * H, B])),   # gate activations
+                (x.dtype, TensorShape([T1, K, B])),                            # [x; h; 1] per step
+                (x.dtype, TensorShape([T1, H, B])),                            # c states
+                (x.dtype, TensorShape([T, H, B]))]                             # tanh(c)
 
     def kernel(op, ctx):
         seq, peep = _input_layout(op)
@@ -111,8 +113,8 @@ class LSTMSequence(OpDef):
             w_x = array_ops.slice(w, array_ops.constant([0, 0]), array_ops.concat([depth, [-1]], 0))
         else:
             w_x = array_ops.slice(w, [0, 0], [depth, -1])
-        flat = array_ops.reshape(d_gates, array_ops.stack([-1, array_ops.shape(d_gates)[2]]))
-        dx = array_ops.reshape(math_ops.matmul(flat, w_x, transpose_b=True), array_ops.shape(x))
+        rows = array_ops.reshape(array_ops.transpose(d_gates, [0, 2, 1]), array_ops.stack([-1, array_ops.shape(w)[1]]))
+        dx = array_ops.reshape(math_ops.matmul(rows, w_x, transpose_b=True), array_ops.shape(x))
         grads = [dx, dc0, dh0, dw, db] + [None] * (n_in - 5)
         if peep is not None:
             grads[peep:peep + 3] = outs[5:8]
@@ -135,8 +137,8 @@ class LSTMSequenceGrad(OpDef):
 
     def infer(op):
         x, c0, h0, w, b = op._inputs[:5]
-        out = [(x.dtype, op._inputs[-7].shape), (x.dtype, c0.shape), (x.dtype, h0.shape), (x.dtype, w.shape),
-               (x.dtype, b.shape)]
+        out = [(x.dtype, op._inputs[-7].shape),
+               (x.dtype, c0.shape), (x.dtype, h0.shape), (x.dtype, w.shape), (x.dtype, b.shape)]
         if op._attrs["use_peephole"]:
             _, peep = _input_layout(op)
             out += [(x.dtype, op._inputs[peep + k].shape) for k in range(3)]
@@ -150,35 +152,29 @@ class LSTMSequenceGrad(OpDef):
             x, c0, h0, w, b = args[:5]
             lengths = args[seq] if seq is not None else None
             peeps = args[peep:peep + 3] if peep is not None else None
-            gates, cs, hs, c_new, d_out, d_c, d_h = args[-7:]
-            return _backward(x, w, lengths, peeps, clip, gates, cs, hs, c_new, d_out, d_c, d_h)
+            a, xh, cs, tcs, d_out, d_c, d_h = args[-7:]
+            return _backward(x, w, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h)
         return run
 
 
 # -- kernels
-def _tanh_gate_scales(H, dtype):
-    """Column scales that turn tanh into the sigmoid for the i, f, o blocks: sigmoid(z) = a/2 + 1/2 with
-    a = tanh(z/2); the j block keeps tanh."""
-    half = np.full(4 * H, 0.5, dtype=dtype)
+# Values are kept as [time, features, batch]: one step's gate block z = a[t] is a contiguous [4H, B] array whose
+# gates (i, j, f, o) are contiguous row blocks, so each step's elementwise work runs over contiguous memory (NumPy's
+# vectorized loops are several times slower on strided views), and xh[t] = [x_t; h_{t-1}; 1] is one product's
+# right operand (the bias rides on the row of ones).
+def _gate_affine(H, dtype):
+    """Per-row scale and shift turning a = tanh(z / 2) into sigmoid(z) = a / 2 + 1 / 2 for the i, f, o rows; the
+    j rows keep tanh(z)."""
+    half = np.full((4 * H, 1), 0.5, dtype=dtype)
     half[H:2 * H] = 1
-    shift = np.full(4 * H, 0.5, dtype=dtype)
+    shift = np.full((4 * H, 1), 0.5, dtype=dtype)
     shift[H:2 * H] = 0
     return half, shift
 
 
-def _sigmoid_(z):
-    """In-place sigmoid through tanh (no overflow for large |z|)."""
-    z *= 0.5
-    np.tanh(z, out=z)
-    z *= 0.5
-    z += 0.5
-    return z
-
-
-def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip):
+def _check_shapes(x, c0, h0, w, lengths):
     T, B, I = x.shape
     H = c0.shape[1]
-    dt = x.dtype
     if w.shape != (I + H, 4 * H):
         raise ValueError("LSTMSequence: w has shape %s, expected [%d + %d, %d] for inputs of depth %d and %d units"
                          % (list(w.shape), I, H, 4 * H, I, H))
@@ -188,138 +184,154 @@ def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip):
     if lengths is not None and lengths.shape != (B,):
         raise ValueError("LSTMSequence: sequence_length has shape %s, expected [batch] = [%d]"
                          % (list(lengths.shape), B))
-    gates = np.empty((T, B, 4 * H), dtype=dt)
-    flat = gates.reshape(T * B, 4 * H)
-    fb = np.zeros(4 * H, dtype=dt)
-    fb[2 * H:3 * H] = forget_bias
-    if peeps is None:
-        half, shift = _tanh_gate_scales(H, dt)
-        np.matmul(x.reshape(T * B, I), w[:I] * half, out=flat)
-        flat += (b + fb) * half
-        w_h = w[I:] * half
-    else:
-        np.matmul(x.reshape(T * B, I), w[:I], out=flat)
-        flat += b + fb
-        w_h = w[I:]
-    cs = np.empty((T + 1, B, H), dtype=dt)
-    hs = np.empty((T + 1, B, H), dtype=dt)
-    c_new = np.empty((T, B, H), dtype=dt)
-    out = np.empty((T, B, H), dtype=dt)
-    cs[0], hs[0] = c0, h0
-    rec = np.empty((B, 4 * H), dtype=dt)
-    tc = np.empty((B, H), dtype=dt)
+    return T, B, I, H
+
+
+def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip):
+    T, B, I, H = _check_shapes(x, c0, h0, w, lengths)
+    dt = x.dtype
+    K = I + H + 1
+    half, shift = _gate_affine(H, dt)
+    # W^T with the bias as its last column, pre-scaled by 1/2 on the sigmoid gates' rows
+    wt = np.empty((4 * H, K), dtype=dt)
+    wt[:, :I + H] = w.T
+    wt[:, K - 1] = b
+    wt[2 * H:3 * H, K - 1] += forget_bias
+    wt *= half
+    xh = np.empty((T + 1, K, B), dtype=dt)
+    xh[:T, :I, :] = x.transpose(0, 2, 1)
+    xh[T, :I, :] = 0
+    xh[0, I:I + H, :] = h0.T
+    xh[:, K - 1, :] = 1
+    a = np.empty((T, 4 * H, B), dtype=dt)
+    cs = np.empty((T + 1, H, B), dtype=dt)
+    cs[0] = c0.T
+    tcs = np.empty((T, H, B), dtype=dt)
+    tmp = np.empty((H, B), dtype=dt)
+    if peeps is not None:
+        wci, wcf, wco = (0.5 * p[:, None] for p in peeps)   # halved like the rows they add to
     for t in range(T):
-        z = gates[t]
-        c_prev, h_prev = cs[t], hs[t]
-        np.matmul(h_prev, w_h, out=rec)
-        z += rec
-        i, j, f, o = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
+        z = a[t]
+        np.matmul(wt, xh[t], out=z)
+        c_prev = cs[t]
+        i, j, f, o = z[:H], z[H:2 * H], z[2 * H:3 * H], z[3 * H:]
         if peeps is None:
             np.tanh(z, out=z)
             z *= half
             z += shift
         else:
-            wci, wcf, wco = peeps
-            i += wci * c_prev
-            f += wcf * c_prev
-            _sigmoid_(i)
-            np.tanh(j, out=j)
-            _sigmoid_(f)
-        cn = c_new[t]
-        np.multiply(f, c_prev, out=cn)
-        np.multiply(i, j, out=tc)
-        cn += tc
-        cc = np.clip(cn, -clip, clip) if clip is not None else cn
+            np.multiply(wci, c_prev, out=tmp)
+            i += tmp
+            np.multiply(wcf, c_prev, out=tmp)
+            f += tmp
+            ijf = z[:3 * H]
+            np.tanh(ijf, out=ijf)
+            ijf *= half[:3 * H]
+            ijf += shift[:3 * H]
+        cc = cs[t + 1]
+        np.multiply(f, c_prev, out=cc)
+        np.multiply(i, j, out=tmp)
+        cc += tmp
+        if clip is not None:
+            np.clip(cc, -clip, clip, out=cc)
         if peeps is not None:
-            o += peeps[2] * cc
-            _sigmoid_(o)
+            np.multiply(wco, cc, out=tmp)
+            o += tmp
+            np.tanh(o, out=o)
+            o *= 0.5
+            o += 0.5
+        tc = tcs[t]
         np.tanh(cc, out=tc)
-        h_new = out[t]
-        np.multiply(o, tc, out=h_new)
-        if lengths is None:
-            cs[t + 1] = cc
-            hs[t + 1] = h_new
-        else:
-            live = (t < lengths)[:, None]
-            np.copyto(cs[t + 1], np.where(live, cc, c_prev))
-            np.copyto(hs[t + 1], np.where(live, h_new, h_prev))
-            h_new *= live
-    return out, cs[T].copy(), hs[T].copy(), gates, cs, hs, c_new
+        h = xh[t + 1, I:I + H]
+        np.multiply(o, tc, out=h)
+        if lengths is not None:     # past a sequence's end: carry the state over
+            dead = (t >= lengths)[None, :]
+            np.copyto(cc, c_prev, where=dead)
+            np.copyto(h, xh[t, I:I + H], where=dead)
+    hs = xh[1:, I:I + H]                           # [T, H, B]
+    if lengths is not None:
+        live = np.arange(T)[:, None] < lengths[None, :]
+        hs = np.where(live[:, None, :], hs, 0).astype(dt, copy=False)
+    return (hs.transpose(0, 2, 1), cs[T].T, xh[T, I:I + H].T, a, xh, cs, tcs)
 
 
-def _backward(x, w, lengths, peeps, clip, gates, cs, hs, c_new, d_out, d_c, d_h):
-    T, B, I = x.shape
-    H = cs.shape[2]
+def _backward(x, w, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h):
+    T, H, B = tcs.shape
+    I = x.shape[2]
+    K = I + H + 1
     dt = x.dtype
-    w_hT = w[I:].T
-    d_gates = np.empty_like(gates)
-    dh = np.array(d_h, dtype=dt)        # gradients flowing into the carried state after step t
-    dc = np.array(d_c, dtype=dt)
-    d_peeps = [np.zeros(H, dtype=dt) for _ in range(3)] if peeps is not None else None
-    dhn = np.empty((B, H), dtype=dt)
-    tmp = np.empty((B, H), dtype=dt)
+    w_h = w[I:]                                     # [H, 4H]: dh_prev = w_h @ g
+    d_outT = np.ascontiguousarray(d_out.transpose(0, 2, 1), dtype=dt)   # [T, H, B]
+    dh = np.array(d_h.T, dtype=dt)
+    dc = np.array(d_c.T, dtype=dt)
+    g_all = np.empty((T, 4 * H, B), dtype=dt)
+    dwt = np.zeros((4 * H, K), dtype=dt)            # [kernel; bias]^T, accumulated step by step
+    dwt_t = np.empty((4 * H, K), dtype=dt)
+    dhn = np.empty((H, B), dtype=dt)
+    dcc = np.empty((H, B), dtype=dt)
+    tmp = np.empty((H, B), dtype=dt)
+    d4 = np.empty((4 * H, B), dtype=dt)
+    t4 = np.empty((4 * H, B), dtype=dt)
+    s_col = np.zeros((4 * H, 1), dtype=dt)
+    s_col[H:2 * H] = 1                              # (1 - a)(a + s): a(1 - a) for sigmoids, 1 - a^2 for tanh
+    if peeps is not None:
+        wci, wcf, wco = (p[:, None] for p in peeps)
+        d_peeps = [np.zeros(H, dtype=dt) for _ in range(3)]
     for t in range(T - 1, -1, -1):
-        a = gates[t]
-        i, j, f, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        g = d_gates[t]
-        gi, gj, gf, go = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
-        c_prev = cs[t]
-        cn = c_new[t]
-        cc = np.clip(cn, -clip, clip) if clip is not None else cn
-        tc = np.tanh(cc)
-        np.add(dh, d_out[t], out=dhn)
+        z = a[t]
+        i, j, f, o = z[:H], z[H:2 * H], z[2 * H:3 * H], z[3 * H:]
+        g = g_all[t]
+        gi, gj, gf, go = g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
+        c_prev, cc, tc = cs[t], cs[t + 1], tcs[t]
+        np.subtract(1, z, out=d4)
+        np.add(z, s_col, out=t4)
+        d4 *= t4                                    # gate derivatives
+        np.add(dh, d_outT[t], out=dhn)
         if lengths is not None:
-            live = (t < lengths)[:, None]
+            live = (t < lengths)[None, :]
             keep_h = np.where(live, 0, dh)
             keep_c = np.where(live, 0, dc)
             dhn *= live
-            dcc = dc * live
+            np.multiply(dc, live, out=dcc)
         else:
-            dcc = dc
+            dcc[...] = dc
         # h = o * tanh(cc)
         np.multiply(dhn, tc, out=go)
+        go *= d4[3 * H:]
         np.multiply(tc, tc, out=tmp)
         np.subtract(1, tmp, out=tmp)
         tmp *= o
         tmp *= dhn
-        dcc = dcc + tmp
-        np.subtract(1, o, out=tmp)
-        tmp *= o
-        go *= tmp
+        dcc += tmp
         if peeps is not None:
-            dcc += go * peeps[2]
-            d_peeps[2] += np.einsum("bh,bh->h", go, cc)
+            np.multiply(go, wco, out=tmp)
+            dcc += tmp
+            d_peeps[2] += np.einsum("hb,hb->h", go, cc)
         if clip is not None:
-            dcc *= (cn >= -clip) & (cn <= clip)
-        # cc = f * c_prev + i * j (before clipping)
+            dcc *= np.abs(cc) < clip
+        # cc = f * c_prev + i * j
         np.multiply(dcc, j, out=gi)
-        np.subtract(1, i, out=tmp)
-        tmp *= i
-        gi *= tmp
+        gi *= d4[:H]
         np.multiply(dcc, i, out=gj)
-        np.multiply(j, j, out=tmp)
-        np.subtract(1, tmp, out=tmp)
-        gj *= tmp
+        gj *= d4[H:2 * H]
         np.multiply(dcc, c_prev, out=gf)
-        np.subtract(1, f, out=tmp)
-        tmp *= f
-        gf *= tmp
-        dc_prev = dcc * f
+        gf *= d4[2 * H:3 * H]
+        np.multiply(dcc, f, out=dc)
         if peeps is not None:
-            dc_prev += gi * peeps[0] + gf * peeps[1]
-            d_peeps[0] += np.einsum("bh,bh->h", gi, c_prev)
-            d_peeps[1] += np.einsum("bh,bh->h", gf, c_prev)
-        dh_prev = np.matmul(g, w_hT)
+            np.multiply(gi, wci, out=tmp)
+            dc += tmp
+            np.multiply(gf, wcf, out=tmp)
+            dc += tmp
+            d_peeps[0] += np.einsum("hb,hb->h", gi, c_prev)
+            d_peeps[1] += np.einsum("hb,hb->h", gf, c_prev)
+        np.matmul(w_h, g, out=dh)
+        np.matmul(g, xh[t].T, out=dwt_t)
+        dwt += dwt_t
         if lengths is not None:
-            dh_prev += keep_h
-            dc_prev += keep_c
-        dh, dc = dh_prev, dc_prev
-    flat = d_gates.reshape(T * B, 4 * H)
-    dw = np.empty_like(w)
-    np.matmul(x.reshape(T * B, I).T, flat, out=dw[:I])
-    np.matmul(hs[:T].reshape(T * B, H).T, flat, out=dw[I:])
-    db = flat.sum(axis=0)
-    outs = (d_gates, dc, dh, dw, db)
+            dh += keep_h
+            dc += keep_c
+    dwb = dwt.T                                     # [I + H + 1, 4H]: kernel rows, then the bias
+    outs = (g_all, dc.T, dh.T, dwb[:I + H], dwb[I + H])
     return outs + tuple(d_peeps) if peeps is not None else outs
 
 
