@@ -504,3 +504,70 @@ def test_map_fn_and_scan_errors():
         tf.map_fn(lambda r: r, tf.constant(1.0))
     with pytest.raises(ValueError, match="enters the loop with shape"):
         tf.scan(lambda a, r: tf.concat([a, r], 0), tf.ones([3, 2]))
+
+
+# -- odds and ends
+def test_run_time_error_inside_a_body_names_the_op_inside():
+    x = tf.placeholder(tf.float32, [None])
+    _, y = tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, tf.reshape(y, [2, 2])[0]), [0, x],
+                         shape_invariants=[tf.TensorShape([]), tf.TensorShape([None])])
+    with tf.Session() as s:
+        with pytest.raises(tf.errors.InvalidArgumentError) as e:
+            s.run(y, {x: [1.0, 2.0, 3.0]})
+    assert e.value.op.name == "while/Reshape"
+
+
+def test_outer_control_dependencies_inside_a_body_run_before_the_loop():
+    v = tf.Variable(1.0)
+    bump = tf.assign(v, 5.0)
+
+    def body(i, y):
+        with tf.control_dependencies([bump]):
+            return i + 1, y + v.read_value()
+    _, y = tf.while_loop(lambda i, y: i < 2, body, [0, 0.0])
+    assert bump.op in y.op.control_inputs
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        assert s.run(y) == 10.0
+
+
+def test_cond_branches_returning_operations():
+    p = tf.placeholder(tf.bool, [])
+    v = tf.Variable(0)
+    op = tf.cond(p, lambda: tf.group(tf.assign_add(v, 1)), lambda: tf.no_op())
+    assert isinstance(op, tf.Operation)
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        s.run(op, {p: True})
+        s.run(op, {p: False})
+        s.run(op, {p: True})
+        assert s.run(v) == 2
+
+
+def test_graphs_with_control_flow_export_and_trace():
+    x = tf.placeholder(tf.float32, [3])
+    y = tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * 2.0), [0, x])[1]
+    z = tf.cond(tf.reduce_sum(y) > 0, lambda: y, lambda: -y)
+    nodes = {n.name: n.op for n in tf.get_default_graph().as_graph_def(add_shapes=True).node}
+    assert nodes["while"] == "While" and nodes["cond"] == "If"
+    with tf.Session() as s:
+        md = tf.RunMetadata()
+        out = s.run(z, {x: [1, 2, 3]}, options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE), run_metadata=md)
+        np.testing.assert_array_equal(out, [8, 16, 24])
+        assert "while" in [n.node_name for n in md.step_stats.dev_stats[0].node_stats]
+
+
+def test_rnn_cell_weights_created_inside_scan_over_an_unknown_number_of_steps():
+    x = tf.placeholder(tf.float32, [None, 4, 3])   # time-major, any length
+    cell = tf.nn.rnn_cell.BasicLSTMCell(5)
+
+    def step(acc, xt):
+        return cell(xt, acc[1])
+    outs, _ = tf.scan(step, x, initializer=(tf.zeros([4, 5]), cell.zero_state(4, tf.float32)))
+    assert [v.op.name for v in tf.trainable_variables()] == ["basic_lstm_cell/kernel", "basic_lstm_cell/bias"]
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(tf.reduce_sum(outs[-1]))
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        for t in (1, 6):
+            assert s.run(outs, {x: np.ones((t, 4, 3))}).shape == (t, 4, 5)
+            s.run(train, {x: np.ones((t, 4, 3))})
