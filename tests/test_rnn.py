@@ -466,6 +466,38 @@ def test_unknown_time_dimension_runs_fused_lstm():
                 np.testing.assert_allclose(got, want.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
 
 
+def test_unknown_time_dimension_runs_other_cells_in_a_loop():
+    """GRU with an unknown number of steps: a tf.scan loop, checked against NumPy and by finite differences."""
+    rng = np.random.default_rng(12)
+    B, I, H = 3, 2, 3
+    with tf.Graph().as_default():
+        x = tf.placeholder(F64, [B, None, I])
+        seq = tf.placeholder(tf.int32, [B])
+        with tf.variable_scope("loop", initializer=_random_init()):
+            out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(H), x, sequence_length=seq, dtype=F64)
+        assert out.shape.as_list() == [B, None, H] and state.shape.as_list() == [B, H]
+        loss = tf.reduce_sum(out * out) + tf.reduce_sum(state * tf.constant(rng.standard_normal((B, H))))
+        variables = tf.trainable_variables()
+        assert sorted(v.op.name for v in variables) == ["loop/rnn/gru_cell/candidate/bias",
+                                                       "loop/rnn/gru_cell/candidate/kernel",
+                                                       "loop/rnn/gru_cell/gates/bias", "loop/rnn/gru_cell/gates/kernel"]
+        grads = tf.gradients(loss, [x] + variables)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            v = _values(sess)
+            g = [v["loop/rnn/gru_cell/%s" % n] for n in ("gates/kernel", "gates/bias", "candidate/kernel",
+                                                         "candidate/bias")]
+            for T, lengths in ((4, np.array([4, 1, 0])), (2, np.array([2, 2, 1]))):
+                xs = rng.standard_normal((B, T, I))
+                got_out, got_state = sess.run([out, state], {x: xs, seq: lengths})
+                want_out, want_state = ref.run(lambda x_, s: ref.gru_step(x_, s, *g), xs.transpose(1, 0, 2),
+                                               np.zeros((B, H)), lengths)
+                np.testing.assert_allclose(got_out, want_out.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
+                np.testing.assert_allclose(got_state, want_state, rtol=1e-10, atol=1e-12)
+            feed = {x: rng.standard_normal((B, 4, I)), seq: np.array([4, 2, 3])}
+            _fd_check(sess, loss, list(zip(grads, [("feed", x)] + [("var", w) for w in variables])), feed, None, rng)
+
+
 # -- array helpers
 def test_reverse_sequence_and_sequence_mask_match_numpy():
     rng = np.random.default_rng(11)

@@ -3,9 +3,9 @@
 static_rnn / dynamic_rnn run an LSTM cell (BasicLSTMCell, LSTMCell without projection, LSTMBlockCell) through
 `LSTMSequence` instead of unrolling it into a dozen small ops per step: the same equations and variables,
 computed by one kernel that
-- multiplies the inputs of all steps by the input rows of the kernel in one product,
-- per step, multiplies h by the recurrent rows only and applies all four gate nonlinearities in one pass
-  (sigmoid(x) = 0.5 * tanh(x / 2) + 0.5, with the 1/2 folded into the kernel's columns),
+- per step, multiplies [x_t; h; 1] by the kernel with the bias appended (one product for all four gates, as
+  TF's kernel layout implies) and applies the four gate nonlinearities in one pass (sigmoid(x) =
+  0.5 * tanh(x / 2) + 0.5, with the 1/2 folded into the kernel's rows),
 - masks steps past each sequence's length (output 0, state carried over) as TF's dynamic_rnn does,
 and a gradient kernel that walks the steps backwards and forms the weight gradient as one product over all
 steps. The gradient with respect to x is an ordinary MatMul in the graph, so it disappears from plans that
@@ -14,7 +14,9 @@ do not need it (inputs fed through placeholders).
 Inputs: x [T, B, I], c0 [B, H], h0 [B, H], w [I + H, 4H] (gate columns i, j, f, o), b [4H], then
 seq_len [B] (attr has_seq_len) and w_i_diag, w_f_diag, w_o_diag [H] (attr use_peephole).
 Outputs: h per step [T, B, H] (zero past a sequence's end), final c, final h, and four values the gradient
-reads (gate activations [T, B, 4H], carried c states and h states [T + 1, B, H], new c before clipping).
+reads: gate activations [T, 4H, B], each step's [x; h; 1] [T + 1, I + H + 1, B], c states [T + 1, H, B] and
+tanh(c) [T, H, B]. Some outputs are views of these arrays; the op is not `fresh_output`, so the session never
+writes into them.
 """
 import numpy as np
 

@@ -247,10 +247,7 @@ def _dynamic_unrolled(cell, flat_tm, inputs, state, sequence_length):
     """Unrolls over the static time dimension; outputs stacked time-major."""
     times = {x.shape.as_tuple()[0] for x in flat_tm}
     if None in times:
-        raise NotImplementedError(
-            "dynamic_rnn over an unknown number of time steps needs tf.while_loop for this cell (%s); nanotf runs "
-            "LSTM cells (BasicLSTMCell, LSTMCell without num_proj, LSTMBlockCell, MultiRNNCell / DropoutWrapper of "
-            "them) over any length, other cells over a static time dimension" % type(cell).__name__)
+        return _dynamic_loop(cell, flat_tm, inputs, state, sequence_length)
     if len(times) != 1:
         raise ValueError("Time steps is not the same for all the elements in the input in a batch: %s" % sorted(times))
     T = times.pop()
@@ -265,6 +262,37 @@ def _dynamic_unrolled(cell, flat_tm, inputs, state, sequence_length):
     flat_out = [_flatten(o) for o in outputs]
     stacked = [array_ops.stack([f[k] for f in flat_out], axis=0) for k in range(len(flat_out[0]))]
     return _pack(outputs[0], stacked), state
+
+
+def _dynamic_loop(cell, flat_tm, inputs, state, sequence_length):
+    """Runs the cell in a tf.scan loop over the time steps (for a time dimension unknown until run time): the
+    loop carries (state, output) and stacks both per step; the final state is the last step's."""
+    from nanotf.ops import functional_ops
+    batch = _batch_size(flat_tm, 1)
+    dtype = _state_dtype(state)
+    zero_output = _map(lambda size: cells._zero_state_tensors(size, batch, dtype), cell.output_size)
+    steps = math_ops.range(0, array_ops.shape(flat_tm[0])[0], 1, dtype=dtypes.int32)
+
+    def one_step(acc, elems):
+        prev_state, _ = acc
+        t, rows = elems[0], list(elems[1:])
+        output, new_state = cell(_pack(inputs, rows), prev_state)
+        if sequence_length is not None:
+            live = math_ops.less(t, sequence_length)
+            output = _map(lambda o: math_ops.where(live, o, array_ops.zeros_like(o)), output)
+            new_state = _map(lambda n, s: math_ops.where(live, n, s), new_state, prev_state)
+        new_state = _map(lambda n, s: _with_shape(n, s), new_state, prev_state)
+        output = _map(lambda o, z: _with_shape(o, z), output, zero_output)
+        return new_state, output
+
+    states, outputs = functional_ops.scan(one_step, tuple([steps] + list(flat_tm)), initializer=(state, zero_output))
+    final = _map(lambda s: s[-1], states)
+    return outputs, final
+
+
+def _with_shape(t, like):
+    t.set_shape(t.shape.merge_with(like.shape))
+    return t
 
 
 def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, sequence_length=None, initial_state_fw=None,
