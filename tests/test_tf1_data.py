@@ -230,16 +230,16 @@ def test_shuffle_is_a_permutation_and_respects_the_buffer_window():
 
 
 def test_shuffle_first_draw_is_uniform_over_the_buffer():
-    # the first output is uniform over the first buffer_size elements: chi-square over 4000 draws
-    counts = np.zeros(8)
-    x = tf.placeholder(tf.int64, [None])
-    it = tf.data.Dataset.from_tensor_slices(x).shuffle(8).make_initializable_iterator()
-    nxt = it.get_next()
+    # each pass of the repeat reshuffles; a pass's first output is uniform over the first buffer_size
+    # elements: chi-square over 4000 passes (seeded, so the test is deterministic)
+    passes = tf.data.Dataset.range(20).shuffle(8, seed=11).repeat(4000).batch(20)
+    nxt = passes.make_one_shot_iterator().get_next()
     with tf.Session() as sess:
-        for _ in range(4000):
-            sess.run(it.initializer, {x: np.arange(20)})
-            counts[sess.run(nxt)] += 1
-    chi2 = ((counts - 500) ** 2 / 500).sum()
+        firsts = [b[0] for b in _drain(sess, nxt)]
+    assert len(firsts) == 4000
+    counts = np.bincount(firsts, minlength=20)
+    assert counts[8:].sum() == 0
+    chi2 = ((counts[:8] - 500) ** 2 / 500).sum()
     assert chi2 < 24.3   # 7 degrees of freedom, p = 0.001
 
 

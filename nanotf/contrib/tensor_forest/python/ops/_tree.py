@@ -39,14 +39,24 @@ class Tree:
 
     # -- inference
     def leaves(self, x):
-        """The leaf each row of x reaches (x <= threshold goes left)."""
-        node = np.zeros(x.shape[0], np.int64)
-        active = np.flatnonzero(self.feature[node] >= 0)
-        while active.size:
-            n = node[active]
-            go_right = x[active, self.feature[n]] > self.threshold[n]
-            node[active] = self.left[n] + go_right
-            active = active[self.feature[node[active]] >= 0]
+        """The leaf each row of x reaches (x <= threshold goes left). Works level by level on the rows
+        still inside the tree, reading x through its flat index (one gather per level)."""
+        n = x.shape[0]
+        node = np.zeros(n, np.int64)
+        if self.feature[0] < 0:
+            return node
+        flat, width = x.reshape(-1), x.shape[1]
+        rows = np.arange(n)
+        base = rows * width
+        cur = node.copy()
+        feature, threshold, left = self.feature, self.threshold, self.left
+        while rows.size:
+            cur = left[cur] + (flat[base + feature[cur]] > threshold[cur])
+            inner = feature[cur] >= 0
+            if not inner.all():
+                done = ~inner
+                node[rows[done]] = cur[done]
+                rows, base, cur = rows[inner], base[inner], cur[inner]
         return node
 
     def probabilities(self, x):
