@@ -498,6 +498,43 @@ def test_unknown_time_dimension_runs_other_cells_in_a_loop():
             _fd_check(sess, loss, list(zip(grads, [("feed", x)] + [("var", w) for w in variables])), feed, None, rng)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_fused_lstm_in_concurrent_batch_slices_matches_numpy(monkeypatch, threads):
+    """The fused LSTM splits the batch into slices run on the pool's threads; results and gradients are the
+    same as NumPy's (forced here on a small problem)."""
+    from nanotf.ops import lstm_ops
+    monkeypatch.setattr(lstm_ops, "_MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(lstm_ops, "_MIN_SLICE", 1)
+    rng = np.random.default_rng(13)
+    B, T, I, H = 6, 4, 3, 2
+    lengths = np.array([4, 0, 2, 3, 1, 4])
+    with tf.Graph().as_default():
+        x = tf.placeholder(F64, [B, T, I])
+        with tf.variable_scope("p", initializer=_random_init()):
+            out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.LSTMCell(H, use_peepholes=True), x, sequence_length=lengths,
+                                           dtype=F64)
+        loss = tf.reduce_sum(out * rng.standard_normal((B, T, H))) + tf.reduce_sum(state.c * state.h)
+        variables = tf.trainable_variables()
+        grads = tf.gradients(loss, [x] + variables)
+        config = tf.ConfigProto(intra_op_parallelism_threads=threads)
+        with tf.Session(config=config) as sess:
+            sess.run(tf.global_variables_initializer())
+            xs = rng.standard_normal((B, T, I))
+            got_out, got_state = sess.run([out, state], {x: xs})
+            v = _values(sess)
+            k, b = v["p/rnn/lstm_cell/kernel"], v["p/rnn/lstm_cell/bias"]
+            peep = tuple(v["p/rnn/lstm_cell/w_%s_diag" % g] for g in "ifo")
+            want_out, want_state = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b, peepholes=peep),
+                                           xs.transpose(1, 0, 2), (np.zeros((B, H)),) * 2, lengths)
+            np.testing.assert_allclose(got_out, want_out.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(got_state.c, want_state[0], rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(got_state.h, want_state[1], rtol=1e-10, atol=1e-12)
+            _fd_check(sess, loss, list(zip(grads, [("feed", x)] + [("var", w) for w in variables])), {x: xs}, None,
+                      rng)
+            slices = sess.run(state.c.op.outputs[3], {x: xs}).shape[0]
+    assert slices == (2 if threads == 2 else 3)
+
+
 # -- array helpers
 def test_reverse_sequence_and_sequence_mask_match_numpy():
     rng = np.random.default_rng(11)

@@ -20,7 +20,7 @@ writes into them.
 """
 import numpy as np
 
-from nanotf.framework import dtypes
+from nanotf.framework import dtypes, parallel
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import apply_op, convert_to_tensor
 from nanotf.framework.tensor_shape import TensorShape
@@ -50,6 +50,7 @@ def _merge(a, b):
 
 class LSTMSequence(OpDef):
     num_outputs_hint = 7
+    splits_work = True
 
     def infer(op):
         x, c0, h0, w, b = op._inputs[:5]
@@ -85,10 +86,11 @@ class LSTMSequence(OpDef):
         T1 = None if T is None else T + 1
         K = None if I is None or H is None else I + H + 1
         return [(x.dtype, TensorShape([T, B, H])), (x.dtype, state), (x.dtype, state),
-                (x.dtype, TensorShape([T, None if H is None else 4 * H, B])),   # gate activations
-                (x.dtype, TensorShape([T1, K, B])),                            # [x; h; 1] per step
-                (x.dtype, TensorShape([T1, H, B])),                            # c states
-                (x.dtype, TensorShape([T, H, B]))]                             # tanh(c)
+                # saved for the gradient, per batch slice: [slices, time, features, batch / slices]
+                (x.dtype, TensorShape([None, T, None if H is None else 4 * H, None])),   # gate activations
+                (x.dtype, TensorShape([None, T1, K, None])),                            # [x; h; 1] per step
+                (x.dtype, TensorShape([None, T1, H, None])),                            # c states
+                (x.dtype, TensorShape([None, T, H, None]))]                             # tanh(c)
 
     def kernel(op, ctx):
         seq, peep = _input_layout(op)
@@ -115,7 +117,8 @@ class LSTMSequence(OpDef):
             w_x = array_ops.slice(w, array_ops.constant([0, 0]), array_ops.concat([depth, [-1]], 0))
         else:
             w_x = array_ops.slice(w, [0, 0], [depth, -1])
-        rows = array_ops.reshape(array_ops.transpose(d_gates, [0, 2, 1]), array_ops.stack([-1, array_ops.shape(w)[1]]))
+        rows = array_ops.reshape(array_ops.transpose(d_gates, [1, 0, 3, 2]),
+                                 array_ops.stack([-1, array_ops.shape(w)[1]]))
         dx = array_ops.reshape(math_ops.matmul(rows, w_x, transpose_b=True), array_ops.shape(x))
         grads = [dx, dc0, dh0, dw, db] + [None] * (n_in - 5)
         if peep is not None:
@@ -133,9 +136,10 @@ class LSTMSequence(OpDef):
 
 
 class LSTMSequenceGrad(OpDef):
-    """Gradients of LSTMSequence: pre-activation gate gradients [T, B, 4H], then dc0, dh0, dw, db and, with
+    """Gradients of LSTMSequence: pre-activation gate gradients [slices, T, 4H, B / slices], then dc0, dh0, dw, db and, with
     peepholes, the three diagonal weights' gradients."""
     grad = None
+    splits_work = True
 
     def infer(op):
         x, c0, h0, w, b = op._inputs[:5]
@@ -189,10 +193,37 @@ def _check_shapes(x, c0, h0, w, lengths):
     return T, B, I, H
 
 
+_MIN_SPLIT_WORK = 1 << 20      # multiply-adds per sequence below which the batch is not split
+_MIN_SLICE = 16                # sequences per slice at least
+
+
+def _num_parts(B, work):
+    """How many independent batch slices to run at once: one per pool thread when the run splits work and each
+    slice keeps at least 16 sequences (the batch entries of an LSTM never interact, except in the weight
+    gradient, which is a sum over them)."""
+    if not parallel.splitting() or work < _MIN_SPLIT_WORK:
+        return 1
+    for p in range(min(parallel.num_threads(), B // _MIN_SLICE), 1, -1):
+        if B % p == 0:
+            return p
+    return 1
+
+
+def _in_parts(n_parts, fn):
+    if n_parts == 1:
+        fn(0, 1)
+    else:
+        parallel.parallel_for(fn, n_parts, threads=n_parts)
+
+
 def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip):
+    """The LSTM over all steps. The batch runs in P equal slices, concurrently; saved values are
+    [P, T, features, B / P], so that each slice's per-step blocks are contiguous."""
     T, B, I, H = _check_shapes(x, c0, h0, w, lengths)
     dt = x.dtype
     K = I + H + 1
+    P = _num_parts(B, T * H * (K + 4 * H))
+    bw = B // P
     half, shift = _gate_affine(H, dt)
     # W^T with the bias as its last column, pre-scaled by 1/2 on the sigmoid gates' rows
     wt = np.empty((4 * H, K), dtype=dt)
@@ -200,18 +231,41 @@ def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip):
     wt[:, K - 1] = b
     wt[2 * H:3 * H, K - 1] += forget_bias
     wt *= half
-    xh = np.empty((T + 1, K, B), dtype=dt)
+    if peeps is not None:
+        peeps = tuple(0.5 * p[:, None] for p in peeps)   # halved like the rows they add to
+    a = np.empty((P, T, 4 * H, bw), dtype=dt)
+    xh = np.empty((P, T + 1, K, bw), dtype=dt)
+    cs = np.empty((P, T + 1, H, bw), dtype=dt)
+    tcs = np.empty((P, T, H, bw), dtype=dt)
+    out = np.empty((T, B, H), dtype=dt)
+    c_last = np.empty((B, H), dtype=dt)
+    h_last = np.empty((B, H), dtype=dt)
+
+    def run(p0, p1):
+        for p in range(p0, p1):
+            sl = slice(p * bw, (p + 1) * bw)
+            hs = _forward_slice(x[:, sl], c0[sl], h0[sl], wt, half, shift, None if lengths is None else lengths[sl],
+                                peeps, clip, a[p], xh[p], cs[p], tcs[p])
+            out[:, sl] = hs.transpose(0, 2, 1)
+            c_last[sl] = cs[p, T].T
+            h_last[sl] = xh[p, T, I:I + H].T
+    _in_parts(P, run)
+    return out, c_last, h_last, a, xh, cs, tcs
+
+
+def _forward_slice(x, c0, h0, wt, half, shift, lengths, peeps, clip, a, xh, cs, tcs):
+    T, B, I = x.shape
+    H = cs.shape[1]
+    K = I + H + 1
+    dt = x.dtype
     xh[:T, :I, :] = x.transpose(0, 2, 1)
     xh[T, :I, :] = 0
     xh[0, I:I + H, :] = h0.T
     xh[:, K - 1, :] = 1
-    a = np.empty((T, 4 * H, B), dtype=dt)
-    cs = np.empty((T + 1, H, B), dtype=dt)
     cs[0] = c0.T
-    tcs = np.empty((T, H, B), dtype=dt)
     tmp = np.empty((H, B), dtype=dt)
     if peeps is not None:
-        wci, wcf, wco = (0.5 * p[:, None] for p in peeps)   # halved like the rows they add to
+        wci, wcf, wco = peeps
     for t in range(T):
         z = a[t]
         np.matmul(wt, xh[t], out=z)
@@ -254,19 +308,46 @@ def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip):
     if lengths is not None:
         live = np.arange(T)[:, None] < lengths[None, :]
         hs = np.where(live[:, None, :], hs, 0).astype(dt, copy=False)
-    return (hs.transpose(0, 2, 1), cs[T].T, xh[T, I:I + H].T, a, xh, cs, tcs)
+    return hs
 
 
 def _backward(x, w, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h):
-    T, H, B = tcs.shape
+    """Gradients, slice by slice as the forward ran; the kernel's and bias's gradients sum over the slices."""
+    P, T, H, bw = tcs.shape
+    B = P * bw
     I = x.shape[2]
-    K = I + H + 1
     dt = x.dtype
+    g_all = np.empty((P, T, 4 * H, bw), dtype=dt)
+    dc0 = np.empty((B, H), dtype=dt)
+    dh0 = np.empty((B, H), dtype=dt)
+    parts = [None] * P
+    if peeps is not None:
+        peeps = tuple(p[:, None] for p in peeps)
+
+    def run(p0, p1):
+        for p in range(p0, p1):
+            sl = slice(p * bw, (p + 1) * bw)
+            parts[p] = _backward_slice(w, I, None if lengths is None else lengths[sl], peeps, clip, a[p], xh[p],
+                                       cs[p], tcs[p], d_out[:, sl], d_c[sl], d_h[sl], g_all[p], dc0[sl], dh0[sl])
+    _in_parts(P, run)
+    dwt = parts[0][0]
+    for part in parts[1:]:
+        dwt += part[0]
+    dwb = dwt.T                                     # [I + H + 1, 4H]: kernel rows, then the bias
+    outs = (g_all, dc0, dh0, dwb[:I + H], dwb[I + H])
+    if peeps is None:
+        return outs
+    return outs + tuple(sum(part[1][k] for part in parts) for k in range(3))
+
+
+def _backward_slice(w, I, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h, g_all, dc0, dh0):
+    T, H, B = tcs.shape
+    K = I + H + 1
+    dt = a.dtype
     w_h = w[I:]                                     # [H, 4H]: dh_prev = w_h @ g
     d_outT = np.ascontiguousarray(d_out.transpose(0, 2, 1), dtype=dt)   # [T, H, B]
     dh = np.array(d_h.T, dtype=dt)
     dc = np.array(d_c.T, dtype=dt)
-    g_all = np.empty((T, 4 * H, B), dtype=dt)
     dwt = np.zeros((4 * H, K), dtype=dt)            # [kernel; bias]^T, accumulated step by step
     dwt_t = np.empty((4 * H, K), dtype=dt)
     dhn = np.empty((H, B), dtype=dt)
@@ -276,8 +357,9 @@ def _backward(x, w, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h):
     t4 = np.empty((4 * H, B), dtype=dt)
     s_col = np.zeros((4 * H, 1), dtype=dt)
     s_col[H:2 * H] = 1                              # (1 - a)(a + s): a(1 - a) for sigmoids, 1 - a^2 for tanh
+    d_peeps = None
     if peeps is not None:
-        wci, wcf, wco = (p[:, None] for p in peeps)
+        wci, wcf, wco = peeps
         d_peeps = [np.zeros(H, dtype=dt) for _ in range(3)]
     for t in range(T - 1, -1, -1):
         z = a[t]
@@ -332,9 +414,9 @@ def _backward(x, w, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h):
         if lengths is not None:
             dh += keep_h
             dc += keep_c
-    dwb = dwt.T                                     # [I + H + 1, 4H]: kernel rows, then the bias
-    outs = (g_all, dc.T, dh.T, dwb[:I + H], dwb[I + H])
-    return outs + tuple(d_peeps) if peeps is not None else outs
+    dc0[...] = dc.T
+    dh0[...] = dh.T
+    return dwt, d_peeps
 
 
 def lstm_sequence(x, c0, h0, w, b, sequence_length=None, peepholes=None, forget_bias=1.0, cell_clip=None,
