@@ -45,12 +45,11 @@ def main(argv=None):
     train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data)
 
     tf.reset_default_graph()
-    tf.set_random_seed(0)
     features_placeholder = tf.placeholder(tf.uint8, [None, 784], name="features")
     labels_placeholder = tf.placeholder(tf.int64, [None], name="labels")
     train_dataset = (tf.data.Dataset.from_tensor_slices((features_placeholder, labels_placeholder))
                      .map(preprocess)
-                     .shuffle(buffer_size=10000)
+                     .shuffle(buffer_size=10000)   # no seed: a new order at each initialization
                      .repeat(args.epochs_per_init)
                      .batch(BATCH_SIZE)
                      .prefetch(1))
