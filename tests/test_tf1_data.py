@@ -176,6 +176,22 @@ def test_map_broadcasting_a_row_constant_is_not_vectorized_when_it_would_mix_axe
                                    [[1, 11, 21], [2, 12, 22]])
 
 
+def test_map_reshape_expand_dims_transpose_vectorize_exactly():
+    x = np.arange(24, dtype=np.float32).reshape(4, 6)
+    fns = {"reshape": (lambda v: tf.reshape(v, [2, 3, 1]), lambda a: a.reshape(2, 3, 1)),
+           "expand_dims": (lambda v: tf.expand_dims(v, 0), lambda a: a[None]),
+           "transpose": (lambda v: tf.transpose(tf.reshape(v, [2, 3])), lambda a: a.reshape(2, 3).T),
+           "negative_axis": (lambda v: tf.expand_dims(v, -1) * 2.0, lambda a: a[:, None] * 2)}
+    for name, (f, ref) in fns.items():
+        ds = tf.data.Dataset.from_tensor_slices(x).map(f)
+        assert ds._func.vectorizable, name
+        with tf.Session() as sess:
+            got = np.concatenate(_drain(sess, ds.batch(3).make_one_shot_iterator().get_next()))
+        np.testing.assert_array_equal(got, np.stack([ref(row) for row in x]), err_msg=name)
+    # a reshape to a shape known only at run time stays per element
+    assert not tf.data.Dataset.from_tensor_slices(x).map(lambda v: tf.reshape(v, tf.shape(v)))._func.vectorizable
+
+
 def test_map_one_hot_and_cast_vectorize():
     labels = np.array([0, 2, 1, 2], np.int64)
     ds = tf.data.Dataset.from_tensor_slices(labels).map(lambda l: tf.one_hot(l, 3))
@@ -285,7 +301,7 @@ def test_gathered_batches_equal_element_by_element_batches():
         with tf.Session() as sess:
             return _drain(sess, ds.make_one_shot_iterator().get_next())
     fast = pipeline(lambda v: v * 2.0)
-    slow = pipeline(lambda v: tf.reshape(v * 2.0, [2]))   # Reshape is not vectorized
+    slow = pipeline(lambda v: tf.reduce_sum(tf.expand_dims(v * 2.0, 0), 0))   # a reduction: per element
     assert len(fast) == len(slow) == 7
     for a, b in zip(fast, slow):
         np.testing.assert_array_equal(a, b)

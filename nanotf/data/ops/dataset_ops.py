@@ -395,7 +395,11 @@ class MapDataset(_UnaryDataset):
 
     def _map_batch(self, run, columns, n):
         """The function on a stack of n elements (only when the traced function is vectorizable)."""
-        outs = self._fn(run)(columns)
+        key = (self, "batched")
+        fn = run.state.get(key)
+        if fn is None:
+            fn = run.state[key] = self._func.instantiate(batched=True)
+        outs = fn(columns)
         result = []
         for v, s, b in zip(outs, self._flat_specs(), self._func.batched_outputs_mask()):
             v = to_component(v, s.dtype)

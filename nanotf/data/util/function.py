@@ -68,6 +68,7 @@ class TracedFunction:
         self.outputs = flat
         self.output_specs = nest.pack_sequence_as(result, [TensorSpec(t.shape, t.dtype) for t in flat])
         self.steps = self._needed_ops()
+        self._batched_kernels = {}   # op -> kernel for a stack of elements, where it differs from op's own
         self.vectorizable = self._vectorizable()
 
     def _needed_ops(self):
@@ -96,25 +97,42 @@ class TracedFunction:
                 continue
             if op._def.stateful or len(op._outputs) != 1:
                 return False
-            rank = op._outputs[0].shape.ndims
-            if rank is None or not (op._def.elementwise or op._def.is_identity or _one_hot_on_last_axis(op, hit)):
-                return False
-            for t, b in zip(op._inputs, hit):
-                r = t.shape.ndims
-                if r is None or (b and r != rank and op.type != "OneHot") or (not b and r > rank):
+            adapter = _BATCH_ADAPTERS.get(op.type)
+            if adapter is not None:
+                kernel = adapter(op, hit)
+                if kernel is None:
                     return False
+                self._batched_kernels[op] = kernel
+            elif not self._broadcasts_exactly(op, hit):
+                return False
             batched.add(op._outputs[0])
         return True
 
-    def instantiate(self):
-        """A function of one element's flat arrays (or, if vectorizable, of a batch's) -> flat outputs.
-        Kernels are built here, so random ops keep their own state per instantiation (per iterator)."""
+    @staticmethod
+    def _broadcasts_exactly(op, hit):
+        """An elementwise op whose batched inputs have the output's rank and whose other inputs have no
+        more: NumPy broadcasting then lines the batch axis up with nothing but itself."""
+        rank = op._outputs[0].shape.ndims
+        if rank is None or not (op._def.elementwise or op._def.is_identity or _one_hot_on_last_axis(op, hit)):
+            return False
+        for t, b in zip(op._inputs, hit):
+            r = t.shape.ndims
+            if r is None or (b and r != rank and op.type != "OneHot") or (not b and r > rank):
+                return False
+        return True
+
+    def instantiate(self, batched=False):
+        """A function of one element's flat arrays (with `batched`, of a stack of elements: only when
+        vectorizable) -> flat outputs. Kernels are built here, so random ops keep their own state per
+        instantiation (per iterator)."""
         ctx = _FunctionRuntime()
         steps = []
         for op in self.steps:
             if op.type == "Const":
                 value = op._attrs["value"]
                 steps.append((op, (lambda v: lambda: v)(value), ()))
+            elif batched and op in self._batched_kernels:
+                steps.append((op, self._batched_kernels[op], op._inputs))
             else:
                 steps.append((op, op._def.kernel(op, ctx), op._inputs))
         inputs, outputs, transformation, name = self.inputs, self.outputs, self.transformation, self.name
@@ -146,6 +164,41 @@ class TracedFunction:
             if any(t in batched for t in op._inputs):
                 batched.update(op._outputs)
         return [t in batched for t in self.outputs]
+
+
+def _const_input(op, i):
+    t = op._inputs[i]
+    return t.op._attrs["value"] if t.op.type == "Const" else None
+
+
+def _batched_reshape(op, hit):
+    """Reshape of an element to a fully known shape: a stack reshapes to [n] + that shape."""
+    out = op._outputs[0].shape
+    if hit[1] or not out.is_fully_defined():
+        return None
+    target = tuple(out.as_list())
+    return lambda x, shape: np.reshape(x, (np.shape(x)[0],) + target)
+
+
+def _batched_expand_dims(op, hit):
+    d, rank = _const_input(op, 1), op._inputs[0].shape.ndims
+    if hit[1] or d is None or rank is None:
+        return None
+    axis = int(np.reshape(d, -1)[0]) % (rank + 1) + 1
+    return lambda x, dim: np.expand_dims(x, axis)
+
+
+def _batched_transpose(op, hit):
+    p, rank = _const_input(op, 1), op._inputs[0].shape.ndims
+    if hit[1] or p is None or rank is None:
+        return None
+    perm = (0,) + tuple(int(i) % rank + 1 for i in np.reshape(p, -1))
+    return lambda x, _: np.transpose(x, perm)
+
+
+# Ops that are not elementwise but have an exact batched form: op type -> fn(op, batched_input_flags)
+# giving the kernel to run on a stack of elements, or None when this use of the op has none.
+_BATCH_ADAPTERS = {"Reshape": _batched_reshape, "ExpandDims": _batched_expand_dims, "Transpose": _batched_transpose}
 
 
 def _one_hot_on_last_axis(op, hit):
