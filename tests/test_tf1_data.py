@@ -230,6 +230,18 @@ def test_filter_keeps_elements_where_the_predicate_holds():
         tf.data.Dataset.range(3).filter(lambda v: v)
 
 
+def test_flat_map_and_interleave_follow_tfs_documented_examples():
+    flat = tf.data.Dataset.range(1, 4).flat_map(lambda x: tf.data.Dataset.from_tensors(x).repeat(x))
+    inter = tf.data.Dataset.range(1, 6).interleave(lambda x: tf.data.Dataset.from_tensors(x).repeat(6),
+                                                   cycle_length=2, block_length=4)
+    with tf.Session() as sess:
+        assert [int(v) for v in _drain(sess, flat.make_one_shot_iterator().get_next())] == [1, 2, 2, 3, 3, 3]
+        got = [int(v) for v in _drain(sess, inter.make_one_shot_iterator().get_next())]
+    assert got == [1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 3, 3, 4, 4, 5, 5, 5, 5, 5, 5]
+    with pytest.raises(TypeError, match="must return a `Dataset`"):
+        tf.data.Dataset.range(3).flat_map(lambda x: x)
+
+
 # -- shuffle and repeat
 def _order(ds):
     with tf.Session() as sess:

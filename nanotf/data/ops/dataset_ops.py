@@ -145,6 +145,12 @@ class DatasetV1:
     def filter(self, predicate):
         return FilterDataset(self, predicate)
 
+    def flat_map(self, map_func):
+        return FlatMapDataset(self, map_func)
+
+    def interleave(self, map_func, cycle_length=None, block_length=1, num_parallel_calls=None):
+        return InterleaveDataset(self, map_func, cycle_length, block_length)
+
     def batch(self, batch_size, drop_remainder=False):
         return BatchDataset(self, batch_size, drop_remainder)
 
@@ -425,6 +431,70 @@ class FilterDataset(_UnaryDataset):
         for element in self._input._gen(run):
             if bool(fn(element)[0]):
                 yield element
+
+
+class _SubRun:
+    """The state of a dataset that flat_map/interleave built for one input element."""
+
+    __slots__ = ("values", "state")
+
+    def __init__(self, values):
+        self.values = values
+        self.state = {}
+
+
+class FlatMapDataset(_UnaryDataset):
+    """flat_map(map_func): map_func returns a Dataset per element; their elements one after another."""
+
+    def __init__(self, input_dataset, map_func, transformation="Dataset.flat_map()"):
+        self._func = TracedFunction(map_func, input_dataset.element_spec, transformation)
+        if self._func.dataset is None:
+            raise TypeError("`map_func` passed to %s must return a `Dataset` object." % transformation)
+        super().__init__(input_dataset, self._func.dataset.element_spec)
+
+    def _inner_streams(self, run):
+        fn = run.state.get(self)
+        if fn is None:
+            fn = run.state[self] = self._func.instantiate()
+        inner, captures = self._func.dataset, self._func.outputs
+        for element in self._input._gen(run):
+            yield inner._gen(_SubRun(dict(zip(captures, fn(element)))))
+
+    def _gen(self, run):
+        for stream in self._inner_streams(run):
+            yield from stream
+
+
+class InterleaveDataset(FlatMapDataset):
+    """interleave(map_func, cycle_length, block_length): block_length elements from each of cycle_length
+    open datasets in turn; an exhausted one is replaced by the next input element's dataset."""
+
+    def __init__(self, input_dataset, map_func, cycle_length=None, block_length=1):
+        super().__init__(input_dataset, map_func, "Dataset.interleave()")
+        self._cycle = 1 if cycle_length in (None, AUTOTUNE) else int(cycle_length)
+        self._block = int(block_length)
+        if self._cycle <= 0 or self._block <= 0:
+            raise ValueError("cycle_length and block_length must be positive")
+
+    def _gen(self, run):
+        pending = self._inner_streams(run)
+        slots = list(itertools.islice(pending, self._cycle))
+        i = 0
+        while slots:
+            i %= len(slots)
+            taken = 0
+            for element in itertools.islice(slots[i], self._block):
+                taken += 1
+                yield element
+            if taken < self._block:      # exhausted: open the next input element's dataset in its place
+                nxt = next(pending, None)
+                if nxt is None:
+                    del slots[i]
+                    continue
+                slots[i] = nxt
+                if taken == 0:
+                    continue
+            i += 1
 
 
 def _batch_columns(batch, specs, what="batch"):

@@ -57,6 +57,10 @@ class TracedFunction:
                         "pass the value through the dataset (e.g. Dataset.zip) or as a Python/NumPy constant."
                         % (transformation, self.name, e)) from None
                 raise
+            self.dataset = None
+            if hasattr(result, "_all_captures"):   # flat_map/interleave: a dataset built from the element
+                self.dataset = result
+                result = tuple(result._all_captures())
             result = nest.lists_to_tuples(result)
             flat = [ops_mod.convert_to_tensor(v) for v in nest.flatten(result)]
         for t in flat:
