@@ -120,7 +120,10 @@ def test_forest_learns_a_threshold_and_respects_max_nodes():
         test, test_labels = _separable(500, seed=1)
         p, l = sess.run([probs, loss], {x: test})
         sizes = sess.run([t.size() for t in graph.trees])
+        importances = sess.run(graph.feature_importances())
+    assert importances.sum() == pytest.approx(1.0)
     assert (p.argmax(1) == test_labels).mean() > 0.95
+    assert importances[0] > 0.5   # the label depends on feature 0 only
     assert all(1 < s <= 9 and s % 2 == 1 for s in sizes)
     assert l == pytest.approx(-np.mean(sizes))
 

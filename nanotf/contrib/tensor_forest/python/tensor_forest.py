@@ -185,6 +185,12 @@ class RandomForestGraphs(object):
     def validation_loss(self, features, labels):
         return math_ops.negative(self.average_size())
 
+    def feature_importances(self):
+        """Per feature: its share of all the splits in the forest."""
+        counts = [tree.feature_usage_counts() for tree in self.trees]
+        total = math_ops.reduce_sum(array_ops.stack(counts, 0), 0)
+        return total / math_ops.reduce_sum(total)
+
 
 class RandomTreeGraphs(object):
     """The graphs of one tree."""
@@ -205,6 +211,9 @@ class RandomTreeGraphs(object):
 
     def size(self):
         return model_ops.tree_size(self.variables.tree)
+
+    def feature_usage_counts(self):
+        return model_ops.feature_usage_counts(self.variables.tree, self.params.num_features)
 
 
 def _dense_features(input_data):

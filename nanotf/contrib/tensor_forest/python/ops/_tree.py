@@ -146,3 +146,11 @@ class Tree:
 
     def size(self):
         return self.n_nodes
+
+    def feature_usage_counts(self, num_features):
+        """How many internal nodes split on each (original, unbagged) feature."""
+        used = self.feature[:self.n_nodes]
+        used = used[used >= 0]
+        if self.features is not None:
+            used = self.features[used]
+        return np.bincount(used, minlength=num_features).astype(np.int32)

@@ -8,6 +8,7 @@
                                 (TF does this with TraverseTreeV4, UpdateModelV4, ProcessInputV4, GrowTreeV4)
   TreePredictionsV4             per-example class probabilities from the reached leaf (and empty tree paths)
   TreeSize                      the number of nodes
+  FeatureUsageCounts            how many splits use each feature
 The ops take the handle as a reference input: the state is looked up by the handle's op, so each
 Session has its own forest. The NumPy tree is in _tree.py.
 """
@@ -125,6 +126,19 @@ class TreeSize(OpDef):
         return lambda: np.int32(_tree(ctx, op).size())
 
 
+class FeatureUsageCounts(OpDef):
+    stateful = True
+    grad = None
+    ref_inputs = (0,)
+
+    def infer(op):
+        return dtypes.int32, TensorShape([op._attrs["num_features"]])
+
+    def kernel(op, ctx):
+        n = op._attrs["num_features"]
+        return lambda: _tree(ctx, op).feature_usage_counts(n)
+
+
 def tree_variable(tree_params, name):
     """(handle, create op, is_initialized op) of a new tree, registered as a shared resource."""
     from nanotf.python.ops import resources
@@ -145,6 +159,11 @@ def tree_predictions(handle, input_data, num_classes, name=None):
     op = ops_mod.get_default_graph().create_op("TreePredictionsV4", [handle, input_data], {"num_classes": num_classes},
                                                name=name or "TreePredictionsV4")
     return op.outputs[0], op.outputs[1]
+
+
+def feature_usage_counts(handle, num_features, name=None):
+    return ops_mod.get_default_graph().create_op("FeatureUsageCounts", [handle], {"num_features": num_features},
+                                                 name=name or "FeatureUsageCounts").outputs[0]
 
 
 def tree_size(handle, name=None):
