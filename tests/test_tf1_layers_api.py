@@ -359,3 +359,28 @@ def test_gradients_of_batch_norm_in_training_mode():
                                                         beta_initializer=tf.random_normal_initializer()),
                 rng.standard_normal((4, 3)))
     _check_grad(lambda x: tf.layers.batch_normalization(x, training=True), rng.standard_normal((2, 2, 2, 2)))
+
+
+def test_checkpoint_keys_are_tensorflows_variable_names(tmp_path):
+    """A tf.layers model saves under 'dense/kernel', 'batch_normalization/moving_mean'...: a graph that names
+    its variables differently restores them by those keys."""
+    rng = np.random.default_rng(13)
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 4])
+        tf.layers.dense(tf.layers.batch_normalization(x, training=True), 3,
+                        bias_initializer=tf.random_normal_initializer())
+        saver = tf.train.Saver()
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(tf.get_collection(tf.GraphKeys.UPDATE_OPS), {x: rng.standard_normal((5, 4))})
+            saved = {v.op.name: sess.run(v) for v in tf.global_variables()}
+            path = saver.save(sess, str(tmp_path / "model"))
+    assert sorted(saved) == ["batch_normalization/beta", "batch_normalization/gamma",
+                             "batch_normalization/moving_mean", "batch_normalization/moving_variance",
+                             "dense/bias", "dense/kernel"]
+    with tf.Graph().as_default():
+        mine = {k: tf.Variable(np.zeros_like(v), name="v%d" % i) for i, (k, v) in enumerate(sorted(saved.items()))}
+        with tf.Session() as sess:
+            tf.train.Saver(var_list=mine).restore(sess, path)
+            for k, v in mine.items():
+                np.testing.assert_array_equal(sess.run(v), saved[k])
