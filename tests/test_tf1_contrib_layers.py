@@ -134,3 +134,19 @@ def test_regularizers_closed_forms_and_checks():
         c.l2_regularizer(-1.0)
     with pytest.raises(ValueError, match="integer"):
         c.l1_regularizer(2)
+
+
+def test_layer_norm_normalizes_each_example():
+    rng = np.random.default_rng(4)
+    xv = rng.standard_normal((3, 2, 4)) * 3 + 1
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float64, [None, 2, 4])
+        y = tf.contrib.layers.layer_norm(x)
+        assert [(v.name, v.shape.as_list()) for v in tf.global_variables()] == [("LayerNorm/beta:0", [4]),
+                                                                                ("LayerNorm/gamma:0", [4])]
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            yv = sess.run(y, {x: xv})
+    m = xv.mean((1, 2), keepdims=True)
+    v = xv.var((1, 2), keepdims=True)
+    np.testing.assert_allclose(yv, (xv - m) / np.sqrt(v + 1e-12), rtol=1e-10)

@@ -14,7 +14,7 @@ from nanotf.layers import normalization as norm_layers
 from nanotf.ops import array_ops, conv_ops, init_ops, nn_ops, variable_scope as vs
 
 __all__ = ["fully_connected", "linear", "relu", "conv2d", "convolution2d", "conv2d_transpose",
-           "convolution2d_transpose", "batch_norm", "flatten", "dropout", "max_pool2d", "avg_pool2d"]
+           "convolution2d_transpose", "batch_norm", "layer_norm", "flatten", "dropout", "max_pool2d", "avg_pool2d"]
 
 _RENAME = {"kernel": "weights", "bias": "biases"}
 
@@ -188,6 +188,45 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, act
         for var, key in ((layer.moving_mean, "moving_mean"), (layer.moving_variance, "moving_variance"),
                          (layer.beta, "beta"), (layer.gamma, "gamma")):
             _add_to_collections(var, variables_collections, key)
+        if activation_fn is not None:
+            outputs = activation_fn(outputs)
+        return _collect_outputs(outputs_collections, sc.name, outputs)
+
+
+def layer_norm(inputs, center=True, scale=True, activation_fn=None, reuse=None, variables_collections=None,
+               outputs_collections=None, trainable=True, begin_norm_axis=1, begin_params_axis=-1, scope=None):
+    """Layer normalization (Ba et al. 2016): each example normalized over axes begin_norm_axis.. by its own
+    mean and variance (epsilon 1e-12, as contrib), then scaled by 'LayerNorm/gamma' and shifted by
+    'LayerNorm/beta' of shape inputs.shape[begin_params_axis:]."""
+    from nanotf.ops import nn_impl
+    with vs.variable_scope(scope, "LayerNorm", [inputs], reuse=reuse) as sc:
+        inputs = convert_to_tensor(inputs)
+        dims = inputs.shape.as_list()
+        if dims is None:
+            raise ValueError("Inputs %s has undefined rank." % inputs.name)
+        rank = len(dims)
+        norm_axis = begin_norm_axis + rank if begin_norm_axis < 0 else begin_norm_axis
+        params_axis = begin_params_axis + rank if begin_params_axis < 0 else begin_params_axis
+        if not 0 <= params_axis < rank or not 0 <= norm_axis < rank:
+            raise ValueError("begin_params_axis (%d) and begin_norm_axis (%d) must be < rank(inputs) (%d)"
+                             % (begin_params_axis, begin_norm_axis, rank))
+        params_shape = dims[params_axis:]
+        if None in params_shape:
+            raise ValueError("Inputs %s: shape[%d:] is not fully defined: %s" % (inputs.name, params_axis, dims))
+        collections = [GraphKeys.GLOBAL_VARIABLES, GraphKeys.MODEL_VARIABLES]
+        beta = gamma = None
+        if center:
+            beta = vs.get_variable("beta", params_shape, dtype=inputs.dtype, collections=collections,
+                                   initializer=init_ops.zeros_initializer(), trainable=trainable)
+            _add_to_collections(beta, variables_collections, "beta")
+        if scale:
+            gamma = vs.get_variable("gamma", params_shape, dtype=inputs.dtype, collections=collections,
+                                    initializer=init_ops.ones_initializer(), trainable=trainable)
+            _add_to_collections(gamma, variables_collections, "gamma")
+        mean, variance = nn_ops.moments(inputs, list(range(norm_axis, rank)), keep_dims=True)
+        outputs = nn_impl.batch_normalization(inputs, mean, variance, offset=beta, scale=gamma,
+                                              variance_epsilon=1e-12)
+        outputs.set_shape(inputs.shape)
         if activation_fn is not None:
             outputs = activation_fn(outputs)
         return _collect_outputs(outputs_collections, sc.name, outputs)
