@@ -219,11 +219,12 @@ class KMeansClusterSums(OpDef):
 
 
 def _segment_sum_into(out, idx, points):
-    """out[c] = sum of the rows of points with idx == c: one (k x N) one-hot product (BLAS), far faster
-    than scattering N rows one by one."""
-    onehot = np.zeros((out.shape[0], idx.shape[0]), dtype=points.dtype)
-    onehot[idx, np.arange(idx.shape[0])] = 1
-    np.matmul(onehot, points, out=out)
+    """out[c] = sum of the rows of points with idx == c, as one product with a one-hot matrix (BLAS).
+    Written points^T @ onehot (d x N times N x k): OpenBLAS runs the k x N times N x d form of the same
+    product an order of magnitude slower."""
+    onehot = np.zeros((idx.shape[0], out.shape[0]), dtype=points.dtype)
+    onehot[np.arange(idx.shape[0]), idx] = 1
+    out[...] = (points.T @ onehot).T
 
 
 def cluster_sums(points, cluster_idx, num_clusters, name=None):
