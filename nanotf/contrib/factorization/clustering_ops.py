@@ -21,7 +21,7 @@ from nanotf.framework import dtypes, errors
 from nanotf.framework import ops as ops_mod
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.random_seed import get_seed
-from nanotf.framework.tensor_shape import TensorShape, unknown_shape
+from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops import array_ops, math_ops, nn_ops, state_ops, variables
 
 SQUARED_EUCLIDEAN_DISTANCE = "squared_euclidean"
