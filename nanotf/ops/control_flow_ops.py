@@ -1,5 +1,6 @@
 """Control ops: no_op, group, tuple (ordering by control dependencies; no data flows)."""
 import builtins
+import threading
 
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Operation, Tensor, apply_op, control_dependencies, get_default_graph, name_scope
@@ -287,21 +288,26 @@ class _WhileRunner:
         cond = a["cond"]
         self.cond_fn = None if cond is None else _fg.CompiledFunction(
             ctx, cond, cond.inputs + list(cond.captures.values()), cond.outputs)
-        self.compiled_request = -1
+        self.compiled = (-1, None)   # (request length, body function): swapped as one, for concurrent runs
+        self.lock = threading.Lock()
 
     def _body(self):
+        """The body compiled to fetch what the gradients built so far want recorded (recompiled when a new
+        gradient asks for more), and how many recorded values each iteration gives."""
         request = self.a["request"]
-        if self.compiled_request != len(request):
-            body = self.a["body"]
-            self.body_fn = _fg.CompiledFunction(self.ctx, body, body.inputs + list(body.captures.values()),
-                                                body.outputs + request)
-            self.compiled_request = len(request)
-        return self.body_fn
+        compiled = self.compiled
+        if compiled[0] != len(request):
+            with self.lock:
+                n_request = len(request)
+                body = self.a["body"]
+                compiled = self.compiled = (n_request, _fg.CompiledFunction(
+                    self.ctx, body, body.inputs + list(body.captures.values()), body.outputs + request[:n_request]))
+        return compiled
 
     def run(self, *args):
         a, n, nx, ny = self.a, self.n, self.nx, self.ny
-        body_fn = self._body()
-        record = self.compiled_request > 0   # otherwise every record is empty: one shared () per iteration
+        n_request, body_fn = self._body()
+        record = n_request > 0   # otherwise every record is empty: one shared () per iteration
         vals = list(args[:n])
         xs = args[n:n + nx]
         body_caps = [args[i] for i in a["body_inputs"]]
@@ -619,19 +625,19 @@ class If(OpDef):
         branches = (a["else"], a["then"])
         index = (a["else_inputs"], a["then_inputs"])
         requests = (a["else_request"], a["then_request"])
-        compiled = [None, None]
-        sizes = [-1, -1]
+        compiled = [(-1, None), (-1, None)]   # per branch: (request length, function), swapped as one
         n_out = len(a["out_specs"])
 
         def run(pred, *args):
             if np.ndim(pred) != 0:
                 raise _run_error(op, "%s: the predicate must be a scalar, got shape %s" % (op.name, np.shape(pred)))
             b = 1 if pred else 0
-            if sizes[b] != len(requests[b]):
-                g = branches[b]
-                compiled[b] = _fg.CompiledFunction(ctx, g, list(g.captures.values()), g.outputs + requests[b])
-                sizes[b] = len(requests[b])
-            vals = compiled[b](*[args[i - 1] for i in index[b]])
+            size, fn = compiled[b]
+            if size != len(requests[b]):
+                g, size = branches[b], len(requests[b])
+                fn = _fg.CompiledFunction(ctx, g, list(g.captures.values()), g.outputs + requests[b][:size])
+                compiled[b] = (size, fn)
+            vals = fn(*[args[i - 1] for i in index[b]])
             trace = _Trace(1, [vals[n_out:]], b, [()] + [np.shape(x) for x in args])
             return _kernel_result(builtins.tuple(vals[:n_out]) + (trace,))
         return run
