@@ -107,6 +107,8 @@ class LSTMSequence(OpDef):
         seq, peep = _input_layout(op)
         x, w = op._inputs[0], op._inputs[3]
         n_in = len(op._inputs)
+        # gradients that are known zeros (outputs nobody used) go in as a scalar 0, skipped by the kernel
+        d_out, d_c, d_h = (array_ops.constant(0, dtype=x.dtype) if _is_zeros(g) else g for g in (d_out, d_c, d_h))
         inputs = list(op._inputs) + list(op._outputs[3:7]) + [d_out, d_c, d_h]
         outs = apply_op("LSTMSequenceGrad", inputs, dict(op._attrs), name="LSTMSequenceGrad")
         d_gates, dc0, dh0, dw, db = outs[:5]
@@ -133,6 +135,10 @@ class LSTMSequence(OpDef):
         Sample(lambda x, c, h, w, b, p, q, r: lstm_sequence(x, c, h, w, b, peepholes=(p, q, r), cell_clip=2.5)[:3],
                [(3, 2, 2), (2, 2), (2, 2), (4, 8), (8,), (2,), (2,), (2,)]),
     ]
+
+
+def _is_zeros(t):
+    return t.op.type == "ZerosLike" or (t.op.type == "Const" and not np.any(t.op._attrs["value"]))
 
 
 class LSTMSequenceGrad(OpDef):
@@ -328,7 +334,8 @@ def _backward(x, w, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h):
         for p in range(p0, p1):
             sl = slice(p * bw, (p + 1) * bw)
             parts[p] = _backward_slice(w, I, None if lengths is None else lengths[sl], peeps, clip, a[p], xh[p],
-                                       cs[p], tcs[p], d_out[:, sl], d_c[sl], d_h[sl], g_all[p], dc0[sl], dh0[sl])
+                                       cs[p], tcs[p], _rows(d_out, sl, 1), _rows(d_c, sl, 0), _rows(d_h, sl, 0),
+                                       g_all[p], dc0[sl], dh0[sl])
     _in_parts(P, run)
     dwt = parts[0][0]
     for part in parts[1:]:
@@ -340,14 +347,21 @@ def _backward(x, w, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h):
     return outs + tuple(sum(part[1][k] for part in parts) for k in range(3))
 
 
+def _rows(g, sl, axis):
+    if np.ndim(g) == 0:
+        return g
+    return g[:, sl] if axis == 1 else g[sl]
+
+
 def _backward_slice(w, I, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h, g_all, dc0, dh0):
     T, H, B = tcs.shape
     K = I + H + 1
     dt = a.dtype
     w_h = w[I:]                                     # [H, 4H]: dh_prev = w_h @ g
-    d_outT = np.ascontiguousarray(d_out.transpose(0, 2, 1), dtype=dt)   # [T, H, B]
-    dh = np.array(d_h.T, dtype=dt)
-    dc = np.array(d_c.T, dtype=dt)
+    # a 0-d gradient stands for zeros (nothing used those outputs)
+    d_outT = None if np.ndim(d_out) == 0 else np.ascontiguousarray(d_out.transpose(0, 2, 1), dtype=dt)  # [T, H, B]
+    dh = np.zeros((H, B), dtype=dt) if np.ndim(d_h) == 0 else np.array(d_h.T, dtype=dt)
+    dc = np.zeros((H, B), dtype=dt) if np.ndim(d_c) == 0 else np.array(d_c.T, dtype=dt)
     dwt = np.zeros((4 * H, K), dtype=dt)            # [kernel; bias]^T, accumulated step by step
     dwt_t = np.empty((4 * H, K), dtype=dt)
     dhn = np.empty((H, B), dtype=dt)
@@ -370,7 +384,10 @@ def _backward_slice(w, I, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h,
         np.subtract(1, z, out=d4)
         np.add(z, s_col, out=t4)
         d4 *= t4                                    # gate derivatives
-        np.add(dh, d_outT[t], out=dhn)
+        if d_outT is None:
+            dhn[...] = dh
+        else:
+            np.add(dh, d_outT[t], out=dhn)
         if lengths is not None:
             live = (t < lengths)[None, :]
             keep_h = np.where(live, 0, dh)

@@ -9,8 +9,11 @@ DropoutWrapper (input and output dropout) built from them, run as one fused op p
 sequence (nanotf/ops/lstm_ops.py), which also works when the time dimension is unknown. Any other cell is
 called step by step, unrolled over the static time dimension, exactly as static_rnn does.
 """
+import numpy as np
+
 from nanotf.framework import dtypes
-from nanotf.framework.ops import convert_to_tensor, name_scope
+from nanotf.framework.op_def import OpDef, Sample
+from nanotf.framework.ops import apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops import array_ops, math_ops
 from nanotf.ops import lstm_ops
@@ -54,6 +57,69 @@ def _batch_size(flat_inputs, batch_axis):
 
 def _state_dtype(state):
     return _flatten(state)[0].dtype
+
+
+# -- per-step outputs of a fused sequence
+class UnstackSteps(OpDef):
+    """[T, ...] -> T tensors (views), as Unpack along axis 0; its gradient writes only the steps that received
+    one into a zero [T, ...] array, instead of stacking a zero tensor for every step nobody used (a classifier
+    on static_rnn's last output uses 1 of 28)."""
+    forwards_input = True
+
+    def infer(op):
+        x = op._inputs[0]
+        num = op._attrs["num"]
+        dims = x.shape.as_tuple()
+        if dims is None:
+            return [(x.dtype, TensorShape(None))] * num
+        if not dims:
+            raise ValueError("UnstackSteps %r: input must have a time axis, got a scalar" % op.name)
+        if dims[0] is not None and dims[0] != num:
+            raise ValueError("UnstackSteps %r: input has %d steps, not %d" % (op.name, dims[0], num))
+        return [(x.dtype, TensorShape(dims[1:]))] * num
+
+    def kernel(op, ctx):
+        num = op._attrs["num"]
+
+        def unstack(x):
+            if x.shape[0] != num:
+                raise ValueError("UnstackSteps: input has %d steps, expected %d" % (x.shape[0], num))
+            return tuple(x)
+        return unstack
+
+    def grad(op, *grads):
+        steps = [t for t, g in enumerate(grads) if g is not None and g.op.type != "ZerosLike"]
+        if not steps:
+            return [None]
+        return [apply_op("UnstackStepsGrad", [op._inputs[0]] + [grads[t] for t in steps], {"steps": steps},
+                         name="UnstackStepsGrad")]
+
+    samples = [Sample(lambda x: _unstack_steps(x, 3)[2] * 2.0 + _unstack_steps(x, 3)[0], [(3, 2, 2)]),
+               Sample(lambda x: _unstack_steps(x, 2)[1], [(2, 3)])]
+
+
+class UnstackStepsGrad(OpDef):
+    """Zeros shaped like input 0 (read for its shape only) with the given steps filled in."""
+    shape_only_inputs = (0,)
+    grad = None
+    fresh_output = True
+
+    def infer(op):
+        return op._inputs[0].dtype, op._inputs[0].shape
+
+    def kernel(op, ctx):
+        steps = op._attrs["steps"]
+
+        def fill(x, *grads):
+            out = np.zeros(x.shape, dtype=x.dtype)
+            for t, g in zip(steps, grads):
+                out[t] = g
+            return out
+        return fill
+
+
+def _unstack_steps(x, num):
+    return list(x.graph.create_op("UnstackSteps", [x], {"num": int(num)}, name="unstack")._outputs)
 
 
 # -- the fused path
@@ -159,7 +225,7 @@ def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=Non
                 and first[0].shape.ndims == 2 and len({f[0].shape.as_tuple()[1] for f in flat0}) == 1):
             x = array_ops.stack([f[0] for f in flat0], axis=0)
             out, state = _fused(cell, x, state, sequence_length)
-            return array_ops.unstack(out, num=len(steps), axis=0), state
+            return _unstack_steps(out, len(steps)), state
         return _unrolled(cell, steps, state, sequence_length, varscope)
 
 
