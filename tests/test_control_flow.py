@@ -571,3 +571,78 @@ def test_rnn_cell_weights_created_inside_scan_over_an_unknown_number_of_steps():
         for t in (1, 6):
             assert s.run(outs, {x: np.ones((t, 4, 3))}).shape == (t, 4, 5)
             s.run(train, {x: np.ones((t, 4, 3))})
+
+
+# -- TensorArray
+def test_tensor_array_write_read_stack_and_gradients():
+    x = tf.placeholder(tf.float64, [2])
+    y = tf.placeholder(tf.float64, [2])
+    ta = tf.TensorArray(tf.float64, size=3)
+    ta = ta.write(0, x).write(1, y * x).write(2, y)
+    out = ta.read(1) + ta.stack()[2] * ta.read(0)   # 2 x y
+    gx, gy = tf.gradients(tf.reduce_sum(out), [x, y])
+    with tf.Session() as s:
+        feed = {x: np.array([1.0, 2.0]), y: np.array([3.0, -4.0])}
+        np.testing.assert_allclose(s.run(out, feed), 2 * feed[x] * feed[y])
+        np.testing.assert_allclose(s.run(gx, feed), 2 * feed[y])
+        np.testing.assert_allclose(s.run(gy, feed), 2 * feed[x])
+        assert s.run(ta.size(), feed) == 3
+
+
+def test_tensor_array_in_a_while_loop_rnn_with_gradients():
+    # the TF 1.x dynamic-RNN pattern: inputs unstacked into a TensorArray outside the loop, read by index
+    # inside, outputs written into a TensorArray carried as a loop variable, stacked after the loop
+    x = tf.placeholder(tf.float64, [5, 2, 3])
+    w = tf.placeholder(tf.float64, [3, 3])
+    inputs = tf.TensorArray(tf.float64, size=5).unstack(x)
+    outputs = tf.TensorArray(tf.float64, size=5)
+
+    def body(t, h, outputs):
+        h = tf.tanh(tf.matmul(h, w) + inputs.read(t))
+        return t + 1, h, outputs.write(t, h)
+    _, h, outputs = tf.while_loop(lambda t, h, o: t < 5, body, [0, tf.zeros([2, 3], tf.float64), outputs])
+    assert isinstance(outputs, tf.TensorArray)
+    ys = outputs.stack()
+    assert ys.shape.as_list() == [None, 2, 3]
+    loss = tf.reduce_sum(ys * ys) + tf.reduce_sum(h)
+    gx, gw = tf.gradients(loss, [x, w])
+    rng = np.random.default_rng(0)
+    feed = {x: rng.standard_normal((5, 2, 3)), w: rng.standard_normal((3, 3)) * 0.5}
+    with tf.Session() as s:
+        hs, hv = [], np.zeros((2, 3))
+        for t in range(5):
+            hv = np.tanh(hv @ feed[w] + feed[x][t])
+            hs.append(hv)
+        np.testing.assert_allclose(s.run(ys, feed), np.stack(hs), rtol=1e-12)
+        np.testing.assert_allclose(s.run(gx, feed), numeric_grad(s, loss, x, feed), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(s.run(gw, feed), numeric_grad(s, loss, w, feed), rtol=1e-6, atol=1e-9)
+
+
+def test_tensor_array_dynamic_size_gather_concat_and_errors():
+    ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    ta = tf.while_loop(lambda i, ta: i < 4, lambda i, ta: (i + 1, ta.write(i, tf.fill([2], tf.cast(i, tf.float32)))),
+                       [0, ta])[1]
+    fixed = tf.TensorArray(tf.float32, size=1).write(0, [1.0])
+    with tf.Session() as s:
+        np.testing.assert_array_equal(s.run(ta.gather([3, 1])), [[3, 3], [1, 1]])
+        np.testing.assert_array_equal(s.run(ta.concat()), [0, 0, 1, 1, 2, 2, 3, 3])
+        assert s.run(ta.size()) == 4
+        with pytest.raises(tf.errors.InvalidArgumentError, match="not resizeable"):
+            s.run(fixed.write(1, [2.0]).flow)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="already been written"):
+            s.run(fixed.write(0, [2.0]).flow)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="not yet been written"):
+            s.run(tf.TensorArray(tf.float32, size=2).read(1))
+
+
+def test_tensor_array_through_cond():
+    p = tf.placeholder(tf.bool, [])
+    x = tf.placeholder(tf.float64, [3])
+    ta = tf.TensorArray(tf.float64, size=2).write(0, x)
+    ta = tf.cond(p, lambda: ta.write(1, x * 2.0), lambda: ta.write(1, x * x))
+    out = tf.reduce_sum(ta.stack())
+    g = tf.gradients(out, x)[0]
+    with tf.Session() as s:
+        xv = np.array([1.0, -2.0, 0.5])
+        np.testing.assert_allclose(s.run(g, {p: True, x: xv}), np.full(3, 3.0))
+        np.testing.assert_allclose(s.run(g, {p: False, x: xv}), 1 + 2 * xv)

@@ -71,8 +71,23 @@ from nanotf.framework import dtypes, errors  # noqa: E402
 from nanotf.framework import func_graph as _fg  # noqa: E402
 from nanotf.framework.ops import convert_to_tensor  # noqa: E402
 from nanotf.framework.tensor_shape import TensorShape, as_shape, unknown_shape  # noqa: E402
+from nanotf.ops.tensor_array_ops import TensorArray  # noqa: E402
 
-__all__ += ["cond", "while_loop", "case"]
+__all__ += ["cond", "while_loop", "case", "TensorArray"]
+
+
+def _as_flat_tensor(v):
+    """A loop variable or branch result as the tensor that flows: a TensorArray's flow, else the tensor."""
+    return v.flow if isinstance(v, TensorArray) else v
+
+
+def _rewrappers(leaves):
+    """Per leaf: None, or a function turning a flow tensor back into a TensorArray like that leaf."""
+    return [v._with_flow if isinstance(v, TensorArray) else None for v in leaves]
+
+
+def _rewrap(wraps, tensors):
+    return [t if w is None else w(t) for w, t in zip(wraps, tensors)]
 
 
 # -- nested structures, as TF's nest: lists, tuples, namedtuples and dicts (leaves in sorted-key order)
@@ -150,7 +165,20 @@ def _outer_deps(*graphs):
 
 
 def _zeros_of(shape, dtype):
-    return np.zeros(shape, dtype=dtype)
+    """A zero gradient: zeros of that shape, or None (zero) for a TensorArray flow (object dtype)."""
+    return None if dtype is np.object_ else np.zeros(shape, dtype=dtype)
+
+
+def _differentiable(dtype):
+    """Floating tensors and TensorArray flows (dtype variant) carry gradients."""
+    return dtype.is_floating or dtype.name == "variant"
+
+
+def _zero_grad(t):
+    if t.dtype.name == "variant":
+        from nanotf.ops import tensor_array_ops
+        return tensor_array_ops.zeros_flow()
+    return array_ops.zeros_like(t)
 
 
 def _math():
@@ -166,6 +194,11 @@ def _nn():
 def _kernel_result(values):
     """A kernel returns a bare value for one output, a tuple for several."""
     return values[0] if len(values) == 1 else builtins.tuple(values)
+
+
+def _flow_add(a, b):
+    from nanotf.ops import tensor_array_ops
+    return tensor_array_ops.add_flows(a, b)
 
 
 def _unwrap(trace):
@@ -367,14 +400,14 @@ def _while_grad(op, grads):
         return [None] * n_inputs
     body, n, nx = a["body"], a["n_vars"], a["n_xs"]
     ny = len(body.outputs) - n
-    var_f = [j for j in range(n) if body.inputs[j].dtype.is_floating]
+    var_f = [j for j in range(n) if _differentiable(body.inputs[j].dtype)]
     y_f = [j for j in range(ny) if body.outputs[n + j].dtype.is_floating]
     x_f = [j for j in range(nx) if body.inputs[n + j].dtype.is_floating]
     caps = list(body.captures.values())
-    cap_f = [k for k, p in enumerate(caps) if p.dtype.is_floating]
+    cap_f = [k for k, p in enumerate(caps) if _differentiable(p.dtype)]
     if not var_f and not y_f:
         return [None] * n_inputs
-    dvars = [grads[j] if grads[j] is not None else array_ops.zeros_like(op.outputs[j]) for j in var_f]
+    dvars = [grads[j] if grads[j] is not None else _zero_grad(op.outputs[j]) for j in var_f]
     dys = [grads[n + j] if grads[n + j] is not None else array_ops.zeros_like(op.outputs[n + j]) for j in y_f]
     specs = ([(body.inputs[j].dtype, body.inputs[j].shape, "grad_var") for j in var_f] +
              [(body.outputs[n + j].dtype, body.outputs[n + j].shape, "grad_y") for j in y_f])
@@ -385,7 +418,7 @@ def _while_grad(op, grads):
         ys = [body.outputs[j] for j in var_f] + [body.outputs[n + j] for j in y_f]
         xs = [body.inputs[j] for j in var_f] + [body.inputs[n + j] for j in x_f] + [caps[k] for k in cap_f]
         gs = _symbolic_gradients(ys, xs, list(dv) + list(dy))
-        outs = [g if g is not None else array_ops.zeros_like(d) for g, d in zip(gs[:len(var_f)], dv)]
+        outs = [g if g is not None else _zero_grad(d) for g, d in zip(gs[:len(var_f)], dv)]
         wanted["x"] = [(j, g) for j, g in zip(x_f, gs[len(var_f):len(var_f) + len(x_f)]) if g is not None]
         wanted["cap"] = [(k, g) for k, g in zip(cap_f, gs[len(var_f) + len(x_f):]) if g is not None]
         return outs + [g for _, g in wanted["x"]] + [g for _, g in wanted["cap"]]
@@ -446,6 +479,8 @@ class WhileGrad(OpDef):
                         if acc[q] is None:
                             acc[q] = [None] * n
                         acc[q][row] = g
+                    elif npdt[q] is np.object_:   # a TensorArray's gradient: element-wise sum
+                        acc[q] = g if acc[q] is None else _flow_add(acc[q], g)
                     elif acc[q] is None:
                         acc[q] = np.array(g, dtype=npdt[q], copy=True)
                     else:
@@ -548,8 +583,9 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
         loop_vars = [loop_vars]
     try_to_pack = len(loop_vars) == 1 and not return_same_structure
     leaves = _flatten(loop_vars)
+    wraps = _rewrappers(leaves)
     with name_scope(name, "while", [v for v in leaves if isinstance(v, Tensor)]) as scope:
-        flat = [convert_to_tensor(v) for v in leaves]
+        flat = [convert_to_tensor(_as_flat_tensor(v)) for v in leaves]
         if shape_invariants is None:
             invariants = [t.shape for t in flat]
         else:
@@ -559,8 +595,8 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
             if len(inv) != len(flat):
                 raise ValueError("shape_invariants has %d shapes for %d loop variables" % (len(inv), len(flat)))
             invariants = []
-            for t, s in zip(flat, inv):
-                s = as_shape(s)
+            for t, s, w in zip(flat, inv, wraps):
+                s = t.shape if w is not None else as_shape(s)   # a TensorArray's flow is always a scalar
                 if not _leq_shape(t.shape, s):
                     raise ValueError("The shape invariant specified for %s is not compatible with the initial "
                                      "shape of the loop variable. It enters the loop with shape %s, but the "
@@ -573,7 +609,7 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
                 raise ValueError("maximum_iterations must be a scalar integer tensor, got %s" % (max_iter,))
 
         def call(fn, args, what):
-            packed = _pack_as(loop_vars, args)
+            packed = _pack_as(loop_vars, _rewrap(wraps, args))
             return fn(*packed)
 
         def body_fn(*args):
@@ -583,9 +619,10 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
             if not _same_structure(loop_vars, res) or len(_flatten(res)) != len(flat):
                 raise ValueError("The body of %r must return the structure of loop_vars: %d loop variables %s, "
                                  "got %r" % (scope[:-1], len(flat), _structure_repr(loop_vars), res))
-            return _flatten(res), []
+            return [_as_flat_tensor(r) for r in _flatten(res)], []
         outs, _ = _build_loop(scope, loop_vars, flat, invariants, lambda *a: call(cond, a, "cond"), body_fn,
                               max_iter=max_iter, back_prop=back_prop)
+    outs = _rewrap(wraps, outs)
     if try_to_pack:
         return outs[0]
     return _pack_as(loop_vars, outs)
@@ -654,16 +691,16 @@ class If(OpDef):
 def _if_grad(op, grads):
     a = op._attrs
     n_out = len(a["out_specs"])
-    out_f = [j for j in range(n_out) if a["out_specs"][j][0].is_floating]
+    out_f = [j for j in range(n_out) if _differentiable(a["out_specs"][j][0])]
     if not out_f:
         return [None] * len(op._inputs)
-    dys = [grads[j] if grads[j] is not None else array_ops.zeros_like(op.outputs[j]) for j in out_f]
+    dys = [grads[j] if grads[j] is not None else _zero_grad(op.outputs[j]) for j in out_f]
     specs = [(op.outputs[j].dtype, op.outputs[j].shape, "grad_y") for j in out_f]
     graphs, outputs_for = [], []
     for key in ("else", "then"):
         fwd = a[key]
         caps = list(fwd.captures.values())
-        cap_f = [k for k, p in enumerate(caps) if p.dtype.is_floating]
+        cap_f = [k for k, p in enumerate(caps) if _differentiable(p.dtype)]
         wanted = []
 
         def build(*dy, fwd=fwd, caps=caps, cap_f=cap_f, wanted=wanted):
@@ -770,7 +807,7 @@ def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, f
                 results[key] = r
                 leaves = []
                 for v in _flatten(r):
-                    leaves.append(v if isinstance(v, Operation) else convert_to_tensor(v))
+                    leaves.append(v if isinstance(v, Operation) else convert_to_tensor(_as_flat_tensor(v)))
                 return leaves
             g, leaves = _fg.trace(base + "/" + ("true" if key == "then" else "false"), outer, traced, [],
                                   name_scope=base)
@@ -799,7 +836,7 @@ def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, f
                  "else_inputs": _index_inputs(else_g, inputs), "out_specs": out_specs,
                  "then_request": [], "else_request": []}
         op = outer.create_op("If", inputs, attrs, name=scope, control_inputs=_outer_deps(then_g, else_g))
-    outs = iter(op.outputs[:-1])
+    outs = iter(_rewrap(_rewrappers(_flatten(results["then"])), op.outputs[:-1]))
     flat = [op if isinstance(t, Operation) else next(outs) for t in then_leaves]
     res = _pack_as(results["then"], flat) if _is_nested(results["then"]) else flat[0]
     if not strict and isinstance(res, (list, builtins.tuple)) and not hasattr(res, "_fields") and len(res) == 1:

@@ -24,7 +24,15 @@ def _aggregate(grads):
         return None
     if len(grads) == 1:
         return grads[0]
+    if grads[0].dtype.name == "variant":   # gradients of a TensorArray: summed element by element
+        from nanotf.ops import tensor_array_ops
+        return tensor_array_ops.add_n_flows(grads)
     return math_ops.add_n(grads)
+
+
+def _differentiable(t):
+    """Gradients flow to floating tensors and to TensorArray flows (dtype variant, ops/tensor_array_ops.py)."""
+    return t.dtype.is_floating or t.dtype.name == "variant"
 
 
 def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_ops=False,
@@ -90,7 +98,7 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
                 raise ValueError("Num gradients %d generated for op %s do not match num inputs %d"
                                  % (len(in_grads), op.name, len(op._inputs)))
             for t, g in zip(op._inputs, in_grads):
-                if g is None or t in stops or not t.dtype.is_floating:
+                if g is None or t in stops or not _differentiable(t):
                     continue
                 if t.op not in between and t not in x_set:
                     continue
