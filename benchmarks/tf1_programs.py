@@ -1,0 +1,147 @@
+"""The TF 1.x-style example programs (examples/tf1/) on nanotf and on TensorFlow 2.21 compat.v1, alternated.
+
+    .venv/bin/python benchmarks/tf1_programs.py                       # every program, 3 rounds
+    .venv/bin/python benchmarks/tf1_programs.py --rounds 1 gan_mnist  # one program, once
+    .venv/bin/python benchmarks/tf1_programs.py --contention 1        # beside one busy process
+
+Each program runs unchanged on both frameworks: examples/tf1/_framework.py imports nanotf, or
+`tensorflow.compat.v1` when NANOTF_BENCH_FRAMEWORK=tensorflow. A round runs every program once per
+framework, in turn, so that the machine's slow drifts hit both alike; the table gives the median
+whole-process wall time over the rounds (start-up included: a user waits for it too), the ratio
+nanotf / TensorFlow, and each run's last printed line (its metric), so a fast run that learned
+nothing shows. Real MNIST is used where `_mnist_arrays` finds it, else fake data (said in the
+table). TensorFlow runs from benchmarks/.venvs/tf (benchmarks/setup_peers.sh tf).
+Results go to results/tf1_programs.{md,json}.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PROGRAMS_DIR = os.path.join(ROOT, 'examples', 'tf1')
+TF_PYTHON = os.path.join(HERE, '.venvs', 'tf', 'bin', 'python')
+
+# program -> arguments for a run long enough that training, not start-up, dominates on TF
+PROGRAMS = {
+    'gan_mnist': ['--steps', '2000'],
+    'dcgan_mnist': ['--steps', '100'],
+    'vae_mnist': ['--steps', '2000'],
+    'autoencoder_mnist': ['--steps', '2000'],
+    'cnn_layers_mnist': ['--steps', '300'],
+    'multigpu_mnist': ['--steps', '500'],
+    'lstm_mnist': ['--steps', '300'],
+    'lstm_mnist_dynamic': ['--steps', '300'],
+    'bidirectional_lstm_mnist': ['--steps', '200'],
+    'gru_dynamic_length': ['--steps', '300'],
+    'while_loop_rnn_mnist': ['--steps', '300'],
+    'data_pipeline_mlp': ['--steps', '1000'],
+    'kmeans_mnist': ['--steps', '30'],
+    'random_forest_mnist': ['--steps', '100'],
+    'word2vec_nce': ['--steps', '3000'],
+}
+
+
+def _busy(n, seconds):
+    """n processes spinning on a core each, ending by themselves after `seconds` at the latest."""
+    code = 'import time\nend = time.time() + %f\nwhile time.time() < end: pass' % seconds
+    return [subprocess.Popen([sys.executable, '-c', code]) for _ in range(n)]
+
+
+def find_mnist():
+    """A folder holding the four gzipped MNIST files: $NANOTF_DATA_DIR/mnist, ~/.cache/nanotf/mnist, ../shared."""
+    dirs = [os.path.join(os.environ['NANOTF_DATA_DIR'], 'mnist')] if os.environ.get('NANOTF_DATA_DIR') else []
+    dirs += [os.path.expanduser('~/.cache/nanotf/mnist'), os.path.join(os.path.dirname(ROOT), 'shared', 'data', 'mnist')]
+    names = ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz',
+             't10k-labels-idx1-ubyte.gz')
+    for d in dirs:
+        if all(os.path.isfile(os.path.join(d, n)) for n in names):
+            return d
+    return None
+
+
+def run_once(framework, program, args, data_dir):
+    # TF_USE_LEGACY_KERAS: TF 2.21's compat.v1 tf.layers and rnn cells need tf-keras (Keras 2), see setup_peers.sh
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', TF_USE_LEGACY_KERAS='1', NANOTF_BENCH_FRAMEWORK=framework)
+    python = TF_PYTHON if framework == 'tensorflow' else sys.executable
+    cmd = [python, os.path.join(PROGRAMS_DIR, program + '.py')] + args + (['--data_dir', data_dir] if data_dir else ['--fake_data'])
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=PROGRAMS_DIR)
+    wall = time.perf_counter() - t0
+    if out.returncode != 0:
+        tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ['(no output)']
+        return {'wall_s': None, 'last_line': 'FAILED rc=%d: %s' % (out.returncode, tail[0][:120])}
+    lines = out.stdout.strip().splitlines()
+    return {'wall_s': wall, 'last_line': lines[-1] if lines else ''}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('programs', nargs='*', help='program names (default: all)')
+    p.add_argument('--rounds', type=int, default=3)
+    p.add_argument('--fake_data', action='store_true', help='fake data even where real MNIST is present')
+    p.add_argument('--contention', type=int, default=0, metavar='N',
+                   help='run N busy processes beside the programs (bounded; stopped at the end)')
+    p.add_argument('--out', default=os.path.join(HERE, 'results', 'tf1_programs'))
+    args = p.parse_args()
+    names = args.programs or list(PROGRAMS)
+    unknown = [n for n in names if n not in PROGRAMS]
+    if unknown:
+        p.error('unknown program(s): %s (known: %s)' % (', '.join(unknown), ', '.join(PROGRAMS)))
+    data_dir = None if args.fake_data else find_mnist()
+    fake = data_dir is None
+    frameworks = ['nanotf', 'tensorflow'] if os.path.exists(TF_PYTHON) else ['nanotf']
+    if len(frameworks) == 1:
+        print('TensorFlow column skipped: %s not found (run benchmarks/setup_peers.sh tf)' % TF_PYTHON)
+    busy = _busy(args.contention, 4 * 3600) if args.contention else []
+    runs = {n: {f: [] for f in frameworks} for n in names}
+    try:
+        for r in range(args.rounds):
+            for n in names:
+                for f in frameworks:
+                    res = run_once(f, n, PROGRAMS[n], data_dir)
+                    runs[n][f].append(res)
+                    print('round %d  %-26s %-10s %s  %s' % (r + 1, n, f, '%7.2f s' % res['wall_s']
+                          if res['wall_s'] is not None else '  failed', res['last_line']), flush=True)
+    finally:
+        for b in busy:
+            b.kill()
+    lines = ['| program | args | nanotf s | TensorFlow s | nanotf / TF | nanotf last line | TF last line |',
+             '|---|---|---|---|---|---|---|']
+    summary = {}
+    for n in names:
+        med = {}
+        for f in frameworks:
+            walls = [x['wall_s'] for x in runs[n][f] if x['wall_s'] is not None]
+            med[f] = statistics.median(walls) if len(walls) == len(runs[n][f]) else None
+        summary[n] = med
+        ratio = ('%.2f' % (med['nanotf'] / med['tensorflow'])
+                 if med.get('tensorflow') and med.get('nanotf') else 'n/a')
+        cell = lambda f: '%.2f' % med[f] if med.get(f) else ('failed' if f in med else 'n/a')  # noqa: E731
+        last = lambda f: runs[n][f][-1]['last_line'] if f in runs[n] else ''  # noqa: E731
+        lines.append('| %s | `%s` | %s | %s | %s | %s | %s |' % (n, ' '.join(PROGRAMS[n]), cell('nanotf'),
+                                                            cell('tensorflow'), ratio, last('nanotf'),
+                                                            last('tensorflow')))
+    machine = '%s, %d CPUs, Python %s' % (platform.processor() or platform.machine(), os.cpu_count(),
+                                         platform.python_version())
+    table = '\n'.join(lines)
+    print(table)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out + '.md', 'w') as f:
+        f.write('# TF 1.x-style programs: nanotf against TensorFlow 2.21 compat.v1\n\n'
+                'Made by `benchmarks/tf1_programs.py --rounds %d%s` on %s, %s data; whole-process wall time, '
+                'median of the rounds.\n\n%s\n' % (args.rounds, ' --contention %d' % args.contention
+                                                   if args.contention else '', machine,
+                                                   'fake' if fake else 'real MNIST', table))
+    with open(args.out + '.json', 'w') as f:
+        json.dump({'rounds': args.rounds, 'contention': args.contention, 'fake_data': fake, 'machine': machine,
+                   'summary': summary, 'runs': runs}, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
