@@ -396,6 +396,45 @@ def test_static_rnn_gradient_of_last_output_by_finite_differences():
                       None, rng)
 
 
+def test_output_and_input_projection_wrappers_match_numpy():
+    rng = np.random.default_rng(14)
+    B, T, I, H = 2, 3, 1, 4
+    xs = rng.standard_normal((B, T, I))
+    with tf.Graph().as_default():
+        x = tf.placeholder(F64, [None, T, I])
+        with tf.variable_scope("o", initializer=_random_init()):
+            cell = tf.contrib.rnn.OutputProjectionWrapper(tf.contrib.rnn.BasicRNNCell(H, activation=tf.nn.relu), 1)
+            out, _ = tf.nn.dynamic_rnn(cell, x, dtype=F64)
+        with tf.variable_scope("i", initializer=_random_init()):
+            icell = tf.contrib.rnn.InputProjectionWrapper(tf.contrib.rnn.GRUCell(H), num_proj=3)
+            iout, _ = tf.nn.dynamic_rnn(icell, x, dtype=F64)
+        assert _names() == {
+            "o/rnn/output_projection_wrapper/basic_rnn_cell/kernel": (I + H, H),
+            "o/rnn/output_projection_wrapper/basic_rnn_cell/bias": (H,),
+            "o/rnn/output_projection_wrapper/kernel": (H, 1), "o/rnn/output_projection_wrapper/bias": (1,),
+            "i/rnn/input_projection_wrapper/kernel": (I, 3), "i/rnn/input_projection_wrapper/bias": (3,),
+            "i/rnn/input_projection_wrapper/gru_cell/gates/kernel": (3 + H, 2 * H),
+            "i/rnn/input_projection_wrapper/gru_cell/gates/bias": (2 * H,),
+            "i/rnn/input_projection_wrapper/gru_cell/candidate/kernel": (3 + H, H),
+            "i/rnn/input_projection_wrapper/gru_cell/candidate/bias": (H,)}
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got, igot = sess.run([out, iout], {x: xs})
+            v = _values(sess)
+    p = "o/rnn/output_projection_wrapper/"
+
+    def step(x_, h):
+        h = np.maximum(np.concatenate([x_, h], 1) @ v[p + "basic_rnn_cell/kernel"] + v[p + "basic_rnn_cell/bias"], 0)
+        return h @ v[p + "kernel"] + v[p + "bias"], h
+    want, _ = ref.run(step, xs.transpose(1, 0, 2), np.zeros((B, H)))
+    np.testing.assert_allclose(got, want.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
+    q = "i/rnn/input_projection_wrapper/"
+    g = [v[q + "gru_cell/" + n] for n in ("gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias")]
+    iwant, _ = ref.run(lambda x_, h: ref.gru_step(x_ @ v[q + "kernel"] + v[q + "bias"], h, *g), xs.transpose(1, 0, 2),
+                       np.zeros((B, H)))
+    np.testing.assert_allclose(igot, iwant.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
+
+
 # -- DropoutWrapper
 def test_dropout_wrapper_keep_prob_tensor_and_output_dropout():
     rng = np.random.default_rng(9)

@@ -22,7 +22,8 @@ from nanotf.framework.tensor_shape import as_shape
 from nanotf.ops import array_ops, init_ops, math_ops, nn_ops, random_ops, variable_scope as vs
 
 __all__ = ["RNNCell", "LayerRNNCell", "BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell", "MultiRNNCell",
-           "DropoutWrapper", "ResidualWrapper", "DeviceWrapper", "LSTMStateTuple", "LSTMBlockCell"]
+           "DropoutWrapper", "ResidualWrapper", "DeviceWrapper", "LSTMStateTuple", "LSTMBlockCell",
+           "OutputProjectionWrapper", "InputProjectionWrapper"]
 
 _WEIGHTS = "kernel"
 _BIAS = "bias"
@@ -674,6 +675,81 @@ class DropoutWrapper(_Wrapper):
         if _drops(self._output_keep_prob):
             output = self._dropout(output, "output", self._output_keep_prob)
         return output, new_state
+
+
+class OutputProjectionWrapper(RNNCell):
+    """tf.contrib.rnn.OutputProjectionWrapper: the cell's output times `kernel` plus `bias` (created in the
+    wrapper's scope, e.g. rnn/output_projection_wrapper/kernel; the wrapped cell's variables nest under it)."""
+
+    def __init__(self, cell, output_size, activation=None, reuse=None):
+        super().__init__(_reuse=reuse)
+        assert_like_rnncell("cell", cell)
+        if output_size < 1:
+            raise ValueError("Parameter output_size must be > 0: %d." % output_size)
+        self._cell = cell
+        self._output_size = int(output_size)
+        self._activation = activation
+        self._proj = None
+
+    @property
+    def state_size(self):
+        return self._cell.state_size
+
+    @property
+    def output_size(self):
+        return self._output_size
+
+    def zero_state(self, batch_size, dtype):
+        with name_scope(type(self).__name__ + "ZeroState"):
+            return self._cell.zero_state(batch_size, dtype)
+
+    def call(self, inputs, state):
+        output, new_state = self._cell(inputs, state)
+        if self._proj is None:
+            depth = _check_input_depth(self, output.shape)
+            self._proj = (vs.get_variable(_WEIGHTS, [depth, self._output_size], dtype=output.dtype),
+                          vs.get_variable(_BIAS, [self._output_size], dtype=output.dtype,
+                                          initializer=init_ops.zeros_initializer()))
+        projected = nn_ops.bias_add(math_ops.matmul(output, self._proj[0]), self._proj[1])
+        if self._activation:
+            projected = self._activation(projected)
+        return projected, new_state
+
+
+class InputProjectionWrapper(RNNCell):
+    """tf.contrib.rnn.InputProjectionWrapper: inputs times `kernel` plus `bias` (in the wrapper's scope), then
+    the cell."""
+
+    def __init__(self, cell, num_proj, activation=None, input_size=None, reuse=None):
+        super().__init__(_reuse=reuse)
+        assert_like_rnncell("cell", cell)
+        self._cell = cell
+        self._num_proj = int(num_proj)
+        self._activation = activation
+        self._proj = None
+
+    @property
+    def state_size(self):
+        return self._cell.state_size
+
+    @property
+    def output_size(self):
+        return self._cell.output_size
+
+    def zero_state(self, batch_size, dtype):
+        with name_scope(type(self).__name__ + "ZeroState"):
+            return self._cell.zero_state(batch_size, dtype)
+
+    def call(self, inputs, state):
+        if self._proj is None:
+            depth = _check_input_depth(self, inputs.shape)
+            self._proj = (vs.get_variable(_WEIGHTS, [depth, self._num_proj], dtype=inputs.dtype),
+                          vs.get_variable(_BIAS, [self._num_proj], dtype=inputs.dtype,
+                                          initializer=init_ops.zeros_initializer()))
+        projected = nn_ops.bias_add(math_ops.matmul(inputs, self._proj[0]), self._proj[1])
+        if self._activation:
+            projected = self._activation(projected)
+        return self._cell(projected, state)
 
 
 class ResidualWrapper(_Wrapper):
