@@ -646,3 +646,22 @@ def test_tensor_array_through_cond():
         xv = np.array([1.0, -2.0, 0.5])
         np.testing.assert_allclose(s.run(g, {p: True, x: xv}), np.full(3, 3.0))
         np.testing.assert_allclose(s.run(g, {p: False, x: xv}), 1 + 2 * xv)
+
+
+def test_case_exclusive_fails_when_two_predicates_hold():
+    x = tf.placeholder(tf.int32, [])
+    r = tf.case([(x > 0, lambda: tf.constant(1)), (x > 5, lambda: tf.constant(2))], default=lambda: tf.constant(0),
+                exclusive=True)
+    with tf.Session() as s:
+        assert [s.run(r, {x: v}) for v in (-1, 3)] == [0, 1]
+        with pytest.raises(tf.errors.InvalidArgumentError, match="more than one predicate"):
+            s.run(r, {x: 7})
+
+
+def test_switch_case():
+    i = tf.placeholder(tf.int32, [])
+    listed = tf.switch_case(i, [lambda: tf.constant(10), lambda: tf.constant(11)], default=lambda: tf.constant(-1))
+    keyed = tf.switch_case(i, {1: lambda: tf.constant(10), 3: lambda: tf.constant(30)})
+    with tf.Session() as s:
+        assert [s.run(listed, {i: v}) for v in (0, 1, 2, -5)] == [10, 11, -1, -1]
+        assert [s.run(keyed, {i: v}) for v in (1, 3, 7)] == [10, 30, 30]

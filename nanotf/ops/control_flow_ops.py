@@ -849,7 +849,7 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"
 
     pred_fn_pairs is a list of (boolean scalar, callable) pairs or a dict; without `default` the last
     pair's callable serves as the default. Built as nested conds, so only the chosen callable's ops run.
-    `exclusive` is accepted; nanotf does not check at run time that at most one predicate holds."""
+    With exclusive=True, a run where more than one predicate holds fails with InvalidArgumentError."""
     if isinstance(pred_fn_pairs, dict):
         pairs = list(pred_fn_pairs.items())
     elif isinstance(pred_fn_pairs, (list, builtins.tuple)):
@@ -864,18 +864,24 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"
             raise TypeError("fn for pred %s must be callable." % getattr(p, "name", p))
         if isinstance(p, (bool, np.bool_)) or convert_to_tensor(p).dtype is not dtypes.bool:
             raise TypeError("pred must be a boolean scalar tensor, got %r" % (p,))
+    preds = [p for p, _ in pairs]
     if default is None:
         if not pairs:
             raise ValueError("case needs at least one (pred, fn) pair or a default")
         pairs, default = pairs[:-1], pairs[-1][1]
     elif not callable(default):
         raise TypeError("default must be callable.")
-    with name_scope(name, "case", [p for p, _ in pairs]):
+    with name_scope(name, "case", preds):
+        checks = []
+        if exclusive and len(preds) > 1:
+            checks = [apply_op("AssertAtMostOneTrue", [convert_to_tensor(p) for p in preds], name="Assert")]
+
         def chain(k):
             if k == len(pairs):
                 return default()
             return cond(pairs[k][0], pairs[k][1], lambda: chain(k + 1), strict=True)
-        res = chain(0)
+        with control_dependencies(checks):
+            res = chain(0)
     if not strict and isinstance(res, (list, builtins.tuple)) and not hasattr(res, "_fields") and len(res) == 1:
         res = res[0]
     return res
@@ -885,3 +891,48 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"
 from nanotf.ops.functional_ops import foldl, foldr, map_fn, scan  # noqa: E402
 
 __all__ += ["map_fn", "scan", "foldl", "foldr"]
+
+
+class AssertAtMostOneTrue(OpDef):
+    """Fails the run when more than one of its boolean scalar inputs is true (tf.case(exclusive=True))."""
+    stateful = True
+    grad = None
+
+    def infer(op):
+        return []
+
+    def kernel(op, ctx):
+        names = [t.name for t in op._inputs]
+
+        def check(*preds):
+            true = [n for n, p in zip(names, preds) if p]
+            if len(true) > 1:
+                raise errors.InvalidArgumentError(None, op, "Input error: exclusive=True and more than one predicate "
+                                                  "evaluated to True: %s" % ", ".join(true))
+        return check
+
+
+def switch_case(branch_index, branch_fns, default=None, name="switch_case"):
+    """TF's tf.switch_case: runs branch_fns[branch_index] (a list of callables, of (int, callable) pairs, or a
+    dict int -> callable); an index with no branch runs `default`, or the last branch when there is none."""
+    if isinstance(branch_fns, dict):
+        items = sorted(branch_fns.items())
+    elif isinstance(branch_fns, (list, builtins.tuple)) and branch_fns and isinstance(branch_fns[0], builtins.tuple):
+        items = list(branch_fns)
+    else:
+        items = list(enumerate(branch_fns))
+    if not items:
+        raise ValueError("Must provide at least one item in branch_fns")
+    for k, fn in items:
+        if not isinstance(k, (int, np.integer)) or not callable(fn):
+            raise TypeError("branch_fns must hold (int, callable) pairs, got %r" % ((k, fn),))
+    with name_scope(name, "switch_case", [branch_index]):
+        index = convert_to_tensor(branch_index, name="branch_index")
+        if not index.dtype.is_integer or index.shape.ndims not in (None, 0):
+            raise TypeError("branch_index must be a scalar integer tensor, got %s" % (index,))
+        from nanotf.ops import math_ops
+        pairs = [(math_ops.equal(index, math_ops.cast(k, index.dtype)), fn) for k, fn in items]
+        return case(pairs, default=default if default is not None else items[-1][1], name=None)
+
+
+__all__ += ["switch_case"]
