@@ -35,9 +35,9 @@ def lstm_step(x, state, kernel, bias, forget_bias=1.0, peepholes=None, cell_clip
     return new_h, (new_c, new_h)
 
 
-def gru_step(x, h, gate_kernel, gate_bias, cand_kernel, cand_bias):
+def gru_step(x, h, gate_kernel, gate_bias, cand_kernel, cand_bias, activation=np.tanh):
     r, u = np.split(sigmoid(np.concatenate([x, h], 1) @ gate_kernel + gate_bias), 2, axis=1)
-    c = np.tanh(np.concatenate([x, r * h], 1) @ cand_kernel + cand_bias)
+    c = activation(np.concatenate([x, r * h], 1) @ cand_kernel + cand_bias)
     new_h = u * h + (1 - u) * c
     return new_h, new_h
 

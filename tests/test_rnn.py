@@ -156,7 +156,8 @@ def _lstm_params(v, prefix):
 
 @pytest.mark.parametrize("time_major", [False, True])
 @pytest.mark.parametrize("with_lengths", [False, True])
-@pytest.mark.parametrize("kind", ["lstm_fused", "lstm_peephole_fused", "lstm_unrolled", "gru", "multi"])
+@pytest.mark.parametrize("kind", ["lstm_fused", "lstm_peephole_fused", "lstm_unrolled", "gru", "gru_relu_unrolled",
+                                  "multi"])
 def test_dynamic_rnn_matches_numpy(kind, with_lengths, time_major):
     rng = np.random.default_rng(2)
     B, T, I, H = 3, 5, 4, 3
@@ -171,6 +172,8 @@ def test_dynamic_rnn_matches_numpy(kind, with_lengths, time_major):
             cell = tf.nn.rnn_cell.LSTMCell(H, num_proj=H, forget_bias=0.7)
         elif kind == "gru":
             cell = tf.nn.rnn_cell.GRUCell(H)
+        elif kind == "gru_relu_unrolled":
+            cell = tf.nn.rnn_cell.GRUCell(H, activation=tf.nn.relu)
         else:
             cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.BasicLSTMCell(H), tf.nn.rnn_cell.BasicLSTMCell(2)])
         x = tf.placeholder(F64, [T, B, I] if time_major else [B, T, I])
@@ -198,9 +201,10 @@ def test_dynamic_rnn_matches_numpy(kind, with_lengths, time_major):
         p = v["m/rnn/lstm_cell/projection/kernel"]
         want_out, want_state = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b, forget_bias=0.7, proj=p), xs,
                                        (zeros(H), zeros(H)), lengths)
-    elif kind == "gru":
+    elif kind in ("gru", "gru_relu_unrolled"):
         g = [v["m/rnn/gru_cell/%s" % n] for n in ("gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias")]
-        want_out, want_state = ref.run(lambda x_, s: ref.gru_step(x_, s, *g), xs, zeros(H), lengths)
+        act = np.tanh if kind == "gru" else (lambda z: np.maximum(z, 0))
+        want_out, want_state = ref.run(lambda x_, s: ref.gru_step(x_, s, *g, activation=act), xs, zeros(H), lengths)
     else:
         k0, b0 = _lstm_params(v, "m/rnn/multi_rnn_cell/cell_0/basic_lstm_cell")
         k1, b1 = _lstm_params(v, "m/rnn/multi_rnn_cell/cell_1/basic_lstm_cell")
@@ -344,7 +348,8 @@ def _fd_check(sess, loss, grads, feed, var_feeds, rng, eps=1e-6, picks=6):
             assert abs(fd - g_val[idx]) <= 1e-6 + 1e-5 * abs(fd), (target.name, idx, fd, g_val[idx])
 
 
-@pytest.mark.parametrize("kind", ["lstm_fused", "lstm_peephole_fused", "gru_unrolled", "multi_dropout_fused"])
+@pytest.mark.parametrize("kind", ["lstm_fused", "lstm_peephole_fused", "gru_fused", "basic_rnn_unrolled",
+                                  "multi_dropout_fused"])
 def test_dynamic_rnn_gradients_by_finite_differences(kind):
     rng = np.random.default_rng(7)
     B, T, I, H = 3, 4, 3, 3
@@ -357,8 +362,10 @@ def test_dynamic_rnn_gradients_by_finite_differences(kind):
         elif kind == "lstm_peephole_fused":
             cell = tf.nn.rnn_cell.LSTMCell(H, use_peepholes=True, cell_clip=1.5)
             init = tf.nn.rnn_cell.LSTMStateTuple(c0, tf.zeros([B, H], F64))
-        elif kind == "gru_unrolled":
+        elif kind == "gru_fused":
             cell, init = tf.nn.rnn_cell.GRUCell(H), c0
+        elif kind == "basic_rnn_unrolled":
+            cell, init = tf.nn.rnn_cell.BasicRNNCell(H), c0
         else:
             cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.BasicLSTMCell(H),
                                                                                output_keep_prob=1.0),
@@ -506,35 +513,65 @@ def test_unknown_time_dimension_runs_fused_lstm():
 
 
 def test_unknown_time_dimension_runs_other_cells_in_a_loop():
-    """GRU with an unknown number of steps: a tf.scan loop, checked against NumPy and by finite differences."""
+    """A cell with no fused kernel (BasicRNNCell) over an unknown number of steps: a tf.scan loop, checked
+    against NumPy and by finite differences."""
     rng = np.random.default_rng(12)
     B, I, H = 3, 2, 3
     with tf.Graph().as_default():
         x = tf.placeholder(F64, [B, None, I])
         seq = tf.placeholder(tf.int32, [B])
         with tf.variable_scope("loop", initializer=_random_init()):
-            out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(H), x, sequence_length=seq, dtype=F64)
+            out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicRNNCell(H), x, sequence_length=seq, dtype=F64)
         assert out.shape.as_list() == [B, None, H] and state.shape.as_list() == [B, H]
+        assert any(op.type == "While" for op in tf.get_default_graph().get_operations())
         loss = tf.reduce_sum(out * out) + tf.reduce_sum(state * tf.constant(rng.standard_normal((B, H))))
         variables = tf.trainable_variables()
-        assert sorted(v.op.name for v in variables) == ["loop/rnn/gru_cell/candidate/bias",
-                                                       "loop/rnn/gru_cell/candidate/kernel",
-                                                       "loop/rnn/gru_cell/gates/bias", "loop/rnn/gru_cell/gates/kernel"]
+        assert sorted(v.op.name for v in variables) == ["loop/rnn/basic_rnn_cell/bias", "loop/rnn/basic_rnn_cell/kernel"]
         grads = tf.gradients(loss, [x] + variables)
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             v = _values(sess)
-            g = [v["loop/rnn/gru_cell/%s" % n] for n in ("gates/kernel", "gates/bias", "candidate/kernel",
-                                                         "candidate/bias")]
+            k, b = v["loop/rnn/basic_rnn_cell/kernel"], v["loop/rnn/basic_rnn_cell/bias"]
             for T, lengths in ((4, np.array([4, 1, 0])), (2, np.array([2, 2, 1]))):
                 xs = rng.standard_normal((B, T, I))
                 got_out, got_state = sess.run([out, state], {x: xs, seq: lengths})
-                want_out, want_state = ref.run(lambda x_, s: ref.gru_step(x_, s, *g), xs.transpose(1, 0, 2),
+                want_out, want_state = ref.run(lambda x_, s: ref.basic_rnn_step(x_, s, k, b), xs.transpose(1, 0, 2),
                                                np.zeros((B, H)), lengths)
                 np.testing.assert_allclose(got_out, want_out.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
                 np.testing.assert_allclose(got_state, want_state, rtol=1e-10, atol=1e-12)
             feed = {x: rng.standard_normal((B, 4, I)), seq: np.array([4, 2, 3])}
             _fd_check(sess, loss, list(zip(grads, [("feed", x)] + [("var", w) for w in variables])), feed, None, rng)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_fused_gru_in_concurrent_batch_slices_matches_numpy(monkeypatch, threads):
+    from nanotf.ops import lstm_ops
+    monkeypatch.setattr(lstm_ops, "_MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(lstm_ops, "_MIN_SLICE", 1)
+    rng = np.random.default_rng(15)
+    B, T, I, H = 6, 4, 3, 2
+    lengths = np.array([4, 0, 2, 3, 1, 4])
+    with tf.Graph().as_default():
+        x = tf.placeholder(F64, [B, T, I])
+        with tf.variable_scope("p", initializer=_random_init()):
+            out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(H), x, sequence_length=lengths, dtype=F64)
+        loss = tf.reduce_sum(out * rng.standard_normal((B, T, H))) + tf.reduce_sum(state * state)
+        variables = tf.trainable_variables()
+        grads = tf.gradients(loss, [x] + variables)
+        with tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=threads)) as sess:
+            sess.run(tf.global_variables_initializer())
+            xs = rng.standard_normal((B, T, I))
+            got_out, got_state = sess.run([out, state], {x: xs})
+            v = _values(sess)
+            g = [v["p/rnn/gru_cell/%s" % n] for n in ("gates/kernel", "gates/bias", "candidate/kernel",
+                                                      "candidate/bias")]
+            want_out, want_state = ref.run(lambda x_, s: ref.gru_step(x_, s, *g), xs.transpose(1, 0, 2),
+                                           np.zeros((B, H)), lengths)
+            np.testing.assert_allclose(got_out, want_out.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(got_state, want_state, rtol=1e-10, atol=1e-12)
+            _fd_check(sess, loss, list(zip(grads, [("feed", x)] + [("var", w) for w in variables])), {x: xs}, None,
+                      rng)
+            assert sess.run(state.op.outputs[2], {x: xs}).shape[0] == threads
 
 
 @pytest.mark.parametrize("threads", [2, 3])

@@ -16,7 +16,7 @@ from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops import array_ops, math_ops
-from nanotf.ops import lstm_ops
+from nanotf.ops import gru_ops, lstm_ops
 from nanotf.ops import rnn_cell_impl as cells
 from nanotf.ops import variable_scope as vs
 
@@ -124,13 +124,15 @@ def _unstack_steps(x, num):
 
 # -- the fused path
 def _fused_kind(cell):
-    """How a cell runs over a whole sequence at once: 'lstm', 'multi', 'dropout', or None (step by step)."""
+    """How a cell runs over a whole sequence at once: 'lstm', 'gru', 'multi', 'dropout', or None (step by step)."""
     if type(cell) in (cells.BasicLSTMCell, cells.LSTMCell, cells.LSTMBlockCell):
         if not cell._state_is_tuple or not cells._is_default_tanh(cell._activation):
             return None
         if type(cell) is not cells.BasicLSTMCell and cell._num_proj is not None:
             return None
         return "lstm"
+    if type(cell) is cells.GRUCell:
+        return "gru" if cells._is_default_tanh(cell._activation) else None
     if type(cell) is cells.MultiRNNCell:
         if cell._state_is_tuple and all(_fused_kind(c) for c in cell._cells):
             return "multi"
@@ -161,6 +163,11 @@ def _fused(cell, x, state, sequence_length):
                     x, s = _fused(sub, x, state[i], sequence_length)
                 new_states.append(s)
         return x, tuple(new_states)
+    if kind == "gru":
+        with cell._cell_scope(None, step_shape, x.dtype):
+            outs = gru_ops.gru_sequence(x, state, cell._gate_kernel, cell._gate_bias, cell._candidate_kernel,
+                                        cell._candidate_bias, sequence_length=sequence_length)
+        return outs[0], outs[1]
     c0, h0 = state
     with cell._cell_scope(None, step_shape, x.dtype):
         peepholes = (cell._w_i_diag, cell._w_f_diag, cell._w_o_diag) if getattr(cell, "_use_peepholes", False) \
