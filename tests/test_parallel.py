@@ -25,6 +25,15 @@ BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8
 
 
 # -- helpers
+@pytest.fixture(autouse=True)
+def quiet_machine(monkeypatch):
+    """Every test here starts on a 'quiet machine' whatever the load really is (other processes' load
+    switches dense plans to one BLAS thread and the pool, framework/parallel.py); a test may flip it."""
+    monkeypatch.setattr(parallel._neighbours, "busy", False)
+    monkeypatch.setattr(parallel._neighbours, "next_check", float("inf"))
+    return parallel._neighbours
+
+
 @pytest.fixture
 def threads():
     """set(n): the pool splits work over n threads for this test; the default (0) is restored after."""
@@ -94,8 +103,8 @@ def blas():
 
 @contextlib.contextmanager
 def _in_run():
-    """What Session.run does around every plan."""
-    began = parallel.run_begin()
+    """What Session.run does around a plan that splits work (one with a convolution)."""
+    began = parallel.run_begin(True)
     try:
         yield began
     finally:
@@ -535,8 +544,8 @@ def test_run_begin_makes_blas_single_threaded_until_run_end(threads, blas):
 def test_nested_runs_restore_blas_threads_at_the_last_end(threads, blas):
     """Runs overlapping (Sessions in several threads): BLAS stays at 1 thread until the last one ends."""
     threads(2)
-    first = parallel.run_begin()
-    second = parallel.run_begin()
+    first = parallel.run_begin(True)
+    second = parallel.run_begin(True)
     assert first and second and blas.now() == blas.single
     parallel.run_end(first)
     assert blas.now() == blas.single
@@ -545,17 +554,21 @@ def test_nested_runs_restore_blas_threads_at_the_last_end(threads, blas):
     assert parallel._runs == 0
 
 
-def test_one_thread_set_by_the_user_splits_nothing(threads, blas, spy):
-    """With 1 intra-op thread asked for, a run splits nothing and BLAS runs 1 thread (as in every run):
-    TF's intra_op_parallelism_threads=1 idiom for a single-threaded run; the count comes back after."""
+@pytest.mark.parametrize("splits_work", [True, False], ids=["conv-plan", "dense-plan"])
+def test_one_thread_set_by_the_user_splits_nothing(threads, blas, spy, splits_work):
+    """With 1 intra-op thread asked for, a run splits nothing and BLAS runs 1 thread too (TF's
+    intra_op_parallelism_threads=1 idiom for a single-threaded run); the count comes back after."""
     threads(1)
-    with _in_run() as splits:
+    splits = parallel.run_begin(splits_work)
+    try:
         assert splits is False
         assert parallel._runs == 1 and parallel._split_runs == 0
         assert blas.now() == blas.single
         rng = np.random.default_rng(12)
         a, b = _f32(rng, 400, 1000), _f32(rng, 1000, 20)
         _assert_sums_close(parallel.matmul(a, b), *_matmul_ref(a, b))
+    finally:
+        parallel.run_end(splits)
     assert blas.now() == blas.before
     assert spy.calls == []
 
@@ -613,17 +626,25 @@ def _dense_run():
     _assert_sums_close(got, *_matmul_ref(a, b))
 
 
-@pytest.mark.parametrize("count", [0, 2], ids=["default", "set-by-user"])
-def test_every_run_holds_blas_at_one_thread(threads, blas, spy, monkeypatch, count):
-    """A dense plan (no convolution) runs its products with BLAS at 1 thread too, whatever the thread
-    count, and its big product is split over nanotf's pool instead; BLAS gets its 3 back afterwards."""
+@pytest.mark.parametrize("busy, count", [(False, 0), (False, 2), (True, 0), (True, 2)],
+                         ids=["quiet-default", "quiet-set-by-user", "busy-default", "busy-set-by-user"])
+def test_dense_plans_keep_blas_threads_only_on_a_quiet_machine(threads, blas, spy, monkeypatch, quiet_machine,
+                                                               busy, count):
+    """A plan without convolutions, on a quiet machine, leaves BLAS its own threads (its spinning threads
+    serve small products best), capped by a thread count the user set (2 of the 3 here), and splits
+    nothing itself. While other processes keep the machine busy, the same plan runs BLAS at 1 thread
+    and splits its big product over nanotf's pool. Either way BLAS gets its 3 back afterwards."""
     monkeypatch.delenv("NANOTF_NUM_THREADS", raising=False)
     threads(count)
+    monkeypatch.setattr(quiet_machine, "busy", busy)
     seen = _blas_seen_by_matmul(monkeypatch, blas)
     _dense_run()
-    assert seen == [blas.single]
+    if busy:
+        assert seen == [blas.single]
+    else:
+        assert seen == [[min(b, count or b) for b in blas.before]]
     assert blas.now() == blas.before and parallel._runs == 0
-    assert bool(spy.split("matmul")) == (parallel.num_threads() >= 2)
+    assert bool(spy.split("matmul")) == (busy and parallel.num_threads() >= 2)
 
 
 # -- convolutions split over threads vs float64 references
@@ -833,6 +854,7 @@ def test_fused_adam_matches_closed_form(threads, spy, monkeypatch, shape, nester
     partial); a small one, or any in a single-threaded run, in one go. After each of two steps W, m and v
     equal Adam's closed form on the float64 gradient."""
     threads(2 if splitting else 1)
+    monkeypatch.setattr(parallel._neighbours, "busy", True)    # dense plans split only on a busy machine
     bands = []
     monkeypatch.setattr(training_ops, "_band_buffers",
                         lambda *a, _orig=training_ops._band_buffers: bands.append(a) or _orig(*a))

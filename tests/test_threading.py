@@ -1,9 +1,11 @@
-"""nanotf owns its threads (nanotf/framework/parallel.py): inside every Session.run BLAS uses one thread,
-big products are split over nanotf's pool, and nothing spins when no run is active.
+"""nanotf owns its threads (nanotf/framework/parallel.py): while other processes keep the machine busy
+(and in every run of a plan with convolutions), BLAS uses one thread inside Session.run, big products
+are split over nanotf's pool, and nothing spins when no run is active; on a quiet machine dense plans
+leave BLAS its own threads. Whether the machine is busy is read from /proc/stat.
 
-None of these tests times anything: they check thread counts, thread states and CPU time consumed while
-the process is idle (a spinning thread burns CPU time; a sleeping one does not). Speed itself is measured
-in benchmarks/ (`benchmarks/run.py --contention N`).
+None of these tests times anything: they check thread counts, thread states, CPU time consumed while
+the process is idle (a spinning thread burns CPU time; a sleeping one does not) and the busy/quiet
+decision on scripted CPU counters. Speed itself is measured in benchmarks/ (`run.py --contention N`).
 """
 import os
 import sys
@@ -25,6 +27,16 @@ def two_threads():
     parallel.set_intra_op_parallelism_threads(2)
     yield
     parallel.set_intra_op_parallelism_threads(0)
+
+
+@pytest.fixture
+def machine(monkeypatch):
+    """machine(busy): pins what nanotf believes of other processes' load for this test."""
+    def pin(busy):
+        monkeypatch.setattr(parallel._neighbours, "busy", busy)
+        monkeypatch.setattr(parallel._neighbours, "next_check", float("inf"))
+    pin(True)
+    return pin
 
 
 def _assert_product_close(got, a, b):
@@ -63,8 +75,11 @@ def _thread_state(native_id):
         return f.read().rsplit(")", 1)[1].split()[0]
 
 
-def test_blas_runs_one_thread_inside_a_run_and_numpy_keeps_its_setting_outside(two_threads, monkeypatch):
-    """Seen from inside the MatMul kernel: 1 BLAS thread. Outside, before and after: NumPy's setting."""
+@pytest.mark.parametrize("busy", [True, False], ids=["busy", "quiet"])
+def test_blas_threads_inside_and_outside_a_dense_run(two_threads, machine, monkeypatch, busy):
+    """Seen from inside the MatMul kernel of a dense plan: 1 BLAS thread on a busy machine, BLAS's own
+    count (2 here) on a quiet one. Outside, before and after: NumPy's setting."""
+    machine(busy)
     threadpoolctl = pytest.importorskip("threadpoolctl")
     if not parallel.blas_threads():
         pytest.skip("no BLAS library found through threadpoolctl: nanotf leaves BLAS alone")
@@ -76,11 +91,11 @@ def test_blas_runs_one_thread_inside_a_run_and_numpy_keeps_its_setting_outside(t
             x = tf.placeholder(tf.float32, [4, 3])
             sess.run(tf.matmul(x, tf.ones([3, 2])), {x: np.ones((4, 3), np.float32)})
         after = parallel.blas_threads()
-    assert seen == [(1,) * len(before)]
+    assert seen == [(1,) * len(before) if busy else before]
     assert after == before
 
 
-def test_a_big_product_in_a_run_is_split_and_within_the_float32_bound(two_threads, monkeypatch):
+def test_a_big_product_in_a_run_is_split_and_within_the_float32_bound(two_threads, machine, monkeypatch):
     calls = []
     real = parallel.parallel_for
     monkeypatch.setattr(parallel, "parallel_for", lambda fn, n, *a, **k: calls.append(n) or real(fn, n, *a, **k))
@@ -91,9 +106,11 @@ def test_a_big_product_in_a_run_is_split_and_within_the_float32_bound(two_thread
     _assert_product_close(got, a, b)
 
 
-def test_sessions_running_in_several_threads_at_once(two_threads):
+@pytest.mark.parametrize("busy", [True, False], ids=["busy", "quiet"])
+def test_sessions_running_in_several_threads_at_once(two_threads, machine, busy):
     """Four threads each run a split product 10 times through their own Session, overlapping: every
     result is right, and once all have returned BLAS's setting is back and no run is counted."""
+    machine(busy)
     before = parallel.blas_threads()
     errors, results = [], []
     with tf.Graph().as_default() as g:
@@ -122,10 +139,11 @@ def test_sessions_running_in_several_threads_at_once(two_threads):
 
 
 @pytest.mark.skipif(not LINUX_PROC, reason="reads thread states and CPU times from /proc")
-def test_no_thread_spins_once_a_run_has_returned(two_threads):
-    """After a run that split a big product, the pool's threads are asleep (state S) and no thread but the
-    caller's uses CPU time over the next 0.3 s. (Before nanotf held BLAS at one thread in every run,
-    OpenBLAS's own threads spun for about 0.1 s after each product of a dense plan.)"""
+def test_no_thread_spins_once_a_run_has_returned(two_threads, machine):
+    """On a busy machine, after runs that split a big product, the pool's threads are asleep (state S) and
+    no thread but the caller's uses CPU time over the next 0.3 s. (Where BLAS keeps its own threads, as
+    on a quiet machine or in nanotf before this, OpenBLAS's threads spin for about 0.1 s after each
+    product, taking CPU time from whatever else runs.)"""
     time.sleep(0.5)           # let BLAS threads used by earlier tests, outside runs, time out and sleep
     with tf.Graph().as_default(), tf.Session() as sess:
         x, y, a, b = _dense_graph(seed=2)
@@ -146,7 +164,7 @@ def test_no_thread_spins_once_a_run_has_returned(two_threads):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_a_forked_child_splits_work_without_its_parents_threads(two_threads):
+def test_a_forked_child_splits_work_without_its_parents_threads(two_threads, machine):
     """A child process has none of its parent's pool threads: its runs still split and return."""
     with tf.Graph().as_default(), tf.Session() as sess:
         x, y, a, b = _dense_graph(seed=3)
@@ -172,3 +190,66 @@ def test_a_forked_child_splits_work_without_its_parents_threads(two_threads):
                 pytest.fail("the forked child's run did not return within 60 s")
             time.sleep(0.01)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+class _Counters:
+    """Scripted (wall s, all CPUs' busy s, this process's CPU s) samples for parallel._cpu_sample."""
+
+    def __init__(self):
+        self.wall = self.busy = self.mine = 0.0
+
+    def advance(self, wall, others_cores, my_cores=1.0):
+        self.wall += wall
+        self.mine += my_cores * wall
+        self.busy += (others_cores + my_cores) * wall
+
+    def sample(self, now):
+        return self.wall, self.busy, self.mine
+
+
+def test_the_machine_is_busy_from_half_a_core_of_other_work_and_quiet_again_below_a_quarter(monkeypatch):
+    """Other processes' load = all CPUs' busy time less this process's own, per second of wall time,
+    between two checks; busy from 0.5 core, quiet again below 0.25 (a load hovering in between keeps
+    the current mode)."""
+    counters = _Counters()
+    monkeypatch.setattr(parallel, "_cpu_sample", counters.sample)
+    n = parallel._Neighbours()
+    n.update(0.0)                       # the first sample only starts an interval
+    assert n.busy is False and n.others is None
+    steps = [(0.1, False), (0.6, True), (0.3, True), (0.2, False), (0.4, False), (1.0, True), (0.0, False)]
+    for others, expected in steps:
+        counters.advance(0.2, others, my_cores=1.7)   # this process's own threads never count
+        n.update(counters.wall)
+        assert n.others == pytest.approx(others, abs=1e-9)
+        assert n.busy is expected, (others, n.busy)
+    assert n.next_check == pytest.approx(counters.wall + parallel._Neighbours._CHECK_S)
+
+
+def test_without_proc_stat_every_run_assumes_company(monkeypatch):
+    monkeypatch.setattr(parallel, "_cpu_sample", lambda now: None)
+    n = parallel._Neighbours()
+    n.update(5.0)
+    assert n.busy is True and n.next_check == float("inf")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads /proc/stat")
+def test_a_cpu_sample_reads_real_counters():
+    wall, busy, mine = parallel._cpu_sample(123.0)
+    assert wall == 123.0 and busy > 0 and mine > 0
+
+
+def test_runs_check_the_load_at_most_every_interval(monkeypatch):
+    """Session runs ask /proc/stat again only once _CHECK_S has passed since the last check."""
+    calls = []
+    monkeypatch.setattr(parallel, "_neighbours", parallel._Neighbours())
+    monkeypatch.setattr(parallel, "_cpu_sample", lambda now: calls.append(now) or (now, now, 0.0))
+    clock = [100.0]
+    monkeypatch.setattr(parallel, "_monotonic", lambda: clock[0])
+    with tf.Graph().as_default(), tf.Session() as sess:
+        x = tf.placeholder(tf.float32, [2])
+        y = x * 2.0
+        for t in (100.0, 100.05, 100.1, 100.19, 100.2, 100.3, 100.41):
+            clock[0] = t
+            sess.run(y, {x: np.ones(2, np.float32)})
+    assert calls == [100.0, 100.2, 100.41]
+    assert parallel._neighbours.busy      # others used 1 core (busy time grew 1 s per s): busy

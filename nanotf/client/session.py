@@ -100,6 +100,9 @@ class _Plan:
         fed = {t: i for i, t in enumerate(feed_tensors)}
         needed = self._needed_ops(elements, fed)
         self.ops = sorted(needed, key=lambda op: op._id)
+        # Plans with kernels that split their work themselves always run with BLAS single-threaded;
+        # the others only while other processes keep the machine busy (framework/parallel.py).
+        self.splits_work = any(op._def.splits_work for op in self.ops)
         # A big batch may run its row-wise front in slices (client/_chunking.py).
         self.split = _chunking.plan_split(lambda *a: _Plan(*a, may_split=False), runtime, self.ops, elements,
                                           feed_tensors) if may_split else None
@@ -548,8 +551,7 @@ class BaseSession:
             if fast_key is not None and len(elements) == len(fetches if build is not None else (fetches,)):
                 self._fast[fast_key] = (plan, build, elements)
         args = [_convert_feed(t, v, npd, st, ex) for (t, npd, st, ex), v in zip(plan.feed_checks, feed_vals)]
-        # BLAS runs one thread inside every run; big work is split over nanotf's pool (framework/parallel.py)
-        splits = parallel.run_begin()
+        splits = parallel.run_begin(plan.splits_work)
         try:
             if options is not None and run_metadata is not None and getattr(options, "trace_level", 0):
                 values = plan.run_traced(self._runtime, elements, args, run_metadata)

@@ -31,14 +31,16 @@ import itertools
 import os
 import queue
 import threading
+import time
 
 import numpy as np
 
 _np_matmul = np.matmul
+_monotonic = time.monotonic
 
 __all__ = ["num_threads", "set_intra_op_parallelism_threads", "get_intra_op_parallelism_threads",
            "threads_for", "parallel_for", "matmul", "split_inplace", "splitting", "run_begin", "run_end",
-           "blas_threads"]
+           "blas_threads", "machine_busy"]
 
 _MAX_THREADS = 64
 # A product is split only when it has at least this many multiply-adds (about 0.1 ms on one
@@ -82,14 +84,14 @@ def num_threads():
 
 def set_intra_op_parallelism_threads(n):
     """Sets the number of threads kernels split work over; 0 restores the default (TF's meaning)."""
-    global _requested, _threads, _pool
+    global _requested, _threads, _pool, _explicit_count
     n = int(n)
     if n < 0:
         raise ValueError("set_intra_op_parallelism_threads: expected 0 (default) or a positive count, got %d" % n)
     with _state_lock:
         if n == _requested:
             return            # e.g. every Session made with the same ConfigProto
-        _requested, _threads = n, None
+        _requested, _threads, _explicit_count = n, None, None
         old, _pool = _pool, None
     if old is not None:
         old.retire()
@@ -331,10 +333,78 @@ def blas_threads():
     return _blas.get()
 
 
+# -- busy neighbours
+class _Neighbours:
+    """Whether other processes keep this machine's cores busy: from /proc/stat (all CPUs' busy time,
+    steal included) less this process's own CPU time, averaged between two samples taken at most every
+    _CHECK_S seconds, as runs begin. Busy from _BUSY_CORES of other work, quiet again below
+    _QUIET_CORES (hysteresis: a neighbour hovering at the threshold does not flip the mode every run)."""
+
+    _CHECK_S = 0.2
+    _BUSY_CORES = 0.5
+    _QUIET_CORES = 0.25
+
+    def __init__(self):
+        self.busy = False
+        self.next_check = 0.0
+        self.last = None          # (wall s, all CPUs' busy s, this process's CPU s)
+        self.others = None        # cores other processes used over the last interval
+        self.lock = threading.Lock()
+
+    def update(self, now):
+        if not self.lock.acquire(blocking=False):
+            return                # another thread is sampling
+        try:
+            self.next_check = now + self._CHECK_S
+            sample = _cpu_sample(now)
+            if sample is None:    # no /proc/stat: always assume company (BLAS at one thread in every run)
+                self.busy = True
+                self.next_check = float("inf")
+                return
+            last, self.last = self.last, sample
+            if last is None or sample[0] <= last[0]:
+                return
+            self.others = max(0.0, (sample[1] - last[1]) - (sample[2] - last[2])) / (sample[0] - last[0])
+            self.busy = self.others >= (self._QUIET_CORES if self.busy else self._BUSY_CORES)
+        finally:
+            self.lock.release()
+
+
+_TICK_S = 1.0 / (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
+
+
+def _cpu_sample(now):
+    try:
+        with open("/proc/stat", "rb") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != b"cpu" or len(fields) < 5:
+        return None
+    ticks = [int(x) for x in fields[1:9]]
+    busy = sum(ticks) - ticks[3] - (ticks[4] if len(ticks) > 4 else 0)   # all but idle and iowait
+    return now, busy * _TICK_S, time.process_time()
+
+
+_neighbours = _Neighbours()
+
+
+def machine_busy():
+    """Whether, at the last check, other processes kept at least half a core busy (see _Neighbours)."""
+    return _neighbours.busy
+
+
 # -- runs
-_runs = 0               # Session.runs in progress (Sessions may run in several threads)
-_split_runs = 0         # of which, runs splitting big work over the pool (num_threads() >= 2)
+_runs = 0               # runs in progress that set BLAS threads (Sessions may run in several threads)
+_split_runs = 0         # of which, runs splitting big products and elementwise steps over the pool
+_blas_limit = None      # the cap in force
 _saved = ()             # BLAS thread counts found when the first of the runs in progress began
+_explicit_count = None  # a thread count set by the user (resolved on first use)
+
+
+def _explicit():
+    """Whether the thread count was set by the user (API, ConfigProto or NANOTF_NUM_THREADS)."""
+    return bool(_requested) or os.environ.get("NANOTF_NUM_THREADS", "").strip() not in ("", "0")
 
 
 def splitting():
@@ -342,27 +412,50 @@ def splitting():
     return _split_runs > 0
 
 
-def run_begin():
-    """Called as a Session.run starts: BLAS goes to one thread (the first of overlapping runs
-    saves the counts it finds), and big work is split over the pool when there are 2+ threads.
-    Returns what run_end must undo."""
-    global _runs, _split_runs, _saved
-    splits = num_threads() >= 2
+def run_begin(splits_work=False):
+    """Called as a Session.run starts. Returns what run_end must undo (None: nothing).
+
+    BLAS goes to one thread, and big products and elementwise steps are split over the pool, when
+    the plan holds kernels that split their own work (`splits_work`: OpenBLAS's spinning threads
+    would take the cores back from them) or when other processes keep the machine busy (a product
+    then waits for whichever BLAS thread the scheduler put behind them). Otherwise, on a quiet
+    machine, BLAS keeps its own threads, which serve small products best; a thread count set by the
+    user then caps them."""
+    global _runs, _split_runs, _saved, _blas_limit, _explicit_count
+    now = _monotonic()
+    if now >= _neighbours.next_check:
+        _neighbours.update(now)
+    n = num_threads()
+    if splits_work or _neighbours.busy:
+        limit, splits = 1, n >= 2
+    else:
+        if _explicit_count is None:
+            _explicit_count = _explicit()
+        if not _explicit_count:
+            return None
+        limit, splits = n, False
     with _state_lock:
         if _runs == 0:
-            saved = _saved = _blas.get()
-            if any(n != 1 for n in saved):
-                _blas.set((1,) * len(saved))
+            _saved = _blas.get()
+            _blas_limit = None
         _runs += 1
         _split_runs += splits
+        if _blas_limit is None or limit < _blas_limit:   # overlapping runs: the lowest cap holds
+            _blas_limit = limit
+            if any(was > limit for was in _saved):
+                _blas.set(tuple(min(was, limit) for was in _saved))
     return splits
 
 
 def run_end(splits):
     """Called as a Session.run returns or raises: the last run to finish restores BLAS's counts."""
-    global _runs, _split_runs
+    global _runs, _split_runs, _blas_limit
+    if splits is None:
+        return
     with _state_lock:
         _runs -= 1
         _split_runs -= splits
-        if _runs == 0 and any(n != 1 for n in _saved):
-            _blas.set(_saved)
+        if _runs == 0:
+            if any(was > _blas_limit for was in _saved):
+                _blas.set(_saved)
+            _blas_limit = None
