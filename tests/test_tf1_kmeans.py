@@ -176,6 +176,22 @@ def test_bad_arguments_are_clear_errors():
         tf.contrib.factorization.KMeans(x, 3, initial_clusters="best")
 
 
+def test_kmc2_seeds_centers_from_the_batch_and_completes():
+    data, true_centers = _blobs()
+    rng = np.random.RandomState(3)
+    data = data[rng.permutation(len(data))]   # TF's kmc2 assumes a shuffled batch
+    x, (_, _, _, initialized, init_op, _) = _build(num_clusters=3, initial_clusters="kmc2", kmc2_chain_length=20)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(init_op, {x: data})
+        assert sess.run(initialized)
+        centers = sess.run(tf.global_variables()[0])
+    np.testing.assert_array_equal(centers[0], data[0])   # no center yet: the batch's first point
+    assert all((data == c).all(axis=1).any() for c in centers)
+    # a Metropolis chain of 20 over well separated blobs leaves the blobs already holding a center
+    assert len(set(np.argmin(_sqdist(centers, true_centers), axis=1).tolist())) == 3
+
+
 def test_uninitialized_variables_are_reported_by_the_init_op():
     x, (_, _, _, _, init_op, _) = _build(num_clusters=2)
     with tf.Session() as sess, pytest.raises(tf.errors.FailedPreconditionError, match="uninitialized"):

@@ -98,6 +98,31 @@ def _kmeans_plus_plus(points, num_to_sample, rng, num_retries):
     return np.stack(chosen)
 
 
+def _kmc2_centers(points, centers, remaining, chain_length, rng):
+    """TF's k-MC2 seeding of one batch: the batch is cut into subsets of chain_length points (at least one
+    subset, at most `remaining`); each adds one center: the batch's first point when there is none yet,
+    else the end of a Metropolis chain over the subset that moves from point x to point y with
+    probability min(1, d(y) / d(x)), d being the squared distance to the nearest chosen center."""
+    n = points.shape[0]
+    count = max(min(remaining, n // max(chain_length, 1)), 1)
+    chosen = [] if centers is None else list(centers)
+    for i in range(count):
+        if not chosen:
+            chosen.append(points[0])
+            continue
+        subset = points[i * chain_length:(i + 1) * chain_length]
+        if not subset.shape[0]:
+            break
+        d = _squared_distances(subset, np.asarray(chosen)).min(axis=1)
+        cur, u = 0, rng.random(subset.shape[0])
+        for j in range(1, subset.shape[0]):
+            if d[cur] == 0 or u[j] * d[cur] < d[j]:
+                cur = j
+        chosen.append(subset[cur])
+    new = np.asarray(chosen[0 if centers is None else len(centers):])
+    return new
+
+
 class KmeansPlusPlusInitialization(OpDef):
     """TF's op: num_to_sample rows of points chosen by k-means++ (seeded: the same rows for the same seed)."""
     grad = None
@@ -178,6 +203,9 @@ class KMeansInitializeClusters(OpDef):
                     raise errors.InvalidArgumentError(None, op, "assertion failed: k-means++ needs at least %d "
                                                       "points in one batch, got %d" % (remaining, pts.shape[0]))
                 new = _kmeans_plus_plus(pts, remaining, rng(), a["retries"])
+            elif a["initial_clusters"] == KMC2_INIT:
+                pts = _l2_normalize_rows(data[0]) if a["cosine"] else data[0]
+                new = _kmc2_centers(pts, current if have else None, remaining, a["chain_length"], rng())
             else:                                                  # given initial centers
                 new = np.asarray(inputs[-1])
                 data = data[:-1]
@@ -304,10 +332,7 @@ class KMeans:
     def __init__(self, inputs, num_clusters, initial_clusters=RANDOM_INIT, distance_metric=SQUARED_EUCLIDEAN_DISTANCE,
                  use_mini_batch=False, mini_batch_steps_per_iteration=1, random_seed=0,
                  kmeans_plus_plus_num_retries=2, kmc2_chain_length=200):
-        if isinstance(initial_clusters, str) and initial_clusters not in (RANDOM_INIT, KMEANS_PLUS_PLUS_INIT):
-            if initial_clusters == KMC2_INIT:
-                raise NotImplementedError("initial_clusters='kmc2' is not supported by nanotf; use 'random' or "
-                                          "'kmeans_plus_plus'")
+        if isinstance(initial_clusters, str) and initial_clusters not in (RANDOM_INIT, KMEANS_PLUS_PLUS_INIT, KMC2_INIT):
             raise ValueError("Unsupported initialization algorithm `%s`, must be one of `%s`."
                              % (initial_clusters, [RANDOM_INIT, KMEANS_PLUS_PLUS_INIT, KMC2_INIT]))
         if callable(initial_clusters):
@@ -323,6 +348,7 @@ class KMeans:
         self._mini_batch_steps_per_iteration = int(mini_batch_steps_per_iteration)
         self._seed = get_seed(random_seed)[0]
         self._kmeans_plus_plus_num_retries = kmeans_plus_plus_num_retries
+        self._kmc2_chain_length = int(kmc2_chain_length)
 
     def _clusters_l2_normalized(self):
         return self._distance_metric == COSINE_DISTANCE and (
@@ -377,6 +403,7 @@ class KMeans:
                                ops_mod.convert_to_tensor(k, dtype=dtypes.int32)] + init_inputs,
                               {"initial_clusters": self._initial_clusters if given is None else "given",
                                "seed": self._seed, "retries": int(self._kmeans_plus_plus_num_retries),
+                               "chain_length": self._kmc2_chain_length,
                                "cosine": cosine}, name="KMeansInitializeClusters")
         clusters = centers_var.value()
         if cosine:
