@@ -385,9 +385,12 @@ class KMeans:
         the first three a list with one tensor per input tensor, as TF 1.15 returns them."""
         given = None
         if isinstance(self._initial_clusters, str):
-            if not isinstance(self._num_clusters, int):
-                raise TypeError("num_clusters must be a Python int in nanotf (got %r)" % (self._num_clusters,))
             k = self._num_clusters
+            if isinstance(k, ops_mod.Tensor) and k.op.type == "Const":
+                k = int(k.op._attrs["value"])
+            if not isinstance(k, (int, np.integer)):
+                raise TypeError("num_clusters must be a Python int or a constant in nanotf (got %r)" % (k,))
+            k = int(k)
         else:
             given = np.asarray(self._initial_clusters)
             k = given.shape[0]
