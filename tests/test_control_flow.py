@@ -665,3 +665,20 @@ def test_switch_case():
     with tf.Session() as s:
         assert [s.run(listed, {i: v}) for v in (0, 1, 2, -5)] == [10, 11, -1, -1]
         assert [s.run(keyed, {i: v}) for v in (1, 3, 7)] == [10, 30, 30]
+
+
+def test_only_runs_that_run_the_gradient_record_the_forward_values():
+    x = tf.placeholder(tf.float64, [4])
+    loop = tf.while_loop(lambda i, h: i < 3, lambda i, h: (i + 1, tf.tanh(h) * 2.0), [0, x])[1]
+    g = tf.gradients(tf.reduce_sum(loop), x)[0]
+    trace = loop.op.outputs[-1]
+    with tf.Session() as s:
+        feed = {x: np.ones(4)}
+        evaluated = s.run(trace, feed)        # an evaluation run: nothing kept
+        assert evaluated.records is None
+        traced, gv = s.run([trace, g], feed)  # a training run: three iterations recorded
+        assert traced.n == 3 and len(traced.records) == 3
+        h1 = np.tanh(1.0) * 2
+        h2 = np.tanh(h1) * 2
+        dh = 2 * (1 - np.tanh(h2) ** 2) * 2 * (1 - np.tanh(h1) ** 2) * 2 * (1 - np.tanh(1.0) ** 2)
+        np.testing.assert_allclose(gv, np.full(4, dh))

@@ -232,7 +232,7 @@ class CompiledFunction:
     `feeds` are placeholders of the graph fed in this order; `fetches` the tensors (or ops) wanted. A fetch
     that is one of the feeds is served from the arguments without running or copying anything."""
 
-    def __init__(self, runtime, graph, feeds, fetches):
+    def __init__(self, runtime, graph, feeds, fetches, extra=()):
         from nanotf.client import session
         self.graph = graph
         self._op_error = session._op_error
@@ -245,7 +245,7 @@ class CompiledFunction:
             else:
                 self.sources.append((False, len(computed)))
                 computed.append(t)
-        elements = computed + [op for op in graph.control_outputs if op not in computed]
+        elements = computed + [op for op in list(graph.control_outputs) + list(extra) if op not in computed]
         self.plan = session._Plan(runtime, elements, tuple(feeds), may_split=False)
         self._fn = self.plan.fn
         self.direct = all(not from_arg and i == k for k, (from_arg, i) in enumerate(self.sources))

@@ -3,7 +3,8 @@ import builtins
 import threading
 
 from nanotf.framework.op_def import OpDef, Sample
-from nanotf.framework.ops import Operation, Tensor, apply_op, control_dependencies, get_default_graph, name_scope
+from nanotf.framework.ops import (Graph, Operation, Tensor, apply_op, control_dependencies, get_default_graph,
+                                  name_scope)
 from nanotf.ops import array_ops
 
 __all__ = ["no_op", "group", "tuple", "with_dependencies"]
@@ -212,6 +213,84 @@ def _run_error(op, msg):
     return errors.InvalidArgumentError(None, op, msg)
 
 
+# -- recording for gradients, only in the runs that need it
+# A functional op whose gradient exists gets a "record request" marker (a TraceRequest op placed, by its id,
+# just before the op in every plan). The gradient op depends on the marker, so exactly the plans that run the
+# gradient run the marker, which sets a per-thread flag the functional op takes before it runs: an evaluation
+# run in a training graph keeps nothing (recording a 28-step LSTM over 10000 images would hold ~2 GB). For a
+# loop inside a loop (the inner gradient runs in the outer gradient's body), the outer op's recording body
+# plan runs the inner markers.
+def _record_flag(ctx, op):
+    return ctx.op_state.setdefault(("record", op), threading.local())
+
+
+def _take_flag(flag):
+    on = getattr(flag, "on", False)
+    if on:
+        flag.on = False
+    return on
+
+
+def _record_marker(op):
+    """The TraceRequest op of functional op `op` (created on first use, ordered just before `op`)."""
+    m = op._attrs.get("marker")
+    if m is None:
+        g = op.graph
+        saved, g._control_dependencies_stack = g._control_dependencies_stack, []
+        try:
+            m = Graph.create_op(g, "TraceRequest", [], {"target": op}, name=op.name + "/record")
+        finally:
+            g._control_dependencies_stack = saved
+        m._id = op._id - 0.5   # plans order ops by id: the marker runs right before its op
+        op._attrs["marker"] = m
+    return m
+
+
+def _marker_deps(op):
+    """Control inputs for a gradient op of `op` built in the current graph: the record marker when the
+    forward op is in this graph (else the enclosing functional op's recording plan runs the marker)."""
+    m = _record_marker(op)
+    return [m] if op.graph is get_default_graph() else []
+
+
+class TraceRequest(OpDef):
+    """Asks its functional op (attr `target`) to record what its gradient needs in this run."""
+    stateful = True
+    grad = None
+
+    def infer(op):
+        return []
+
+    def kernel(op, ctx):
+        flag = _record_flag(ctx, op._attrs["target"])
+
+        def ask():
+            flag.on = True
+        return ask
+
+
+class _RecordingFunction:
+    """A function graph compiled to also fetch the values its gradients requested (recompiled as gradients ask
+    for more) and to run the record markers of the functional ops inside it whose traces are requested."""
+
+    def __init__(self, ctx, graph, feeds, outputs, request):
+        self.ctx, self.graph, self.feeds, self.outputs, self.request = ctx, graph, feeds, outputs, request
+        self.compiled = (-1, None)   # (request length, function): swapped as one, for concurrent runs
+        self.lock = threading.Lock()
+
+    def get(self):
+        compiled = self.compiled
+        if compiled[0] != len(self.request):
+            with self.lock:
+                n = len(self.request)
+                wanted = self.request[:n]
+                markers = [t.op._attrs["marker"] for t in wanted
+                           if t.op.type in ("While", "If") and t is t.op._outputs[-1] and "marker" in t.op._attrs]
+                compiled = self.compiled = (n, _fg.CompiledFunction(self.ctx, self.graph, self.feeds,
+                                                                    self.outputs + wanted, extra=markers))
+        return compiled
+
+
 class _EmptyRecords:
     """The records of a loop whose gradient needs no forward values: () for every iteration."""
 
@@ -316,31 +395,26 @@ class _WhileRunner:
     def __init__(self, op, ctx):
         a = op._attrs
         self.op, self.ctx, self.a = op, ctx, a
+        self.asked = _record_flag(ctx, op)
         self.n, self.nx = a["n_vars"], a["n_xs"]
         self.ny = len(a["body"].outputs) - self.n
         cond = a["cond"]
         self.cond_fn = None if cond is None else _fg.CompiledFunction(
             ctx, cond, cond.inputs + list(cond.captures.values()), cond.outputs)
-        self.compiled = (-1, None)   # (request length, body function): swapped as one, for concurrent runs
-        self.lock = threading.Lock()
-
-    def _body(self):
-        """The body compiled to fetch what the gradients built so far want recorded (recompiled when a new
-        gradient asks for more), and how many recorded values each iteration gives."""
-        request = self.a["request"]
-        compiled = self.compiled
-        if compiled[0] != len(request):
-            with self.lock:
-                n_request = len(request)
-                body = self.a["body"]
-                compiled = self.compiled = (n_request, _fg.CompiledFunction(
-                    self.ctx, body, body.inputs + list(body.captures.values()), body.outputs + request[:n_request]))
-        return compiled
+        body = a["body"]
+        self.plain = _fg.CompiledFunction(ctx, body, body.inputs + list(body.captures.values()), body.outputs)
+        self.recording = _RecordingFunction(ctx, body, body.inputs + list(body.captures.values()), body.outputs,
+                                            a["request"])
 
     def run(self, *args):
         a, n, nx, ny = self.a, self.n, self.nx, self.ny
-        n_request, body_fn = self._body()
-        record = n_request > 0   # otherwise every record is empty: one shared () per iteration
+        # Record only in runs that also run the gradient: its request marker ran just before this op.
+        record = _take_flag(self.asked)
+        if record:
+            n_request, body_fn = self.recording.get()
+            record = n_request > 0   # otherwise every record is empty: one shared () per iteration
+        else:
+            body_fn = self.plain
         vals = list(args[:n])
         xs = args[n:n + nx]
         body_caps = [args[i] for i in a["body_inputs"]]
@@ -389,7 +463,8 @@ class _WhileRunner:
                     raise _run_error(self.op, "%s: no iteration ran and the per-iteration output %d has no "
                                      "static shape %s to give an empty result" % (self.op.name, j, shape))
                 stacked.append(np.zeros([0] + shape.as_list(), dtype=a["body"].outputs[n + j].dtype.as_numpy_dtype))
-        trace = _Trace(i, records if record else _EMPTY_RECORDS, None, [np.shape(x) for x in args])
+        trace = _Trace(i, records if record else (_EMPTY_RECORDS if body_fn is not self.plain else None), None,
+                       [np.shape(x) for x in args])
         return builtins.tuple(vals) + builtins.tuple(stacked) + (trace,)
 
 
@@ -434,7 +509,8 @@ def _while_grad(op, grads):
                             [a["body_inputs"][k] for k, _ in wanted["cap"]]),
              "slice_outputs": [False] * len(var_f) + [True] * len(wanted["x"]) + [False] * len(wanted["cap"])}
     inputs = dvars + dys + [op.outputs[-1]] + list(gb.captures)
-    gop = get_default_graph().create_op("WhileGrad", inputs, attrs, name="WhileGrad", control_inputs=_outer_deps(gb))
+    gop = get_default_graph().create_op("WhileGrad", inputs, attrs, name="WhileGrad",
+                                        control_inputs=_outer_deps(gb) + _marker_deps(op))
     return _grads_by_input(n_inputs, gop.outputs, attrs["out_inputs"])
 
 
@@ -662,20 +738,23 @@ class If(OpDef):
         branches = (a["else"], a["then"])
         index = (a["else_inputs"], a["then_inputs"])
         requests = (a["else_request"], a["then_request"])
-        compiled = [(-1, None), (-1, None)]   # per branch: (request length, function), swapped as one
+        plain = [_fg.CompiledFunction(ctx, g, list(g.captures.values()), g.outputs) for g in branches]
+        recording = [_RecordingFunction(ctx, g, list(g.captures.values()), g.outputs, r)
+                     for g, r in zip(branches, requests)]
+        asked = _record_flag(ctx, op)
         n_out = len(a["out_specs"])
 
         def run(pred, *args):
             if np.ndim(pred) != 0:
                 raise _run_error(op, "%s: the predicate must be a scalar, got shape %s" % (op.name, np.shape(pred)))
             b = 1 if pred else 0
-            size, fn = compiled[b]
-            if size != len(requests[b]):
-                g, size = branches[b], len(requests[b])
-                fn = _fg.CompiledFunction(ctx, g, list(g.captures.values()), g.outputs + requests[b][:size])
-                compiled[b] = (size, fn)
-            vals = fn(*[args[i - 1] for i in index[b]])
-            trace = _Trace(1, [vals[n_out:]], b, [()] + [np.shape(x) for x in args])
+            if _take_flag(asked):   # this run also runs the gradient
+                fn = recording[b].get()[1]
+                vals = fn(*[args[i - 1] for i in index[b]])
+                trace = _Trace(1, [vals[n_out:]], b, [()] + [np.shape(x) for x in args])
+            else:
+                vals = plain[b](*[args[i - 1] for i in index[b]])
+                trace = _Trace(1, None, b, ())
             return _kernel_result(builtins.tuple(vals[:n_out]) + (trace,))
         return run
 
@@ -722,7 +801,8 @@ def _if_grad(op, grads):
              "record_index": [_request_index(a["else_request"], graphs[0]),
                               _request_index(a["then_request"], graphs[1])],
              "out_specs": [(op._inputs[i].dtype, op._inputs[i].shape) for i in out_inputs]}
-    gop = get_default_graph().create_op("IfGrad", inputs, attrs, name="IfGrad", control_inputs=_outer_deps(*graphs))
+    gop = get_default_graph().create_op("IfGrad", inputs, attrs, name="IfGrad",
+                                        control_inputs=_outer_deps(*graphs) + _marker_deps(op))
     return _grads_by_input(len(op._inputs), gop.outputs, out_inputs)
 
 
@@ -755,7 +835,7 @@ class IfGrad(OpDef):
         def run(pred, *args):
             dys = args[:n_dys]
             trace = _unwrap(args[n_dys])
-            if not isinstance(trace, _Trace):
+            if not isinstance(trace, _Trace) or trace.records is None:
                 raise _run_error(op, "%s: the forward cond %s recorded nothing for its gradient (was its output "
                                  "fed?)" % (op.name, a["forward"]))
             b = trace.branch
