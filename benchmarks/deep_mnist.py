@@ -2,13 +2,16 @@
 
     .venv/bin/python benchmarks/deep_mnist.py                 # 5 rounds of 100 steps
     .venv/bin/python benchmarks/deep_mnist.py --rounds 1 --steps 20   # smoke
+    .venv/bin/python benchmarks/deep_mnist.py --contention 1  # also beside 1 busy process
 
 Each round runs `programs/deep_mnist_step.py` once per variant, in turn (nanotf, TF, nanotf
 without its intra-op pool, ...), so that the machine's slow drifts hit every variant alike.
 A run reports the median ms of `--steps` timed steps after 5 warm-up steps; the table gives,
 per variant, the median over the rounds of those medians, the best round, and the ratio to
 TensorFlow. TensorFlow runs from benchmarks/.venvs/tf (see setup_peers.sh); without it the TF
-column is skipped with a message. Results go to results/deep_mnist_step.{md,json}.
+column is skipped with a message. With --contention N each variant also runs beside N CPU-bound
+processes (contention.py), right after its quiet run. Results go to
+results/deep_mnist_step.{md,json} (deep_mnist_step-contention<N> with --contention).
 """
 import argparse
 import json
@@ -19,6 +22,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import contention  # noqa: E402  (busy neighbours)
 STEP = os.path.join(HERE, 'programs', 'deep_mnist_step.py')
 TF_PYTHON = os.path.join(HERE, '.venvs', 'tf', 'bin', 'python')
 
@@ -31,12 +36,13 @@ VARIANTS = {
 }
 
 
-def run_once(python, args, env, steps):
+def run_once(python, args, env, steps, busy=0):
     env = dict(os.environ, **env)
     for key in [k for k in env if k.startswith('OPENBLAS')]:
         del env[key]       # the issue's condition: OpenBLAS variables unset
-    out = subprocess.run([python, STEP, '--steps', str(steps)] + args, env=env, capture_output=True, text=True,
-                         check=True)
+    with contention.busy(busy, 900):
+        out = subprocess.run([python, STEP, '--steps', str(steps)] + args, env=env, capture_output=True,
+                             text=True, check=True, timeout=900)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -44,27 +50,40 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--rounds', type=int, default=5)
     p.add_argument('--steps', type=int, default=100)
-    p.add_argument('--out', default=os.path.join(HERE, 'results', 'deep_mnist_step'))
+    p.add_argument('--contention', type=int, default=0, metavar='N',
+                   help='also run each variant beside N busy processes')
+    p.add_argument('--out', default=None)
     args = p.parse_args()
+    if args.out is None:
+        args.out = os.path.join(HERE, 'results', 'deep_mnist_step' +
+                                ('-contention%d' % args.contention if args.contention else ''))
+    loads = [0, args.contention] if args.contention else [0]
     variants = dict(VARIANTS)
     if not os.path.exists(TF_PYTHON):
         print('TensorFlow column skipped: %s not found (run benchmarks/setup_peers.sh tf)' % TF_PYTHON)
         del variants['tensorflow']
-    runs = {name: [] for name in variants}
+    runs = {(name, busy): [] for name in variants for busy in loads}
     for r in range(args.rounds):
         for name, (python, extra, env) in variants.items():
-            res = run_once(python, extra, env, args.steps)
-            runs[name].append(res)
-            print('round %d  %-30s median %.2f ms (min %.2f)' % (r + 1, name, res['median_ms'], res['min_ms']),
-                  flush=True)
-    summary = {name: {'median_ms': statistics.median(x['median_ms'] for x in rs),
-                      'best_round_ms': min(x['median_ms'] for x in rs)} for name, rs in runs.items()}
-    base = summary.get('tensorflow')
+            for busy in loads:
+                res = run_once(python, extra, env, args.steps, busy)
+                runs[name, busy].append(res)
+                print('round %d  %-30s %-25s median %.2f ms (min %.2f)' % (
+                    r + 1, name, contention.label(busy), res['median_ms'], res['min_ms']), flush=True)
+    summary = {key: {'median_ms': statistics.median(x['median_ms'] for x in rs),
+                     'best_round_ms': min(x['median_ms'] for x in rs)} for key, rs in runs.items()}
     lines = ['| variant | ms/step (median of %d rounds) | best round | / TensorFlow |' % args.rounds,
              '|---|---|---|---|']
-    for name, s in summary.items():
+    for (name, busy), s in summary.items():
+        base = summary.get(('tensorflow', busy))
         ratio = '%.2f' % (s['median_ms'] / base['median_ms']) if base else 'n/a'
-        lines.append('| %s | %.1f | %.1f | %s |' % (name, s['median_ms'], s['best_round_ms'], ratio))
+        label = name if not args.contention else '%s, %s' % (name, contention.label(busy))
+        lines.append('| %s | %.1f | %.1f | %s |' % (label, s['median_ms'], s['best_round_ms'], ratio))
+    if args.contention:
+        lines += ['', '| variant | loaded / quiet |', '|---|---|']
+        for name in variants:
+            q, l = summary[name, 0], summary[name, args.contention]
+            lines.append('| %s | %.2f× |' % (name, l['median_ms'] / q['median_ms']))
     machine = '%s, %d CPUs, Python %s' % (platform.processor() or platform.machine(), os.cpu_count(),
                                          platform.python_version())
     table = '\n'.join(lines)
@@ -72,11 +91,14 @@ def main():
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out + '.md', 'w') as f:
         f.write('# Deep MNIST training step (batch 50, Adam), OpenBLAS variables unset\n\n'
-                'Made by `benchmarks/deep_mnist.py --rounds %d --steps %d` on %s.\n\n%s\n'
-                % (args.rounds, args.steps, machine, table))
+                'Made by `benchmarks/deep_mnist.py --rounds %d --steps %d%s` on %s.\n\n%s\n'
+                % (args.rounds, args.steps, ' --contention %d' % args.contention if args.contention else '',
+                   machine, table))
+    key = lambda k: k[0] if not args.contention else '%s, %s' % (k[0], contention.label(k[1]))  # noqa: E731
     with open(args.out + '.json', 'w') as f:
-        json.dump({'rounds': args.rounds, 'steps': args.steps, 'machine': machine, 'summary': summary,
-                   'runs': runs}, f, indent=1)
+        json.dump({'rounds': args.rounds, 'steps': args.steps, 'contention': args.contention, 'machine': machine,
+                   'summary': {key(k): v for k, v in summary.items()},
+                   'runs': {key(k): v for k, v in runs.items()}}, f, indent=1)
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/run.py --config scale
     .venv/bin/python benchmarks/run.py --openblas-env both  # as set + unset
     .venv/bin/python benchmarks/run.py --max_steps 300 --repeats 1   # smoke
+    .venv/bin/python benchmarks/run.py --contention 1       # quiet and beside 1 busy process
 
 Every program is a separate process, run in turn (A B C D E A B C D E ...)
 so that slow drifts of the machine hit all of them alike.  The harness times
@@ -12,6 +13,13 @@ program prints the rest as one JSON line (see programs/_bench.py).  The
 report (a Markdown table, printed and written with the raw numbers to
 results/<name>.md and .json) gives each metric's median over the repeats
 and its ratio to nanotf's, plus the matmul-only floor (floor.py).
+
+With --contention N every program also runs beside N CPU-bound processes
+(contention.py: each bounded by `timeout`, killed as soon as the program
+ends), alternating with its quiet runs, and the report adds a table of
+loaded against quiet figures and the checks of the issue "Off the happy
+path" (nanotf beside one busy process: at most 1.5x its quiet wall time and
+0.4x TensorFlow's loaded wall time; no nanotf run above 2x its median).
 """
 import argparse
 import json
@@ -32,6 +40,8 @@ VENVS = os.path.join(HERE, '.venvs')
 sys.path.insert(0, PROGRAMS_DIR)
 import _bench  # noqa: E402  (CONFIGS, RESULT_PREFIX, T0_ENV)
 import mnist_idx  # noqa: E402  (missing_files)
+sys.path.insert(0, HERE)
+import contention  # noqa: E402  (busy neighbours)
 
 # name -> (script, venv under .venvs/ or None for this interpreter)
 PROGRAMS = {
@@ -145,7 +155,27 @@ def run_process(cmd, env, timeout_s):
         return proc.returncode, wall, usage.ru_maxrss / 1024.0, out.read(), err.read()
 
 
-def run_program(name, args, env, data_dir):
+def run_program(name, args, env, data_dir, busy=0):
+    with contention.busy(busy, args.timeout + 30, python=args.python):
+        return _run_program(name, args, env, data_dir)
+
+
+def load_average():
+    """The machine's 1-minute load average (None where unknown): how busy it was besides us."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def _run_program(name, args, env, data_dir):
+    load = load_average()
+    result = _run_program_once(name, args, env, data_dir)
+    result['load_before'] = load
+    return result
+
+
+def _run_program_once(name, args, env, data_dir):
     script = os.path.join(PROGRAMS_DIR, PROGRAMS[name][0])
     log_dir = tempfile.mkdtemp(prefix='bench_%s_' % name)
     cmd = [python_for(name, args), script, '--config', args.config,
@@ -184,7 +214,12 @@ def _quantile(values, q):
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def measure_floor(args, env, config):
+def measure_floor(args, env, config, busy=0):
+    with contention.busy(busy, 330, python=args.python):
+        return _measure_floor(args, env, config)
+
+
+def _measure_floor(args, env, config):
     cmd = [args.python, os.path.join(HERE, 'floor.py'),
            '--batch_size', str(config['batch_size']),
            '--hidden1', str(config['hidden1']),
@@ -223,6 +258,11 @@ def summarize(runs):
                      for s in steps}
     out['blas'] = ok[-1].get('blas')
     out['framework_version'] = ok[-1].get('framework_version')
+    loads = [r['load_before'] for r in runs if r.get('load_before') is not None]
+    out['load_before_median'] = statistics.median(loads) if loads else None
+    walls = [r['wall_s'] for r in ok]
+    out['wall_s_runs'] = walls
+    out['worst_wall_over_median'] = max(walls) / statistics.median(walls)
     return out
 
 
@@ -310,7 +350,80 @@ def markdown(report):
                 lines.append('- **%s failed** (%d of %d runs): %s'
                              % (name, s['runs'] - s['ok'], s['runs'], err))
         lines.append('')
+    lines += contention_markdown(report)
     return '\n'.join(lines).rstrip() + '\n'
+
+
+def contention_checks(report):
+    """[(check, measured text, met?)] of the issue's done-when, for each OpenBLAS environment."""
+    checks = []
+    by_env = {}
+    for v in report['variants']:
+        by_env.setdefault(v.get('openblas_label', v['label']), {})[v.get('busy', 0)] = v['summary']
+    for env_label, loads in by_env.items():
+        quiet = loads.get(0, {})
+        for busy, summary in sorted(loads.items()):
+            if not busy:
+                continue
+            nq, nl = quiet.get('nanotf', {}), summary.get('nanotf', {})
+            tl = summary.get('tensorflow', {})
+            where = '%s, %s' % (env_label, contention.label(busy))
+            if nq.get('wall_s') and nl.get('wall_s'):
+                r = nl['wall_s'] / nq['wall_s']
+                checks.append(('nanotf wall %s ≤ 1.5 × quiet' % where,
+                               '%.2f s / %.2f s = %.2f×' % (nl['wall_s'], nq['wall_s'], r), r <= 1.5))
+            if tl.get('wall_s') and nl.get('wall_s'):
+                r = nl['wall_s'] / tl['wall_s']
+                checks.append(('nanotf wall %s ≤ 0.4 × TensorFlow\'s' % where,
+                               '%.2f s / %.2f s = %.2f×' % (nl['wall_s'], tl['wall_s'], r), r <= 0.4))
+    for v in report['variants']:
+        s = v['summary'].get('nanotf', {})
+        if s.get('worst_wall_over_median'):
+            r = s['worst_wall_over_median']
+            checks.append(('no nanotf run above 2 × its median (%s)' % v['label'],
+                           'worst %.2f s / median %.2f s = %.2f×' % (max(s['wall_s_runs']), s['wall_s'], r),
+                           r <= 2.0))
+    return checks
+
+
+def contention_markdown(report):
+    """Quiet against loaded figures of every program, and the checks (empty without --contention)."""
+    if not any(v.get('busy') for v in report['variants']):
+        return []
+    lines = ['## Quiet and loaded', '',
+             'Each program alone and beside CPU-bound processes (`python -c "while True: pass"`, '
+             'bounded by `timeout`), alternated in the same invocation; medians over the repeats.', '']
+    by_env = {}
+    for v in report['variants']:
+        by_env.setdefault(v.get('openblas_label', v['label']), {})[v.get('busy', 0)] = v['summary']
+    for env_label, loads in by_env.items():
+        quiet = loads.get(0, {})
+        for busy, summary in sorted(loads.items()):
+            if not busy:
+                continue
+            lines += ['OpenBLAS environment: %s; loaded = %s. Load average before the runs (median; '
+                      'the busy processes started by the harness come on top): %s.'
+                      % (env_label, contention.label(busy), ', '.join(
+                          '%s %s' % (n, '%.2f' % s['load_before_median'] if s.get('load_before_median')
+                                     is not None else '?') for n, s in quiet.items() if s.get('ok'))), '',
+                      '| program | quiet wall s | loaded wall s | loaded / quiet | quiet ms/step | '
+                      'loaded ms/step | loaded / quiet | worst run / median (quiet, loaded) |',
+                      '|---|---|---|---|---|---|---|---|']
+            for name in summary:
+                q, l = quiet.get(name, {}), summary[name]
+                if not q.get('ok') or not l.get('ok'):
+                    continue
+                lines.append('| %s | %.2f | %.2f | %.2f× | %.3f | %.3f | %.2f× | %.2f×, %.2f× |' % (
+                    name, q['wall_s'], l['wall_s'], l['wall_s'] / q['wall_s'], q['ms_per_step'],
+                    l['ms_per_step'], l['ms_per_step'] / q['ms_per_step'], q['worst_wall_over_median'],
+                    l['worst_wall_over_median']))
+            lines.append('')
+    checks = contention_checks(report)
+    if checks:
+        lines += ['| check | measured | |', '|---|---|---|']
+        lines += ['| %s | %s | %s |' % (c, m, 'met' if ok else '**missed**') for c, m, ok in checks]
+        lines.append('')
+    return lines
 
 
 def machine_text(args):
@@ -353,6 +466,9 @@ def parse_args(argv=None):
                    help='seconds before a program run is killed')
     p.add_argument('--no-compile', dest='compile', action='store_false',
                    help='do not byte-compile nanotf first (see precompile())')
+    p.add_argument('--contention', type=int, default=0, metavar='N',
+                   help='also run every program beside N busy processes (alternated with quiet '
+                        'runs) and report both')
     p.add_argument('--results_dir', default=os.path.join(HERE, 'results'))
     p.add_argument('--name', default=None, help='report file name (no suffix)')
     return p.parse_args(argv)
@@ -370,6 +486,8 @@ def main(argv=None):
         config['max_steps'] = args.max_steps
     name = args.name or (args.config if not args.max_steps
                          else '%s-steps%d' % (args.config, args.max_steps))
+    if args.contention and not args.name:
+        name += '-contention%d' % args.contention
     notes = []
     programs = []
     for prog in args.programs:
@@ -393,38 +511,42 @@ def main(argv=None):
     for n in notes:
         print('NOTE:', n)
 
-    variants = [{'label': label, 'env': with_threads(env, args.threads),
+    loads = [0, args.contention] if args.contention else [0]
+    variants = [{'label': label if not args.contention else '%s, %s' % (label, contention.label(busy)),
+                 'openblas_label': label, 'busy': busy, 'env': with_threads(env, args.threads),
                  'runs': {p: [] for p in programs}, 'floors': []}
-                for label, env in envs]
+                for label, env in envs for busy in loads]
     for rep in range(args.repeats):
         for variant in variants:
             # The floor is measured every round too: on a shared machine one
             # measurement can land in someone else's busy second.
-            floor = measure_floor(args, variant['env'], config)
+            floor = measure_floor(args, variant['env'], config, variant['busy'])
             variant['floors'].append(floor)
-            print('[%d/%d] %-10s %-22s %s' % (
-                rep + 1, args.repeats, 'floor', variant['label'][:22],
+            print('[%d/%d] %-10s %-40s %s' % (
+                rep + 1, args.repeats, 'floor', variant['label'][:40],
                 floor.get('error') or '%.3f ms/step' % floor['floor_ms_per_step']),
                 flush=True)
             for prog in programs:
-                r = run_program(prog, args, variant['env'], args.data_dir)
+                r = run_program(prog, args, variant['env'], args.data_dir, variant['busy'])
                 variant['runs'][prog].append(r)
                 if 'error' in r:
                     status = 'FAILED ' + r['error']
                 else:
-                    status = ('%.2f s wall, %.3f ms/step, test %.4f'
-                              % (r['wall_s'], r['ms_per_step'], r['final_test_precision']))
-                print('[%d/%d] %-10s %-22s %s' % (rep + 1, args.repeats, prog,
-                                                 variant['label'][:22], status), flush=True)
+                    status = ('%.2f s wall, %.3f ms/step, test %.4f, load before %s'
+                              % (r['wall_s'], r['ms_per_step'], r['final_test_precision'],
+                                 '%.2f' % r['load_before'] if r.get('load_before') is not None else '?'))
+                print('[%d/%d] %-10s %-40s %s' % (rep + 1, args.repeats, prog,
+                                                 variant['label'][:40], status), flush=True)
 
     report = {
         'name': name, 'config': args.config, 'hyperparameters': config,
-        'repeats': args.repeats, 'threads': args.threads,
+        'repeats': args.repeats, 'threads': args.threads, 'contention': args.contention,
         'steady_window': [steady_window(config['max_steps']), config['max_steps']],
         'machine': machine_text(args), 'notes': notes, 'variants': []}
     for v in variants:
         report['variants'].append({
-            'label': v['label'], 'floor': summarize_floor(v['floors']),
+            'label': v['label'], 'openblas_label': v['openblas_label'], 'busy': v['busy'],
+            'floor': summarize_floor(v['floors']),
             'openblas_env': {k: v['env'].get(k) for k in OPENBLAS_VARS},
             'summary': {p: summarize(runs) for p, runs in v['runs'].items()},
             'runs': v['runs']})

@@ -618,8 +618,10 @@ def _blas_seen_by_matmul(monkeypatch, blas):
 
 
 def _dense_run():
+    """A 40M multiply-add product: above the split threshold, quiet or busy."""
     rng = np.random.default_rng(15)
-    a, b = _f32(rng, 400, 1000), _f32(rng, 1000, 20)
+    a, b = _f32(rng, 400, 1000), _f32(rng, 1000, 100)
+    assert a.size * b.shape[1] >= max(parallel._MIN_SPLIT_MACS, parallel._MIN_SPLIT_MACS_BUSY)
     with tf.Graph().as_default(), tf.Session() as sess:
         at = tf.placeholder(tf.float32, a.shape)
         got = sess.run(tf.matmul(at, tf.constant(b)), {at: a})

@@ -46,12 +46,12 @@ def _assert_product_close(got, a, b):
     assert (np.abs(got - a64 @ b64) <= bound).all()
 
 
-def _dense_graph(m=400, k=1000, n=40, seed=0):
-    """(placeholder, product tensor, a, b) of a product above parallel._MIN_SPLIT_MACS."""
+def _dense_graph(m=400, k=1000, n=100, seed=0):
+    """(placeholder, product tensor, a, b) of a product that a busy machine splits too."""
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((m, k)).astype(np.float32)
     b = rng.standard_normal((k, n)).astype(np.float32)
-    assert m * k * n >= parallel._MIN_SPLIT_MACS
+    assert m * k * n >= max(parallel._MIN_SPLIT_MACS, parallel._MIN_SPLIT_MACS_BUSY)
     x = tf.placeholder(tf.float32, [None, k])
     return x, tf.matmul(x, tf.constant(b)), a, b
 
@@ -96,13 +96,21 @@ def test_blas_threads_inside_and_outside_a_dense_run(two_threads, machine, monke
 
 
 def test_a_big_product_in_a_run_is_split_and_within_the_float32_bound(two_threads, machine, monkeypatch):
+    """On a busy machine, a 40M multiply-add product is split by rows (400 rows >= 100 columns) into up to
+    4 ranges per thread, each of at least _MIN_RANGE_MACS, so that the caller can take over the ranges of
+    a pool thread that waits for a core."""
     calls = []
     real = parallel.parallel_for
-    monkeypatch.setattr(parallel, "parallel_for", lambda fn, n, *a, **k: calls.append(n) or real(fn, n, *a, **k))
+    monkeypatch.setattr(parallel, "parallel_for",
+                        lambda fn, n, grain=1, threads=None: calls.append(real(
+                            lambda i, j: (i, j), n, grain, threads)) or real(fn, n, grain, threads))
     with tf.Graph().as_default(), tf.Session() as sess:
         x, y, a, b = _dense_graph()
         got = sess.run(y, {x: a})
-    assert calls == [400]          # split by rows over the pool (400 rows >= 40 columns)
+    ranges, = calls
+    assert len(ranges) == 2 * parallel._BUSY_RANGES_PER_THREAD
+    assert ranges[0][0] == 0 and ranges[-1][1] == 400
+    assert all((j - i) * 1000 * 100 >= parallel._MIN_RANGE_MACS for i, j in ranges)
     _assert_product_close(got, a, b)
 
 
@@ -253,3 +261,30 @@ def test_runs_check_the_load_at_most_every_interval(monkeypatch):
             sess.run(y, {x: np.ones(2, np.float32)})
     assert calls == [100.0, 100.2, 100.41]
     assert parallel._neighbours.busy      # others used 1 core (busy time grew 1 s per s): busy
+
+
+def test_a_busy_machine_cuts_more_ranges_than_threads_and_keeps_mid_sized_products_whole(two_threads, machine):
+    """Busy: parallel_for makes 4 ranges per thread (a late pool thread then delays a quarter of its share
+    at most), and a product below _MIN_SPLIT_MACS_BUSY (the tutorial's 100x784 @ 784x128) runs whole,
+    on one BLAS thread: splitting it costs more than it gains when pool threads wait for a core."""
+    assert parallel.parallel_for(lambda i, j: (i, j), 100) == [(i * 100 // 8, (i + 1) * 100 // 8) for i in range(8)]
+    machine(False)
+    assert parallel.parallel_for(lambda i, j: (i, j), 100) == [(0, 50), (50, 100)]
+    machine(True)
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((100, 784)).astype(np.float32)
+    b = rng.standard_normal((784, 128)).astype(np.float32)
+    assert parallel._MIN_SPLIT_MACS <= a.size * 128 < parallel._MIN_SPLIT_MACS_BUSY
+    split = []
+    real = parallel.parallel_for
+    parallel.parallel_for = lambda *args, **kw: split.append(args) or real(*args, **kw)
+    try:
+        splits = parallel.run_begin(False)
+        try:
+            got = parallel.matmul(a, b)
+        finally:
+            parallel.run_end(splits)
+    finally:
+        parallel.parallel_for = real
+    assert splits and split == []
+    _assert_product_close(got, a, b)

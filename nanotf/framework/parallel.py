@@ -46,6 +46,12 @@ _MAX_THREADS = 64
 # A product is split only when it has at least this many multiply-adds (about 0.1 ms on one
 # core): below that, waking a pool thread costs more than it saves.
 _MIN_SPLIT_MACS = 4_000_000
+# While other processes keep the machine busy, a pool thread may wait for a core: a product is split
+# only from about 0.5 ms of work, each range at least _MIN_RANGE_MACS, and a split makes up to
+# _BUSY_RANGES_PER_THREAD ranges per thread, so that the caller takes over the share of a late one.
+_MIN_SPLIT_MACS_BUSY = 32_000_000
+_MIN_RANGE_MACS = 2_000_000
+_BUSY_RANGES_PER_THREAD = 4
 # An elementwise step is split from this many elements (about 0.25 ms of NumPy work).
 _MIN_SPLIT_ELEMENTS = 1 << 19
 
@@ -199,12 +205,15 @@ def threads_for(work):
 
 
 def parallel_for(fn, n, grain=1, threads=None):
-    """Calls fn(i, j) on consecutive ranges covering [0, n), one per thread (at most `threads`),
-    concurrently; each range holds at least `grain` items. The caller runs the first range, then
-    any range no pool thread has started, then waits (sleeping) for the rest. fn must release the
-    GIL to gain (NumPy kernels do) and must write only what its range owns. Returns the results in
-    range order."""
-    k = min(num_threads() if threads is None else threads, n // max(grain, 1))
+    """Calls fn(i, j) on consecutive ranges covering [0, n), one per thread (at most `threads`; up to
+    _BUSY_RANGES_PER_THREAD per thread on a busy machine), concurrently; each range holds at least
+    `grain` items. The caller runs the first range, then any range no pool thread has started, then
+    waits (sleeping) for the rest. fn must release the GIL to gain (NumPy kernels do) and must write
+    only what its range owns. Returns the results in range order."""
+    k = num_threads() if threads is None else threads
+    if _neighbours.busy and k > 1:
+        k *= _BUSY_RANGES_PER_THREAD
+    k = min(k, n // max(grain, 1))
     if k < 2 or getattr(_local, "in_pool", False):
         return [fn(0, n)]
     job = _Job(fn, [n * t // k for t in range(k + 1)])
@@ -223,13 +232,17 @@ def matmul(a, b, out=None):
     if _split_runs:
         m, k = a.shape
         n = b.shape[1]
-        if m * n * k >= _MIN_SPLIT_MACS and not getattr(_local, "in_pool", False):
+        macs = m * n * k
+        if macs >= (_MIN_SPLIT_MACS_BUSY if _neighbours.busy else _MIN_SPLIT_MACS) and \
+                not getattr(_local, "in_pool", False):
             if out is None:
                 out = np.empty((m, n), dtype=np.result_type(a, b))
             if m >= n:
-                parallel_for(lambda i, j: _np_matmul(a[i:j], b, out=out[i:j]), m, grain=8)
+                grain = max(8, -(-_MIN_RANGE_MACS * m // macs))
+                parallel_for(lambda i, j: _np_matmul(a[i:j], b, out=out[i:j]), m, grain=grain)
             else:
-                parallel_for(lambda i, j: _np_matmul(a, b[:, i:j], out=out[:, i:j]), n, grain=16)
+                grain = max(16, -(-_MIN_RANGE_MACS * n // macs))
+                parallel_for(lambda i, j: _np_matmul(a, b[:, i:j], out=out[:, i:j]), n, grain=grain)
             return out
     return _np_matmul(a, b) if out is None else _np_matmul(a, b, out=out)
 
