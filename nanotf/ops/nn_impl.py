@@ -1,5 +1,5 @@
 """tf.nn functions built from other ops: batch_normalization, fused_batch_norm, conv1d."""
-from nanotf.framework.ops import convert_to_tensor, name_scope
+from nanotf.framework.ops import Tensor, convert_to_tensor, name_scope
 from nanotf.ops import array_ops, conv_ops, math_ops, nn_ops
 
 __all__ = ["batch_normalization", "fused_batch_norm", "conv1d"]
@@ -10,6 +10,10 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name
     inv = rsqrt(variance + eps) * scale; x * inv + (offset - mean * inv). offset and scale may be None."""
     with name_scope(name, "batchnorm", [x, mean, variance, scale, offset]):
         x = convert_to_tensor(x, name="x")
+        # NumPy or Python statistics take x's dtype (a float64 array must not pass through float32)
+        mean, variance, offset, scale = (v if v is None or isinstance(v, Tensor) or hasattr(v, "_as_tensor")
+                                         else convert_to_tensor(v, dtype=x.dtype)
+                                         for v in (mean, variance, offset, scale))
         inv = math_ops.rsqrt(math_ops.add(variance, variance_epsilon))
         if scale is not None:
             inv = math_ops.multiply(inv, scale)
