@@ -26,3 +26,12 @@ def test_lstm_on_real_mnist():
     data_dir = require_real_mnist()
     import lstm_mnist
     assert lstm_mnist.main(["--data_dir", str(data_dir), "--steps", "400"]) > 0.9
+
+
+@pytest.mark.skipif(not os.environ.get("NANOTF_LONG_TESTS"), reason="long run: set NANOTF_LONG_TESTS=1")
+@pytest.mark.parametrize("program", ["lstm_mnist", "lstm_mnist_dynamic", "bidirectional_lstm_mnist"])
+def test_lstm_programs_reach_94_percent_on_real_mnist(program):
+    from _mnist_data import require_real_mnist
+    data_dir = require_real_mnist()
+    module = __import__(program)
+    assert module.main(["--data_dir", str(data_dir), "--steps", "500"]) > 0.94   # measured 0.950, 0.944, 0.951
