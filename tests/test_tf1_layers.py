@@ -43,7 +43,8 @@ def _real_dir():
 
 # -- fake data: every program runs, prints its metric last, and builds TF's variable names
 def test_cnn_program_on_fake_data(capsys):
-    acc = cnn_layers_mnist.main(["--fake_data", "--steps", "60", "--conv1", "8", "--conv2", "16", "--hidden", "64"])
+    acc = cnn_layers_mnist.main(["--fake_data", "--steps", "60", "--batch_size", "50", "--conv1", "8", "--conv2", "16",
+                                 "--hidden", "64"])
     assert _last_line(capsys) == "test accuracy %.4f" % acc and acc >= 0.9
     names = [v.name for v in tf.trainable_variables()]
     assert names == ["conv2d/kernel:0", "conv2d/bias:0", "conv2d_1/kernel:0", "conv2d_1/bias:0", "dense/kernel:0",
