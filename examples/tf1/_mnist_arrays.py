@@ -2,7 +2,7 @@
 
 `load(data_dir, fake_data)` -> (train_images, train_labels, test_images, test_labels): images uint8
 [N, 784], labels int64 [N]. Real data is read from the four gzipped IDX files in `data_dir` (or the
-usual places: $NANOTF_DATA_DIR/mnist, ~/.cache/nanotf/mnist, ../shared/data/mnist beside the checkout);
+places `nanotf-mnist` keeps it: $NANOTF_DATA_DIR/mnist, else ~/.cache/nanotf/mnist);
 nothing is downloaded. Fake data: ten random prototype images plus noise, so a model can learn it.
 """
 import gzip
@@ -19,7 +19,7 @@ def default_data_dir():
     dirs = []
     if os.environ.get("NANOTF_DATA_DIR"):
         dirs.append(Path(os.environ["NANOTF_DATA_DIR"]) / "mnist")
-    dirs += [Path.home() / ".cache" / "nanotf" / "mnist", Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"]
+    dirs.append(Path.home() / ".cache" / "nanotf" / "mnist")
     for d in dirs:
         if all((d / f).is_file() for f in FILES):
             return str(d)

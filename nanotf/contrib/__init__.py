@@ -7,6 +7,8 @@ _SUBMODULES = ("layers", "rnn", "factorization", "tensor_forest")
 
 
 def __getattr__(name):
+    if name == "data":          # tf.contrib.data was tf.data's home before TF 1.4
+        return importlib.import_module("nanotf.data")
     if name in _SUBMODULES:
         return importlib.import_module("nanotf.contrib." + name)
     raise AttributeError("module 'nanotf.contrib' has no attribute %r" % name)
