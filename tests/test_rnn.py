@@ -557,11 +557,14 @@ def test_fused_gru_in_concurrent_batch_slices_matches_numpy(monkeypatch, threads
             out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(H), x, sequence_length=lengths, dtype=F64)
         loss = tf.reduce_sum(out * rng.standard_normal((B, T, H))) + tf.reduce_sum(state * state)
         variables = tf.trainable_variables()
-        grads = tf.gradients(loss, [x] + variables)
         with tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=threads)) as sess:
             sess.run(tf.global_variables_initializer())
             xs = rng.standard_normal((B, T, I))
+            forward_only = sess.run([out, state], {x: xs})
+            grads = tf.gradients(loss, [x] + variables)
             got_out, got_state = sess.run([out, state], {x: xs})
+            np.testing.assert_allclose(forward_only[0], got_out, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(forward_only[1], got_state, rtol=1e-12, atol=1e-14)
             v = _values(sess)
             g = [v["p/rnn/gru_cell/%s" % n] for n in ("gates/kernel", "gates/bias", "candidate/kernel",
                                                       "candidate/bias")]
@@ -591,12 +594,17 @@ def test_fused_lstm_in_concurrent_batch_slices_matches_numpy(monkeypatch, thread
                                            dtype=F64)
         loss = tf.reduce_sum(out * rng.standard_normal((B, T, H))) + tf.reduce_sum(state.c * state.h)
         variables = tf.trainable_variables()
-        grads = tf.gradients(loss, [x] + variables)
         config = tf.ConfigProto(intra_op_parallelism_threads=threads)
         with tf.Session(config=config) as sess:
             sess.run(tf.global_variables_initializer())
             xs = rng.standard_normal((B, T, I))
+            # before any gradient exists the kernel keeps only two steps of state: same results
+            forward_only = sess.run([out, state], {x: xs})
+            assert sess.run(state.c.op.outputs[3], {x: xs}).size == 0   # nothing kept for a gradient
+            grads = tf.gradients(loss, [x] + variables)
             got_out, got_state = sess.run([out, state], {x: xs})
+            np.testing.assert_allclose(forward_only[0], got_out, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(forward_only[1].c, got_state.c, rtol=1e-12, atol=1e-14)
             v = _values(sess)
             k, b = v["p/rnn/lstm_cell/kernel"], v["p/rnn/lstm_cell/bias"]
             peep = tuple(v["p/rnn/lstm_cell/w_%s_diag" % g] for g in "ifo")

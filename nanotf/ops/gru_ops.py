@@ -18,7 +18,7 @@ from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import apply_op, convert_to_tensor
 from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops import array_ops, math_ops
-from nanotf.ops.lstm_ops import _in_parts, _is_zeros, _num_parts, _rows
+from nanotf.ops.lstm_ops import KEEP_ATTR, _in_parts, _is_zeros, _keeps, _num_parts, _rows
 
 __all__ = []
 
@@ -64,10 +64,11 @@ class GRUSequence(OpDef):
         has_seq = op._attrs["has_seq_len"]
 
         def run(*args):
-            return _forward(*args[:6], args[6] if has_seq else None)
+            return _forward(*args[:6], args[6] if has_seq else None, _keeps(op))
         return run
 
     def grad(op, d_out, d_h, *unused):
+        op._attrs[KEEP_ATTR] = True
         x, wg, wc = op._inputs[0], op._inputs[2], op._inputs[4]
         d_out, d_h = (array_ops.constant(0, dtype=x.dtype) if _is_zeros(g) else g for g in (d_out, d_h))
         inputs = list(op._inputs) + list(op._outputs[2:6]) + [d_out, d_h]
@@ -133,7 +134,7 @@ def _check_shapes(x, h0, wg, wc, lengths):
     return T, B, I, H
 
 
-def _forward(x, h0, wg, bg, wc, bc, lengths):
+def _forward(x, h0, wg, bg, wc, bc, lengths, keep):
     T, B, I, H = _check_shapes(x, h0, wg, wc, lengths)
     dt = x.dtype
     K = I + H + 1
@@ -146,10 +147,13 @@ def _forward(x, h0, wg, bg, wc, bc, lengths):
     wct = np.empty((H, K), dtype=dt)
     wct[:, :K - 1] = wc.T
     wct[:, K - 1] = bc
-    a_g = np.empty((P, T, 2 * H, bw), dtype=dt)
-    xh = np.empty((P, T + 1, K, bw), dtype=dt)
-    xrh = np.empty((P, T, K, bw), dtype=dt)
-    cand = np.empty((P, T, H, bw), dtype=dt)
+    steps, states = (T, T + 1) if keep else (1, 2)    # without a gradient to come, two steps' worth suffice
+    a_g = np.empty((P, steps, 2 * H, bw), dtype=dt)
+    xh = np.empty((P, states, K, bw), dtype=dt)
+    xrh = np.empty((P, steps, K, bw), dtype=dt)
+    cand = np.empty((P, steps, H, bw), dtype=dt)
+    hs_all = None if keep else np.empty((P, T, H, bw), dtype=dt)
+    last = T if keep else T & 1
     out = np.empty((T, B, H), dtype=dt)
     h_last = np.empty((B, H), dtype=dt)
 
@@ -157,43 +161,58 @@ def _forward(x, h0, wg, bg, wc, bc, lengths):
         for p in range(p0, p1):
             sl = slice(p * bw, (p + 1) * bw)
             hs = _forward_slice(x[:, sl], h0[sl], wgt, wct, None if lengths is None else lengths[sl], a_g[p], xh[p],
-                                xrh[p], cand[p])
+                                xrh[p], cand[p], None if keep else hs_all[p])
             out[:, sl] = hs.transpose(0, 2, 1)
-            h_last[sl] = xh[p, T, I:I + H].T
+            h_last[sl] = xh[p, last, I:I + H].T
     _in_parts(P, run)
+    if not keep:
+        a_g, xh, xrh, cand = (np.empty((0, T, 2 * H, 0), dt), np.empty((0, T + 1, K, 0), dt),
+                              np.empty((0, T, K, 0), dt), np.empty((0, T, H, 0), dt))
     return out, h_last, a_g, xh, xrh, cand
 
 
-def _forward_slice(x, h0, wgt, wct, lengths, a_g, xh, xrh, cand):
+def _forward_slice(x, h0, wgt, wct, lengths, a_g, xh, xrh, cand, hs_ring=None):
+    """One batch slice; with hs_ring (no gradient to come) the buffers hold one or two steps, as in lstm_ops."""
     T, B, I = x.shape
     H = cand.shape[1]
     K = I + H + 1
-    xt = x.transpose(0, 2, 1)
-    xh[:T, :I] = xt
-    xh[T, :I] = 0
+    ring = hs_ring is not None
+    if ring:
+        xh[0, :I] = x[0].T
+    else:
+        xt = x.transpose(0, 2, 1)
+        xh[:T, :I] = xt
+        xh[T, :I] = 0
+        xrh[:, :I] = xt
     xh[0, I:I + H] = h0.T
     xh[:, K - 1] = 1
-    xrh[:, :I] = xt
     xrh[:, K - 1] = 1
     for t in range(T):
-        z = a_g[t]
-        np.matmul(wgt, xh[t], out=z)
+        s0, s1, k = (t & 1, (t + 1) & 1, 0) if ring else (t, t + 1, t)
+        if ring:
+            xrh[0, :I] = xh[s0, :I]
+        z = a_g[k]
+        np.matmul(wgt, xh[s0], out=z)
         np.tanh(z, out=z)
         z *= 0.5
         z += 0.5                                   # r, u = sigmoid(gates)
         r, u = z[:H], z[H:]
-        h_prev = xh[t, I:I + H]
-        np.multiply(r, h_prev, out=xrh[t, I:I + H])
-        c = cand[t]
-        np.matmul(wct, xrh[t], out=c)
+        h_prev = xh[s0, I:I + H]
+        np.multiply(r, h_prev, out=xrh[k, I:I + H])
+        c = cand[k]
+        np.matmul(wct, xrh[k], out=c)
         np.tanh(c, out=c)
-        h = xh[t + 1, I:I + H]                     # u * h + (1 - u) * c = c + u * (h - c)
+        h = xh[s1, I:I + H]                        # u * h + (1 - u) * c = c + u * (h - c)
         np.subtract(h_prev, c, out=h)
         h *= u
         h += c
         if lengths is not None:
             np.copyto(h, h_prev, where=(t >= lengths)[None, :])
-    hs = xh[1:, I:I + H]
+        if ring:
+            hs_ring[t] = h
+            if t + 1 < T:
+                xh[s1, :I] = x[t + 1].T
+    hs = hs_ring if ring else xh[1:, I:I + H]
     if lengths is not None:
         live = np.arange(T)[:, None] < lengths[None, :]
         hs = np.where(live[:, None, :], hs, 0).astype(x.dtype, copy=False)

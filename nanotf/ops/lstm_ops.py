@@ -100,10 +100,11 @@ class LSTMSequence(OpDef):
             x, c0, h0, w, b = args[:5]
             lengths = args[seq] if seq is not None else None
             peeps = args[peep:peep + 3] if peep is not None else None
-            return _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip)
+            return _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, _keeps(op))
         return run
 
     def grad(op, d_out, d_c, d_h, *unused):
+        op._attrs[KEEP_ATTR] = True
         seq, peep = _input_layout(op)
         x, w = op._inputs[0], op._inputs[3]
         n_in = len(op._inputs)
@@ -135,6 +136,13 @@ class LSTMSequence(OpDef):
         Sample(lambda x, c, h, w, b, p, q, r: lstm_sequence(x, c, h, w, b, peepholes=(p, q, r), cell_clip=2.5)[:3],
                [(3, 2, 2), (2, 2), (2, 2), (4, 8), (8,), (2,), (2,), (2,)]),
     ]
+
+
+KEEP_ATTR = "keep_for_gradient"   # set on a sequence op when its gradient is built: keep what the gradient reads
+
+
+def _keeps(op):
+    return bool(op._attrs.get(KEEP_ATTR, False))
 
 
 def _is_zeros(t):
@@ -222,9 +230,10 @@ def _in_parts(n_parts, fn):
         parallel.parallel_for(fn, n_parts, threads=n_parts)
 
 
-def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip):
+def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, keep):
     """The LSTM over all steps. The batch runs in P equal slices, concurrently; saved values are
-    [P, T, features, B / P], so that each slice's per-step blocks are contiguous."""
+    [P, T, features, B / P], so that each slice's per-step blocks are contiguous. Without `keep` (no gradient
+    in the graph) only two steps' worth of them are kept, and the saved outputs are empty."""
     T, B, I, H = _check_shapes(x, c0, h0, w, lengths)
     dt = x.dtype
     K = I + H + 1
@@ -239,10 +248,13 @@ def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip):
     wt *= half
     if peeps is not None:
         peeps = tuple(0.5 * p[:, None] for p in peeps)   # halved like the rows they add to
-    a = np.empty((P, T, 4 * H, bw), dtype=dt)
-    xh = np.empty((P, T + 1, K, bw), dtype=dt)
-    cs = np.empty((P, T + 1, H, bw), dtype=dt)
-    tcs = np.empty((P, T, H, bw), dtype=dt)
+    steps, states = (T, T + 1) if keep else (1, 2)
+    a = np.empty((P, steps, 4 * H, bw), dtype=dt)
+    xh = np.empty((P, states, K, bw), dtype=dt)
+    cs = np.empty((P, states, H, bw), dtype=dt)
+    tcs = np.empty((P, steps, H, bw), dtype=dt)
+    hs_all = None if keep else np.empty((P, T, H, bw), dtype=dt)
+    last = T if keep else T & 1
     out = np.empty((T, B, H), dtype=dt)
     c_last = np.empty((B, H), dtype=dt)
     h_last = np.empty((B, H), dtype=dt)
@@ -251,21 +263,30 @@ def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip):
         for p in range(p0, p1):
             sl = slice(p * bw, (p + 1) * bw)
             hs = _forward_slice(x[:, sl], c0[sl], h0[sl], wt, half, shift, None if lengths is None else lengths[sl],
-                                peeps, clip, a[p], xh[p], cs[p], tcs[p])
+                                peeps, clip, a[p], xh[p], cs[p], tcs[p], None if keep else hs_all[p])
             out[:, sl] = hs.transpose(0, 2, 1)
-            c_last[sl] = cs[p, T].T
-            h_last[sl] = xh[p, T, I:I + H].T
+            c_last[sl] = cs[p, last].T
+            h_last[sl] = xh[p, last, I:I + H].T
     _in_parts(P, run)
+    if not keep:
+        a, xh, cs, tcs = (np.empty((0, T, 4 * H, 0), dt), np.empty((0, T + 1, K, 0), dt),
+                          np.empty((0, T + 1, H, 0), dt), np.empty((0, T, H, 0), dt))
     return out, c_last, h_last, a, xh, cs, tcs
 
 
-def _forward_slice(x, c0, h0, wt, half, shift, lengths, peeps, clip, a, xh, cs, tcs):
+def _forward_slice(x, c0, h0, wt, half, shift, lengths, peeps, clip, a, xh, cs, tcs, hs_ring=None):
+    """One batch slice. With hs_ring (no gradient to come), xh and cs hold two steps (t and t + 1, by parity),
+    a and tcs one, and each step's h is copied into hs_ring [T, H, B]."""
     T, B, I = x.shape
     H = cs.shape[1]
     K = I + H + 1
     dt = x.dtype
-    xh[:T, :I, :] = x.transpose(0, 2, 1)
-    xh[T, :I, :] = 0
+    ring = hs_ring is not None
+    if ring:
+        xh[0, :I, :] = x[0].T
+    else:
+        xh[:T, :I, :] = x.transpose(0, 2, 1)
+        xh[T, :I, :] = 0
     xh[0, I:I + H, :] = h0.T
     xh[:, K - 1, :] = 1
     cs[0] = c0.T
@@ -273,9 +294,10 @@ def _forward_slice(x, c0, h0, wt, half, shift, lengths, peeps, clip, a, xh, cs, 
     if peeps is not None:
         wci, wcf, wco = peeps
     for t in range(T):
-        z = a[t]
-        np.matmul(wt, xh[t], out=z)
-        c_prev = cs[t]
+        s0, s1, k = (t & 1, (t + 1) & 1, 0) if ring else (t, t + 1, t)
+        z = a[k]
+        np.matmul(wt, xh[s0], out=z)
+        c_prev = cs[s0]
         i, j, f, o = z[:H], z[H:2 * H], z[2 * H:3 * H], z[3 * H:]
         if peeps is None:
             np.tanh(z, out=z)
@@ -290,7 +312,7 @@ def _forward_slice(x, c0, h0, wt, half, shift, lengths, peeps, clip, a, xh, cs, 
             np.tanh(ijf, out=ijf)
             ijf *= half[:3 * H]
             ijf += shift[:3 * H]
-        cc = cs[t + 1]
+        cc = cs[s1]
         np.multiply(f, c_prev, out=cc)
         np.multiply(i, j, out=tmp)
         cc += tmp
@@ -302,15 +324,19 @@ def _forward_slice(x, c0, h0, wt, half, shift, lengths, peeps, clip, a, xh, cs, 
             np.tanh(o, out=o)
             o *= 0.5
             o += 0.5
-        tc = tcs[t]
+        tc = tcs[k]
         np.tanh(cc, out=tc)
-        h = xh[t + 1, I:I + H]
+        h = xh[s1, I:I + H]
         np.multiply(o, tc, out=h)
         if lengths is not None:     # past a sequence's end: carry the state over
             dead = (t >= lengths)[None, :]
             np.copyto(cc, c_prev, where=dead)
-            np.copyto(h, xh[t, I:I + H], where=dead)
-    hs = xh[1:, I:I + H]                           # [T, H, B]
+            np.copyto(h, xh[s0, I:I + H], where=dead)
+        if ring:
+            hs_ring[t] = h
+            if t + 1 < T:
+                xh[s1, :I, :] = x[t + 1].T
+    hs = hs_ring if ring else xh[1:, I:I + H]      # [T, H, B]
     if lengths is not None:
         live = np.arange(T)[:, None] < lengths[None, :]
         hs = np.where(live[:, None, :], hs, 0).astype(dt, copy=False)
