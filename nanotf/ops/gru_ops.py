@@ -178,7 +178,8 @@ def _forward_slice(x, h0, wgt, wct, lengths, a_g, xh, xrh, cand, hs_ring=None):
     K = I + H + 1
     ring = hs_ring is not None
     if ring:
-        xh[0, :I] = x[0].T
+        if T:
+            xh[0, :I] = x[0].T
     else:
         xt = x.transpose(0, 2, 1)
         xh[:T, :I] = xt

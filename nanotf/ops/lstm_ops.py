@@ -283,7 +283,8 @@ def _forward_slice(x, c0, h0, wt, half, shift, lengths, peeps, clip, a, xh, cs, 
     dt = x.dtype
     ring = hs_ring is not None
     if ring:
-        xh[0, :I, :] = x[0].T
+        if T:
+            xh[0, :I, :] = x[0].T
     else:
         xh[:T, :I, :] = x.transpose(0, 2, 1)
         xh[T, :I, :] = 0
