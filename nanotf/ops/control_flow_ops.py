@@ -238,7 +238,7 @@ def _record_marker(op):
         g = op.graph
         saved, g._control_dependencies_stack = g._control_dependencies_stack, []
         try:
-            m = Graph.create_op(g, "TraceRequest", [], {"target": op}, name=op.name + "/record")
+            m = Graph.create_op(g, "TraceRequest", [], {"target": op}, name=op.name + "_record")
         finally:
             g._control_dependencies_stack = saved
         m._id = op._id - 0.5   # plans order ops by id: the marker runs right before its op
