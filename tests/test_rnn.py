@@ -136,6 +136,67 @@ def test_one_step_matches_numpy(kind):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
 
 
+class OldStyleCell(tf.nn.rnn_cell.RNNCell):
+    """A 2016-style custom cell: no call to the base __init__, __call__ overridden, tf.get_variable inside."""
+
+    def __init__(self, units):
+        self._units = units
+
+    @property
+    def state_size(self):
+        return self._units
+
+    @property
+    def output_size(self):
+        return self._units
+
+    def __call__(self, inputs, state, scope=None):
+        with tf.variable_scope(scope or "old_style_cell"):
+            w = tf.get_variable("w", [inputs.shape[1] + self._units, self._units])
+            out = tf.tanh(tf.matmul(tf.concat([inputs, state], 1), w))
+        return out, out
+
+
+class CallOnlyCell(tf.nn.rnn_cell.RNNCell):
+    """A cell defining only call(), creating its variable with tf.get_variable, base __init__ not called."""
+
+    def __init__(self, units):
+        self._units = units
+
+    state_size = property(lambda self: self._units)
+    output_size = property(lambda self: self._units)
+
+    def call(self, inputs, state):
+        w = tf.get_variable("w", [inputs.shape[1] + self._units, self._units])
+        out = tf.tanh(tf.matmul(tf.concat([inputs, state], 1), w))
+        return out, out
+
+
+@pytest.mark.parametrize("make", [OldStyleCell, CallOnlyCell])
+def test_custom_cells_share_their_variables_across_steps(make):
+    rng = np.random.default_rng(16)
+    B, T, I, H = 2, 3, 2, 3
+    xs = rng.standard_normal((B, T, I))
+    with tf.Graph().as_default():
+        x = tf.placeholder(F64, [B, T, I])
+        with tf.variable_scope("d", initializer=_random_init(), dtype=F64):
+            out, _ = tf.nn.dynamic_rnn(make(H), x, dtype=F64)
+        with tf.variable_scope("s", initializer=_random_init(), dtype=F64):
+            outs, _ = tf.nn.static_rnn(make(H), tf.unstack(x, T, 1), dtype=F64)
+        names = sorted(_names())
+        cell_dir = "old_style_cell" if make is OldStyleCell else "call_only_cell"
+        assert names == ["d/rnn/%s/w" % cell_dir, "s/rnn/%s/w" % cell_dir]
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got, got_s = sess.run([out, outs], {x: xs})
+            v = _values(sess)
+    for prefix, value in (("d", got), ("s", np.stack(got_s, 1))):
+        w = v["%s/rnn/%s/w" % (prefix, cell_dir)]
+        want, _ = ref.run(lambda x_, h: (np.tanh(np.concatenate([x_, h], 1) @ w),) * 2, xs.transpose(1, 0, 2),
+                          np.zeros((B, H)))
+        np.testing.assert_allclose(value, want.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
+
+
 def test_zero_state_and_sizes():
     with tf.Graph().as_default():
         cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.BasicLSTMCell(3), tf.nn.rnn_cell.GRUCell(2)])

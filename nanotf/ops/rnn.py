@@ -330,6 +330,8 @@ def _dynamic_unrolled(cell, flat_tm, inputs, state, sequence_length):
     steps = [_pack(inputs, [p[t] for p in per_input]) for t in range(T)]
     outputs = []
     for t, step_in in enumerate(steps):
+        if t > 0:   # cells that call tf.get_variable themselves share their variables across steps
+            vs.get_variable_scope().reuse_variables()
         output, state = _step(cell, t, step_in, state, sequence_length)
         outputs.append(output)
     flat_out = [_flatten(o) for o in outputs]

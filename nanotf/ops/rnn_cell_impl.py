@@ -88,8 +88,11 @@ def assert_like_rnncell(cell_name, cell):
 
 
 def _snake_case(name):
+    """A class name as TF's default layer name: BasicLSTMCell -> basic_lstm_cell (a leading '_' gives
+    'private_...', as in TF)."""
     name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+    return "private" + name if name.startswith("_") else name
 
 
 def _state_size_with_prefix(batch_size, size):
@@ -136,6 +139,15 @@ class RNNCell:
     call(inputs, state) -> (output, new_state). Cells whose `call` uses tf.get_variable directly work too:
     the first call creates the variables in the cell's scope and later calls reuse them."""
 
+    # class-level defaults, so that subclasses whose __init__ never calls ours (common in 2016-era code) work
+    trainable = True
+    built = False
+    _name = None
+    _base_name = None
+    _dtype = None
+    _reuse = None
+    _scope = None
+
     def __init__(self, trainable=True, name=None, dtype=None, _reuse=None, **kwargs):
         unknown = set(kwargs) - {"_scope", "input_shape", "batch_input_shape", "batch_size", "weights"}
         if unknown:
@@ -159,7 +171,10 @@ class RNNCell:
 
     @property
     def name(self):
-        return self._scope.name if self._scope is not None else self._base_name
+        return self._scope.name if self._scope is not None else self._default_scope_name()
+
+    def _default_scope_name(self):
+        return self._base_name or _snake_case(type(self).__name__)
 
     @property
     def dtype(self):
@@ -209,7 +224,7 @@ class RNNCell:
                 with vs.variable_scope(scope, reuse=self._reuse) as captured:
                     self._scope = captured
             else:
-                with vs.variable_scope(None, default_name=self._base_name, reuse=self._reuse) as captured:
+                with vs.variable_scope(None, default_name=self._default_scope_name(), reuse=self._reuse) as captured:
                     self._scope = captured
         if self._dtype is None:
             self._dtype = dtypes.as_dtype(dtype)
