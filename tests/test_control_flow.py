@@ -682,3 +682,17 @@ def test_only_runs_that_run_the_gradient_record_the_forward_values():
         h2 = np.tanh(h1) * 2
         dh = 2 * (1 - np.tanh(h2) ** 2) * 2 * (1 - np.tanh(h1) ** 2) * 2 * (1 - np.tanh(1.0) ** 2)
         np.testing.assert_allclose(gv, np.full(4, dh))
+
+
+def test_init_scope_leaves_the_function_graph():
+    def body(i, h):
+        with tf.init_scope():
+            c = tf.constant(2.0, name="lifted")
+            v = tf.Variable(3.0, name="v_in_init_scope")
+        return i + 1, h * c * v
+    y = tf.while_loop(lambda i, h: i < 2, body, [0, 1.0])[1]
+    assert tf.get_default_graph().get_operation_by_name("while/lifted").type == "Const"
+    assert [v.op.name for v in tf.global_variables()] == ["while/v_in_init_scope"]
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        assert s.run(y) == 36.0

@@ -74,7 +74,9 @@ from nanotf.framework.ops import convert_to_tensor  # noqa: E402
 from nanotf.framework.tensor_shape import TensorShape, as_shape, unknown_shape  # noqa: E402
 from nanotf.ops.tensor_array_ops import TensorArray  # noqa: E402
 
-__all__ += ["cond", "while_loop", "case", "TensorArray"]
+from nanotf.framework.ops import init_scope  # noqa: E402  (tf.init_scope, exported from here)
+
+__all__ += ["cond", "while_loop", "case", "TensorArray", "init_scope"]
 
 
 def _as_flat_tensor(v):
