@@ -84,6 +84,32 @@ def test_second_rnn_in_the_same_scope_needs_reuse():
         assert len(tf.trainable_variables()) == 2
 
 
+def test_checkpoint_restores_rnn_variables_by_tf_names(tmp_path):
+    """A Saver checkpoint of a bidirectional LSTM restores into a freshly built graph (same TF names)."""
+    def build():
+        x = tf.placeholder(tf.float32, [None, 4, 3])
+        cells = [tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.BasicLSTMCell(5), tf.nn.rnn_cell.GRUCell(4)])
+                 for _ in range(2)]
+        (fw, bw), _ = tf.nn.bidirectional_dynamic_rnn(cells[0], cells[1], x, dtype=tf.float32)
+        return x, tf.concat([fw, bw], 2)
+    xs = np.random.default_rng(17).standard_normal((2, 4, 3)).astype(np.float32)
+    with tf.Graph().as_default():
+        x, out = build()
+        names = sorted(_names())
+        saver = tf.train.Saver()
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            want = sess.run(out, {x: xs})
+            path = saver.save(sess, str(tmp_path / "model.ckpt"))
+    assert "bidirectional_rnn/bw/multi_rnn_cell/cell_1/gru_cell/candidate/kernel" in names
+    assert "bidirectional_rnn/fw/multi_rnn_cell/cell_0/basic_lstm_cell/bias" in names
+    with tf.Graph().as_default():
+        x, out = build()
+        with tf.Session() as sess:
+            tf.train.Saver().restore(sess, path)
+            np.testing.assert_allclose(sess.run(out, {x: xs}), want, rtol=1e-6, atol=1e-7)
+
+
 # -- one step of each cell
 CELLS = {
     "basic_rnn": (lambda: tf.nn.rnn_cell.BasicRNNCell(3), 3),
