@@ -18,7 +18,7 @@ from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import apply_op, convert_to_tensor
 from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops import array_ops, math_ops
-from nanotf.ops.lstm_ops import KEEP_ATTR, _in_parts, _is_zeros, _keeps, _num_parts, _rows
+from nanotf.ops.lstm_ops import KEEP_ATTR, _in_parts, _is_zeros, _keeps, _num_parts, _rows, _weight_gradient
 
 __all__ = []
 
@@ -247,15 +247,10 @@ def _backward(x, wg, wc, lengths, a_g, xh, xrh, cand, d_out, d_h):
 
 def _backward_slice(wg, wc, I, lengths, a_g, xh, xrh, cand, d_out, d_h, g_gates, g_cand, dh0):
     T, H, B = cand.shape
-    K = I + H + 1
     dt = a_g.dtype
     wg_h, wc_h = wg[I:I + H], wc[I:I + H]          # [H, 2H], [H, H]
     d_outT = None if np.ndim(d_out) == 0 else np.ascontiguousarray(d_out.transpose(0, 2, 1), dtype=dt)
     dh = np.zeros((H, B), dtype=dt) if np.ndim(d_h) == 0 else np.array(d_h.T, dtype=dt)
-    dwgt = np.zeros((2 * H, K), dtype=dt)
-    dwct = np.zeros((H, K), dtype=dt)
-    dwgt_t = np.empty((2 * H, K), dtype=dt)
-    dwct_t = np.empty((H, K), dtype=dt)
     dhn = np.empty((H, B), dtype=dt)
     d_rh = np.empty((H, B), dtype=dt)
     tmp = np.empty((H, B), dtype=dt)
@@ -294,14 +289,10 @@ def _backward_slice(wg, wc, I, lengths, a_g, xh, xrh, cand, d_out, d_h, g_gates,
         g2 *= d2                                   # through the sigmoids
         np.matmul(wg_h, g2, out=tmp)
         dh += tmp
-        np.matmul(g2, xh[t].T, out=dwgt_t)
-        dwgt += dwgt_t
-        np.matmul(gc, xrh[t].T, out=dwct_t)
-        dwct += dwct_t
         if lengths is not None:
             dh += keep_h
     dh0[...] = dh.T
-    return dwgt, dwct
+    return _weight_gradient(g_gates, xh[:T]), _weight_gradient(g_cand, xrh)
 
 
 def gru_sequence(x, h0, gate_kernel, gate_bias, cand_kernel, cand_bias, sequence_length=None, name=None):

@@ -20,7 +20,7 @@ writes into them.
 """
 import numpy as np
 
-from nanotf.framework import dtypes, parallel
+from nanotf.framework import parallel
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import apply_op, convert_to_tensor
 from nanotf.framework.tensor_shape import TensorShape
@@ -382,15 +382,12 @@ def _rows(g, sl, axis):
 
 def _backward_slice(w, I, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h, g_all, dc0, dh0):
     T, H, B = tcs.shape
-    K = I + H + 1
     dt = a.dtype
     w_h = w[I:]                                     # [H, 4H]: dh_prev = w_h @ g
     # a 0-d gradient stands for zeros (nothing used those outputs)
     d_outT = None if np.ndim(d_out) == 0 else np.ascontiguousarray(d_out.transpose(0, 2, 1), dtype=dt)  # [T, H, B]
     dh = np.zeros((H, B), dtype=dt) if np.ndim(d_h) == 0 else np.array(d_h.T, dtype=dt)
     dc = np.zeros((H, B), dtype=dt) if np.ndim(d_c) == 0 else np.array(d_c.T, dtype=dt)
-    dwt = np.zeros((4 * H, K), dtype=dt)            # [kernel; bias]^T, accumulated step by step
-    dwt_t = np.empty((4 * H, K), dtype=dt)
     dhn = np.empty((H, B), dtype=dt)
     dcc = np.empty((H, B), dtype=dt)
     tmp = np.empty((H, B), dtype=dt)
@@ -453,14 +450,20 @@ def _backward_slice(w, I, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h,
             d_peeps[0] += np.einsum("hb,hb->h", gi, c_prev)
             d_peeps[1] += np.einsum("hb,hb->h", gf, c_prev)
         np.matmul(w_h, g, out=dh)
-        np.matmul(g, xh[t].T, out=dwt_t)
-        dwt += dwt_t
         if lengths is not None:
             dh += keep_h
             dc += keep_c
     dc0[...] = dc.T
     dh0[...] = dh.T
-    return dwt, d_peeps
+    return _weight_gradient(g_all, xh[:T]), d_peeps
+
+
+def _weight_gradient(g, xs):
+    """sum over t of g[t] @ xs[t]^T ([T, n, B] and [T, K, B] -> [n, K]) as one product over all steps: faster
+    than T products of inner size B plus T additions, even after the two transposing copies."""
+    T, n, B = g.shape
+    K = xs.shape[1]
+    return np.matmul(g.transpose(1, 0, 2).reshape(n, T * B), xs.transpose(1, 0, 2).reshape(K, T * B).T)
 
 
 def lstm_sequence(x, c0, h0, w, b, sequence_length=None, peepholes=None, forget_bias=1.0, cell_clip=None,
@@ -477,4 +480,3 @@ def lstm_sequence(x, c0, h0, w, b, sequence_length=None, peepholes=None, forget_
     return apply_op("LSTMSequence", inputs, attrs, name=name or "LSTMSequence")
 
 
-del dtypes
