@@ -696,3 +696,20 @@ def test_init_scope_leaves_the_function_graph():
     with tf.Session() as s:
         s.run(tf.global_variables_initializer())
         assert s.run(y) == 36.0
+
+
+def test_graph_def_draws_loop_bodies_inside_the_loop_group():
+    x = tf.placeholder(tf.float32, [3], name="x")
+    w = tf.Variable(tf.ones([3]), name="w")
+    y = tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, tf.cond(tf.reduce_sum(y) > 0, lambda: y * w,
+                                                                         lambda: y - x)), [0, x])[1]
+    tf.gradients(tf.reduce_sum(y), [x, w])
+    nodes = {n.name: n for n in tf.get_default_graph().as_graph_def(add_shapes=True).node}
+    assert nodes["while"].op == "While" and nodes["while/cond"].op == "If"
+    # the branch's ops are in the graph, under the loop's scope, with edges from the captured tensors
+    assert list(nodes["while/cond/mul"].input) == ["while/loop_var_3", "w/read"]
+    assert list(nodes["while/cond/sub"].input) == ["while/loop_var_3", "x"]
+    assert not any(n.endswith("/capture") or "/capture_" in n for n in nodes)
+    assert "while_record" in nodes and "while/cond_record" in nodes
+    inputs = {i.split(":")[0].lstrip("^") for n in nodes.values() for i in n.input}
+    assert inputs <= set(nodes), inputs - set(nodes)   # every edge ends at a node of the GraphDef

@@ -263,3 +263,61 @@ class CompiledFunction:
             return outs[:self.n_fetches] if len(outs) != self.n_fetches else outs
         return [args[i] if from_arg else outs[i] for from_arg, i in self.sources]
 
+
+
+# -- TensorBoard: function graphs drawn inside their op's group
+_FUNCTION_ATTRS = ("cond", "body", "then", "else", "grad_body", "graphs")
+
+
+def _function_graphs(op):
+    for key in _FUNCTION_ATTRS:
+        v = op._attrs.get(key)
+        for g in (v if isinstance(v, (list, tuple)) else [v]):
+            if isinstance(g, FuncGraph):
+                yield g
+
+
+def add_function_nodes(graph, graph_def, add_shapes=False):
+    """Appends to `graph_def` the ops of the function graphs its While/If ops (and their gradients) hold.
+
+    Their names are already under the op's scope (`while/add`), so TensorBoard draws them inside the loop's
+    group (the op itself shows as `while/(while)`). A placeholder standing for a captured tensor, or for a
+    forward value a gradient function reads, is left out and its edges drawn from that tensor instead;
+    the argument placeholders (loop variables, incoming gradients) stay."""
+    from nanotf.framework.graph_def import op_to_node_def
+    stack = [g for op in graph._ops for g in _function_graphs(op)]
+    seen = set()
+    while stack:
+        g = stack.pop()
+        if g in seen:
+            continue
+        seen.add(g)
+        stand_ins = {}
+        for outer, ph in g.captures.items():
+            stand_ins[ph] = outer
+        for fwd, ph in g.intermediates.items():
+            stand_ins[ph] = fwd
+        for op in g._ops:
+            if op.type == "Placeholder" and op._outputs[0] in stand_ins:
+                continue
+            node = op_to_node_def(op, add_shapes)
+            for k, t in enumerate(op._inputs):
+                src = _source(t)
+                if src is not t:
+                    node.input[k] = src._as_node_def_input()
+            graph_def.node.extend([node])
+            stack.extend(_function_graphs(op))
+    return graph_def
+
+
+def _source(t):
+    """The tensor a capture or intermediate placeholder stands for, followed out through nested graphs."""
+    while isinstance(t.graph, FuncGraph) and t.op.type == "Placeholder":
+        g = t.graph
+        outer = next((o for o, p in g.captures.items() if p is t), None)
+        if outer is None:
+            outer = next((f for f, p in g.intermediates.items() if p is t), None)
+        if outer is None:
+            return t
+        t = outer
+    return t

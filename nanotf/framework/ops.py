@@ -420,7 +420,11 @@ class Graph:
     def as_graph_def(self, from_version=None, add_shapes=False):
         """A tensorboard GraphDef proto of this graph (needs the `tensorboard` package)."""
         from nanotf.framework.graph_def import graph_to_graph_def
-        return graph_to_graph_def(self, add_shapes=add_shapes)
+        graph_def = graph_to_graph_def(self, add_shapes=add_shapes)
+        if any(op._type in ("While", "If", "WhileGrad", "IfGrad") for op in self._ops):
+            from nanotf.framework.func_graph import add_function_nodes   # loop bodies and branches, for TensorBoard
+            add_function_nodes(self, graph_def, add_shapes)
+        return graph_def
 
     def _node_def(self, op):
         from nanotf.framework.graph_def import op_to_node_def

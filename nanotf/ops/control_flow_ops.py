@@ -238,11 +238,12 @@ def _record_marker(op):
     m = op._attrs.get("marker")
     if m is None:
         g = op.graph
-        saved, g._control_dependencies_stack = g._control_dependencies_stack, []
+        saved = g._control_dependencies_stack, g._name_stack
+        g._control_dependencies_stack, g._name_stack = [], ""   # named beside its op, whatever the scope now
         try:
             m = Graph.create_op(g, "TraceRequest", [], {"target": op}, name=op.name + "_record")
         finally:
-            g._control_dependencies_stack = saved
+            g._control_dependencies_stack, g._name_stack = saved
         m._id = op._id - 0.5   # plans order ops by id: the marker runs right before its op
         op._attrs["marker"] = m
     return m
