@@ -478,5 +478,3 @@ def lstm_sequence(x, c0, h0, w, b, sequence_length=None, peepholes=None, forget_
     attrs = {"forget_bias": float(forget_bias), "cell_clip": None if cell_clip is None else float(cell_clip),
              "has_seq_len": sequence_length is not None, "use_peephole": peepholes is not None}
     return apply_op("LSTMSequence", inputs, attrs, name=name or "LSTMSequence")
-
-
