@@ -349,6 +349,13 @@ def _grads_by_input(n_inputs, grads, input_index):
     return result
 
 
+def _needed_inputs(n_inputs):
+    """Per op input, whether tf.gradients wants its gradient (all, when called otherwise)."""
+    from nanotf.ops import gradients_impl
+    needed = gradients_impl.inputs_needing_gradients()
+    return needed if needed is not None and len(needed) == n_inputs else [True] * n_inputs
+
+
 def _symbolic_gradients(ys, xs, grad_ys):
     from nanotf.ops import gradients_impl
     return gradients_impl.gradients(ys, xs, grad_ys=grad_ys, name="gradients")
@@ -480,9 +487,10 @@ def _while_grad(op, grads):
     ny = len(body.outputs) - n
     var_f = [j for j in range(n) if _differentiable(body.inputs[j].dtype)]
     y_f = [j for j in range(ny) if body.outputs[n + j].dtype.is_floating]
-    x_f = [j for j in range(nx) if body.inputs[n + j].dtype.is_floating]
+    needed = _needed_inputs(n_inputs)
+    x_f = [j for j in range(nx) if body.inputs[n + j].dtype.is_floating and needed[n + j]]
     caps = list(body.captures.values())
-    cap_f = [k for k, p in enumerate(caps) if _differentiable(p.dtype)]
+    cap_f = [k for k, p in enumerate(caps) if _differentiable(p.dtype) and needed[a["body_inputs"][k]]]
     if not var_f and not y_f:
         return [None] * n_inputs
     dvars = [grads[j] if grads[j] is not None else _zero_grad(op.outputs[j]) for j in var_f]
@@ -778,11 +786,12 @@ def _if_grad(op, grads):
         return [None] * len(op._inputs)
     dys = [grads[j] if grads[j] is not None else _zero_grad(op.outputs[j]) for j in out_f]
     specs = [(op.outputs[j].dtype, op.outputs[j].shape, "grad_y") for j in out_f]
+    needed = _needed_inputs(len(op._inputs))
     graphs, outputs_for = [], []
     for key in ("else", "then"):
         fwd = a[key]
         caps = list(fwd.captures.values())
-        cap_f = [k for k, p in enumerate(caps) if _differentiable(p.dtype)]
+        cap_f = [k for k, p in enumerate(caps) if _differentiable(p.dtype) and needed[a[key + "_inputs"][k]]]
         wanted = []
 
         def build(*dy, fwd=fwd, caps=caps, cap_f=cap_f, wanted=wanted):

@@ -5,12 +5,23 @@ Like micrograd's backward() but emitting graph ops instead of numbers: walk the 
 `grad` under the scope `gradients/<op name>_grad`, and sum the gradients arriving at a tensor
 over every path with AddN.
 """
+import threading
+
 import numpy as np
 
 from nanotf.framework.ops import Tensor, convert_to_tensor, name_scope
 from nanotf.ops import array_ops, math_ops
 
 __all__ = ["gradients"]
+
+_current = threading.local()
+
+
+def inputs_needing_gradients():
+    """While an op's gradient function runs under tf.gradients: per input of that op, whether any requested
+    gradient depends on it (None outside tf.gradients). Functional ops (While, If) use it to differentiate
+    their bodies only with respect to the inputs that matter, as TF builds no gradient off the path."""
+    return getattr(_current, "needed", None)
 
 
 def _as_x(x):
@@ -91,8 +102,13 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
                 raise LookupError("No gradient defined for operation '%s' (op type: %s)" % (op.name, op.type))
             out_grads = [g if g is not None or not t.dtype.is_floating else array_ops.zeros_like(t)
                          for g, t in zip(out_grads, op._outputs)]
-            with name_scope(op.name + "_grad"):
-                in_grads = d.grad(op, *out_grads)
+            saved = getattr(_current, "needed", None)
+            _current.needed = [(t.op in between or t in x_set) and t not in stops for t in op._inputs]
+            try:
+                with name_scope(op.name + "_grad"):
+                    in_grads = d.grad(op, *out_grads)
+            finally:
+                _current.needed = saved
             in_grads = list(in_grads) if isinstance(in_grads, (list, tuple)) else [in_grads]
             if len(in_grads) != len(op._inputs):
                 raise ValueError("Num gradients %d generated for op %s do not match num inputs %d"
