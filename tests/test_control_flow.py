@@ -713,3 +713,18 @@ def test_graph_def_draws_loop_bodies_inside_the_loop_group():
     assert "while_record" in nodes and "while/cond_record" in nodes
     inputs = {i.split(":")[0].lstrip("^") for n in nodes.values() for i in n.input}
     assert inputs <= set(nodes), inputs - set(nodes)   # every edge ends at a node of the GraphDef
+
+
+def test_entering_the_outer_graph_inside_a_branch_stays_in_the_branch():
+    # TF 1.x code such as `with loss.graph.as_default():` inside a cond branch means "the graph being built"
+    p = tf.placeholder(tf.bool, [])
+    x = tf.placeholder(tf.float32, [])
+    outer = tf.get_default_graph()
+
+    def branch():
+        with outer.as_default():
+            return x * 2.0
+    out = tf.cond(p, branch, lambda: x)
+    with tf.Session() as s:
+        assert s.run(out, {p: True, x: 3.0}) == 6.0 and s.run(out, {p: False, x: 3.0}) == 3.0
+    assert all(op.graph is outer for op in outer.get_operations())

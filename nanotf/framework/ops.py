@@ -276,6 +276,12 @@ class Graph:
 
     # -- default graph
     def as_default(self):
+        # Inside a function being traced (a cond branch, a loop body), `with outer_graph.as_default():` keeps
+        # the function graph: in TF 1.x the branch's ops were in that outer graph, so code written as
+        # `with loss.graph.as_default():` (optimizers) means "the graph I am building", which is now the function.
+        d = _default_graph_stack.get_default() if _default_graph_stack.stack else None
+        if d is not None and d is not self and d._captures_from(self):
+            return _default_graph_stack.get_controller(d)
         return _default_graph_stack.get_controller(self)
 
     # -- op creation
@@ -533,7 +539,8 @@ def init_scope():
     d = get_default_graph()
     root = getattr(d, "_root", d)
     scope = d.get_name_scope()
-    with root.as_default(), root.control_dependencies(None), root.name_scope(scope + "/" if scope else None):
+    with _default_graph_stack.get_controller(root), root.control_dependencies(None), \
+            root.name_scope(scope + "/" if scope else None):
         yield
 
 
