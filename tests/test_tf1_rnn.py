@@ -18,7 +18,7 @@ def test_lstm_programs_learn_fake_mnist(program, steps):
 
 def test_gru_learns_variable_length_sequences():
     import gru_dynamic_length
-    assert gru_dynamic_length.main(["--steps", "150"]) > 0.8
+    assert gru_dynamic_length.main(["--steps", "300"]) > 0.9   # measured 0.947
 
 
 def test_lstm_on_real_mnist():
