@@ -98,6 +98,11 @@ class BatchNormalization(Layer):
 
     def call(self, inputs, training=False):
         ndims = inputs.shape.ndims
+        training_value = utils.constant_value(training)
+        if training_value is None:
+            training = utils.as_bool_tensor(training)
+        if len(self.axis) == 1 and self.axis[0] == ndims - 1:
+            return self._call_channels_last(inputs, training, training_value)
         reduction_axes = [i for i in range(ndims) if i not in self.axis]
         broadcast_shape = [1] * ndims
         broadcast_shape[self.axis[0]] = inputs.shape.as_list()[self.axis[0]]
@@ -108,33 +113,51 @@ class BatchNormalization(Layer):
                 return array_ops.reshape(v, broadcast_shape)
             return v
 
-        training_value = utils.constant_value(training)
         if training_value is False:
             mean, variance = self.moving_mean.value(), self.moving_variance.value()
         else:
             keep_dims = len(self.axis) > 1
             batch_mean, batch_variance = nn_ops.moments(inputs, reduction_axes, keep_dims=keep_dims)
             if training_value is None:
-                pred = utils.as_bool_tensor(training)
-                mean = utils.select_like(pred, batch_mean, self.moving_mean.value())
-                variance = utils.select_like(pred, batch_variance, self.moving_variance.value())
-                momentum = utils.select_like(pred, array_ops.constant(self.momentum, dtype=self.moving_mean.dtype),
-                                             array_ops.constant(1.0, dtype=self.moving_mean.dtype))
+                mean = utils.select_like(training, batch_mean, self.moving_mean.value())
+                variance = utils.select_like(training, batch_variance, self.moving_variance.value())
             else:
-                mean, variance, momentum = batch_mean, batch_variance, self.momentum
-            update_variance = batch_variance
-            if self.fused:   # the fused kernel's moving variance is Bessel-corrected
-                n = math_ops.cast(array_ops.size(inputs), batch_variance.dtype) / \
-                    math_ops.cast(array_ops.size(batch_variance), batch_variance.dtype)
-                update_variance = batch_variance * (n / math_ops.maximum(n - 1.0, 1.0))
-            self.add_update([self._assign_moving_average(self.moving_mean, batch_mean, momentum),
-                             self._assign_moving_average(self.moving_variance, update_variance, momentum)])
+                mean, variance = batch_mean, batch_variance
+            self._add_moving_average_updates(inputs, batch_mean, batch_variance, training, training_value)
         dtype = inputs.dtype
         offset = math_ops.cast(self.beta, dtype) if self.beta is not None else None
         scale = math_ops.cast(self.gamma, dtype) if self.gamma is not None else None
         return nn_impl.batch_normalization(inputs, _broadcast(math_ops.cast(mean, dtype)),
                                            _broadcast(math_ops.cast(variance, dtype)), _broadcast(offset),
                                            _broadcast(scale), self.epsilon)
+
+    def _call_channels_last(self, inputs, training, training_value):
+        """One FusedBatchNormNT op (nanotf's fused kernel): same values as the composite ops, fewer passes."""
+        dtype = self.moving_mean.dtype
+        c = self.moving_mean.shape.as_list()[0]
+        scale = self.gamma.value() if self.gamma is not None else array_ops.ones([c], dtype)
+        offset = self.beta.value() if self.beta is not None else array_ops.zeros([c], dtype)
+        epsilon = max(self.epsilon, 1.001e-5) if self.fused else self.epsilon   # TF's fused kernel's minimum
+        outputs, mean, variance = nn_impl._fused_bn_op(inputs, scale, offset, self.moving_mean.value(),
+                                                       self.moving_variance.value(), training, epsilon)
+        if training_value is not False:
+            self._add_moving_average_updates(inputs, mean, variance, training, training_value)
+        return outputs
+
+    def _add_moving_average_updates(self, inputs, mean, variance, training, training_value):
+        """moving -= (moving - value) * (1 - momentum); momentum 1 (no change) when a tensor `training` is false.
+        The fused kernel's variance for the update is Bessel-corrected."""
+        if training_value is None:
+            momentum = utils.select_like(training, array_ops.constant(self.momentum, dtype=self.moving_mean.dtype),
+                                         array_ops.constant(1.0, dtype=self.moving_mean.dtype))
+        else:
+            momentum = self.momentum
+        if self.fused:
+            n = math_ops.cast(array_ops.size(inputs), variance.dtype) / \
+                math_ops.cast(array_ops.size(variance), variance.dtype)
+            variance = variance * (n / math_ops.maximum(n - 1.0, 1.0))
+        self.add_update([self._assign_moving_average(self.moving_mean, mean, momentum),
+                         self._assign_moving_average(self.moving_variance, variance, momentum)])
 
     def compute_output_shape(self, input_shape):
         return TensorShape(input_shape)

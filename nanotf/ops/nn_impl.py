@@ -1,8 +1,137 @@
-"""tf.nn functions built from other ops: batch_normalization, fused_batch_norm, conv1d."""
-from nanotf.framework.ops import Tensor, convert_to_tensor, name_scope
+"""tf.nn functions built from other ops: batch_normalization, fused_batch_norm, conv1d; and the fused
+batch-normalization op the layers use for channels-last inputs."""
+import numpy as np
+
+from nanotf.framework import dtypes
+from nanotf.framework.op_def import OpDef, Sample
+from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
+from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops import array_ops, conv_ops, math_ops, nn_ops
 
 __all__ = ["batch_normalization", "fused_batch_norm", "conv1d"]
+
+_FLOATS = (dtypes.float16, dtypes.float32, dtypes.float64)
+
+
+# -- one op for batch normalization over the last axis (training or inference, chosen at run time)
+def _channels(op):
+    c = op._inputs[0].shape.as_tuple()
+    return None if c is None else c[-1]
+
+
+def _bn_check(op):
+    x = op._inputs[0]
+    if x.dtype not in _FLOATS:
+        raise TypeError("%s %r: x must be a float tensor, got %s (%s)" % (op.type, op.name, x.dtype.name, x.name))
+    if x.shape.ndims is not None and x.shape.ndims < 2:
+        raise ValueError("%s %r: x must have rank >= 2 (channels last), got shape %s" % (op.type, op.name, x.shape))
+
+
+def _stats_dtype(x):
+    return np.float32 if x.dtype == np.float16 else x.dtype
+
+
+class FusedBatchNormNT(OpDef):
+    """Batch normalization over every axis but the last, in one kernel: inputs x [..., C], scale [C],
+    offset [C], mean [C], variance [C], is_training (bool scalar); outputs y (x's shape), and the mean and
+    (biased) variance it normalized with: the batch's when is_training, else the given ones.
+
+    TF's FusedBatchNormV3 takes is_training as an attribute; here it is an input, so one op serves a
+    bool tensor `training` (a placeholder) without computing both branches. Its gradient (FusedBatchNormGradNT)
+    flows to x, scale and offset through the batch statistics when training, as the full batch-norm
+    gradient; gradients arriving at the mean and variance outputs are ignored, as TF's are."""
+
+    def infer(op):
+        _bn_check(op)
+        x = op._inputs[0]
+        c = _channels(op)
+        stats = dtypes.float32 if x.dtype is dtypes.float16 else x.dtype
+        return [(x.dtype, x.shape), (stats, TensorShape([c])), (stats, TensorShape([c]))]
+
+    def kernel(op, ctx):
+        eps = op._attrs["epsilon"]
+
+        def fused_bn(x, scale, offset, mean, variance, is_training):
+            c = x.shape[-1]
+            sd = _stats_dtype(x)
+            x2 = x.reshape(-1, c).astype(sd, copy=False)
+            if is_training:
+                mean = x2.mean(0)
+                centered = x2 - mean
+                variance = np.einsum("ij,ij->j", centered, centered) / max(x2.shape[0], 1)
+            else:
+                mean, variance = mean.astype(sd, copy=False), variance.astype(sd, copy=False)
+                centered = x2 - mean
+            mult = (scale.astype(sd) / np.sqrt(variance + sd.type(eps))).astype(sd)
+            centered *= mult
+            centered += offset.astype(sd)
+            return (centered.astype(x.dtype, copy=False).reshape(x.shape), np.asarray(mean, sd),
+                    np.asarray(variance, sd))
+        return fused_bn
+
+    def grad(op, dy, dmean, dvar):
+        x, scale, offset, mean, variance, is_training = op._inputs
+        dx, dscale, doffset = apply_op("FusedBatchNormGradNT",
+                                       [dy, x, scale, op._outputs[1], op._outputs[2], is_training],
+                                       {"epsilon": op._attrs["epsilon"]}, name="FusedBatchNormGradNT")
+        return [dx, dscale, doffset, None, None, None]
+
+    samples = [Sample(lambda x, s, o: _fused_bn_op(x, s, o, array_ops.zeros([3], x.dtype),
+                                                   array_ops.ones([3], x.dtype), True, 1e-3)[0],
+                      [(4, 3), (3,), (3,)]),
+               Sample(lambda x, s, o, m, v: _fused_bn_op(x, s, o, m, v, False, 1e-3)[0],
+                      [(2, 2, 2, 3), (3,), (3,), (3,), lambda rng: rng.random(3) + 0.5], grad=(0, 1, 2)),
+               Sample(lambda x, s, o: _fused_bn_op(x, s, o, array_ops.zeros([2], x.dtype),
+                                                   array_ops.ones([2], x.dtype), True, 1e-3)[0],
+                      [(2, 3, 2, 2), (2,), (2,)])]
+
+
+class FusedBatchNormGradNT(OpDef):
+    """(dx, dscale, doffset) of FusedBatchNormNT given dy, x, scale and the mean/variance it used.
+    Training: dx = scale * inv / n * (n * dy - sum(dy) - xhat * sum(dy * xhat)), inv = 1/sqrt(var + eps);
+    inference: dx = dy * scale * inv. dscale = sum(dy * xhat), doffset = sum(dy) in both."""
+
+    grad = None   # second derivatives of batch norm are not implemented
+
+    def infer(op):
+        x, scale = op._inputs[1], op._inputs[2]
+        return [(x.dtype, x.shape), (scale.dtype, scale.shape), (scale.dtype, scale.shape)]
+
+    def kernel(op, ctx):
+        eps = op._attrs["epsilon"]
+
+        def fused_bn_grad(dy, x, scale, mean, variance, is_training):
+            c = x.shape[-1]
+            sd = _stats_dtype(x)
+            x2 = x.reshape(-1, c).astype(sd, copy=False)
+            dy2 = dy.reshape(-1, c).astype(sd, copy=False)
+            inv = (1.0 / np.sqrt(variance.astype(sd) + sd.type(eps))).astype(sd)
+            xhat = (x2 - mean.astype(sd)) * inv
+            doffset = dy2.sum(0)
+            dscale = np.einsum("ij,ij->j", dy2, xhat)
+            if is_training:
+                n = max(x2.shape[0], 1)
+                dx = dy2 - doffset / n
+                xhat *= dscale / n
+                dx -= xhat
+                dx *= scale.astype(sd) * inv
+            else:
+                dx = dy2 * (scale.astype(sd) * inv)
+            return (dx.astype(x.dtype, copy=False).reshape(x.shape), dscale.astype(scale.dtype),
+                    doffset.astype(scale.dtype))
+        return fused_bn_grad
+
+
+def _fused_bn_op(x, scale, offset, mean, variance, is_training, epsilon, name=None):
+    """y, mean used, variance used (biased) of FusedBatchNormNT; `is_training` a bool or a bool tensor."""
+    x = convert_to_tensor(x, name="x")
+    stats = dtypes.float32 if x.dtype is dtypes.float16 else x.dtype
+    params = [convert_to_tensor(v, dtype=stats) if not isinstance(v, Tensor) else v
+              for v in (scale, offset, mean, variance)]
+    flag = is_training if isinstance(is_training, Tensor) else array_ops.constant(bool(is_training),
+                                                                                 name="is_training")
+    return apply_op("FusedBatchNormNT", [x] + params + [flag], {"epsilon": float(epsilon)},
+                    name=name or "FusedBatchNorm")
 
 
 def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
@@ -35,24 +164,26 @@ def fused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon=0.001, 
         if x.shape.ndims not in (None, 4):
             raise ValueError("fused_batch_norm: input must be 4-dimensional, got shape %s" % (x.shape,))
         epsilon = max(epsilon, 1.001e-5)
-        axes = [0, 1, 2] if data_format == "NHWC" else [0, 2, 3]
-        c_shape = [1, -1, 1, 1] if data_format == "NCHW" else [-1]
-
-        def bcast(v):
-            return array_ops.reshape(v, c_shape)
-        if is_training:
-            if mean is not None or variance is not None:
-                raise ValueError("Both 'mean' and 'variance' must be None when is_training is True")
-            batch_mean, batch_var = nn_ops.moments(x, axes)
-            y = batch_normalization(x, bcast(batch_mean), bcast(batch_var), bcast(offset), bcast(scale), epsilon)
-            n = math_ops.cast(array_ops.size(x), batch_var.dtype) / math_ops.cast(array_ops.size(batch_var),
-                                                                                 batch_var.dtype)
-            return y, batch_mean, batch_var * (n / math_ops.maximum(n - 1.0, 1.0))
-        if mean is None or variance is None:
+        if is_training and (mean is not None or variance is not None):
+            raise ValueError("Both 'mean' and 'variance' must be None when is_training is True")
+        if not is_training and (mean is None or variance is None):
             raise ValueError("Both 'mean' and 'variance' must be a 1D tensor when is_training is False")
-        mean, variance = convert_to_tensor(mean), convert_to_tensor(variance)
-        y = batch_normalization(x, bcast(mean), bcast(variance), bcast(offset), bcast(scale), epsilon)
-        return y, mean, variance
+        if data_format == "NCHW":
+            x = array_ops.transpose(x, [0, 2, 3, 1])
+        if is_training:
+            c = x.shape.as_list()[-1] if x.shape.ndims else None
+            if c is None:
+                raise ValueError("fused_batch_norm: the channel dimension must be known, got shape %s" % (x.shape,))
+            stats = dtypes.float32 if x.dtype is dtypes.float16 else x.dtype
+            mean, variance = array_ops.zeros([c], stats), array_ops.ones([c], stats)
+        y, batch_mean, batch_var = _fused_bn_op(x, scale, offset, mean, variance, bool(is_training), epsilon)
+        if data_format == "NCHW":
+            y = array_ops.transpose(y, [0, 3, 1, 2])
+        if not is_training:
+            return y, batch_mean, batch_var
+        n = math_ops.cast(array_ops.size(x), batch_var.dtype) / math_ops.cast(array_ops.size(batch_var),
+                                                                             batch_var.dtype)
+        return y, batch_mean, batch_var * (n / math_ops.maximum(n - 1.0, 1.0))
 
 
 def conv1d(value=None, filters=None, stride=None, padding=None, use_cudnn_on_gpu=None, data_format=None,
