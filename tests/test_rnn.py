@@ -529,6 +529,33 @@ def test_output_and_input_projection_wrappers_match_numpy():
     np.testing.assert_allclose(igot, iwant.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("as_list", [False, True])
+def test_lstm_block_fused_cell_matches_numpy(as_list):
+    rng = np.random.default_rng(18)
+    B, T, I, H = 3, 4, 2, 3
+    xs = rng.standard_normal((T, B, I))
+    lengths = np.array([4, 0, 2])
+    with tf.Graph().as_default():
+        x = tf.placeholder(F64, [T, None, I])
+        cell = tf.contrib.rnn.LSTMBlockFusedCell(H, forget_bias=0.5, use_peephole=True)
+        with tf.variable_scope("f", initializer=_random_init()):
+            out, state = cell(tf.unstack(x, T) if as_list else x, dtype=F64, sequence_length=lengths)
+        assert _names() == {"f/lstm_fused_cell/kernel": (I + H, 4 * H), "f/lstm_fused_cell/bias": (4 * H,),
+                            "f/lstm_fused_cell/w_i_diag": (H,), "f/lstm_fused_cell/w_f_diag": (H,),
+                            "f/lstm_fused_cell/w_o_diag": (H,)}
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got, got_state = sess.run([out, state], {x: xs})
+            v = _values(sess)
+    p = "f/lstm_fused_cell/"
+    peep = tuple(v[p + "w_%s_diag" % g] for g in "ifo")
+    want, want_state = ref.run(lambda x_, s: ref.lstm_step(x_, s, v[p + "kernel"], v[p + "bias"], forget_bias=0.5,
+                                                           peepholes=peep), xs, (np.zeros((B, H)),) * 2, lengths)
+    np.testing.assert_allclose(np.stack(got) if as_list else got, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got_state.c, want_state[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got_state.h, want_state[1], rtol=1e-10, atol=1e-12)
+
+
 # -- DropoutWrapper
 def test_dropout_wrapper_keep_prob_tensor_and_output_dropout():
     rng = np.random.default_rng(9)

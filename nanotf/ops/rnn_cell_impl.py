@@ -23,7 +23,7 @@ from nanotf.ops import array_ops, init_ops, math_ops, nn_ops, random_ops, variab
 
 __all__ = ["RNNCell", "LayerRNNCell", "BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell", "MultiRNNCell",
            "DropoutWrapper", "ResidualWrapper", "DeviceWrapper", "LSTMStateTuple", "LSTMBlockCell",
-           "OutputProjectionWrapper", "InputProjectionWrapper"]
+           "OutputProjectionWrapper", "InputProjectionWrapper", "LSTMBlockFusedCell"]
 
 _WEIGHTS = "kernel"
 _BIAS = "bias"
@@ -494,6 +494,62 @@ class LSTMBlockCell(LSTMCell):
                  name="lstm_cell"):
         super().__init__(num_units, use_peepholes=use_peephole, cell_clip=cell_clip, forget_bias=forget_bias,
                          reuse=reuse, name=name, dtype=dtype)
+
+
+class LSTMBlockFusedCell(RNNCell):
+    """tf.contrib.rnn.LSTMBlockFusedCell: an LSTM over a whole time-major sequence in one call,
+    `outputs, (c, h) = cell(inputs [time, batch, depth] or a list, initial_state=None, dtype=None,
+    sequence_length=None)`; outputs past a sequence's length are zero and the final state is the last valid
+    step's. Variables kernel, bias (and w_i_diag, w_f_diag, w_o_diag) under 'lstm_fused_cell'."""
+
+    def __init__(self, num_units, forget_bias=1.0, cell_clip=None, use_peephole=False, reuse=None, dtype=None,
+                 name="lstm_fused_cell"):
+        super().__init__(_reuse=reuse, name=name, dtype=dtype)
+        self._num_units = int(num_units)
+        self._forget_bias = float(forget_bias)
+        self._cell_clip = cell_clip
+        self._use_peephole = bool(use_peephole)
+
+    num_units = property(lambda self: self._num_units)
+    state_size = property(lambda self: LSTMStateTuple(self._num_units, self._num_units))
+    output_size = property(lambda self: self._num_units)
+
+    def build(self, inputs_shape):
+        depth = _check_input_depth(self, inputs_shape)
+        n = self._num_units
+        self._kernel = self.add_variable(_WEIGHTS, [depth + n, 4 * n])
+        self._bias = self.add_variable(_BIAS, [4 * n], initializer=init_ops.zeros_initializer())
+        if self._use_peephole:
+            self._w_i_diag = self.add_variable("w_i_diag", [n])
+            self._w_f_diag = self.add_variable("w_f_diag", [n])
+            self._w_o_diag = self.add_variable("w_o_diag", [n])
+
+    def __call__(self, inputs, initial_state=None, dtype=None, sequence_length=None, scope=None):
+        from nanotf.ops import lstm_ops
+        is_list = isinstance(inputs, (list, tuple))
+        x = array_ops.stack(list(inputs)) if is_list else convert_to_tensor(inputs, name="inputs")
+        if x.shape.ndims != 3:
+            raise ValueError("LSTMBlockFusedCell expects inputs [time_len, batch_size, input_size] (or a list of "
+                             "[batch_size, input_size]), got shape %s" % x.shape)
+        if x.shape.as_tuple()[2] is None:
+            raise ValueError("Expecting inputs_shape[2] to be set: %s" % x.shape)
+        if initial_state is None:
+            if dtype is None:
+                raise ValueError("Either initial_state or dtype needs to be specified")
+            batch = x.shape.as_tuple()[1]
+            initial_state = self.zero_state(batch if batch is not None else array_ops.shape(x)[1], dtype)
+        elif len(initial_state) != 2:
+            raise ValueError("Expecting initial_state to be a tuple with length 2 or None")
+        c0, h0 = initial_state
+        with self._cell_scope(scope, x.shape[1:], x.dtype):
+            peepholes = (self._w_i_diag, self._w_f_diag, self._w_o_diag) if self._use_peephole else None
+            outs = lstm_ops.lstm_sequence(x, c0, h0, self._kernel, self._bias, sequence_length=sequence_length,
+                                          peepholes=peepholes, forget_bias=self._forget_bias,
+                                          cell_clip=self._cell_clip)
+        outputs = outs[0]
+        if is_list:
+            outputs = array_ops.unstack(outputs, num=len(inputs))
+        return outputs, LSTMStateTuple(outs[1], outs[2])
 
 
 class MultiRNNCell(RNNCell):
