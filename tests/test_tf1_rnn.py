@@ -25,7 +25,7 @@ def test_lstm_on_real_mnist():
     from _mnist_data import require_real_mnist
     data_dir = require_real_mnist()
     import lstm_mnist
-    assert lstm_mnist.main(["--data_dir", str(data_dir), "--steps", "400"]) > 0.9
+    assert lstm_mnist.main(["--data_dir", str(data_dir), "--steps", "200"]) > 0.88   # measured 0.918 (300: 0.933)
 
 
 @pytest.mark.skipif(not os.environ.get("NANOTF_LONG_TESTS"), reason="long run: set NANOTF_LONG_TESTS=1")
