@@ -182,14 +182,18 @@ class LSTMSequenceGrad(OpDef):
 # gates (i, j, f, o) are contiguous row blocks, so each step's elementwise work runs over contiguous memory (NumPy's
 # vectorized loops are several times slower on strided views), and xh[t] = [x_t; h_{t-1}; 1] is one product's
 # right operand (the bias rides on the row of ones).
-def _gate_affine(H, dtype):
-    """Per-row scale and shift turning a = tanh(z / 2) into sigmoid(z) = a / 2 + 1 / 2 for the i, f, o rows; the
-    j rows keep tanh(z)."""
+def _gate_scale(H, dtype):
+    """Per-row scale of the kernel: 1/2 on the i, f, o rows, whose a = tanh(z / 2) becomes sigmoid(z) = a / 2 + 1 / 2;
+    the j rows keep tanh(z)."""
     half = np.full((4 * H, 1), 0.5, dtype=dtype)
     half[H:2 * H] = 1
-    shift = np.full((4 * H, 1), 0.5, dtype=dtype)
-    shift[H:2 * H] = 0
-    return half, shift
+    return half
+
+
+def _tanh_to_sigmoid_(block):
+    """a -> a / 2 + 1 / 2 in place, with scalar operands (a per-row column operand is several times slower)."""
+    block *= 0.5
+    block += 0.5
 
 
 def _check_shapes(x, c0, h0, w, lengths):
@@ -239,15 +243,15 @@ def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, keep):
     K = I + H + 1
     P = _num_parts(B, T * H * (K + 4 * H))
     bw = B // P
-    half, shift = _gate_affine(H, dt)
+    half = _gate_scale(H, dt)
     # W^T with the bias as its last column, pre-scaled by 1/2 on the sigmoid gates' rows
     wt = np.empty((4 * H, K), dtype=dt)
     wt[:, :I + H] = w.T
     wt[:, K - 1] = b
     wt[2 * H:3 * H, K - 1] += forget_bias
     wt *= half
-    if peeps is not None:
-        peeps = tuple(0.5 * p[:, None] for p in peeps)   # halved like the rows they add to
+    if peeps is not None:   # halved like the rows they add to; full [H, B/P] blocks (broadcast columns are slow)
+        peeps = tuple(np.ascontiguousarray(np.broadcast_to(0.5 * p[:, None], (H, bw)), dtype=dt) for p in peeps)
     steps, states = (T, T + 1) if keep else (1, 2)
     a = np.empty((P, steps, 4 * H, bw), dtype=dt)
     xh = np.empty((P, states, K, bw), dtype=dt)
@@ -262,7 +266,7 @@ def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, keep):
     def run(p0, p1):
         for p in range(p0, p1):
             sl = slice(p * bw, (p + 1) * bw)
-            hs = _forward_slice(x[:, sl], c0[sl], h0[sl], wt, half, shift, None if lengths is None else lengths[sl],
+            hs = _forward_slice(x[:, sl], c0[sl], h0[sl], wt, None if lengths is None else lengths[sl],
                                 peeps, clip, a[p], xh[p], cs[p], tcs[p], None if keep else hs_all[p])
             out[:, sl] = hs.transpose(0, 2, 1)
             c_last[sl] = cs[p, last].T
@@ -274,7 +278,7 @@ def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, keep):
     return out, c_last, h_last, a, xh, cs, tcs
 
 
-def _forward_slice(x, c0, h0, wt, half, shift, lengths, peeps, clip, a, xh, cs, tcs, hs_ring=None):
+def _forward_slice(x, c0, h0, wt, lengths, peeps, clip, a, xh, cs, tcs, hs_ring=None):
     """One batch slice. With hs_ring (no gradient to come), xh and cs hold two steps (t and t + 1, by parity),
     a and tcs one, and each step's h is copied into hs_ring [T, H, B]."""
     T, B, I = x.shape
@@ -302,8 +306,8 @@ def _forward_slice(x, c0, h0, wt, half, shift, lengths, peeps, clip, a, xh, cs, 
         i, j, f, o = z[:H], z[H:2 * H], z[2 * H:3 * H], z[3 * H:]
         if peeps is None:
             np.tanh(z, out=z)
-            z *= half
-            z += shift
+            _tanh_to_sigmoid_(z[:H])
+            _tanh_to_sigmoid_(z[2 * H:])
         else:
             np.multiply(wci, c_prev, out=tmp)
             i += tmp
@@ -311,8 +315,8 @@ def _forward_slice(x, c0, h0, wt, half, shift, lengths, peeps, clip, a, xh, cs, 
             f += tmp
             ijf = z[:3 * H]
             np.tanh(ijf, out=ijf)
-            ijf *= half[:3 * H]
-            ijf += shift[:3 * H]
+            _tanh_to_sigmoid_(z[:H])
+            _tanh_to_sigmoid_(f)
         cc = cs[s1]
         np.multiply(f, c_prev, out=cc)
         np.multiply(i, j, out=tmp)
@@ -355,7 +359,7 @@ def _backward(x, w, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h):
     dh0 = np.empty((B, H), dtype=dt)
     parts = [None] * P
     if peeps is not None:
-        peeps = tuple(p[:, None] for p in peeps)
+        peeps = tuple(np.ascontiguousarray(np.broadcast_to(p[:, None], (H, bw)), dtype=dt) for p in peeps)
 
     def run(p0, p1):
         for p in range(p0, p1):
@@ -392,9 +396,6 @@ def _backward_slice(w, I, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h,
     dcc = np.empty((H, B), dtype=dt)
     tmp = np.empty((H, B), dtype=dt)
     d4 = np.empty((4 * H, B), dtype=dt)
-    t4 = np.empty((4 * H, B), dtype=dt)
-    s_col = np.zeros((4 * H, 1), dtype=dt)
-    s_col[H:2 * H] = 1                              # (1 - a)(a + s): a(1 - a) for sigmoids, 1 - a^2 for tanh
     d_peeps = None
     if peeps is not None:
         wci, wcf, wco = peeps
@@ -405,9 +406,12 @@ def _backward_slice(w, I, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h,
         g = g_all[t]
         gi, gj, gf, go = g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
         c_prev, cc, tc = cs[t], cs[t + 1], tcs[t]
+        # gate derivatives: a(1 - a) for the sigmoids, (1 - a)(1 + a) for tanh
         np.subtract(1, z, out=d4)
-        np.add(z, s_col, out=t4)
-        d4 *= t4                                    # gate derivatives
+        d4[:H] *= i
+        d4[2 * H:] *= z[2 * H:]
+        np.add(j, 1, out=tmp)
+        d4[H:2 * H] *= tmp
         if d_outT is None:
             dhn[...] = dh
         else:
