@@ -4,10 +4,11 @@ Both open the variable scope `scope or "rnn"` (`bidirectional_rnn/fw`, `.../bw` 
 a cell's variables are named as in TensorFlow. With `sequence_length`, steps past a sequence's end output zeros
 and carry the state over unchanged, so the final state is the state after each sequence's last valid step.
 
-How they run: LSTM cells (BasicLSTMCell, LSTMCell without projection, LSTMBlockCell), and MultiRNNCell /
-DropoutWrapper (input and output dropout) built from them, run as one fused op per layer over the whole
-sequence (nanotf/ops/lstm_ops.py), which also works when the time dimension is unknown. Any other cell is
-called step by step, unrolled over the static time dimension, exactly as static_rnn does.
+How they run: LSTM cells (BasicLSTMCell, LSTMCell without projection, LSTMBlockCell), GRUCell, and
+MultiRNNCell / DropoutWrapper (input and output dropout) built from them, run as one fused op per layer over the
+whole sequence (nanotf/ops/lstm_ops.py, gru_ops.py), which also works when the time dimension is unknown. Any
+other cell is called step by step: unrolled over a static time dimension, exactly as static_rnn does, or in a
+tf.scan loop when the number of steps is known only at run time.
 """
 import numpy as np
 
