@@ -1,30 +1,33 @@
-"""nanotf's own threads: BLAS single-threaded inside every run, big work split over nanotf's pool.
+"""nanotf's own threads: who runs a Session.run's products, and the pool that splits big work.
 
-Why nanotf owns its threading (as TensorFlow does) instead of leaving it to BLAS: OpenBLAS splits
-each product over its own threads, and those threads spin while they wait, for the next product
-and for each other inside one. On a quiet machine that serves small products well; on a busy
-one, a product waits for whichever of its threads the scheduler has put behind another process,
-often for a whole time slice. Reported on a 2-core machine beside one CPU-bound process: the
-tutorial's whole job went from 1.6 s to 4.3 s, beside two from 1.3 s to 17 s for 300 steps, and
-small products ran 10-20x slower; OpenBLAS's spinning workers also steal a core from whatever
-NumPy work follows a product. So:
+Why nanotf owns its threading (as TensorFlow does) instead of always leaving it to BLAS: OpenBLAS
+splits each product over its own threads, and those threads spin while they wait, for the next
+product and for each other inside one. On a quiet machine that serves small products well. Beside
+a busy process a product waits for whichever of its threads the scheduler has put behind that
+process, often for a whole time slice. Reported on a 2-core machine beside one CPU-bound process:
+the tutorial's whole job went from 1.6 s to 4.3 s, `--max_steps 300` from 1.3 s to 17 s beside
+two. So, as each run begins:
 
-- every `Session.run` sets BLAS to one thread as it starts (a direct call into the BLAS library,
-  well under a microsecond) and restores the count it found when it returns, so NumPy code
-  outside runs keeps NumPy's own setting;
-- a product, an elementwise step or a convolution big enough to gain (`_MIN_SPLIT_MACS`,
-  `_MIN_SPLIT_ELEMENTS`) is cut into one range per thread and run by the calling thread and
-  nanotf's pool threads, each range single-threaded in BLAS;
-- pool threads block in the kernel when idle (they never spin), and no thread ever waits for a
-  range that has not started: the caller runs its own range, then every range that no pool thread
-  has claimed yet, and only then sleeps until the ranges in progress finish. A pool thread that
-  the scheduler is slow to wake (the machine is busy) therefore costs nothing but its wake-up:
-  its work is done by the caller, as if there were one core fewer.
+- every 0.2 s at most, nanotf reads how much CPU other processes used (/proc/stat less this
+  process's own time, `_Neighbours`): from half a core the machine counts as busy;
+- on a busy machine, and in every run of a plan with kernels that split their own work
+  (convolutions, pooling: OpenBLAS's spinning threads would take the cores back from them), BLAS
+  goes to one thread (a direct call into the BLAS library, well under a microsecond) and NumPy's
+  setting is restored when the run returns; big products, elementwise steps and those kernels are
+  split over nanotf's pool;
+- on a quiet machine, other plans leave BLAS its own threads: for products of ~0.1 ms they beat a
+  Python-level split, whose threads must be woken and take the GIL before calling BLAS.
+
+The pool's threads block in the kernel when idle (they never spin), and no thread ever waits for
+a range that has not started: the caller runs its own range, then every range no pool thread has
+claimed yet, and only then sleeps until the ranges in progress finish. On a busy machine a split
+makes several ranges per thread, so a pool thread the scheduler is slow to run delays little: the
+caller does its share.
 
 The number of threads is the number of cores this process may use, or `NANOTF_NUM_THREADS`, or
 what `set_intra_op_parallelism_threads(n)` (also `tf.config.threading.*` and
-`ConfigProto(intra_op_parallelism_threads)`) sets; with 1, runs split nothing (and BLAS, as in
-every run, uses one thread).
+`ConfigProto(intra_op_parallelism_threads)`) sets; a count set that way also caps BLAS's threads
+on a quiet machine, and 1 makes every run single-threaded, BLAS included.
 """
 import ctypes
 import itertools
