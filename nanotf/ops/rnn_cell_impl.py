@@ -12,7 +12,6 @@ not stored in the bias variable.
 """
 import collections
 import contextlib
-import hashlib
 import numbers
 import re
 
@@ -696,6 +695,7 @@ class DropoutWrapper(_Wrapper):
     def _gen_seed(self, salt, index):
         if self._seed is None:
             return None
+        import hashlib   # here: its OpenSSL module costs ~15 ms at import nanotf
         digest = hashlib.sha256(("%s/%s_%d" % (self._seed, salt, index)).encode()).hexdigest()
         return int(digest[:8], 16) & 0x7FFFFFFF
 
