@@ -556,6 +556,47 @@ def test_lstm_block_fused_cell_matches_numpy(as_list):
     np.testing.assert_allclose(got_state.h, want_state[1], rtol=1e-10, atol=1e-12)
 
 
+def test_layer_norm_basic_lstm_cell_matches_numpy():
+    rng = np.random.default_rng(19)
+    B, T, I, H = 3, 3, 2, 4
+    xs = rng.standard_normal((B, T, I))
+    with tf.Graph().as_default():
+        x = tf.placeholder(F64, [B, T, I])
+        cell = tf.contrib.rnn.LayerNormBasicLSTMCell(H, forget_bias=0.5, norm_gain=1.5, norm_shift=0.1)
+        with tf.variable_scope("ln", initializer=_random_init()):
+            out, state = tf.nn.dynamic_rnn(cell, x, dtype=F64)
+        names = _names()
+        assert names["ln/rnn/layer_norm_basic_lstm_cell/kernel"] == (I + H, 4 * H)
+        assert "ln/rnn/layer_norm_basic_lstm_cell/bias" not in names
+        assert sorted(n.split("/")[-2] for n in names if n.endswith("gamma")) == ["forget", "input", "output",
+                                                                                  "state", "transform"]
+        loss = tf.reduce_sum(out * out)
+        kernel = [v for v in tf.trainable_variables() if v.op.name.endswith("kernel")][0]
+        grads = tf.gradients(loss, [x, kernel])
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got, got_state = sess.run([out, state], {x: xs})
+            v = _values(sess)
+            _fd_check(sess, loss, list(zip(grads, [("feed", x), ("var", kernel)])), {x: xs}, None, rng)
+    p = "ln/rnn/layer_norm_basic_lstm_cell/"
+
+    def norm(z, name):
+        mu = z.mean(1, keepdims=True)
+        var = ((z - mu) ** 2).mean(1, keepdims=True)
+        return (z - mu) / np.sqrt(var + 1e-12) * v[p + name + "/gamma"] + v[p + name + "/beta"]
+
+    def step(x_, s):
+        c, h = s
+        i, j, f, o = np.split(np.concatenate([x_, h], 1) @ v[p + "kernel"], 4, axis=1)
+        i, j, f, o = norm(i, "input"), norm(j, "transform"), norm(f, "forget"), norm(o, "output")
+        new_c = norm(c * ref.sigmoid(f + 0.5) + ref.sigmoid(i) * np.tanh(j), "state")
+        new_h = np.tanh(new_c) * ref.sigmoid(o)
+        return new_h, (new_c, new_h)
+    want, want_state = ref.run(step, xs.transpose(1, 0, 2), (np.zeros((B, H)),) * 2)
+    np.testing.assert_allclose(got, want.transpose(1, 0, 2), rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(got_state.c, want_state[0], rtol=1e-9, atol=1e-11)
+
+
 # -- DropoutWrapper
 def test_dropout_wrapper_keep_prob_tensor_and_output_dropout():
     rng = np.random.default_rng(9)

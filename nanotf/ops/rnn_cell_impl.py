@@ -22,7 +22,7 @@ from nanotf.ops import array_ops, init_ops, math_ops, nn_ops, random_ops, variab
 
 __all__ = ["RNNCell", "LayerRNNCell", "BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell", "MultiRNNCell",
            "DropoutWrapper", "ResidualWrapper", "DeviceWrapper", "LSTMStateTuple", "LSTMBlockCell",
-           "OutputProjectionWrapper", "InputProjectionWrapper", "LSTMBlockFusedCell"]
+           "OutputProjectionWrapper", "InputProjectionWrapper", "LSTMBlockFusedCell", "LayerNormBasicLSTMCell"]
 
 _WEIGHTS = "kernel"
 _BIAS = "bias"
@@ -549,6 +549,64 @@ class LSTMBlockFusedCell(RNNCell):
         if is_list:
             outputs = array_ops.unstack(outputs, num=len(inputs))
         return outputs, LSTMStateTuple(outs[1], outs[2])
+
+
+class LayerNormBasicLSTMCell(RNNCell):
+    """tf.contrib.rnn.LayerNormBasicLSTMCell: BasicLSTMCell's gates, each layer-normalized (over the units, with
+    epsilon 1e-12) before its nonlinearity, the new c normalized too, and optional dropout on the candidate
+    ("recurrent dropout without memory loss"). Variables under 'layer_norm_basic_lstm_cell': kernel (bias only
+    without layer_norm), and gamma, beta in input/, transform/, forget/, output/, state/."""
+
+    def __init__(self, num_units, forget_bias=1.0, input_size=None, activation=None, layer_norm=True,
+                 norm_gain=1.0, norm_shift=0.0, dropout_keep_prob=1.0, dropout_prob_seed=None, reuse=None):
+        super().__init__(_reuse=reuse)
+        self._num_units = int(num_units)
+        self._forget_bias = float(forget_bias)
+        self._activation = _activation(activation)
+        self._layer_norm = layer_norm
+        self._norm_gain = norm_gain
+        self._norm_shift = norm_shift
+        self._keep_prob = (dropout_keep_prob if isinstance(dropout_keep_prob, float)
+                           else _keep_prob_value(dropout_keep_prob, "dropout_keep_prob"))
+        self._seed = dropout_prob_seed
+
+    state_size = property(lambda self: LSTMStateTuple(self._num_units, self._num_units))
+    output_size = property(lambda self: self._num_units)
+
+    def _norm(self, x, scope):
+        size = x.shape.as_list()[-1:]
+        with vs.variable_scope(scope):
+            gamma = vs.get_variable("gamma", size, dtype=x.dtype,
+                                    initializer=init_ops.constant_initializer(self._norm_gain))
+            beta = vs.get_variable("beta", size, dtype=x.dtype,
+                                   initializer=init_ops.constant_initializer(self._norm_shift))
+        with name_scope("LayerNorm"):
+            mean = math_ops.reduce_mean(x, axis=1, keepdims=True)
+            centered = x - mean
+            variance = math_ops.reduce_mean(math_ops.square(centered), axis=1, keepdims=True)
+            return centered * math_ops.rsqrt(variance + 1e-12) * gamma + beta
+
+    def call(self, inputs, state):
+        _check_floating(self, [inputs, state])
+        c, h = state
+        args = array_ops.concat([inputs, h], 1)
+        depth = _check_input_depth(self, args.shape)
+        kernel = vs.get_variable(_WEIGHTS, [depth, 4 * self._num_units], dtype=args.dtype)
+        z = math_ops.matmul(args, kernel)
+        if not self._layer_norm:
+            z = nn_ops.bias_add(z, vs.get_variable(_BIAS, [4 * self._num_units], dtype=args.dtype))
+        i, j, f, o = array_ops.split(z, 4, axis=1)
+        if self._layer_norm:
+            i, j, f, o = (self._norm(g, name) for g, name in ((i, "input"), (j, "transform"), (f, "forget"),
+                                                                (o, "output")))
+        g = self._activation(j)
+        if _drops(self._keep_prob):
+            g = nn_ops.dropout(g, keep_prob=self._keep_prob, seed=self._seed)
+        new_c = c * nn_ops.sigmoid(f + self._forget_bias) + nn_ops.sigmoid(i) * g
+        if self._layer_norm:
+            new_c = self._norm(new_c, "state")
+        new_h = self._activation(new_c) * nn_ops.sigmoid(o)
+        return new_h, LSTMStateTuple(new_c, new_h)
 
 
 class MultiRNNCell(RNNCell):
