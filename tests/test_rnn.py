@@ -597,6 +597,29 @@ def test_layer_norm_basic_lstm_cell_matches_numpy():
     np.testing.assert_allclose(got_state.c, want_state[0], rtol=1e-9, atol=1e-11)
 
 
+def test_embedding_wrapper_looks_ids_up_before_the_cell():
+    rng = np.random.default_rng(20)
+    B, T, V, E, H = 3, 4, 7, 2, 3
+    ids = rng.integers(0, V, (B, T))
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.int32, [B, T])
+        cell = tf.contrib.rnn.EmbeddingWrapper(tf.contrib.rnn.BasicRNNCell(H), embedding_classes=V, embedding_size=E)
+        with tf.variable_scope("e", initializer=_random_init()):
+            outs, _ = tf.contrib.rnn.static_rnn(cell, tf.unstack(x, T, 1), dtype=F64)
+        assert _names() == {"e/rnn/embedding_wrapper/embedding": (V, E),
+                            "e/rnn/embedding_wrapper/basic_rnn_cell/kernel": (E + H, H),
+                            "e/rnn/embedding_wrapper/basic_rnn_cell/bias": (H,)}
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got = np.stack(sess.run(outs, {x: ids}))
+            v = _values(sess)
+    p = "e/rnn/embedding_wrapper/"
+    emb = v[p + "embedding"][ids.T]          # [T, B, E]
+    want, _ = ref.run(lambda x_, h: ref.basic_rnn_step(x_, h, v[p + "basic_rnn_cell/kernel"],
+                                                       v[p + "basic_rnn_cell/bias"]), emb, np.zeros((B, H)))
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
 # -- DropoutWrapper
 def test_dropout_wrapper_keep_prob_tensor_and_output_dropout():
     rng = np.random.default_rng(9)

@@ -217,7 +217,7 @@ def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=Non
     with vs.variable_scope(scope or "rnn") as varscope:
         steps = [_map(lambda x: convert_to_tensor(x), step) for step in inputs]
         first = _flatten(steps[0])
-        for x in first:
+        for x in first if first[0].shape.ndims != 1 else ():   # as TF, 1-D inputs (ids for EmbeddingWrapper) pass
             dims = x.shape.as_tuple()
             if dims is None or len(dims) < 2:
                 raise ValueError("Expected each input of static_rnn to be at least 2-D [batch, depth], got %s (%s)"

@@ -22,7 +22,8 @@ from nanotf.ops import array_ops, init_ops, math_ops, nn_ops, random_ops, variab
 
 __all__ = ["RNNCell", "LayerRNNCell", "BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell", "MultiRNNCell",
            "DropoutWrapper", "ResidualWrapper", "DeviceWrapper", "LSTMStateTuple", "LSTMBlockCell",
-           "OutputProjectionWrapper", "InputProjectionWrapper", "LSTMBlockFusedCell", "LayerNormBasicLSTMCell"]
+           "OutputProjectionWrapper", "InputProjectionWrapper", "LSTMBlockFusedCell", "LayerNormBasicLSTMCell",
+           "EmbeddingWrapper"]
 
 _WEIGHTS = "kernel"
 _BIAS = "bias"
@@ -879,6 +880,48 @@ class InputProjectionWrapper(RNNCell):
         if self._activation:
             projected = self._activation(projected)
         return self._cell(projected, state)
+
+
+class EmbeddingWrapper(RNNCell):
+    """tf.contrib.rnn.EmbeddingWrapper: integer inputs (ids, [batch] or [batch, 1]) looked up in
+    `embedding_wrapper/embedding` [embedding_classes, embedding_size] (uniform in +-sqrt(3) unless an initializer is
+    given here or by the scope) before the cell."""
+
+    def __init__(self, cell, embedding_classes, embedding_size, initializer=None, reuse=None):
+        super().__init__(_reuse=reuse)
+        assert_like_rnncell("cell", cell)
+        if embedding_classes <= 0 or embedding_size <= 0:
+            raise ValueError("Both embedding_classes and embedding_size must be > 0: %d, %d."
+                             % (embedding_classes, embedding_size))
+        self._cell = cell
+        self._embedding_classes = int(embedding_classes)
+        self._embedding_size = int(embedding_size)
+        self._initializer = initializer
+
+    state_size = property(lambda self: self._cell.state_size)
+    output_size = property(lambda self: self._cell.output_size)
+
+    def zero_state(self, batch_size, dtype):
+        with name_scope(type(self).__name__ + "ZeroState"):
+            return self._cell.zero_state(batch_size, dtype)
+
+    def build(self, inputs_shape):
+        pass
+
+    def __call__(self, inputs, state, scope=None):
+        ids = convert_to_tensor(inputs, name="inputs")
+        if not ids.dtype.is_integer:
+            raise TypeError("EmbeddingWrapper: inputs must be integer ids, got %s (%s)" % (ids.dtype.name, ids.name))
+        dtype = flatten(state)[0].dtype
+        with self._cell_scope(scope, ids.shape, dtype):
+            initializer = self._initializer or vs.get_variable_scope().initializer
+            if initializer is None:
+                initializer = init_ops.random_uniform_initializer(-3 ** 0.5, 3 ** 0.5)
+            embedding = vs.get_variable("embedding", [self._embedding_classes, self._embedding_size],
+                                        initializer=initializer, dtype=dtype)
+            from nanotf.ops import embedding_ops
+            embedded = embedding_ops.embedding_lookup(embedding, array_ops.reshape(ids, [-1]))
+            return self._cell(embedded, state)
 
 
 class ResidualWrapper(_Wrapper):

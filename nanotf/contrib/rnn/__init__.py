@@ -7,7 +7,7 @@ from nanotf.ops.rnn import bidirectional_dynamic_rnn
 from nanotf.ops.rnn_cell_impl import (RNNCell, LayerRNNCell, BasicRNNCell, BasicLSTMCell, LSTMCell, GRUCell,  # noqa: F401
                                       MultiRNNCell, DropoutWrapper, ResidualWrapper, DeviceWrapper, LSTMStateTuple,
                                       LSTMBlockCell, LSTMBlockFusedCell, LayerNormBasicLSTMCell,
-                                      OutputProjectionWrapper, InputProjectionWrapper)
+                                      OutputProjectionWrapper, InputProjectionWrapper, EmbeddingWrapper)
 
 
 def _check_stack(cells_fw, cells_bw, initial_states_fw, initial_states_bw):
