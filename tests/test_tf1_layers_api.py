@@ -384,3 +384,22 @@ def test_checkpoint_keys_are_tensorflows_variable_names(tmp_path):
             tf.train.Saver(var_list=mine).restore(sess, path)
             for k, v in mine.items():
                 np.testing.assert_array_equal(sess.run(v), saved[k])
+
+
+def test_custom_layer_subclass_builds_once_and_reuses_its_scope():
+    class Scale(tf.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_variable("w", [input_shape[-1].value], initializer=tf.constant_initializer(2.0))
+            self.built = True
+
+        def call(self, x):
+            return x * self.w
+
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float64, [None, 3])
+        layer = Scale()
+        y1, y2 = layer(x), layer(x + 1.0)
+        assert [v.name for v in tf.global_variables()] == ["scale/w:0"] and layer.name == "scale_1"
+        assert y1.op.name == "scale/mul" and y2.op.name == "scale/mul_1"
+        v1, v2 = _run([y1, y2], {x: np.ones((2, 3))})
+    np.testing.assert_array_equal(v1, 2.0) and np.testing.assert_array_equal(v2, 4.0)
