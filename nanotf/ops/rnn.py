@@ -126,13 +126,15 @@ def _unstack_steps(x, num):
 # -- the fused path
 def _fused_kind(cell):
     """How a cell runs over a whole sequence at once: 'lstm', 'gru', 'multi', 'dropout', or None (step by step)."""
-    if type(cell) in (cells.BasicLSTMCell, cells.LSTMCell, cells.LSTMBlockCell):
+    # the exact class must declare its kernel: a subclass may compute something else in call()
+    kernel = type(cell).__dict__.get("_sequence_kernel")
+    if kernel == "lstm":
         if not cell._state_is_tuple or not cells._is_default_tanh(cell._activation):
             return None
-        if type(cell) is not cells.BasicLSTMCell and cell._num_proj is not None:
+        if getattr(cell, "_num_proj", None) is not None:
             return None
         return "lstm"
-    if type(cell) is cells.GRUCell:
+    if kernel == "gru":
         return "gru" if cells._is_default_tanh(cell._activation) else None
     if type(cell) is cells.MultiRNNCell:
         if cell._state_is_tuple and all(_fused_kind(c) for c in cell._cells):

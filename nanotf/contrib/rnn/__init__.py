@@ -5,9 +5,9 @@ from nanotf.ops import variable_scope as vs
 from nanotf.ops.rnn import static_rnn, static_bidirectional_rnn, static_state_saving_rnn  # noqa: F401
 from nanotf.ops.rnn import bidirectional_dynamic_rnn
 from nanotf.ops.rnn_cell_impl import (RNNCell, LayerRNNCell, BasicRNNCell, BasicLSTMCell, LSTMCell, GRUCell,  # noqa: F401
-                                      MultiRNNCell, DropoutWrapper, ResidualWrapper, DeviceWrapper, LSTMStateTuple,
-                                      LSTMBlockCell, LSTMBlockFusedCell, LayerNormBasicLSTMCell,
-                                      OutputProjectionWrapper, InputProjectionWrapper, EmbeddingWrapper)
+                                      MultiRNNCell, DropoutWrapper, ResidualWrapper, DeviceWrapper, LSTMStateTuple)
+from nanotf.contrib.rnn.rnn_cell import (LSTMBlockCell, LSTMBlockFusedCell, LayerNormBasicLSTMCell,  # noqa: F401
+                                         OutputProjectionWrapper, InputProjectionWrapper, EmbeddingWrapper)
 
 
 def _check_stack(cells_fw, cells_bw, initial_states_fw, initial_states_bw):
