@@ -38,7 +38,7 @@ newaxis = None
 __version__ = "0.1.0"
 
 
-_LAZY_SUBMODULES = ("layers", "data", "contrib", "python")
+_LAZY_SUBMODULES = ("layers", "data", "contrib", "python", "initializers")
 
 
 def __getattr__(name):

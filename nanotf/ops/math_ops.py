@@ -146,9 +146,12 @@ def _pair(x, y):
         x = convert_to_tensor(x)
         y = convert_to_tensor(y, dtype=x.dtype) if not isinstance(y, Tensor) and not hasattr(y, "_as_tensor") \
             else convert_to_tensor(y)
-    else:
+    elif isinstance(y, Tensor) or hasattr(y, "_as_tensor") or not isinstance(x, (np.ndarray, np.generic)):
         y = convert_to_tensor(y)
         x = convert_to_tensor(x, dtype=y.dtype)
+    else:   # two non-tensors, x an array: x sets the dtype (TF converts x first): float64 + 1e-3 stays float64
+        x = convert_to_tensor(x)
+        y = convert_to_tensor(y, dtype=x.dtype)
     return x, y
 
 
