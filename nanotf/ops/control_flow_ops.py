@@ -879,7 +879,7 @@ def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, f
         raise TypeError("true_fn must be callable.")
     if not callable(false_fn):
         raise TypeError("false_fn must be callable.")
-    if isinstance(pred, (bool, np.bool_)):
+    if isinstance(pred, bool):   # TF 1.x's rule; a NumPy bool becomes a constant, as in TF
         raise TypeError("pred must not be a Python bool")
     with name_scope(name, "cond", [pred]) as scope:
         pred = convert_to_tensor(pred)
@@ -954,7 +954,7 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"
         p, fn = pair
         if not callable(fn):
             raise TypeError("fn for pred %s must be callable." % getattr(p, "name", p))
-        if isinstance(p, (bool, np.bool_)) or convert_to_tensor(p).dtype is not dtypes.bool:
+        if isinstance(p, bool) or convert_to_tensor(p).dtype is not dtypes.bool:
             raise TypeError("pred must be a boolean scalar tensor, got %r" % (p,))
     preds = [p for p, _ in pairs]
     if default is None:
