@@ -223,6 +223,27 @@ def test_custom_cells_share_their_variables_across_steps(make):
         np.testing.assert_allclose(value, want.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
 
 
+def test_subclass_overriding_call_runs_its_own_call():
+    class DoubledLSTM(tf.nn.rnn_cell.BasicLSTMCell):
+        def call(self, inputs, state):
+            out, new_state = super().call(inputs, state)
+            return out * 2.0, new_state
+    rng = np.random.default_rng(21)
+    xs = rng.standard_normal((2, 3, 2))
+    with tf.Graph().as_default():
+        x = tf.placeholder(F64, [2, 3, 2])
+        with tf.variable_scope("d", initializer=_random_init()):
+            out, _ = tf.nn.dynamic_rnn(DoubledLSTM(3), x, dtype=F64)
+        assert not any(op.type == "LSTMSequence" for op in tf.get_default_graph().get_operations())
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got = sess.run(out, {x: xs})
+            v = _values(sess)
+    k, b = v["d/rnn/doubled_lstm/kernel"], v["d/rnn/doubled_lstm/bias"]
+    want, _ = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b), xs.transpose(1, 0, 2), (np.zeros((2, 3)),) * 2)
+    np.testing.assert_allclose(got, 2 * want.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
+
+
 def test_zero_state_and_sizes():
     with tf.Graph().as_default():
         cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.BasicLSTMCell(3), tf.nn.rnn_cell.GRUCell(2)])
