@@ -1,12 +1,13 @@
 """tf.map_fn, tf.scan, tf.foldl, tf.foldr: loops over the rows of tensors.
 
-Each is one While op (ops/control_flow_ops.py) in its "for each row" form: the op slices its inputs
+Each is one While op (ops/while_v2.py) in its "for each row" form: the op slices its inputs
 along axis 0, feeds row i to the traced function and stacks the function's per-row outputs, so no
 TensorArray is needed and the gradient stacks the rows' gradients the same way.
 """
 from nanotf.framework.ops import convert_to_tensor, name_scope
 from nanotf.ops import array_ops
-from nanotf.ops.control_flow_ops import _build_loop, _flatten, _is_nested, _pack_as
+from nanotf.ops.control_flow_util import _flatten, _is_nested, _pack_as
+from nanotf.ops.while_v2 import _build_loop
 
 __all__ = ["map_fn", "scan", "foldl", "foldr"]
 
