@@ -40,6 +40,8 @@ class GraphKeys:
     READY_OP = "ready_op"
     SUMMARY_OP = "summary_op"
     ACTIVATIONS = "activations"
+    RESOURCES = "resources"
+    LOCAL_RESOURCES = "local_resources"
 
 
 def _user_frame():
