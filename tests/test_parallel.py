@@ -31,6 +31,7 @@ def quiet_machine(monkeypatch):
     switches dense plans to one BLAS thread and the pool, framework/parallel.py); a test may flip it."""
     monkeypatch.setattr(parallel._neighbours, "busy", False)
     monkeypatch.setattr(parallel._neighbours, "next_check", float("inf"))
+    monkeypatch.setattr(parallel._neighbours, "last", (0.0, 0.0, 0.0))   # a new Session samples no more
     return parallel._neighbours
 
 

@@ -35,6 +35,7 @@ def machine(monkeypatch):
     def pin(busy):
         monkeypatch.setattr(parallel._neighbours, "busy", busy)
         monkeypatch.setattr(parallel._neighbours, "next_check", float("inf"))
+        monkeypatch.setattr(parallel._neighbours, "last", (0.0, 0.0, 0.0))   # a new Session samples no more
     pin(True)
     return pin
 
@@ -247,7 +248,9 @@ def test_a_cpu_sample_reads_real_counters():
 
 
 def test_runs_check_the_load_at_most_every_interval(monkeypatch):
-    """Session runs ask /proc/stat again only once _CHECK_S has passed since the last check."""
+    """A new Session takes the first sample (the graph is usually built between it and the first run);
+    runs decide once _MIN_INTERVAL_S has passed since it, then ask /proc/stat again only once _CHECK_S has
+    passed since the last check."""
     calls = []
     monkeypatch.setattr(parallel, "_neighbours", parallel._Neighbours())
     monkeypatch.setattr(parallel, "_cpu_sample", lambda now: calls.append(now) or (now, now, 0.0))
@@ -256,10 +259,10 @@ def test_runs_check_the_load_at_most_every_interval(monkeypatch):
     with tf.Graph().as_default(), tf.Session() as sess:
         x = tf.placeholder(tf.float32, [2])
         y = x * 2.0
-        for t in (100.0, 100.05, 100.1, 100.19, 100.2, 100.3, 100.41):
+        for t in (100.02, 100.06, 100.1, 100.25, 100.27, 100.4, 100.5):
             clock[0] = t
             sess.run(y, {x: np.ones(2, np.float32)})
-    assert calls == [100.0, 100.2, 100.41]
+    assert calls == [100.0, 100.06, 100.27, 100.5]
     assert parallel._neighbours.busy      # others used 1 core (busy time grew 1 s per s): busy
 
 

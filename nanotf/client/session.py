@@ -461,6 +461,7 @@ def _short(value):
 class BaseSession:
     def __init__(self, target="", graph=None, config=None):
         _malloc.tune_malloc()
+        parallel.note_session()
         intra_op = getattr(config, "intra_op_parallelism_threads", 0)
         if intra_op:   # TF sizes a pool per session; nanotf's pool is per process (framework/parallel.py)
             parallel.set_intra_op_parallelism_threads(intra_op)

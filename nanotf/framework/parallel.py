@@ -357,6 +357,7 @@ class _Neighbours:
     _QUIET_CORES (hysteresis: a neighbour hovering at the threshold does not flip the mode every run)."""
 
     _CHECK_S = 0.2
+    _MIN_INTERVAL_S = 0.05    # CPU counters advance in 10 ms ticks: shorter intervals say little
     _BUSY_CORES = 0.5
     _QUIET_CORES = 0.25
 
@@ -366,6 +367,13 @@ class _Neighbours:
         self.last = None          # (wall s, all CPUs' busy s, this process's CPU s)
         self.others = None        # cores other processes used over the last interval
         self.lock = threading.Lock()
+
+    def start(self):
+        """Takes the first sample when a Session is made, so that its first runs (the graph is usually
+        built in between) are already decided on what other processes did meanwhile."""
+        if self.last is None:
+            self.next_check = 0.0
+            self.update(_monotonic())
 
     def update(self, now):
         if not self.lock.acquire(blocking=False):
@@ -377,8 +385,13 @@ class _Neighbours:
                 self.busy = True
                 self.next_check = float("inf")
                 return
-            last, self.last = self.last, sample
-            if last is None or sample[0] <= last[0]:
+            last = self.last
+            if last is not None and sample[0] - last[0] < self._MIN_INTERVAL_S:
+                self.next_check = last[0] + self._MIN_INTERVAL_S   # too short to count clock ticks over
+                return
+            self.last = sample
+            if last is None:
+                self.next_check = now + self._MIN_INTERVAL_S
                 return
             self.others = max(0.0, (sample[1] - last[1]) - (sample[2] - last[2])) / (sample[0] - last[0])
             self.busy = self.others >= (self._QUIET_CORES if self.busy else self._BUSY_CORES)
@@ -403,6 +416,12 @@ def _cpu_sample(now):
 
 
 _neighbours = _Neighbours()
+
+
+def note_session():
+    """Called as a Session is made (see _Neighbours.start)."""
+    if _neighbours.last is None:
+        _neighbours.start()
 
 
 def machine_busy():
