@@ -13,6 +13,7 @@ import threading
 import numpy as np
 
 from nanotf.client import _chunking, _malloc
+from nanotf.framework import device as device_lib
 from nanotf.framework import parallel
 from nanotf.framework import errors
 from nanotf.framework import ops as ops_mod
@@ -100,6 +101,8 @@ class _Plan:
         fed = {t: i for i, t in enumerate(feed_tensors)}
         needed = self._needed_ops(elements, fed)
         self.ops = sorted(needed, key=lambda op: op._id)
+        if may_split:   # once per top-level plan: ops on a device nanotf lacks run on the CPU or raise
+            device_lib.check_placement(self.ops, runtime.session._config)
         # Plans with kernels that split their work themselves always run with BLAS single-threaded;
         # the others only while other processes keep the machine busy (framework/parallel.py).
         self.splits_work = any(op._def.splits_work for op in self.ops)
@@ -471,6 +474,9 @@ class BaseSession:
         self._fast = {}   # (fetch container type, fetches, feed tensors) -> (plan, builder, elements)
         self._closed = False
         self._default_ctx = None
+        self._config = config
+        if getattr(config, "log_device_placement", False):
+            print(device_lib.device_mapping_message())
 
     graph = property(lambda self: self._graph)
     sess_str = property(lambda self: "")
@@ -480,7 +486,7 @@ class BaseSession:
         return self._graph.as_graph_def()
 
     def list_devices(self):
-        return []
+        return device_lib.list_devices()
 
     def close(self):
         self._closed = True
