@@ -35,5 +35,10 @@ for peer in "${peers[@]}"; do
   [ -x "$dir/bin/python" ] || "$python" -m venv "$dir"
   # shellcheck disable=SC2086  # the package list is meant to split
   "$dir/bin/python" -m pip install --quiet "${common[@]}" ${packages[$peer]}
+  if [ "$peer" = tf ]; then
+    # TF 2.21's compat.v1 tf.layers and rnn cells need Keras 2 (tf-keras, used with TF_USE_LEGACY_KERAS=1);
+    # --no-deps: its dependency on the `tensorflow` package would pull a second, GPU build of TensorFlow
+    "$dir/bin/python" -m pip install --quiet --no-deps "tf-keras==2.21.*"
+  fi
   "$dir/bin/python" -c "import sys; print('  ok:', sys.version.split()[0])"
 done
