@@ -57,7 +57,17 @@ class RandomUniform(_RandomOp):
     def kernel(op, ctx):
         npd = op._attrs["dtype"].as_numpy_dtype
         rng = _rng(op, ctx)
-        return lambda shape: rng.random(tuple(shape)).astype(npd)
+        # As TF's kernel: multiples of 2^-m in [0, 1), m the dtype's mantissa bits (float32: 23). A float64 draw
+        # rounded to float32 could be 1.0, and keep_prob + u in dropout could then floor to 2, doubling a unit.
+        scale = float(2 ** np.finfo(npd).nmant)
+
+        def uniform(shape):
+            u = rng.random(tuple(shape))
+            np.multiply(u, scale, out=u)
+            np.floor(u, out=u)
+            u *= 1.0 / scale
+            return u.astype(npd)
+        return uniform
 
 
 class RandomUniformInt(_RandomOp):
