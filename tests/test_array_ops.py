@@ -379,3 +379,14 @@ def test_fetched_views_of_variables_do_not_change_after_assign():
     np.testing.assert_array_equal(got[1], [1.0, 2.0])
     np.testing.assert_array_equal(got[2], [[1.0, 2.0]])
     np.testing.assert_array_equal(got[3], [[2.0], [4.0]])
+
+
+def test_zeros_and_ones_take_a_shape_list_mixing_tensors_and_ints():
+    # TF 1.x programs write tf.zeros([tf.shape(x)[0], 128]) for an initial RNN state
+    x = tf.placeholder(tf.float32, [None, 3])
+    z = tf.zeros([tf.shape(x)[0], 128])
+    o = tf.ones((tf.shape(x)[0], 2), dtype=tf.int32)
+    assert z.shape.as_list() == [None, 128] and o.shape.as_list() == [None, 2]
+    zv, ov = tf.Session().run([z, o], {x: np.ones((5, 3), np.float32)})
+    np.testing.assert_array_equal(zv, np.zeros((5, 128), np.float32))
+    np.testing.assert_array_equal(ov, np.ones((5, 2), np.int32))

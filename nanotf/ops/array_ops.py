@@ -310,6 +310,9 @@ def fill(dims, value, name=None):
 
 def _const_fill(shape, v, dtype, name):
     dtype = dtypes.as_dtype(dtype)
+    if isinstance(shape, (list, tuple)) and any(isinstance(d, Tensor) for d in shape):
+        # [tf.shape(x)[0], 128]: TF packs a list mixing tensors and ints into one int32 shape tensor
+        shape = stack([d if isinstance(d, Tensor) else constant(d, dtype=dtypes.int32) for d in shape])
     if isinstance(shape, Tensor):
         return fill(shape, constant(v, dtype=dtype), name=name)
     shape = as_shape(shape).as_list()
