@@ -1,6 +1,8 @@
 """NumPy references and a finite-difference helper for the tf.layers / tf.nn tests (float64 throughout)."""
 import numpy as np
 
+from test_gradients import _numeric_grad as numeric_grad  # noqa: F401  (re-exported for the layer tests)
+
 
 def same_pads(n, k, s):
     """TF's SAME padding: (out, pad_before)."""
@@ -60,18 +62,3 @@ def pool2d_ref(x, k, s, padding, kind):
             win = x[:, max(r0, 0):min(r0 + k, h), max(c0, 0):min(c0 + k, wd), :]
             out[:, i, j] = win.max(axis=(1, 2)) if kind == "max" else win.mean(axis=(1, 2))
     return out
-
-
-def numeric_grad(f, x, eps=1e-6):
-    """Central differences of the scalar f at x (float64)."""
-    x = np.array(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + eps
-        hi = f(x)
-        x[idx] = old - eps
-        lo = f(x)
-        x[idx] = old
-        g[idx] = (hi - lo) / (2 * eps)
-    return g
