@@ -715,7 +715,9 @@ class RepeatDataset(_UnaryDataset):
                 return
 
 
-class TakeDataset(_UnaryDataset):
+class _CountDataset(_UnaryDataset):
+    """take(count) / skip(count): the input stream cut by _slice(stream, count)."""
+
     def __init__(self, input_dataset, count):
         self._count = _int64_tensor(count, "count")
         super().__init__(input_dataset, input_dataset.element_spec)
@@ -725,36 +727,25 @@ class TakeDataset(_UnaryDataset):
 
     def _gen(self, run):
         count = int(run.values[self._count])
-        it = self._input._gen(run)
+        return self._slice(self._input._gen(run), count)
+
+    def _index_stream(self, run):
+        inner = self._input._index_stream(run)
+        if inner is None:
+            return None
+        return inner[0], self._slice(inner[1], int(run.values[self._count]))
+
+
+class TakeDataset(_CountDataset):
+    @staticmethod
+    def _slice(it, count):
         return it if count < 0 else itertools.islice(it, count)
 
-    def _index_stream(self, run):
-        inner = self._input._index_stream(run)
-        if inner is None:
-            return None
-        count = int(run.values[self._count])
-        return inner[0], (inner[1] if count < 0 else itertools.islice(inner[1], count))
 
-
-class SkipDataset(_UnaryDataset):
-    def __init__(self, input_dataset, count):
-        self._count = _int64_tensor(count, "count")
-        super().__init__(input_dataset, input_dataset.element_spec)
-
-    def _captures(self):
-        return [self._count]
-
-    def _gen(self, run):
-        count = int(run.values[self._count])
-        it = self._input._gen(run)
+class SkipDataset(_CountDataset):
+    @staticmethod
+    def _slice(it, count):
         return iter(()) if count < 0 else itertools.islice(it, count, None)
-
-    def _index_stream(self, run):
-        inner = self._input._index_stream(run)
-        if inner is None:
-            return None
-        count = int(run.values[self._count])
-        return inner[0], (iter(()) if count < 0 else itertools.islice(inner[1], count, None))
 
 
 class CacheDataset(_UnaryDataset):
