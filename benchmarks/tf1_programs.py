@@ -26,6 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PROGRAMS_DIR = os.path.join(ROOT, 'examples', 'tf1')
 TF_PYTHON = os.path.join(HERE, '.venvs', 'tf', 'bin', 'python')
+sys.path.insert(0, HERE)
+import contention  # noqa: E402  (busy neighbours)
 
 # program -> arguments for a run long enough that training, not start-up, dominates on TF
 PROGRAMS = {
@@ -45,12 +47,6 @@ PROGRAMS = {
     'random_forest_mnist': ['--steps', '100'],
     'word2vec_nce': ['--steps', '3000'],
 }
-
-
-def _busy(n, seconds):
-    """n processes spinning on a core each, ending by themselves after `seconds` at the latest."""
-    code = 'import time\nend = time.time() + %f\nwhile time.time() < end: pass' % seconds
-    return [subprocess.Popen([sys.executable, '-c', code]) for _ in range(n)]
 
 
 def find_mnist():
@@ -98,9 +94,8 @@ def main():
     frameworks = ['nanotf', 'tensorflow'] if os.path.exists(TF_PYTHON) else ['nanotf']
     if len(frameworks) == 1:
         print('TensorFlow column skipped: %s not found (run benchmarks/setup_peers.sh tf)' % TF_PYTHON)
-    busy = _busy(args.contention, 4 * 3600) if args.contention else []
     runs = {n: {f: [] for f in frameworks} for n in names}
-    try:
+    with contention.busy(args.contention, 4 * 3600):
         for r in range(args.rounds):
             for n in names:
                 for f in frameworks:
@@ -108,9 +103,6 @@ def main():
                     runs[n][f].append(res)
                     print('round %d  %-26s %-10s %s  %s' % (r + 1, n, f, '%7.2f s' % res['wall_s']
                           if res['wall_s'] is not None else '  failed', res['last_line']), flush=True)
-    finally:
-        for b in busy:
-            b.kill()
     lines = ['| program | args | nanotf s | TensorFlow s | nanotf / TF | nanotf last line | TF last line |',
              '|---|---|---|---|---|---|---|']
     summary = {}
