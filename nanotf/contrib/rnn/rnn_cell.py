@@ -136,6 +136,16 @@ class LayerNormBasicLSTMCell(RNNCell):
         return new_h, LSTMStateTuple(new_c, new_h)
 
 
+def _project(wrapper, x, size):
+    """x @ kernel + bias (then the wrapper's activation), the variables made in the wrapper's scope on first use."""
+    if wrapper._proj is None:
+        depth = _check_input_depth(wrapper, x.shape)
+        wrapper._proj = (vs.get_variable(_WEIGHTS, [depth, size], dtype=x.dtype),
+                         vs.get_variable(_BIAS, [size], dtype=x.dtype, initializer=init_ops.zeros_initializer()))
+    projected = nn_ops.bias_add(math_ops.matmul(x, wrapper._proj[0]), wrapper._proj[1])
+    return wrapper._activation(projected) if wrapper._activation else projected
+
+
 class OutputProjectionWrapper(RNNCell):
     """tf.contrib.rnn.OutputProjectionWrapper: the cell's output times `kernel` plus `bias` (created in the
     wrapper's scope, e.g. rnn/output_projection_wrapper/kernel; the wrapped cell's variables nest under it)."""
@@ -164,15 +174,7 @@ class OutputProjectionWrapper(RNNCell):
 
     def call(self, inputs, state):
         output, new_state = self._cell(inputs, state)
-        if self._proj is None:
-            depth = _check_input_depth(self, output.shape)
-            self._proj = (vs.get_variable(_WEIGHTS, [depth, self._output_size], dtype=output.dtype),
-                          vs.get_variable(_BIAS, [self._output_size], dtype=output.dtype,
-                                          initializer=init_ops.zeros_initializer()))
-        projected = nn_ops.bias_add(math_ops.matmul(output, self._proj[0]), self._proj[1])
-        if self._activation:
-            projected = self._activation(projected)
-        return projected, new_state
+        return _project(self, output, self._output_size), new_state
 
 
 class InputProjectionWrapper(RNNCell):
@@ -200,15 +202,7 @@ class InputProjectionWrapper(RNNCell):
             return self._cell.zero_state(batch_size, dtype)
 
     def call(self, inputs, state):
-        if self._proj is None:
-            depth = _check_input_depth(self, inputs.shape)
-            self._proj = (vs.get_variable(_WEIGHTS, [depth, self._num_proj], dtype=inputs.dtype),
-                          vs.get_variable(_BIAS, [self._num_proj], dtype=inputs.dtype,
-                                          initializer=init_ops.zeros_initializer()))
-        projected = nn_ops.bias_add(math_ops.matmul(inputs, self._proj[0]), self._proj[1])
-        if self._activation:
-            projected = self._activation(projected)
-        return self._cell(projected, state)
+        return self._cell(_project(self, inputs, self._num_proj), state)
 
 
 class EmbeddingWrapper(RNNCell):
