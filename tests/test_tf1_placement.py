@@ -1,6 +1,5 @@
 """Placement (nanotf/framework/device.py): nanotf's one CPU, TF's error for a device it lacks, soft
-placement and the placement log. The Session tests run once Session calls check_placement."""
-import inspect
+placement and the placement log, and a Session enforcing it."""
 import io
 
 import numpy as np
@@ -58,10 +57,6 @@ def test_device_functions_and_log_device_placement():
     assert device.device_mapping_message() == "Device mapping: no known devices."
 
 
-_WIRED = "check_placement" in inspect.getsource(__import__("nanotf.client.session", fromlist=["x"]))
-
-
-@pytest.mark.skipif(not _WIRED, reason="Session does not call framework/device.check_placement yet (lead's wiring)")
 def test_session_enforces_placement_and_lists_devices(capsys):
     with tf.Graph().as_default():
         with tf.device("/gpu:0"):
