@@ -157,7 +157,10 @@ def run_process(cmd, env, timeout_s):
 
 def run_program(name, args, env, data_dir, busy=0):
     with contention.busy(busy, args.timeout + 30, python=args.python):
-        return _run_program(name, args, env, data_dir)
+        load = load_average()
+        result = _run_program(name, args, env, data_dir)
+    result['load_before'] = load
+    return result
 
 
 def load_average():
@@ -169,13 +172,6 @@ def load_average():
 
 
 def _run_program(name, args, env, data_dir):
-    load = load_average()
-    result = _run_program_once(name, args, env, data_dir)
-    result['load_before'] = load
-    return result
-
-
-def _run_program_once(name, args, env, data_dir):
     script = os.path.join(PROGRAMS_DIR, PROGRAMS[name][0])
     log_dir = tempfile.mkdtemp(prefix='bench_%s_' % name)
     cmd = [python_for(name, args), script, '--config', args.config,
@@ -354,13 +350,18 @@ def markdown(report):
     return '\n'.join(lines).rstrip() + '\n'
 
 
-def contention_checks(report):
-    """[(check, measured text, met?)] of the issue's done-when, for each OpenBLAS environment."""
-    checks = []
+def _summaries_by_env(report):
+    """{OpenBLAS environment label: {busy processes: variant summary}}."""
     by_env = {}
     for v in report['variants']:
         by_env.setdefault(v.get('openblas_label', v['label']), {})[v.get('busy', 0)] = v['summary']
-    for env_label, loads in by_env.items():
+    return by_env
+
+
+def contention_checks(report):
+    """[(check, measured text, met?)] of the issue's done-when, for each OpenBLAS environment."""
+    checks = []
+    for env_label, loads in _summaries_by_env(report).items():
         quiet = loads.get(0, {})
         for busy, summary in sorted(loads.items()):
             if not busy:
@@ -393,10 +394,7 @@ def contention_markdown(report):
     lines = ['## Quiet and loaded', '',
              'Each program alone and beside CPU-bound processes (`python -c "while True: pass"`, '
              'bounded by `timeout`), alternated in the same invocation; medians over the repeats.', '']
-    by_env = {}
-    for v in report['variants']:
-        by_env.setdefault(v.get('openblas_label', v['label']), {})[v.get('busy', 0)] = v['summary']
-    for env_label, loads in by_env.items():
+    for env_label, loads in _summaries_by_env(report).items():
         quiet = loads.get(0, {})
         for busy, summary in sorted(loads.items()):
             if not busy:
