@@ -44,6 +44,11 @@ def _input_layout(op):
     return seq, peep
 
 
+def _optional_args(args, seq, peep):
+    """The kernel arguments at _input_layout's indices: (sequence lengths or None, the 3 peepholes or None)."""
+    return (args[seq] if seq is not None else None), (args[peep:peep + 3] if peep is not None else None)
+
+
 def _merge(a, b):
     return a if a is not None else b
 
@@ -98,8 +103,7 @@ class LSTMSequence(OpDef):
 
         def run(*args):
             x, c0, h0, w, b = args[:5]
-            lengths = args[seq] if seq is not None else None
-            peeps = args[peep:peep + 3] if peep is not None else None
+            lengths, peeps = _optional_args(args, seq, peep)
             return _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, _keeps(op))
         return run
 
@@ -170,8 +174,7 @@ class LSTMSequenceGrad(OpDef):
 
         def run(*args):
             x, c0, h0, w, b = args[:5]
-            lengths = args[seq] if seq is not None else None
-            peeps = args[peep:peep + 3] if peep is not None else None
+            lengths, peeps = _optional_args(args, seq, peep)
             a, xh, cs, tcs, d_out, d_c, d_h = args[-7:]
             return _backward(x, w, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h)
         return run
