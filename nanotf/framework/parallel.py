@@ -420,8 +420,7 @@ _neighbours = _Neighbours()
 
 def note_session():
     """Called as a Session is made (see _Neighbours.start)."""
-    if _neighbours.last is None:
-        _neighbours.start()
+    _neighbours.start()
 
 
 def machine_busy():
