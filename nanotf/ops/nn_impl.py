@@ -6,7 +6,7 @@ from nanotf.framework import dtypes
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape
-from nanotf.ops import array_ops, conv_ops, math_ops, nn_ops
+from nanotf.ops import array_ops, conv_ops, math_ops
 
 __all__ = ["batch_normalization", "fused_batch_norm", "conv1d"]
 
