@@ -97,7 +97,7 @@ class IteratorGetNext(OpDef):
 
     def kernel(op, ctx):
         state = ctx.op_state
-        specs = list(zip(op._attrs["output_types"], op._attrs["output_shapes"]))
+        specs = [(dt.as_numpy_dtype, shape) for dt, shape in zip(op._attrs["output_types"], op._attrs["output_shapes"])]
         single = len(specs) == 1
 
         def get_next(handle):
@@ -114,10 +114,10 @@ class IteratorGetNext(OpDef):
                 raise errors.InvalidArgumentError(None, op, "The iterator produced %d components where %d were expected"
                                                   % (len(element), len(specs)))
             out = []
-            for v, (dt, shape) in zip(element, specs):
+            for v, (npd, shape) in zip(element, specs):
                 a = np.asarray(v)
-                if a.dtype != dt.as_numpy_dtype:
-                    a = a.astype(dt.as_numpy_dtype)
+                if a.dtype != npd:
+                    a = a.astype(npd)
                 if not shape.is_compatible_with(a.shape):
                     raise errors.InvalidArgumentError(None, op, "The iterator produced an element of shape %s, which "
                                                       "is not compatible with its declared shape %s"
