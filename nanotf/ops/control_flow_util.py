@@ -12,6 +12,7 @@ from nanotf.framework.op_def import OpDef
 from nanotf.framework.ops import Graph, get_default_graph
 from nanotf.framework.tensor_shape import TensorShape, unknown_shape
 from nanotf.ops import array_ops
+from nanotf.ops.gradients_impl import _differentiable  # noqa: F401  (used by while_v2, cond_v2)
 from nanotf.ops.tensor_array_ops import TensorArray
 
 
@@ -106,11 +107,6 @@ def _outer_deps(*graphs):
 def _zeros_of(shape, dtype):
     """A zero gradient: zeros of that shape, or None (zero) for a TensorArray flow (object dtype)."""
     return None if dtype is np.object_ else np.zeros(shape, dtype=dtype)
-
-
-def _differentiable(dtype):
-    """Floating tensors and TensorArray flows (dtype variant) carry gradients."""
-    return dtype.is_floating or dtype.name == "variant"
 
 
 def _zero_grad(t):

@@ -41,9 +41,9 @@ def _aggregate(grads):
     return math_ops.add_n(grads)
 
 
-def _differentiable(t):
+def _differentiable(dtype):
     """Gradients flow to floating tensors and to TensorArray flows (dtype variant, ops/tensor_array_ops.py)."""
-    return t.dtype.is_floating or t.dtype.name == "variant"
+    return dtype.is_floating or dtype.name == "variant"
 
 
 def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_ops=False,
@@ -114,7 +114,7 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
                 raise ValueError("Num gradients %d generated for op %s do not match num inputs %d"
                                  % (len(in_grads), op.name, len(op._inputs)))
             for t, g in zip(op._inputs, in_grads):
-                if g is None or t in stops or not _differentiable(t):
+                if g is None or t in stops or not _differentiable(t.dtype):
                     continue
                 if t.op not in between and t not in x_set:
                     continue

@@ -93,10 +93,6 @@ def _snake_case(name):
     return "private" + name if name.startswith("_") else name
 
 
-def _state_size_with_prefix(batch_size, size):
-    return [batch_size] + as_shape(size).as_list()
-
-
 def _zero_state_tensors(state_size, batch_size, dtype):
     def zeros(size):
         dims = as_shape(size).as_list()
