@@ -43,7 +43,7 @@ _monotonic = time.monotonic
 
 __all__ = ["num_threads", "set_intra_op_parallelism_threads", "get_intra_op_parallelism_threads",
            "threads_for", "parallel_for", "matmul", "split_inplace", "splitting", "run_begin", "run_end",
-           "blas_threads", "machine_busy"]
+           "blas_threads"]
 
 _MAX_THREADS = 64
 # A product is split only when it has at least this many multiply-adds (about 0.1 ms on one
@@ -421,11 +421,6 @@ _neighbours = _Neighbours()
 def note_session():
     """Called as a Session is made (see _Neighbours.start)."""
     _neighbours.start()
-
-
-def machine_busy():
-    """Whether, at the last check, other processes kept at least half a core busy (see _Neighbours)."""
-    return _neighbours.busy
 
 
 # -- runs
