@@ -147,9 +147,7 @@ def run_command(parser, train, argv=None):
     except KeyboardInterrupt as e:
         return _report(parser.prog, e, "interrupted (Ctrl-C)",
                        EXIT_INTERRUPTED, debug, prefix="")
-    except DownloadError as e:          # several lines: every URL tried and why it failed
-        return _report(parser.prog, e, str(e), EXIT_FAILURE, debug)
-    except (IDXFormatError, ChecksumError) as e:
+    except (DownloadError, IDXFormatError, ChecksumError) as e:   # a DownloadError lists every URL tried
         return _report(parser.prog, e, str(e), EXIT_FAILURE, debug)
     except MemoryError as e:
         return _report(parser.prog, e, "out of memory (%s); try smaller layer sizes or --batch_size"
@@ -181,8 +179,9 @@ class RunDirectory:
     `RunDirectory.create(log_dir)` makes a fresh `run-<start time>` directory under log_dir (never an existing
     one, so a run never overwrites or deletes earlier logs), recording which directories it had to create.
     `RunDirectory.existing(path)` is a run being resumed: it records the files already there.
-    Until `worked()` is called, a failure removes what this run created: its event files and the directories
-    it made, each only if nothing else is in it. Nothing this run did not create is ever deleted.
+    Until `worked()` is called, a failure (an exception leaving `with run:`) removes what this run created:
+    its event files and the directories it made, each only if nothing else is in it. Nothing this run did
+    not create is ever deleted.
     """
 
     def __init__(self, path, created_dirs, files_before):
@@ -218,6 +217,14 @@ class RunDirectory:
     @classmethod
     def existing(cls, path):
         return cls(path, [], set(_files_under(path)))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.discard()   # only when the run did no work; never anything it did not create
+        return False
 
     def worked(self):
         """The run has done work worth keeping (a training step): a failure from now on keeps the run."""

@@ -96,11 +96,8 @@ def run_training():
         run = RunDirectory.existing(_resume_dir(FLAGS.log_dir, FLAGS.resume))
     else:
         run = RunDirectory.create(FLAGS.log_dir)
-    try:
+    with run:
         _train(data_sets, run)
-    except BaseException:
-        run.discard()   # only when the run did no work; never anything it did not create
-        raise
     print("Logs and checkpoints: %s" % run.path)
     print("See them in TensorBoard: tensorboard --logdir %s" % FLAGS.log_dir)
     return run.path
@@ -210,7 +207,6 @@ def _loop(sess, saver, data_sets, run, start_step, summary_writer, checkpoint_fi
             if (step + 1) % 1000 == 0 or (step + 1) == FLAGS.max_steps:
                 save_and_evaluate(step, feed_dict)
     except KeyboardInterrupt:
-        sys.stdout.flush()
         raise CommandError(_interrupted(step, run_dir), EXIT_INTERRUPTED) from None
 
 

@@ -95,12 +95,8 @@ def train(flags):
         with tf.name_scope("accuracy"):
             correct_prediction = tf.cast(tf.equal(tf.argmax(y_conv, 1), y_), tf.float32)
             accuracy = tf.reduce_mean(correct_prediction)
-        run = RunDirectory.create(flags.log_dir)
-        try:
+        with RunDirectory.create(flags.log_dir) as run:
             return _train_and_test(flags, mnist, run, x, y_, keep_prob, train_step, accuracy)
-        except BaseException:
-            run.discard()   # only when no training step ran; never anything this run did not create
-            raise
 
 
 def _train_and_test(flags, mnist, run, x, y_, keep_prob, train_step, accuracy):
@@ -127,7 +123,6 @@ def _train_and_test(flags, mnist, run, x, y_, keep_prob, train_step, accuracy):
                                 else mnist.test.next_batch(100, fake_data=True))   # fake sets hold no arrays
             test_accuracy = accuracy.eval(feed_dict={x: test_xs, y_: test_ys, keep_prob: 1.0})
         except KeyboardInterrupt:
-            sys.stdout.flush()
             where = "at step %d of %d" % (i, flags.steps) if i < flags.steps else "during the test evaluation"
             raise CommandError("interrupted (Ctrl-C) %s; this program saves no checkpoint, so a new run starts "
                                "over (its graph is in %s)" % (where, run.path), EXIT_INTERRUPTED) from None

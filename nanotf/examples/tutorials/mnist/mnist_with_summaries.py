@@ -60,12 +60,8 @@ def train(flags):
     data_dir = flags.data_dir or default_data_dir("mnist")
     check_data_dir(data_dir, "--data_dir", flags.fake_data)
     mnist = input_data.read_data_sets(data_dir, fake_data=flags.fake_data, one_hot=True, seed=flags.seed)
-    run = RunDirectory.create(flags.log_dir)
-    try:
+    with RunDirectory.create(flags.log_dir) as run:
         acc = _train(flags, mnist, run)
-    except BaseException:
-        run.discard()   # only when no step ran; never anything this run did not create
-        raise
     print("Logs: %s\nSee them in TensorBoard: tensorboard --logdir %s" % (run.path, flags.log_dir))
     return acc, run.path
 
@@ -135,7 +131,6 @@ def _train(flags, mnist, run):
                         train_writer.add_summary(summary, i)
                     run.worked()
             except KeyboardInterrupt:
-                sys.stdout.flush()
                 raise CommandError("interrupted (Ctrl-C) at step %d of %d; the summaries of the steps before it "
                                    "are in %s" % (i, flags.max_steps, run_dir) if run.did_work else
                                    "interrupted (Ctrl-C) at step 0; nothing was kept", EXIT_INTERRUPTED) from None
