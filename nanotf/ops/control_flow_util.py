@@ -87,14 +87,19 @@ def _most_specific_compatible(a, b):
     return TensorShape([x if x == y else None for x, y in zip(a.as_tuple(), b.as_tuple())])
 
 
+def _positions(items, into):
+    """The position of each of `items` in the list `into`, appending those not in it yet."""
+    idx = []
+    for t in items:
+        if t not in into:
+            into.append(t)
+        idx.append(into.index(t))
+    return idx
+
+
 def _index_inputs(graph, inputs):
     """Op input positions of a function graph's captures, adding new captures to `inputs`."""
-    idx = []
-    for outer in graph.captures:
-        if outer not in inputs:
-            inputs.append(outer)
-        idx.append(inputs.index(outer))
-    return idx
+    return _positions(graph.captures, inputs)
 
 
 def _outer_deps(*graphs):
@@ -255,12 +260,7 @@ class _Trace:
 
 def _request_index(request, graph):
     """Positions, in the forward op's record, of the intermediates a gradient graph uses (adding new ones)."""
-    idx = []
-    for t in graph.intermediates:
-        if t not in request:
-            request.append(t)
-        idx.append(request.index(t))
-    return idx
+    return _positions(graph.intermediates, request)
 
 
 def _gradient_graph(name, forward, forward_op_inputs, capture_index, arg_specs, build):
