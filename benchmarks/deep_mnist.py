@@ -72,13 +72,13 @@ def main():
                     r + 1, name, contention.label(busy), res['median_ms'], res['min_ms']), flush=True)
     summary = {key: {'median_ms': statistics.median(x['median_ms'] for x in rs),
                      'best_round_ms': min(x['median_ms'] for x in rs)} for key, rs in runs.items()}
+    label = lambda k: k[0] if not args.contention else '%s, %s' % (k[0], contention.label(k[1]))  # noqa: E731
     lines = ['| variant | ms/step (median of %d rounds) | best round | / TensorFlow |' % args.rounds,
              '|---|---|---|---|']
     for (name, busy), s in summary.items():
         base = summary.get(('tensorflow', busy))
         ratio = '%.2f' % (s['median_ms'] / base['median_ms']) if base else 'n/a'
-        label = name if not args.contention else '%s, %s' % (name, contention.label(busy))
-        lines.append('| %s | %.1f | %.1f | %s |' % (label, s['median_ms'], s['best_round_ms'], ratio))
+        lines.append('| %s | %.1f | %.1f | %s |' % (label((name, busy)), s['median_ms'], s['best_round_ms'], ratio))
     if args.contention:
         lines += ['', '| variant | loaded / quiet |', '|---|---|']
         for name in variants:
@@ -94,11 +94,10 @@ def main():
                 'Made by `benchmarks/deep_mnist.py --rounds %d --steps %d%s` on %s.\n\n%s\n'
                 % (args.rounds, args.steps, ' --contention %d' % args.contention if args.contention else '',
                    machine, table))
-    key = lambda k: k[0] if not args.contention else '%s, %s' % (k[0], contention.label(k[1]))  # noqa: E731
     with open(args.out + '.json', 'w') as f:
         json.dump({'rounds': args.rounds, 'steps': args.steps, 'contention': args.contention, 'machine': machine,
-                   'summary': {key(k): v for k, v in summary.items()},
-                   'runs': {key(k): v for k, v in runs.items()}}, f, indent=1)
+                   'summary': {label(k): v for k, v in summary.items()},
+                   'runs': {label(k): v for k, v in runs.items()}}, f, indent=1)
 
 
 if __name__ == '__main__':
