@@ -89,9 +89,7 @@ def _if_grad(op, grads):
         outputs_for.append([i for i, _ in wanted])
     out_inputs = sorted(set(outputs_for[0]) | set(outputs_for[1]))
     inputs = [op._inputs[0]] + dys + [op.outputs[-1]]
-    cap_index = []
-    for g in graphs:
-        cap_index.append(_index_extra(g, inputs))
+    cap_index = [_index_inputs(g, inputs) for g in graphs]
     attrs = {"graphs": graphs, "n_dys": len(dys), "forward": op.name, "out_inputs": out_inputs,
              "branch_outputs": [[out_inputs.index(i) for i in o] for o in outputs_for],
              "capture_inputs": cap_index,
@@ -101,15 +99,6 @@ def _if_grad(op, grads):
     gop = get_default_graph().create_op("IfGrad", inputs, attrs, name="IfGrad",
                                         control_inputs=_outer_deps(*graphs) + _marker_deps(op))
     return _grads_by_input(len(op._inputs), gop.outputs, out_inputs)
-
-
-def _index_extra(graph, inputs):
-    idx = []
-    for outer in graph.captures:
-        if not any(outer is x for x in inputs):
-            inputs.append(outer)
-        idx.append(next(k for k, x in enumerate(inputs) if x is outer))
-    return idx
 
 
 class IfGrad(OpDef):
