@@ -126,7 +126,19 @@ def add_data_dir_flag(parser, name, dataset="mnist"):
 
 def check_data_dir(path, flag, fake_data=False):
     """A data directory that is a file is named before anything is read or downloaded."""
-    if not fake_data and os.path.exists(path) and not os.path.isdir(path):
+    if not fake_data:
+        _refuse_file(path, flag)
+
+
+def data_dir_of(flags, flag="--data_dir", dataset="mnist"):
+    """flags.data_dir, or the default one when the flag is not given; checked by check_data_dir."""
+    path = flags.data_dir or default_data_dir(dataset)
+    check_data_dir(path, flag, flags.fake_data)
+    return path
+
+
+def _refuse_file(path, flag):
+    if os.path.exists(path) and not os.path.isdir(path):
         raise CommandError("%s %s: is a file, not a directory" % (flag, path))
 
 
@@ -193,8 +205,7 @@ class RunDirectory:
     @classmethod
     def create(cls, log_dir, flag="--log_dir"):
         stamp = time.strftime("run-%Y%m%d-%H%M%S")
-        if os.path.exists(log_dir) and not os.path.isdir(log_dir):
-            raise CommandError("%s %s: is a file, not a directory" % (flag, log_dir))
+        _refuse_file(log_dir, flag)
         created = []
         try:
             created = _make_dirs(log_dir)

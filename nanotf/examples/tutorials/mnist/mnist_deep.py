@@ -13,7 +13,7 @@ import time
 import nanotf as tf
 from nanotf.examples.tutorials.mnist import input_data
 from nanotf.examples.tutorials.mnist._common import (EXIT_INTERRUPTED, CommandError, RunDirectory,
-                                                     add_data_dir_flag, check_data_dir, default_data_dir,
+                                                     add_data_dir_flag, data_dir_of,
                                                      make_parser, non_negative_int, run_command, seed_value)
 
 PROG = "nanotf-mnist-deep"
@@ -79,8 +79,7 @@ def build_parser():
 
 def train(flags):
     """Trains for flags.steps, prints the test accuracy and returns it."""
-    data_dir = flags.data_dir or default_data_dir("mnist")
-    check_data_dir(data_dir, "--data_dir", flags.fake_data)
+    data_dir = data_dir_of(flags)
     mnist = input_data.read_data_sets(data_dir, fake_data=flags.fake_data, seed=flags.seed)
     with tf.Graph().as_default():
         if flags.seed is not None:

@@ -18,7 +18,7 @@ import sys
 import nanotf as tf
 from nanotf.examples.tutorials.mnist import input_data
 from nanotf.examples.tutorials.mnist._common import (EXIT_INTERRUPTED, CommandError, RunDirectory,
-                                                     add_data_dir_flag, check_data_dir, default_data_dir,
+                                                     add_data_dir_flag, data_dir_of,
                                                      keep_probability, make_parser, non_negative_int,
                                                      positive_float, run_command, seed_value)
 
@@ -57,8 +57,7 @@ def nn_layer(input_tensor, input_dim, output_dim, layer_name, act=tf.nn.relu):
 
 def train(flags):
     """Trains for flags.max_steps with summaries; returns (last test accuracy, run directory)."""
-    data_dir = flags.data_dir or default_data_dir("mnist")
-    check_data_dir(data_dir, "--data_dir", flags.fake_data)
+    data_dir = data_dir_of(flags)
     mnist = input_data.read_data_sets(data_dir, fake_data=flags.fake_data, one_hot=True, seed=flags.seed)
     with RunDirectory.create(flags.log_dir) as run:
         acc = _train(flags, mnist, run)
