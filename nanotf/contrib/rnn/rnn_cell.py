@@ -146,80 +146,13 @@ def _project(wrapper, x, size):
     return wrapper._activation(projected) if wrapper._activation else projected
 
 
-class OutputProjectionWrapper(RNNCell):
-    """tf.contrib.rnn.OutputProjectionWrapper: the cell's output times `kernel` plus `bias` (created in the
-    wrapper's scope, e.g. rnn/output_projection_wrapper/kernel; the wrapped cell's variables nest under it)."""
+class _ContribWrapper(RNNCell):
+    """A cell around `cell` (in its own variable scope), with the wrapped cell's state."""
 
-    def __init__(self, cell, output_size, activation=None, reuse=None):
-        super().__init__(_reuse=reuse)
-        assert_like_rnncell("cell", cell)
-        if output_size < 1:
-            raise ValueError("Parameter output_size must be > 0: %d." % output_size)
-        self._cell = cell
-        self._output_size = int(output_size)
-        self._activation = activation
-        self._proj = None
-
-    @property
-    def state_size(self):
-        return self._cell.state_size
-
-    @property
-    def output_size(self):
-        return self._output_size
-
-    def zero_state(self, batch_size, dtype):
-        with name_scope(type(self).__name__ + "ZeroState"):
-            return self._cell.zero_state(batch_size, dtype)
-
-    def call(self, inputs, state):
-        output, new_state = self._cell(inputs, state)
-        return _project(self, output, self._output_size), new_state
-
-
-class InputProjectionWrapper(RNNCell):
-    """tf.contrib.rnn.InputProjectionWrapper: inputs times `kernel` plus `bias` (in the wrapper's scope), then
-    the cell."""
-
-    def __init__(self, cell, num_proj, activation=None, input_size=None, reuse=None):
+    def __init__(self, cell, reuse):
         super().__init__(_reuse=reuse)
         assert_like_rnncell("cell", cell)
         self._cell = cell
-        self._num_proj = int(num_proj)
-        self._activation = activation
-        self._proj = None
-
-    @property
-    def state_size(self):
-        return self._cell.state_size
-
-    @property
-    def output_size(self):
-        return self._cell.output_size
-
-    def zero_state(self, batch_size, dtype):
-        with name_scope(type(self).__name__ + "ZeroState"):
-            return self._cell.zero_state(batch_size, dtype)
-
-    def call(self, inputs, state):
-        return self._cell(_project(self, inputs, self._num_proj), state)
-
-
-class EmbeddingWrapper(RNNCell):
-    """tf.contrib.rnn.EmbeddingWrapper: integer inputs (ids, [batch] or [batch, 1]) looked up in
-    `embedding_wrapper/embedding` [embedding_classes, embedding_size] (uniform in +-sqrt(3) unless an initializer is
-    given here or by the scope) before the cell."""
-
-    def __init__(self, cell, embedding_classes, embedding_size, initializer=None, reuse=None):
-        super().__init__(_reuse=reuse)
-        assert_like_rnncell("cell", cell)
-        if embedding_classes <= 0 or embedding_size <= 0:
-            raise ValueError("Both embedding_classes and embedding_size must be > 0: %d, %d."
-                             % (embedding_classes, embedding_size))
-        self._cell = cell
-        self._embedding_classes = int(embedding_classes)
-        self._embedding_size = int(embedding_size)
-        self._initializer = initializer
 
     state_size = property(lambda self: self._cell.state_size)
     output_size = property(lambda self: self._cell.output_size)
@@ -227,6 +160,56 @@ class EmbeddingWrapper(RNNCell):
     def zero_state(self, batch_size, dtype):
         with name_scope(type(self).__name__ + "ZeroState"):
             return self._cell.zero_state(batch_size, dtype)
+
+
+class OutputProjectionWrapper(_ContribWrapper):
+    """tf.contrib.rnn.OutputProjectionWrapper: the cell's output times `kernel` plus `bias` (created in the
+    wrapper's scope, e.g. rnn/output_projection_wrapper/kernel; the wrapped cell's variables nest under it)."""
+
+    def __init__(self, cell, output_size, activation=None, reuse=None):
+        super().__init__(cell, reuse)
+        if output_size < 1:
+            raise ValueError("Parameter output_size must be > 0: %d." % output_size)
+        self._output_size = int(output_size)
+        self._activation = activation
+        self._proj = None
+
+    @property
+    def output_size(self):
+        return self._output_size
+
+    def call(self, inputs, state):
+        output, new_state = self._cell(inputs, state)
+        return _project(self, output, self._output_size), new_state
+
+
+class InputProjectionWrapper(_ContribWrapper):
+    """tf.contrib.rnn.InputProjectionWrapper: inputs times `kernel` plus `bias` (in the wrapper's scope), then
+    the cell."""
+
+    def __init__(self, cell, num_proj, activation=None, input_size=None, reuse=None):
+        super().__init__(cell, reuse)
+        self._num_proj = int(num_proj)
+        self._activation = activation
+        self._proj = None
+
+    def call(self, inputs, state):
+        return self._cell(_project(self, inputs, self._num_proj), state)
+
+
+class EmbeddingWrapper(_ContribWrapper):
+    """tf.contrib.rnn.EmbeddingWrapper: integer inputs (ids, [batch] or [batch, 1]) looked up in
+    `embedding_wrapper/embedding` [embedding_classes, embedding_size] (uniform in +-sqrt(3) unless an initializer is
+    given here or by the scope) before the cell."""
+
+    def __init__(self, cell, embedding_classes, embedding_size, initializer=None, reuse=None):
+        super().__init__(cell, reuse)
+        if embedding_classes <= 0 or embedding_size <= 0:
+            raise ValueError("Both embedding_classes and embedding_size must be > 0: %d, %d."
+                             % (embedding_classes, embedding_size))
+        self._embedding_classes = int(embedding_classes)
+        self._embedding_size = int(embedding_size)
+        self._initializer = initializer
 
     def build(self, inputs_shape):
         pass
