@@ -124,16 +124,12 @@ def add_data_dir_flag(parser, name, dataset="mnist"):
                              "is unset)." % (dataset, dataset))
 
 
-def check_data_dir(path, flag, fake_data=False):
-    """A data directory that is a file is named before anything is read or downloaded."""
-    if not fake_data:
-        _refuse_file(path, flag)
-
-
 def data_dir_of(flags, flag="--data_dir", dataset="mnist"):
-    """flags.data_dir, or the default one when the flag is not given; checked by check_data_dir."""
+    """flags.data_dir, or the default one when the flag is not given. One that is a file is named before
+    anything is read or downloaded."""
     path = flags.data_dir or default_data_dir(dataset)
-    check_data_dir(path, flag, flags.fake_data)
+    if not flags.fake_data:
+        _refuse_file(path, flag)
     return path
 
 

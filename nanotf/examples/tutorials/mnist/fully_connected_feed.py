@@ -18,7 +18,7 @@ import time
 import nanotf as tf
 from nanotf.examples.tutorials.mnist import input_data, mnist
 from nanotf.examples.tutorials.mnist._common import (EXIT_INTERRUPTED, CommandError, RunDirectory,
-                                                     add_data_dir_flag, check_data_dir, default_data_dir,
+                                                     add_data_dir_flag, data_dir_of,
                                                      make_parser, non_negative_int, positive_float,
                                                      positive_int, run_command, seed_value)
 
@@ -88,8 +88,8 @@ def run_training():
     if not FLAGS.resume and FLAGS.max_steps == 0:
         print("Nothing to do: --max_steps 0 trains no step (no run directory was created).")
         return None
-    check_data_dir(FLAGS.data_dir, "--input_data_dir", FLAGS.fake_data)
-    data_sets = input_data.read_data_sets(FLAGS.data_dir, FLAGS.fake_data, seed=FLAGS.seed,
+    data_dir = data_dir_of(FLAGS, "--input_data_dir", FLAGS.dataset)
+    data_sets = input_data.read_data_sets(data_dir, FLAGS.fake_data, seed=FLAGS.seed,
                                           dataset=FLAGS.dataset)
     _check_batch_size(data_sets)
     if FLAGS.resume:
@@ -239,9 +239,6 @@ def build_parser():
 def _run(flags):
     global FLAGS
     FLAGS = flags
-    if FLAGS.data_dir is None:
-        FLAGS.data_dir = default_data_dir(FLAGS.dataset)
-    FLAGS.input_data_dir = FLAGS.data_dir   # TensorFlow's name for it
     return run_training()
 
 
