@@ -7,13 +7,13 @@ with RMSProp on the mean squared error between the images and their reconstructi
 
 prints `test mse X` (mean squared error per pixel over the test images) on its last line.
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _framework import tf  # noqa: E402
 import _mnist_arrays  # noqa: E402
+import _scaffolding  # noqa: E402
 import numpy as np  # noqa: E402
 
 HIDDEN_1 = 256
@@ -21,16 +21,8 @@ HIDDEN_2 = 128
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fake_data", action="store_true")
-    parser.add_argument("--steps", type=int, default=10000)
-    parser.add_argument("--batch_size", type=int, default=256)
-    parser.add_argument("--learning_rate", type=float, default=0.01)
-    parser.add_argument("--data_dir", default=None)
-    args = parser.parse_args(argv)
-    train_x, _, test_x, _ = _mnist_arrays.load(args.data_dir, args.fake_data)
-    train_x = train_x.astype(np.float32) / 255.0
-    test_x = test_x.astype(np.float32) / 255.0
+    args = _scaffolding.parse_args(__doc__, argv, steps=10000, batch_size=256, learning_rate=0.01)
+    train_x, _, test_x, _ = _mnist_arrays.load(args.data_dir, args.fake_data, scaled=True)
 
     tf.reset_default_graph()
     tf.set_random_seed(0)
@@ -52,16 +44,11 @@ def main(argv=None):
     rng = np.random.RandomState(0)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        for step in range(args.steps):
-            batch = train_x[rng.randint(0, len(train_x), args.batch_size)]
-            _, lv = sess.run([train_op, loss], {x: batch})
+        for step, idx in _scaffolding.random_batches(rng, len(train_x), args.batch_size, args.steps):
+            _, lv = sess.run([train_op, loss], {x: train_x[idx]})
             if step % 1000 == 0 or step == args.steps - 1:
                 print("step %d, loss %.4f" % (step, lv))
-        total = 0.0
-        for start in range(0, len(test_x), 2000):
-            part = test_x[start:start + 2000]
-            total += sess.run(loss, {x: part}) * len(part)
-    mse = total / len(test_x)
+        mse = _scaffolding.mean_over_chunks(lambda part: sess.run(loss, {x: part}), 2000, test_x)
     print("test mse %.4f" % mse)
     return mse
 

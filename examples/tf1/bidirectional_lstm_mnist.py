@@ -7,10 +7,8 @@ A forward and a backward BasicLSTMCell of 128 units read the 28 rows; the last s
 
 prints `test accuracy 0.9xxx` on its last line.
 """
-import argparse
 import os
 import sys
-import time
 import types
 
 import numpy as np
@@ -18,6 +16,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _framework import tf  # noqa: E402
 import _mnist_arrays  # noqa: E402
+import _scaffolding  # noqa: E402
 
 if getattr(tf, "contrib", None) is not None:
     rnn = tf.contrib.rnn
@@ -39,12 +38,9 @@ def birnn(x, weights, biases):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fake_data", action="store_true")
-    parser.add_argument("--steps", type=int, default=500)
-    parser.add_argument("--data_dir", default=None)
-    args = parser.parse_args(argv)
-    train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data)
+    args = _scaffolding.parse_args(__doc__, argv, steps=500)
+    train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data, scaled=True, one_hot=True,
+                                                          shape=(TIMESTEPS, NUM_INPUT))
 
     tf.reset_default_graph()
     tf.set_random_seed(0)
@@ -57,27 +53,16 @@ def main(argv=None):
     train_op = tf.train.AdamOptimizer(learning_rate=LEARNING_RATE).minimize(loss_op)
     accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), tf.argmax(Y, 1)), tf.float32))
 
-    def batch(images, labels):
-        return (images.reshape(-1, TIMESTEPS, NUM_INPUT).astype(np.float32) / 255.0,
-                np.eye(NUM_CLASSES, dtype=np.float32)[labels])
-
     rng = np.random.RandomState(0)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        start = time.time()
-        for step in range(1, args.steps + 1):
-            idx = rng.randint(0, len(train_x), BATCH_SIZE)
-            bx, by = batch(train_x[idx], train_y[idx])
-            _, loss = sess.run([train_op, loss_op], feed_dict={X: bx, Y: by})
-            if step % 100 == 0 or step == 1:
-                print("step %d, minibatch loss %.4f" % (step, loss))
-        elapsed = time.time() - start
-        print("training: %.1f s, %.1f ms/step" % (elapsed, 1000 * elapsed / max(args.steps, 1)))
-        correct = 0
-        for i in range(0, len(test_x), 1000):
-            bx, by = batch(test_x[i:i + 1000], test_y[i:i + 1000])
-            correct += sess.run(accuracy, feed_dict={X: bx, Y: by}) * len(bx)
-        acc = correct / len(test_x)
+        with _scaffolding.timed_training(args.steps):
+            for step, idx in _scaffolding.random_batches(rng, len(train_x), BATCH_SIZE, args.steps, first_step=1):
+                _, loss = sess.run([train_op, loss_op], feed_dict={X: train_x[idx], Y: train_y[idx]})
+                if step % 100 == 0 or step == 1:
+                    print("step %d, minibatch loss %.4f" % (step, loss))
+        acc = _scaffolding.mean_over_chunks(lambda bx, by: sess.run(accuracy, feed_dict={X: bx, Y: by}), 1000,
+                                            test_x, test_y)
         print("test accuracy %.4f" % acc)
     return acc
 

@@ -8,13 +8,13 @@ cross-entropy. The filter and unit counts are flags so a short test can run a sm
 
 prints `test accuracy 0.9xxx` on its last line.
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _framework import tf  # noqa: E402
 import _mnist_arrays  # noqa: E402
+import _scaffolding  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -31,19 +31,9 @@ def cnn_model(images, training, conv1=32, conv2=64, hidden=1024):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fake_data", action="store_true")
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--batch_size", type=int, default=100)
-    parser.add_argument("--learning_rate", type=float, default=1e-3)
-    parser.add_argument("--conv1", type=int, default=32)
-    parser.add_argument("--conv2", type=int, default=64)
-    parser.add_argument("--hidden", type=int, default=1024)
-    parser.add_argument("--data_dir", default=None)
-    args = parser.parse_args(argv)
-    train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data)
-    train_x = train_x.astype(np.float32) / 255.0
-    test_x = test_x.astype(np.float32) / 255.0
+    args = _scaffolding.parse_args(__doc__, argv, steps=2000, batch_size=100, learning_rate=1e-3, conv1=32, conv2=64,
+                                   hidden=1024)
+    train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data, scaled=True)
 
     tf.reset_default_graph()
     tf.set_random_seed(0)
@@ -55,21 +45,16 @@ def main(argv=None):
     train_op = tf.train.AdamOptimizer(args.learning_rate).minimize(loss)
     correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.int32))
 
-    rng = np.random.RandomState(0)
+    batches = _scaffolding.epoch_batches(np.random.RandomState(0), len(train_x), args.batch_size)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        order, pos = rng.permutation(len(train_x)), 0
         for step in range(args.steps):
-            if pos + args.batch_size > len(order):
-                order, pos = rng.permutation(len(train_x)), 0
-            idx = order[pos:pos + args.batch_size]
-            pos += args.batch_size
+            idx = next(batches)
             _, loss_value = sess.run([train_op, loss], {images: train_x[idx], labels: train_y[idx], training: True})
             if step % 500 == 0 or step == args.steps - 1:
                 print("step %d, loss %.4f" % (step, loss_value))
-        total = 0
-        for start in range(0, len(test_x), 2000):
-            total += sess.run(correct, {images: test_x[start:start + 2000], labels: test_y[start:start + 2000]})
+        total = _scaffolding.total_over_chunks(lambda x, y: sess.run(correct, {images: x, labels: y}), 2000,
+                                               test_x, test_y)
     accuracy = total / float(len(test_y))
     print("test accuracy %.4f" % accuracy)
     return accuracy

@@ -10,13 +10,13 @@ reinitializable iterator (`Iterator.from_structure` + `make_initializer`).
 
 prints `test accuracy 0.9xxx` on its last line.
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _framework import tf  # noqa: E402
 import _mnist_arrays  # noqa: E402
+import _scaffolding  # noqa: E402
 
 BATCH_SIZE = 128
 HIDDEN = 256
@@ -36,12 +36,8 @@ def build_model(images):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fake_data", action="store_true")
-    parser.add_argument("--steps", type=int, default=1000, help="training steps (batches) in all")
-    parser.add_argument("--epochs_per_init", type=int, default=1, help="passes over the data per initialization")
-    parser.add_argument("--data_dir", default=None)
-    args = parser.parse_args(argv)
+    args = _scaffolding.parse_args(__doc__, argv, steps=(1000, "training steps (batches) in all"),
+                                   epochs_per_init=(1, "passes over the data per initialization"))
     train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data)
 
     tf.reset_default_graph()

@@ -11,13 +11,13 @@ through a control dependency.
 
 prints `d_loss X g_loss Y d_real P d_fake Q` on its last line, as gan_mnist.py.
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _framework import tf  # noqa: E402
 import _mnist_arrays  # noqa: E402
+import _scaffolding  # noqa: E402
 import numpy as np  # noqa: E402
 
 NOISE_DIM = 100
@@ -45,16 +45,8 @@ def discriminator(x, is_training, reuse=False):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fake_data", action="store_true")
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--batch_size", type=int, default=64)
-    parser.add_argument("--learning_rate", type=float, default=2e-4)
-    parser.add_argument("--data_dir", default=None)
-    args = parser.parse_args(argv)
-    train_x, _, test_x, _ = _mnist_arrays.load(args.data_dir, args.fake_data)
-    train_x = (train_x.astype(np.float32) / 255.0).reshape(-1, 28, 28, 1)
-    test_x = (test_x.astype(np.float32) / 255.0).reshape(-1, 28, 28, 1)
+    args = _scaffolding.parse_args(__doc__, argv, steps=2000, batch_size=64, learning_rate=2e-4)
+    train_x, _, test_x, _ = _mnist_arrays.load(args.data_dir, args.fake_data, scaled=True, shape=(28, 28, 1))
 
     tf.reset_default_graph()
     tf.set_random_seed(0)
@@ -82,10 +74,9 @@ def main(argv=None):
     d_hist, g_hist = [], []
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        for step in range(args.steps):
-            batch = train_x[rng.randint(0, len(train_x), args.batch_size)]
+        for step, idx in _scaffolding.random_batches(rng, len(train_x), args.batch_size, args.steps):
             z = rng.uniform(-1.0, 1.0, size=(args.batch_size, NOISE_DIM)).astype(np.float32)
-            _, dl = sess.run([train_d, d_loss], {real: batch, noise: z, is_training: True})
+            _, dl = sess.run([train_d, d_loss], {real: train_x[idx], noise: z, is_training: True})
             _, gl = sess.run([train_g, g_loss], {noise: z, is_training: True})
             d_hist.append(dl)
             g_hist.append(gl)

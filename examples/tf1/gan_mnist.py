@@ -10,13 +10,13 @@ generator (fake -> 1), each on its own variables, picked by scope from the train
 prints `d_loss X g_loss Y d_real P d_fake Q` on its last line (the losses averaged over the last 100 steps,
 and the discriminator's mean probability of 'real' on held-out real images and on fresh samples).
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _framework import tf  # noqa: E402
 import _mnist_arrays  # noqa: E402
+import _scaffolding  # noqa: E402
 import numpy as np  # noqa: E402
 
 NOISE_DIM = 100
@@ -36,16 +36,8 @@ def discriminator(x, reuse=False):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fake_data", action="store_true")
-    parser.add_argument("--steps", type=int, default=5000)
-    parser.add_argument("--batch_size", type=int, default=128)
-    parser.add_argument("--learning_rate", type=float, default=2e-4)
-    parser.add_argument("--data_dir", default=None)
-    args = parser.parse_args(argv)
-    train_x, _, test_x, _ = _mnist_arrays.load(args.data_dir, args.fake_data)
-    train_x = train_x.astype(np.float32) / 255.0
-    test_x = test_x.astype(np.float32) / 255.0
+    args = _scaffolding.parse_args(__doc__, argv, steps=5000, batch_size=128, learning_rate=2e-4)
+    train_x, _, test_x, _ = _mnist_arrays.load(args.data_dir, args.fake_data, scaled=True)
 
     tf.reset_default_graph()
     tf.set_random_seed(0)
@@ -69,10 +61,9 @@ def main(argv=None):
     d_hist, g_hist = [], []
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        for step in range(args.steps):
-            batch = train_x[rng.randint(0, len(train_x), args.batch_size)]
+        for step, idx in _scaffolding.random_batches(rng, len(train_x), args.batch_size, args.steps):
             z = rng.uniform(-1.0, 1.0, size=(args.batch_size, NOISE_DIM)).astype(np.float32)
-            _, dl = sess.run([train_d, d_loss], {real: batch, noise: z})
+            _, dl = sess.run([train_d, d_loss], {real: train_x[idx], noise: z})
             _, gl = sess.run([train_g, g_loss], {noise: z})
             d_hist.append(dl)
             g_hist.append(gl)

@@ -10,15 +10,14 @@ read. A GRUCell of 64 units, a linear layer on the final state, Adam at 0.01.
 (the data is always synthetic; the two flags are accepted for the common interface). Prints
 `test accuracy 0.9xxx` on its last line.
 """
-import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _framework import tf  # noqa: E402
+import _scaffolding  # noqa: E402
 
 MAX_LEN, MAX_VALUE = 20, 1000
 N_HIDDEN, N_CLASSES = 64, 2
@@ -42,11 +41,7 @@ def toy_sequences(n, rng):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fake_data", action="store_true", help="accepted; the data is always synthetic")
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--data_dir", default=None, help="unused")
-    args = parser.parse_args(argv)
+    args = _scaffolding.parse_args(__doc__, argv, steps=300)   # --fake_data, --data_dir: unused, the data is synthetic
     rng = np.random.RandomState(0)
     test_x, test_len, test_y = toy_sequences(1000, rng)
 
@@ -66,14 +61,12 @@ def main(argv=None):
 
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        start = time.time()
-        for step in range(1, args.steps + 1):
-            bx, bl, by = toy_sequences(BATCH_SIZE, rng)
-            _, loss_val = sess.run([train_op, loss], feed_dict={x: bx, seqlen: bl, y: by})
-            if step % 100 == 0 or step == 1:
-                print("step %d, loss %.4f" % (step, loss_val))
-        elapsed = time.time() - start
-        print("training: %.1f s, %.1f ms/step" % (elapsed, 1000 * elapsed / max(args.steps, 1)))
+        with _scaffolding.timed_training(args.steps):
+            for step in range(1, args.steps + 1):
+                bx, bl, by = toy_sequences(BATCH_SIZE, rng)
+                _, loss_val = sess.run([train_op, loss], feed_dict={x: bx, seqlen: bl, y: by})
+                if step % 100 == 0 or step == 1:
+                    print("step %d, loss %.4f" % (step, loss_val))
         acc = sess.run(accuracy, feed_dict={x: test_x, seqlen: test_len, y: test_y})
         print("test accuracy %.4f" % acc)
     return float(acc)

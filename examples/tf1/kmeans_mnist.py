@@ -8,7 +8,6 @@ classified by their nearest cluster's label (the classic example reaches about 0
 
 prints `test accuracy 0.7xxx` on its last line.
 """
-import argparse
 import os
 import sys
 
@@ -17,6 +16,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _framework import tf  # noqa: E402
 import _mnist_arrays  # noqa: E402
+import _scaffolding  # noqa: E402
 
 if getattr(tf, "__name__", "").startswith("tensorflow"):
     from tensorflow.python.ops.clustering_ops import KMeans  # TF 2.x keeps it here (contrib is gone)
@@ -29,14 +29,9 @@ NUM_FEATURES = 784
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fake_data", action="store_true")
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--data_dir", default=None)
-    args = parser.parse_args(argv)
-    train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data)
-    full_data_x = train_x.astype(np.float32) / 255.0
-    train_labels = np.eye(NUM_CLASSES, dtype=np.float32)[train_y]
+    args = _scaffolding.parse_args(__doc__, argv, steps=50)
+    full_data_x, train_labels, test_images, test_labels = _mnist_arrays.load(args.data_dir, args.fake_data,
+                                                                             scaled=True, one_hot=True)
 
     tf.reset_default_graph()
     X = tf.placeholder(tf.float32, shape=[None, NUM_FEATURES])
@@ -71,8 +66,6 @@ def main(argv=None):
         cluster_label = tf.nn.embedding_lookup(labels_map, cluster_idx)
         correct_prediction = tf.equal(cluster_label, tf.cast(tf.argmax(Y, 1), tf.int32))
         accuracy_op = tf.reduce_mean(tf.cast(correct_prediction, tf.float32))
-        test_images = test_x.astype(np.float32) / 255.0
-        test_labels = np.eye(NUM_CLASSES, dtype=np.float32)[test_y]
         accuracy = float(sess.run(accuracy_op, feed_dict={X: test_images, Y: test_labels}))
     print("test accuracy %.4f" % accuracy)
     return accuracy

@@ -8,16 +8,15 @@ integer labels, Adam at 0.001, batches of 128.
 
 prints `test accuracy 0.9xxx` on its last line.
 """
-import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _framework import tf  # noqa: E402
 import _mnist_arrays  # noqa: E402
+import _scaffolding  # noqa: E402
 
 N_STEPS, N_INPUTS, N_NEURONS, N_OUTPUTS = 28, 28, 128, 10
 LEARNING_RATE = 0.001
@@ -25,14 +24,9 @@ BATCH_SIZE = 128
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fake_data", action="store_true")
-    parser.add_argument("--steps", type=int, default=500)
-    parser.add_argument("--data_dir", default=None)
-    args = parser.parse_args(argv)
-    train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data)
-    train_x = train_x.reshape(-1, N_STEPS, N_INPUTS)
-    test_x = test_x.reshape(-1, N_STEPS, N_INPUTS)
+    args = _scaffolding.parse_args(__doc__, argv, steps=500)
+    train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data, scaled=True,
+                                                          shape=(N_STEPS, N_INPUTS))
 
     tf.reset_default_graph()
     tf.set_random_seed(0)
@@ -53,19 +47,13 @@ def main(argv=None):
     rng = np.random.RandomState(0)
     with tf.Session() as sess:
         init.run()
-        start = time.time()
-        for step in range(1, args.steps + 1):
-            idx = rng.randint(0, len(train_x), BATCH_SIZE)
-            _, loss_val = sess.run([training_op, loss],
-                                   feed_dict={X: train_x[idx].astype(np.float32) / 255.0, y: train_y[idx]})
-            if step % 100 == 0 or step == 1:
-                print("step %d, loss %.4f" % (step, loss_val))
-        elapsed = time.time() - start
-        print("training: %.1f s, %.1f ms/step" % (elapsed, 1000 * elapsed / max(args.steps, 1)))
-        hits = 0
-        for i in range(0, len(test_x), 1000):
-            hits += sess.run(n_correct, feed_dict={X: test_x[i:i + 1000].astype(np.float32) / 255.0,
-                                                   y: test_y[i:i + 1000]})
+        with _scaffolding.timed_training(args.steps):
+            for step, idx in _scaffolding.random_batches(rng, len(train_x), BATCH_SIZE, args.steps, first_step=1):
+                _, loss_val = sess.run([training_op, loss], feed_dict={X: train_x[idx], y: train_y[idx]})
+                if step % 100 == 0 or step == 1:
+                    print("step %d, loss %.4f" % (step, loss_val))
+        hits = _scaffolding.total_over_chunks(lambda bx, by: sess.run(n_correct, feed_dict={X: bx, y: by}), 1000,
+                                              test_x, test_y)
         acc = hits / len(test_x)
         print("test accuracy %.4f" % acc)
     return acc

@@ -10,13 +10,13 @@ on its one CPU) every op runs on the CPU and the program's results are unchanged
 
 prints `test accuracy 0.9xxx` on its last line.
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _framework import tf  # noqa: E402
 import _mnist_arrays  # noqa: E402
+import _scaffolding  # noqa: E402
 import numpy as np  # noqa: E402
 
 PS_OPS = ("Variable", "VariableV2", "AutoReloadVariable")
@@ -47,17 +47,8 @@ def average_gradients(tower_grads):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fake_data", action="store_true")
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--batch_size", type=int, default=128)
-    parser.add_argument("--num_gpus", type=int, default=2)
-    parser.add_argument("--learning_rate", type=float, default=1e-3)
-    parser.add_argument("--data_dir", default=None)
-    args = parser.parse_args(argv)
-    train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data)
-    train_x = train_x.astype(np.float32) / 255.0
-    test_x = test_x.astype(np.float32) / 255.0
+    args = _scaffolding.parse_args(__doc__, argv, steps=2000, batch_size=128, num_gpus=2, learning_rate=1e-3)
+    train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data, scaled=True)
 
     tf.reset_default_graph()
     tf.set_random_seed(0)
@@ -82,14 +73,12 @@ def main(argv=None):
     config = tf.ConfigProto(allow_soft_placement=True)
     with tf.Session(config=config) as sess:
         sess.run(tf.global_variables_initializer())
-        for step in range(args.steps):
-            idx = rng.randint(0, len(train_x), per_tower * args.num_gpus)
+        for step, idx in _scaffolding.random_batches(rng, len(train_x), per_tower * args.num_gpus, args.steps):
             _, lv = sess.run([train_op, loss], {images: train_x[idx], labels: train_y[idx]})
             if step % 500 == 0 or step == args.steps - 1:
                 print("step %d, last tower's loss %.4f" % (step, lv))
-        total = 0
-        for start in range(0, len(test_x), 2000):
-            total += sess.run(correct, {images: test_x[start:start + 2000], labels: test_y[start:start + 2000]})
+        total = _scaffolding.total_over_chunks(lambda x, y: sess.run(correct, {images: x, labels: y}), 2000,
+                                               test_x, test_y)
     accuracy = total / float(len(test_y))
     print("test accuracy %.4f" % accuracy)
     return accuracy

@@ -8,7 +8,6 @@ created by `resources.initialize_resources(resources.shared_resources())`.
 prints `test accuracy 0.9xxx` on its last line. (TensorFlow 2.x has no contrib: under
 NANOTF_BENCH_FRAMEWORK=tensorflow this program needs a TF 1.x installation.)
 """
-import argparse
 import os
 import sys
 
@@ -17,6 +16,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _framework import tf  # noqa: E402
 import _mnist_arrays  # noqa: E402
+import _scaffolding  # noqa: E402
 
 if getattr(tf, "__name__", "").startswith("tensorflow"):
     from tensorflow.contrib.tensor_forest.python import tensor_forest
@@ -32,30 +32,12 @@ NUM_TREES = 10
 MAX_NODES = 1000
 
 
-class Batches(object):
-    """next_batch over a shuffled copy of the data, reshuffled each epoch (as input_data's DataSet)."""
-
-    def __init__(self, images, labels, seed=0):
-        self.images, self.labels = images, labels
-        self.rng = np.random.RandomState(seed)
-        self.order, self.pos = self.rng.permutation(len(labels)), 0
-
-    def next_batch(self, n):
-        if self.pos + n > len(self.order):
-            self.order, self.pos = self.rng.permutation(len(self.labels)), 0
-        idx = self.order[self.pos:self.pos + n]
-        self.pos += n
-        return self.images[idx], self.labels[idx]
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fake_data", action="store_true")
-    parser.add_argument("--steps", type=int, default=500)
-    parser.add_argument("--data_dir", default=None)
-    args = parser.parse_args(argv)
-    train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data)
-    train = Batches(train_x.astype(np.float32) / 255.0, train_y.astype(np.int32))
+    args = _scaffolding.parse_args(__doc__, argv, steps=500)
+    train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data, scaled=True)
+    train_y, test_y = train_y.astype(np.int32), test_y.astype(np.int32)   # the forest takes int32 class ids
+    # batches as input_data's DataSet.next_batch gives them: the data reshuffled each epoch
+    batches = _scaffolding.epoch_batches(np.random.RandomState(0), len(train_y), BATCH_SIZE)
 
     tf.reset_default_graph()
     X = tf.placeholder(tf.float32, shape=[None, NUM_FEATURES])
@@ -76,13 +58,13 @@ def main(argv=None):
     with tf.Session() as sess:
         sess.run(init_vars)
         for i in range(1, args.steps + 1):
-            batch_x, batch_y = train.next_batch(BATCH_SIZE)
+            idx = next(batches)
+            batch_x, batch_y = train_x[idx], train_y[idx]
             _, loss = sess.run([train_op, loss_op], feed_dict={X: batch_x, Y: batch_y})
             if i % 50 == 0 or i == 1:
                 acc = sess.run(accuracy_op, feed_dict={X: batch_x, Y: batch_y})
                 print("Step %i, Loss: %f, Acc: %f" % (i, loss, acc))
-        accuracy = float(sess.run(accuracy_op, feed_dict={X: test_x.astype(np.float32) / 255.0,
-                                                          Y: test_y.astype(np.int32)}))
+        accuracy = float(sess.run(accuracy_op, feed_dict={X: test_x, Y: test_y}))
     print("test accuracy %.4f" % accuracy)
     return accuracy
 

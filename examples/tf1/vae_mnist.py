@@ -10,13 +10,13 @@ KL(N(mean, var) || N(0, 1)) = -0.5 * sum(1 + log_var - mean^2 - var).
 
 prints `test loss X` (the mean negative ELBO of the test images, in nats) on its last line.
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _framework import tf  # noqa: E402
 import _mnist_arrays  # noqa: E402
+import _scaffolding  # noqa: E402
 import numpy as np  # noqa: E402
 
 HIDDEN = 512
@@ -36,16 +36,8 @@ def decoder(z, reuse=False):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fake_data", action="store_true")
-    parser.add_argument("--steps", type=int, default=5000)
-    parser.add_argument("--batch_size", type=int, default=128)
-    parser.add_argument("--learning_rate", type=float, default=1e-3)
-    parser.add_argument("--data_dir", default=None)
-    args = parser.parse_args(argv)
-    train_x, _, test_x, _ = _mnist_arrays.load(args.data_dir, args.fake_data)
-    train_x = train_x.astype(np.float32) / 255.0
-    test_x = test_x.astype(np.float32) / 255.0
+    args = _scaffolding.parse_args(__doc__, argv, steps=5000, batch_size=128, learning_rate=1e-3)
+    train_x, _, test_x, _ = _mnist_arrays.load(args.data_dir, args.fake_data, scaled=True)
 
     tf.reset_default_graph()
     tf.set_random_seed(0)
@@ -65,17 +57,12 @@ def main(argv=None):
     rng = np.random.RandomState(0)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        for step in range(args.steps):
-            batch = train_x[rng.randint(0, len(train_x), args.batch_size)]
-            _, lv = sess.run([train_op, loss], {x: batch})
+        for step, idx in _scaffolding.random_batches(rng, len(train_x), args.batch_size, args.steps):
+            _, lv = sess.run([train_op, loss], {x: train_x[idx]})
             if step % 1000 == 0 or step == args.steps - 1:
                 print("step %d, loss %.2f" % (step, lv))
-        total = 0.0
-        for start in range(0, len(test_x), 2000):
-            part = test_x[start:start + 2000]
-            total += sess.run(loss, {x: part}) * len(part)
+        test_loss = _scaffolding.mean_over_chunks(lambda part: sess.run(loss, {x: part}), 2000, test_x)
         sess.run(samples)
-    test_loss = total / len(test_x)
     print("test loss %.2f" % test_loss)
     return test_loss
 

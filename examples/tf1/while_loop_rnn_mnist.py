@@ -10,16 +10,15 @@ tf.nn.dropout(h, keep_prob), lambda: h)` with `is_training` a placeholder_with_d
 
 prints `test accuracy 0.9xxx` on its last line.
 """
-import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _framework import tf  # noqa: E402
 import _mnist_arrays  # noqa: E402
+import _scaffolding  # noqa: E402
 
 LEARNING_RATE = 0.001
 BATCH_SIZE = 128
@@ -61,12 +60,9 @@ def build(x, is_training):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fake_data", action="store_true")
-    parser.add_argument("--steps", type=int, default=500)
-    parser.add_argument("--data_dir", default=None)
-    args = parser.parse_args(argv)
-    train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data)
+    args = _scaffolding.parse_args(__doc__, argv, steps=500)
+    train_x, train_y, test_x, test_y = _mnist_arrays.load(args.data_dir, args.fake_data, scaled=True,
+                                                          shape=(TIMESTEPS, NUM_INPUT))
 
     tf.reset_default_graph()
     tf.set_random_seed(0)
@@ -78,26 +74,17 @@ def main(argv=None):
     train_op = tf.train.AdamOptimizer(learning_rate=LEARNING_RATE).minimize(loss_op)
     accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), Y), tf.float32))
 
-    def images(x):
-        return x.reshape(-1, TIMESTEPS, NUM_INPUT).astype(np.float32) / 255.0
-
     rng = np.random.RandomState(0)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        start = time.time()
-        for step in range(1, args.steps + 1):
-            idx = rng.randint(0, len(train_x), BATCH_SIZE)
-            _, loss = sess.run([train_op, loss_op],
-                               feed_dict={X: images(train_x[idx]), Y: train_y[idx], is_training: True})
-            if step % 100 == 0 or step == 1:
-                print("step %d, minibatch loss %.4f" % (step, loss))
-        elapsed = time.time() - start
-        print("training: %.1f s, %.1f ms/step" % (elapsed, 1000 * elapsed / max(args.steps, 1)))
-        correct = 0
-        for i in range(0, len(test_x), 1000):   # is_training defaults to False: no dropout
-            correct += sess.run(accuracy, feed_dict={X: images(test_x[i:i + 1000]), Y: test_y[i:i + 1000]}) * \
-                len(test_x[i:i + 1000])
-        acc = correct / len(test_x)
+        with _scaffolding.timed_training(args.steps):
+            for step, idx in _scaffolding.random_batches(rng, len(train_x), BATCH_SIZE, args.steps, first_step=1):
+                _, loss = sess.run([train_op, loss_op], feed_dict={X: train_x[idx], Y: train_y[idx], is_training: True})
+                if step % 100 == 0 or step == 1:
+                    print("step %d, minibatch loss %.4f" % (step, loss))
+        # is_training defaults to False: no dropout
+        acc = _scaffolding.mean_over_chunks(lambda bx, by: sess.run(accuracy, feed_dict={X: bx, Y: by}), 1000,
+                                            test_x, test_y)
         print("test accuracy %.4f" % acc)
     return acc
 

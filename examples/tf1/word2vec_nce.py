@@ -12,12 +12,12 @@ neighbour (cosine similarity of the normalized embeddings) belongs to the same t
 prints `nearest-neighbour topic accuracy 0.xxxx` on its last line (--fake_data is accepted for symmetry with
 the other programs; the corpus is always synthetic).
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _framework import tf  # noqa: E402
+import _scaffolding  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -46,16 +46,9 @@ def skipgram_pairs(sentences, window):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fake_data", action="store_true")
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--batch_size", type=int, default=128)
-    parser.add_argument("--embedding_size", type=int, default=32)
-    parser.add_argument("--num_sampled", type=int, default=16)
-    parser.add_argument("--vocabulary_size", type=int, default=200)
-    parser.add_argument("--topics", type=int, default=10)
-    parser.add_argument("--data_dir", default=None, help="unused: the corpus is synthetic")
-    args = parser.parse_args(argv)
+    # --fake_data and --data_dir are accepted and unused: the corpus is synthetic
+    args = _scaffolding.parse_args(__doc__, argv, steps=3000, batch_size=128, embedding_size=32, num_sampled=16,
+                                   vocabulary_size=200, topics=10)
     rng = np.random.RandomState(0)
     sentences, topic_of = make_corpus(rng, args.vocabulary_size, args.topics, 2000, 12)
     centers, contexts = skipgram_pairs(sentences, window=2)
@@ -80,8 +73,7 @@ def main(argv=None):
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         average = 0.0
-        for step in range(args.steps):
-            idx = rng.randint(0, len(centers), args.batch_size)
+        for step, idx in _scaffolding.random_batches(rng, len(centers), args.batch_size, args.steps):
             _, lv = sess.run([optimizer, loss], {train_inputs: centers[idx], train_labels: contexts[idx, None]})
             average += lv
             if (step + 1) % 1000 == 0:
