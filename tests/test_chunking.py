@@ -1,4 +1,4 @@
-"""A big batch runs the row-wise front of a pure plan in slices (nanotf/client/_chunking.py).
+"""A big batch runs the row-wise front of a pure plan in slices (nanotf/compiler/chunking.py).
 
 The values, sliced or whole, must equal an independent float64 NumPy forward pass within float32's
 error bound for that pass (a product on a slice of rows need not round as the whole product does, on
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import nanotf as tf
-from nanotf.client import _chunking
+from nanotf.compiler import chunking as _chunking
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -563,7 +563,7 @@ def test_one_thread_set_by_the_user_splits_nothing(threads, blas, spy, splits_wo
     splits = parallel.run_begin(splits_work)
     try:
         assert splits is False
-        assert parallel._runs == 1 and parallel._split_runs == 0
+        assert parallel._runs == 1 and not parallel.splitting()
         assert blas.now() == blas.single
         rng = np.random.default_rng(12)
         a, b = _f32(rng, 400, 1000), _f32(rng, 1000, 20)

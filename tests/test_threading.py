@@ -143,8 +143,47 @@ def test_sessions_running_in_several_threads_at_once(two_threads, machine, busy)
     assert len(results) == 40
     for got in results:
         _assert_product_close(got, a, b)
-    assert parallel._runs == 0 and parallel._split_runs == 0
+    assert parallel._runs == 0 and not parallel.splitting()
     assert parallel.blas_threads() == before
+
+
+def test_a_splitting_run_in_one_thread_leaves_another_threads_plain_run_whole(two_threads, machine, monkeypatch):
+    """The split-run mode is per thread. Thread A is inside a conv plan's run (convolutions split their
+    work, so its products split too), held in its input generator; meanwhile, on a quiet machine, this
+    thread runs a dense plan: its product is not split over the pool (BLAS keeps its own threads)."""
+    machine(False)
+    inside, release = threading.Event(), threading.Event()
+    seen, conv_out = {}, []
+
+    def images():
+        seen["conv run splits"] = parallel.splitting()   # in thread A, inside its run
+        inside.set()
+        release.wait(30)
+        yield np.ones((1, 5, 5, 1), np.float32)
+    split_by = []
+    real = parallel.parallel_for
+    monkeypatch.setattr(parallel, "parallel_for", lambda fn, n, grain=1, threads=None: split_by.append(
+        threading.get_ident()) or real(fn, n, grain, threads))
+    with tf.Graph().as_default():
+        batch = tf.data.Dataset.from_generator(images, tf.float32, [1, 5, 5, 1]).make_one_shot_iterator().get_next()
+        conv = tf.nn.conv2d(batch, tf.ones([3, 3, 1, 1]), [1, 1, 1, 1], "SAME")
+        with tf.Session() as conv_sess:
+            a_thread = threading.Thread(target=lambda: conv_out.append(conv_sess.run(conv)))
+            a_thread.start()
+            try:
+                assert inside.wait(30)
+                with tf.Graph().as_default(), tf.Session() as sess:
+                    x, y, a, b = _dense_graph()
+                    got = sess.run(y, {x: a})
+            finally:
+                release.set()
+                a_thread.join(60)
+    assert seen == {"conv run splits": True}
+    assert threading.get_ident() not in split_by
+    _assert_product_close(got, a, b)
+    # 3x3 sums of ones over a SAME-padded 5x5 image: 4 at corners, 6 on edges, 9 inside
+    counts = np.array([2, 3, 3, 3, 2], np.float32)
+    np.testing.assert_array_equal(conv_out[0][0, :, :, 0], np.outer(counts, counts))
 
 
 @pytest.mark.skipif(not LINUX_PROC, reason="reads thread states and CPU times from /proc")

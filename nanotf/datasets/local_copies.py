@@ -21,6 +21,8 @@ import os
 
 import numpy as np
 
+from nanotf.framework import environment
+
 #: Where Debian's ``dataset-fashion-mnist`` package installs the four files.
 DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist'
 
@@ -38,7 +40,7 @@ def _home():
 
 
 def _keras_dir():
-    base = os.environ.get('KERAS_HOME') or os.path.join(_home(), '.keras')
+    base = environment.keras_home() or os.path.join(_home(), '.keras')
     return os.path.join(base, 'datasets')
 
 

@@ -38,6 +38,8 @@ import time
 
 import numpy as np
 
+from nanotf.framework import environment
+
 _np_matmul = np.matmul
 _monotonic = time.monotonic
 
@@ -62,21 +64,24 @@ _state_lock = threading.Lock()
 _requested = 0          # set_intra_op_parallelism_threads; 0: the default
 _threads = None         # resolved count
 _pool = None            # _Pool, made on first use
-_local = threading.local()   # .in_pool: this thread is a pool thread (nested splits run serially)
+
+
+class _ThreadState(threading.local):
+    """What one thread is doing. `in_pool`: it is a pool thread (nested splits run serially).
+    `split_runs`: Session.runs in progress in this thread that split big products and elementwise
+    steps over the pool (run_begin/run_end). Per thread, because one thread may run a plain MLP
+    (BLAS keeps its threads, products are not split) while another runs a conv plan that splits."""
+    in_pool = False
+    split_runs = 0
+
+
+_local = _ThreadState()
 
 
 def _default_threads():
-    env = os.environ.get("NANOTF_NUM_THREADS", "").strip()
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            raise ValueError("NANOTF_NUM_THREADS must be a number of threads (0: one per core), got %r"
-                             % env) from None
-        if n < 0:
-            raise ValueError("NANOTF_NUM_THREADS must be a number of threads (0: one per core), got %r" % env)
-        if n:
-            return n
+    n = environment.num_threads()   # NANOTF_NUM_THREADS (0: unset)
+    if n:
+        return n
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -204,7 +209,7 @@ if hasattr(os, "register_at_fork"):
 
 def threads_for(work):
     """Threads worth using for a kernel doing `work` multiply-adds: 1 below ~0.1 ms of work."""
-    return num_threads() if work >= _MIN_SPLIT_MACS and not getattr(_local, "in_pool", False) else 1
+    return num_threads() if work >= _MIN_SPLIT_MACS and not _local.in_pool else 1
 
 
 def parallel_for(fn, n, grain=1, threads=None):
@@ -217,7 +222,7 @@ def parallel_for(fn, n, grain=1, threads=None):
     if _neighbours.busy and k > 1:
         k *= _BUSY_RANGES_PER_THREAD
     k = min(k, n // max(grain, 1))
-    if k < 2 or getattr(_local, "in_pool", False):
+    if k < 2 or _local.in_pool:
         return [fn(0, n)]
     job = _Job(fn, [n * t // k for t in range(k + 1)])
     _get_pool().post(job, k - 1)
@@ -232,12 +237,12 @@ def parallel_for(fn, n, grain=1, threads=None):
 def matmul(a, b, out=None):
     """np.matmul of two 2-D arrays, split by rows of `a` (or, for few rows, by columns of `b`)
     across the pool when the product is big enough to gain from it and a run is splitting work."""
-    if _split_runs:
+    if _local.split_runs:
         m, k = a.shape
         n = b.shape[1]
         macs = m * n * k
         if macs >= (_MIN_SPLIT_MACS_BUSY if _neighbours.busy else _MIN_SPLIT_MACS) and \
-                not getattr(_local, "in_pool", False):
+                not _local.in_pool:
             if out is None:
                 out = np.empty((m, n), dtype=np.result_type(a, b))
             if m >= n:
@@ -256,7 +261,7 @@ def split_inplace(kernel, index):
     passed whole)."""
     def split_inplace_kernel(*args):
         x = args[index]
-        if not _split_runs or x.size < _MIN_SPLIT_ELEMENTS or getattr(_local, "in_pool", False):
+        if not _local.split_runs or x.size < _MIN_SPLIT_ELEMENTS or _local.in_pool:
             return kernel(*args)
         shapes = [np.shape(a) for a in args]
         if np.broadcast_shapes(*shapes) != x.shape:   # the kernel would allocate a larger result
@@ -425,7 +430,6 @@ def note_session():
 
 # -- runs
 _runs = 0               # runs in progress that set BLAS threads (Sessions may run in several threads)
-_split_runs = 0         # of which, runs splitting big products and elementwise steps over the pool
 _blas_limit = None      # the cap in force
 _saved = ()             # BLAS thread counts found when the first of the runs in progress began
 _explicit_count = None  # a thread count set by the user (resolved on first use)
@@ -433,12 +437,13 @@ _explicit_count = None  # a thread count set by the user (resolved on first use)
 
 def _explicit():
     """Whether the thread count was set by the user (API, ConfigProto or NANOTF_NUM_THREADS)."""
-    return bool(_requested) or os.environ.get("NANOTF_NUM_THREADS", "").strip() not in ("", "0")
+    return bool(_requested) or environment.num_threads_is_set()
 
 
 def splitting():
-    """Whether a run that splits big work over the pool is in progress (BLAS single-threaded)."""
-    return _split_runs > 0
+    """Whether this thread is inside a run that splits big work over the pool (BLAS single-threaded).
+    Kernels ask this (not a process-wide flag): another thread's run may be splitting meanwhile."""
+    return _local.split_runs > 0
 
 
 def run_begin(splits_work=False):
@@ -450,7 +455,7 @@ def run_begin(splits_work=False):
     then waits for whichever BLAS thread the scheduler put behind them). Otherwise, on a quiet
     machine, BLAS keeps its own threads, which serve small products best; a thread count set by the
     user then caps them."""
-    global _runs, _split_runs, _saved, _blas_limit, _explicit_count
+    global _runs, _saved, _blas_limit, _explicit_count
     now = _monotonic()
     if now >= _neighbours.next_check:
         _neighbours.update(now)
@@ -468,22 +473,22 @@ def run_begin(splits_work=False):
             _saved = _blas.get()
             _blas_limit = None
         _runs += 1
-        _split_runs += splits
         if _blas_limit is None or limit < _blas_limit:   # overlapping runs: the lowest cap holds
             _blas_limit = limit
             if any(was > limit for was in _saved):
                 _blas.set(tuple(min(was, limit) for was in _saved))
+    _local.split_runs += splits   # this thread's kernels split; other threads' runs decide for themselves
     return splits
 
 
 def run_end(splits):
     """Called as a Session.run returns or raises: the last run to finish restores BLAS's counts."""
-    global _runs, _split_runs, _blas_limit
+    global _runs, _blas_limit
     if splits is None:
         return
+    _local.split_runs -= splits
     with _state_lock:
         _runs -= 1
-        _split_runs -= splits
         if _runs == 0:
             if any(was > _blas_limit for was in _saved):
                 _blas.set(_saved)

@@ -17,6 +17,7 @@ import traceback
 
 from nanotf.datasets.download import DownloadError, missing_dirs, remove_empty_dirs
 from nanotf.datasets.mnist import ChecksumError, IDXFormatError
+from nanotf.framework import environment
 
 DEBUG_ENV = "NANOTF_DEBUG"
 EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -38,7 +39,7 @@ class CommandError(Exception):
 
 def default_data_dir(dataset="mnist"):
     """Where datasets are kept unless a flag says otherwise ($NANOTF_DATA_DIR or ~/.cache/nanotf)."""
-    root = os.environ.get("NANOTF_DATA_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "nanotf")
+    root = environment.data_dir() or os.path.join(os.path.expanduser("~"), ".cache", "nanotf")
     return os.path.join(root, dataset)
 
 
@@ -145,7 +146,7 @@ def run_command(parser, train, argv=None):
     parser.add_argument("--debug", action="store_true",
                         help="On an error, print the full traceback too (for bug reports).")
     flags = parser.parse_args(argv)
-    debug = flags.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    debug = flags.debug or environment.debug()   # environment.debug() reads DEBUG_ENV
     try:
         train(flags)
         return 0

@@ -1,0 +1,42 @@
+"""The runtime context a Session gives its kernels (`ctx` in `OpDef.kernel(op, ctx)`).
+
+One per Session. It holds what lives between runs: variable values, per-op state (RNGs, iterators)
+and the kernels built for this session (a kernel is built once per op and Session: it reads its
+attrs then and may keep scratch buffers in its closure).
+
+The run mode that kernels consult (whether big products split over the intra-op pool) is NOT kept
+here but per thread, in `framework/parallel.py` (`parallel.splitting()`): one Session may run in
+several threads at once, each run deciding for itself.
+"""
+
+
+class Runtime:
+    """A session's values: variables, kernels built for this session, per-op state (RNGs)."""
+
+    def __init__(self, session):
+        self.session = session
+        self.variables = {}   # VariableV2 Operation -> ndarray
+        self.op_state = {}    # Operation -> anything an op keeps between runs (e.g. an RNG)
+        self._kernels = {}
+
+    def kernel(self, op):
+        """The kernel of `op` for this session, built on first use."""
+        fn = self._kernels.get(op)
+        if fn is None:
+            fn = self._kernels[op] = op._def.kernel(op, self)
+        return fn
+
+    def inplace_kernel(self, op):
+        key = (op, "inplace")
+        fn = self._kernels.get(key)
+        if fn is None:
+            fn = self._kernels[key] = op._def.inplace(op, self)
+        return fn
+
+    def fused_kernel(self, consumer, producer, build):
+        """The kernel running `producer` and `consumer` as one step, built once by `build()`."""
+        key = (consumer, producer, "fused")
+        fn = self._kernels.get(key)
+        if fn is None:
+            fn = self._kernels[key] = build()
+        return fn
