@@ -137,7 +137,7 @@ def lower_GatherNd(op, params, idx):
     k = np.shape(idx)[-1]
     if k == 0:
         return jnp.broadcast_to(params, np.shape(idx)[:-1] + np.shape(params))
-    return params[tuple(jnp.moveaxis(idx, -1, 0))]
+    return jnp.asarray(params)[tuple(jnp.moveaxis(idx, -1, 0))]
 
 
 def lower_ScatterNd(op, idx, upd, shape):
@@ -208,6 +208,18 @@ def lower_ConcatOffset(op, axis, *shapes):
         at += int(s[a])
         out.append(o)
     return tuple(out)
+
+
+# -- nanotf/ops/rnn.py's step splitting
+def lower_UnstackSteps(op, x):
+    return tuple(x[t] for t in range(op._attrs["num"]))
+
+
+def lower_UnstackStepsGrad(op, x, *grads):
+    out = jnp.zeros(np.shape(x), dtype=out_dtype(op))
+    for t, g in zip(op._attrs["steps"], grads):
+        out = out.at[t].set(g)
+    return out
 
 
 register(globals())

@@ -192,7 +192,7 @@ def lower_Range(op, start, limit, delta):
     from nanotf.ops.math_ops import _range_size   # the element count rule, plain Python
     npd = out_dtype(op)
     s, l_, d = (static_value(op, v, i) for i, v in enumerate((start, limit, delta)))
-    n = _range_size(s, l_, d, npd)
+    n = _range_size(s, l_, d, npd.type)
     return np.arange(n, dtype=npd) * np.asarray(d, dtype=npd) + np.asarray(s, dtype=npd)
 
 

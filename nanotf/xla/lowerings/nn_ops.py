@@ -107,7 +107,7 @@ def lower_SoftmaxCrossEntropyWithLogits(op, logits, labels):
     shifted = logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
     lse = jnp.log(jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True))
     label_sums = jnp.sum(labels, axis=-1, keepdims=True)
-    loss = jnp.sum(lse * label_sums - labels * shifted, axis=-1)
+    loss = (lse * label_sums)[..., 0] - jnp.sum(labels * shifted, axis=-1)
     return loss, jnp.exp(shifted - lse) * label_sums - labels
 
 

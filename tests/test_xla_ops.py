@@ -1,0 +1,155 @@
+"""The XLA backend against the NumPy kernels on every registered op's samples (tests/test_op_registry.py's
+graphs): each sample is built in float64 with its gradient ops (d sum(out * w) / d inputs), every computable
+tensor is evaluated by the NumPy Session and by the XLA executable, and values, shapes and dtypes must agree.
+Ops whose lowering needs a fed input as a constant (Range, Fill's dims...) are checked by calling the
+lowering directly on the NumPy values."""
+import zlib
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax", reason="the XLA backend needs jax: pip install 'nanotf[xla]'")
+
+import nanotf as tf  # noqa: E402
+from nanotf.framework import errors  # noqa: E402
+from nanotf.framework.op_def import registered_ops  # noqa: E402
+from nanotf.xla import standalone  # noqa: E402
+from nanotf.xla.lowerings import LOWERINGS, RANDOM, UPDATES_REFS  # noqa: E402
+
+# Op types with no lowering, and why. The test below fails when an op type is added without a lowering
+# and without an entry here, and when a listed op gains a lowering (drop it from the list then).
+NO_LOWERING = {
+    "Placeholder": "an unfed placeholder only raises its error: host",
+    "Where": "output shape depends on the values (XLA needs static shapes): host at a plan's edge",
+    "ReportUninitializedVariables": "strings: host",
+    "ScalarSummary": "summary protos are strings: host (suffix of a plan)",
+    "HistogramSummary": "summary protos are strings: host (suffix of a plan)",
+    "ImageSummary": "summary protos are strings: host (suffix of a plan)",
+    "TensorSummaryV2": "summary protos are strings: host (suffix of a plan)",
+    "MergeSummary": "summary protos are strings: host (suffix of a plan)",
+    "AssertAtMostOneTrue": "raises on values: XLA computations cannot raise; host",
+    "TraceRequest": "host-side flag for functional ops' gradients",
+    "LogUniformCandidateSampler": "rejection sampling with a data-dependent loop: host",
+    "UniformCandidateSampler": "rejection sampling with a data-dependent loop: host",
+    "If": "branches are FuncGraphs; lax.cond lowering not written yet",
+    "IfGrad": "see If",
+    "While": "bodies are FuncGraphs; lax.while_loop lowering not written yet",
+    "WhileGrad": "see While",
+    "LSTMSequence": "fused sequence op; lax.scan lowering not written yet",
+    "LSTMSequenceGrad": "see LSTMSequence",
+    "GRUSequence": "fused sequence op; lax.scan lowering not written yet",
+    "GRUSequenceGrad": "see GRUSequence",
+    "TensorArrayV3": "TensorArrays are host-side handles in op_state",
+    "TensorArrayWriteV3": "TensorArray", "TensorArrayReadV3": "TensorArray", "TensorArrayGatherV3": "TensorArray",
+    "TensorArrayScatterV3": "TensorArray", "TensorArraySizeV3": "TensorArray", "TensorArrayConcatV3": "TensorArray",
+    "TensorArrayClearGrad": "TensorArray", "TensorArrayReadGrad": "TensorArray",
+    "TensorArrayGatherGrad": "TensorArray", "TensorArrayScatterGrad": "TensorArray",
+    "TensorArraySplitGrad": "TensorArray", "TensorArrayAddGrad": "TensorArray",
+    "TensorArrayZerosGrad": "TensorArray",
+}
+HANDLED_BY_EXECUTABLE = {"VariableV2", "IsVariableInitialized"}   # read the executable's variable state
+
+OPS = registered_ops()
+CASES = [(name, i) for name in sorted(OPS) if name in LOWERINGS for i in range(len(OPS[name].samples))]
+
+
+def test_ops_without_lowering_are_listed_with_a_reason():
+    missing = set(OPS) - set(LOWERINGS) - HANDLED_BY_EXECUTABLE
+    assert missing - set(NO_LOWERING) == set(), "op types without an XLA lowering: add one or list it here"
+    assert set(NO_LOWERING) - missing == set(), "listed op types that now lower (or are gone): drop them"
+
+
+def test_lowering_conventions_name_registered_ops():
+    assert UPDATES_REFS <= set(OPS) and RANDOM <= set(OPS)
+    for name in UPDATES_REFS:
+        assert OPS[name].ref_inputs, name
+
+
+def _values(sample, rng):
+    out = []
+    for spec in sample.inputs:
+        v = rng.standard_normal(spec) if isinstance(spec, tuple) else spec(rng) if callable(spec) else spec
+        out.append(np.array(v))
+    return out
+
+
+def _build(sample, values, rng, feed):
+    g = tf.Graph()
+    with g.as_default():
+        if feed:
+            inputs = [tf.placeholder(tf.as_dtype(v.dtype), shape=v.shape, name="input%d" % i) for i, v in enumerate(values)]
+        else:
+            inputs = [tf.constant(v, dtype=tf.as_dtype(v.dtype)) for v in values]
+        out = sample.build(*inputs)
+        outs = [o for o in (out if isinstance(out, (list, tuple)) else [out]) if isinstance(o, tf.Tensor)]
+        floats = [o for o in outs if o.dtype.is_floating]
+        idx = [i for i, v in enumerate(values) if v.dtype.kind == "f"] if sample.grad is None else list(sample.grad)
+        if floats and idx and feed:
+            ws = [tf.constant(rng.standard_normal([d if d is not None else 1 for d in o.shape.as_list()])
+                              .astype(o.dtype.as_numpy_dtype)) for o in floats]
+            try:
+                tf.gradients(floats, [inputs[i] for i in idx], grad_ys=ws)
+            except LookupError:
+                pass   # not differentiable
+    return g, inputs
+
+
+def _computable(g, feeds):
+    blocked, tensors = set(), []
+    for op in g.get_operations():
+        if op.type == "VariableV2" or (op.type == "Placeholder" and op.outputs[0] not in feeds):
+            blocked.add(op)
+            continue
+        if any(t.op in blocked for t in op.inputs if t not in feeds) or any(c in blocked for c in op.control_inputs):
+            blocked.add(op)
+            continue
+        tensors.extend(t for t in op.outputs if t not in feeds and t.dtype != tf.string)
+    return tensors
+
+
+def _assert_same(t, want, got):
+    want, got = np.asarray(want), np.asarray(got)
+    where = "%s (op %s)" % (t.name, t.op.type)
+    assert got.dtype == want.dtype, "%s: XLA gave dtype %s, NumPy %s" % (where, got.dtype, want.dtype)
+    assert got.shape == want.shape, "%s: XLA gave shape %s, NumPy %s" % (where, got.shape, want.shape)
+    if want.dtype.kind == "f":
+        # float64 samples: both sides within a few ulps of the exact value, apart from cancellation
+        tol = 1e-9 if want.dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(got, want, rtol=tol * 100, atol=tol, err_msg=where)
+    else:
+        np.testing.assert_array_equal(got, want, err_msg=where)
+
+
+@pytest.mark.parametrize("op_type,index", CASES, ids=["%s-%d" % c for c in CASES])
+def test_lowering_matches_numpy_kernel(op_type, index):
+    sample = OPS[op_type].samples[index]
+    rng = np.random.default_rng(zlib.crc32(op_type.encode()) + index)
+    values = _values(sample, rng)
+    g, inputs = _build(sample, values, rng, sample.feed)
+    feeds = dict(zip(inputs, values)) if sample.feed else {}
+    tensors = _computable(g, feeds)
+    with tf.Session(graph=g) as sess, np.errstate(all="ignore"):
+        want = sess.run(tensors, feeds)
+        try:
+            got = standalone.run(sess, tensors, feeds)
+        except errors.InvalidArgumentError as e:
+            if "as a constant" not in str(e):
+                raise
+            got = None
+    if got is not None:
+        for t, w, x in zip(tensors, want, got):
+            _assert_same(t, w, x)
+        return
+    # the lowering needs fed inputs as constants: call it on the NumPy values of its inputs
+    computed = dict(zip(tensors, want))
+    computed.update(feeds)
+    checked = 0
+    for op in g.get_operations():
+        if op.type != op_type:
+            continue
+        out = LOWERINGS[op_type](op, *[np.asarray(computed[t]) for t in op.inputs])
+        out = out if isinstance(out, tuple) else (out,)
+        for t, x in zip(op.outputs, out):
+            _assert_same(t, computed[t], x)
+        checked += 1
+    assert checked
