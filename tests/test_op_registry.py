@@ -3,7 +3,9 @@
 For each Sample the graph is built in float64 and run; every op output in the graph (forward,
 gradient and second-order gradient ops) is checked against its static shape and dtype; gradients
 are compared with central finite differences; the sample is rebuilt with placeholders of unknown
-shape to check that shape rules and gradients cope with unknown rank.
+shape to check that shape rules and gradients cope with unknown rank. The op's kernel is then
+called directly to check its aliasing facts (view_map, destroy_map, fresh_output, is_identity), and
+each fused op is compared with the producer and consumer it replaces (FUSION_RULES).
 """
 import zlib
 
@@ -11,7 +13,7 @@ import numpy as np
 import pytest
 
 import nanotf as tf
-from nanotf.framework.op_def import registered_ops
+from nanotf.framework.op_def import FUSION_RULES, OpDef, make_fused_node, registered_ops, view_map_of
 
 # Differentiable, stateless op types allowed to have no samples, with the reason.
 # (Stateful ops and ops declared `grad = None` are exempt without being listed: they take no
@@ -80,6 +82,16 @@ def _build(sample, values, shapes):
     return g, inputs, outs
 
 
+def _session(g, feeds):
+    """A Session on g with its variables (samples of update ops make them from fed values) initialized."""
+    sess = tf.Session(graph=g)
+    with g.as_default():
+        variables = tf.global_variables()
+        if variables:
+            sess.run(tf.variables_initializer(variables), feeds)
+    return sess
+
+
 def _grad_indices(sample, values):
     if sample.grad is not None:
         return list(sample.grad)
@@ -87,10 +99,13 @@ def _grad_indices(sample, values):
 
 
 def _computable_tensors(g, feeds):
-    """Outputs of every op that can run with these feeds (not behind an unfed placeholder or a variable)."""
+    """Outputs of every op that can run with these feeds (not behind an unfed placeholder or a variable
+    that `_session` did not initialize)."""
+    with g.as_default():
+        initialized = {v.op for v in tf.global_variables()}
     blocked, tensors = set(), []
     for op in g.get_operations():
-        if op.type == "VariableV2" or (op.type == "Placeholder" and op.outputs[0] not in feeds):
+        if (op.type == "VariableV2" and op not in initialized) or (op.type == "Placeholder" and op.outputs[0] not in feeds):
             blocked.add(op)
             continue
         if any(t.op in blocked for t in op.inputs if t not in feeds) or any(c in blocked for c in op.control_inputs):
@@ -150,7 +165,7 @@ def test_sample_shapes_dtypes_and_gradients(op_type, index):
     assert any(op.type == op_type for op in g.get_operations()), "sample builds no %s op" % op_type
     # a Const output can be fed too, which lets finite differences perturb constant inputs
     feeds = dict(zip(inputs, values)) if sample.feed else {}
-    with tf.Session(graph=g) as sess:
+    with _session(g, feeds) as sess:
         setup = _gradient_setup(op_type, sample, values, g, inputs, outs, sess, feeds, rng)
         if setup is not None:
             float_outs, weights, idx, grads = setup
@@ -200,7 +215,7 @@ def test_sample_with_unknown_shapes(op_type, index):
         try:
             g, inputs, outs = _build(sample, values, shapes)
             feeds = dict(zip(inputs, values))
-            sess = tf.Session(graph=g)
+            sess = _session(g, feeds)
             setup = _gradient_setup(op_type, sample, values, g, inputs, outs, sess, feeds, rng)
         except ValueError as e:
             if shapes == "known":
@@ -218,3 +233,217 @@ def test_sample_with_unknown_shapes(op_type, index):
             np.testing.assert_allclose(u, k, rtol=1e-9, atol=1e-12)
         else:
             np.testing.assert_array_equal(u, k)
+
+
+# -- aliasing facts: the kernels called directly, on the values the sample's graph computes
+def _runtime(sess):
+    """The Session's runtime (`ctx` of the kernels: variables, op_state)."""
+    return sess._runtime
+
+
+def _value_inputs(op):
+    """(input index, tensor) of the inputs a kernel takes as arguments (ref inputs are not)."""
+    return [(j, t) for j, t in enumerate(op.inputs) if j not in op.op_def.ref_inputs]
+
+
+def _kernel_args(sess, op, feeds):
+    """Fresh copies of the values of op's value inputs, as the graph computes them."""
+    tensors = [t for _, t in _value_inputs(op)]
+    values = sess.run(tensors, feeds) if tensors else []
+    return [v.copy() if isinstance(v, np.ndarray) else v for v in values]
+
+
+def _input_arrays(op, args, ctx):
+    """(input index, array) for every array the kernel can see: its arguments and the storage of
+    the variables behind its ref inputs."""
+    arrays = [(j, a) for (j, _), a in zip(_value_inputs(op), args)]
+    for j, t in enumerate(op.inputs):
+        if j in op.op_def.ref_inputs and t.op in ctx.variables:
+            arrays.append((j, ctx.variables[t.op]))
+    return arrays
+
+
+def _as_outputs(op, result):
+    n = len(op.outputs)
+    return [] if n == 0 else [result] if n == 1 else list(result)
+
+
+def _shares(a, b):
+    return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.shares_memory(a, b)
+
+
+def _sharing(outputs, arrays):
+    """{(output index, input index)} of outputs that share memory with an input's array."""
+    return {(k, j) for k, o in enumerate(outputs) for j, a in arrays if _shares(o, a)}
+
+
+def _snapshot(ctx):
+    return {v: a.copy() for v, a in ctx.variables.items()}
+
+
+def _restore(ctx, saved):
+    ctx.variables.clear()
+    ctx.variables.update({v: a.copy() for v, a in saved.items()})
+
+
+def _call(op, ctx, args, start, **kw):
+    """Runs op's kernel from the variable state `start`: (outputs, copies of outputs and variables after)."""
+    _restore(ctx, start)
+    with np.errstate(all="ignore"):
+        outputs = _as_outputs(op, op.op_def.kernel(op, ctx)(*args, **kw))
+    copies = [np.array(o, copy=True) for o in outputs]
+    return outputs, copies, _snapshot(ctx)
+
+
+def _assert_same_values(got, want, what):
+    for k, (g, w) in enumerate(zip(got, want)):
+        g, w = np.asarray(g), np.asarray(w)
+        assert g.shape == w.shape and g.dtype == w.dtype, "%s %d: %s %s, expected %s %s" % (
+            what, k, g.shape, g.dtype, w.shape, w.dtype)
+        if w.dtype.kind in "fc":   # float32 tolerance: the in-place or fused arithmetic may run in another order
+            np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-9, err_msg="%s %d" % (what, k))
+        else:
+            np.testing.assert_array_equal(g, w, err_msg="%s %d" % (what, k))
+
+
+def _assert_same_state(got, want, what):
+    assert set(got) == set(want)
+    for v in want:
+        _assert_same_values([got[v]], [want[v]], "%s: variable %s" % (what, v.name))
+
+
+def _ops_to_check(g, op_type, feeds):
+    """The sample graph's ops of this type whose inputs the graph can compute."""
+    computable = set(_computable_tensors(g, feeds)) | set(feeds)
+    with g.as_default():
+        computable |= {v._variable for v in tf.global_variables()}
+    return [op for op in g.get_operations() if op.type == op_type
+            and all(t in computable or j in op.op_def.ref_inputs for j, t in enumerate(op.inputs))]
+
+
+def _check_facts(op, sess, feeds, exercised):
+    d, ctx = op.op_def, _runtime(sess)
+    args = _kernel_args(sess, op, feeds)
+    start = _snapshot(ctx)
+    views = view_map_of(op)
+    allowed = {(k, j) for k, js in views.items() for j in js}
+
+    outputs, plain, plain_state = _call(op, ctx, args, start)
+    arrays = _input_arrays(op, args, ctx)
+    shared = _sharing(outputs, arrays) - allowed
+    assert not shared, "%s %r: output/input pairs share memory without a view_map entry: %s" % (
+        op.type, op.name, sorted(shared))
+    if d.is_identity:
+        assert outputs[0] is args[0], "%s is_identity, but the kernel does not return input 0 itself" % op.type
+
+    if d.fresh_output:
+        again, _, _ = _call(op, ctx, [a.copy() if isinstance(a, np.ndarray) else a for a in args], start)
+        state = list(ctx.variables.values())
+        for k, o in enumerate(outputs):
+            assert isinstance(o, np.generic) or (isinstance(o, np.ndarray) and o.flags.writeable), (
+                "%s fresh_output: output %d is %r, not a writeable array" % (op.type, k, type(o)))
+            assert not any(_shares(o, a) for _, a in arrays), "%s fresh_output: output %d shares an input" % (op.type, k)
+            assert not any(_shares(o, a) for a in state), "%s fresh_output: output %d shares session state" % (op.type, k)
+            assert not any(_shares(o, a) for a in again), "%s fresh_output: output %d shared by the next call" % (op.type, k)
+
+    value_positions = {j: p for p, (j, _) in enumerate(_value_inputs(op))}
+    for k, inputs in d.destroy_map.items():
+        for i in inputs:
+            x, o = args[value_positions[i]], plain[k]
+            if not (isinstance(x, np.ndarray) and x.shape == o.shape and x.dtype == o.dtype):
+                continue   # the compiler donates only an input of the output's shape and dtype
+            exercised.add((k, i))
+            donated = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+            outs, got, got_state = _call(op, ctx, donated, start, out=donated[value_positions[i]])
+            what = "%s %r with out=input %d" % (op.type, op.name, i)
+            _assert_same_values(got, plain, what)
+            _assert_same_state(got_state, plain_state, what)
+            shared = _sharing(outs, _input_arrays(op, donated, ctx)) - allowed - {(k, i)}
+            assert not shared, "%s: output/input pairs share memory undeclared: %s" % (what, sorted(shared))
+    _restore(ctx, start)
+
+
+ALIAS_OPS = [name for name in sorted(OPS) if OPS[name].samples]
+
+
+@pytest.mark.parametrize("op_type", ALIAS_OPS)
+def test_kernel_keeps_its_aliasing_facts(op_type):
+    """Outputs share memory with inputs only as view_map/destroy_map declare; a kernel given `out=` (the
+    array of an input destroy_map names) gives the plain kernel's values; fresh_output outputs are new
+    writeable arrays; is_identity kernels return input 0. Every destroy_map entry is exercised."""
+    d = OPS[op_type]
+    exercised, checked = set(), 0
+    for index, sample in enumerate(d.samples):
+        values = _sample_values(sample, _rng(op_type, index))
+        g, inputs, _ = _build(sample, values, "known" if sample.feed else "const")
+        feeds = dict(zip(inputs, values)) if sample.feed else {}
+        with _session(g, feeds) as sess:
+            for op in _ops_to_check(g, op_type, feeds)[:2]:
+                _check_facts(op, sess, feeds, exercised)
+                checked += 1
+    assert checked, "no sample of %s builds an op whose inputs the test can compute" % op_type
+    declared = {(k, i) for k, inputs in d.destroy_map.items() for i in inputs}
+    assert declared <= exercised, "%s: no sample gives an input shaped like the output for destroy_map %s" % (
+        op_type, sorted(declared - exercised))
+
+
+def test_aliasing_facts_are_consistent():
+    for name, d in sorted(OPS.items()):
+        vm = d.view_map if isinstance(d.view_map, dict) else {}
+        for facts in (vm, d.destroy_map):
+            assert all(isinstance(k, int) and k >= 0 and all(isinstance(i, int) and i >= 0 for i in v)
+                       for k, v in facts.items()), name
+        assert not any(i in d.ref_inputs for v in d.destroy_map.values() for i in v), (
+            "%s: a ref input (variable storage) cannot be destroyed" % name)
+        assert not (d.fresh_output and (d.view_map or d.is_identity)), "%s: fresh_output yet a view" % name
+
+
+# -- fused ops: the same values as the producer then the consumer they replace
+FUSED_CASES = [(rule.fused, i) for rule in FUSION_RULES for i in range(len(OPS[rule.fused].samples))]
+
+
+def test_fusion_rules_name_registered_ops():
+    assert FUSION_RULES
+    for rule in FUSION_RULES:
+        for name in (rule.consumer, rule.producer, rule.fused):
+            assert name in OPS, rule
+        assert OPS[rule.fused].samples, "%s has no samples" % rule.fused
+
+
+@pytest.mark.parametrize("fused_type,index", FUSED_CASES, ids=_ids(FUSED_CASES))
+def test_fused_op_equals_its_producer_then_consumer(fused_type, index):
+    """The fused op (built as a graph op, and as the FusedNode a compiler builds from the pair) leaves
+    the variables and outputs the producer's kernel then the consumer's kernel leave."""
+    rule = next(r for r in FUSION_RULES if r.fused == fused_type)
+    sample = OPS[fused_type].samples[index]
+    values = _sample_values(sample, _rng(fused_type, index))
+    g, inputs, _ = _build(sample, values, "known")
+    feeds = dict(zip(inputs, values))
+    fused = next(op for op in g.get_operations() if op.type == fused_type)
+    n = rule.producer_inputs
+    with g.as_default():
+        producer = g.create_op(rule.producer, fused.inputs[:n], {a: fused._attrs[a] for a in rule.producer_attrs})
+        consumer_inputs = fused.inputs[n:]
+        consumer_inputs.insert(rule.input_index, producer.outputs[0])
+        consumer = g.create_op(rule.consumer, consumer_inputs,
+                               {a: v for a, v in fused._attrs.items() if a not in rule.producer_attrs})
+    with _session(g, feeds) as sess:
+        ctx = _runtime(sess)
+        start = _snapshot(ctx)
+        product = producer.op_def.kernel(producer, ctx)(*_kernel_args(sess, producer, feeds))
+        consumer_args = _kernel_args(sess, consumer, feeds)
+        consumer_args[[j for j, _ in _value_inputs(consumer)].index(rule.input_index)] = product
+        _, want, want_state = _call(consumer, ctx, consumer_args, start)
+
+        _, got, got_state = _call(fused, ctx, _kernel_args(sess, fused, feeds), start)
+        _assert_same_values(got, want, "%s vs %s(%s)" % (fused_type, rule.consumer, rule.producer))
+        _assert_same_state(got_state, want_state, fused_type)
+
+        node = make_fused_node(rule, consumer, producer)
+        assert node.name == consumer.name and node.type == fused_type and node._outputs == consumer._outputs
+        node_args = [v.copy() for v in sess.run([t for j, t in enumerate(node._inputs)
+                                                 if j not in OPS[fused_type].ref_inputs], feeds)]
+        _restore(ctx, start)
+        got = _as_outputs(consumer, OpDef.lookup(fused_type).kernel(node, ctx)(*node_args))
+        _assert_same_values(got, want, "%s on a FusedNode" % fused_type)
+        _assert_same_state(_snapshot(ctx), want_state, "%s on a FusedNode" % fused_type)

@@ -10,7 +10,7 @@ import numpy as np
 
 from nanotf.framework import dtypes
 from nanotf.framework import errors
-from nanotf.framework.op_def import OpDef, Sample
+from nanotf.framework.op_def import OpDef, Sample, every_output_views
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, get_default_graph, name_scope
 from nanotf.framework.tensor_shape import Dimension, TensorShape, as_shape, unknown_shape
 from nanotf.ops._shape_util import same_as_input
@@ -110,7 +110,7 @@ def placeholder(dtype, shape=None, name=None):
 
 
 class PlaceholderWithDefault(OpDef):
-    forwards_input = True
+    view_map = {0: (0,)}
 
     def infer(op):
         return op._inputs[0].dtype, op._attrs["shape"]
@@ -134,7 +134,6 @@ def placeholder_with_default(input, shape, name=None):  # noqa: A002 - TF's argu
 
 class Identity(OpDef):
     elementwise = True
-    forwards_input = True
     is_identity = True
     infer = same_as_input
 
@@ -155,7 +154,6 @@ def identity(input, name=None):  # noqa: A002
 
 class StopGradient(OpDef):
     elementwise = True
-    forwards_input = True
     is_identity = True
     infer = same_as_input
 
@@ -251,7 +249,7 @@ def _reshape_rows(op, sliced):
 
 class Reshape(OpDef):
     row_wise = staticmethod(_reshape_rows)
-    forwards_input = True
+    view_map = {0: (0,)}
 
     def infer(op):
         x = op._inputs[0]
@@ -481,7 +479,7 @@ def _math():
 
 # -- ExpandDims / Squeeze
 class ExpandDims(OpDef):
-    forwards_input = True
+    view_map = {0: (0,)}
 
     def infer(op):
         x, dim = op._inputs
@@ -530,7 +528,7 @@ def expand_dims(input, axis=None, name=None, dim=None):  # noqa: A002 - TF's arg
 
 
 class Squeeze(OpDef):
-    forwards_input = True
+    view_map = {0: (0,)}
 
     def infer(op):
         x = op._inputs[0]
@@ -592,7 +590,7 @@ def _check_perm(op, perm, rank):
 
 
 class Transpose(OpDef):
-    forwards_input = True
+    view_map = {0: (0,)}
 
     def infer(op):
         x, perm = op._inputs
@@ -850,7 +848,7 @@ def pack(values, axis=0, name="pack"):
 
 
 class Unpack(OpDef):
-    forwards_input = True
+    view_map = every_output_views(0)
 
     def infer(op):
         x = op._inputs[0]
@@ -949,7 +947,7 @@ class Split(OpDef):
 
 
 class SplitV(OpDef):
-    forwards_input = True
+    view_map = every_output_views(0)
 
     def infer(op):
         x, sizes_t, axis_t = op._inputs
@@ -1529,7 +1527,7 @@ def _slice_spec(op, begin, size, dims):
 
 
 class Slice(OpDef):
-    forwards_input = True
+    view_map = {0: (0,)}
 
     def infer(op):
         x, begin_t, size_t = op._inputs
@@ -1665,7 +1663,7 @@ def _partial_ints(t):
 
 
 class StridedSlice(OpDef):
-    forwards_input = True
+    view_map = {0: (0,)}
 
     def infer(op):
         x, b, e, s = op._inputs
@@ -1810,7 +1808,7 @@ Tensor.__getitem__ = _slice_helper
 
 # -- BroadcastTo / ReverseV2 / boolean_mask
 class BroadcastTo(OpDef):
-    forwards_input = True
+    view_map = {0: (0,)}
 
     def infer(op):
         x, shape_t = op._inputs
@@ -1844,7 +1842,7 @@ def broadcast_to(input, shape, name=None):  # noqa: A002 - shadows the module fu
 
 
 class ReverseV2(OpDef):
-    forwards_input = True
+    view_map = {0: (0,)}
 
     def infer(op):
         x, axis_t = op._inputs

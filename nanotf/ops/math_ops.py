@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from nanotf.framework import dtypes, parallel
-from nanotf.framework.op_def import OpDef, Sample
+from nanotf.framework.op_def import OpDef, Sample, writes_into
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape, broadcast_shapes, unknown_shape
 from nanotf.ops import array_ops
@@ -83,7 +83,7 @@ def _const_value(t):
 class SumToShapeOf(OpDef):
     """Sums g down to the runtime shape of x (undoes NumPy broadcasting)."""
     shape_only_inputs = (1,)
-    forwards_input = True   # g itself when no broadcasting happened
+    view_map = {0: (0,)}   # g itself when no broadcasting happened
 
     def infer(op):
         return op._inputs[0].dtype, op._inputs[1].shape
@@ -114,7 +114,7 @@ class SumToShapeOf(OpDef):
 class BroadcastToShapeOf(OpDef):
     """Broadcasts g to the runtime shape of x."""
     shape_only_inputs = (1,)
-    forwards_input = True   # a read-only broadcast view of g
+    view_map = {0: (0,)}   # a read-only broadcast view of g
 
     def infer(op):
         return op._inputs[0].dtype, op._inputs[1].shape
@@ -179,27 +179,15 @@ def _away_from_zero(*shape):
 _INT_ARRAY = np.array([[-3, 0, 2], [5, -1, 7]], dtype=np.int32)
 
 
-def _inplace_binary(ufunc):
-    """ufunc(a, b) written into a; allocates instead when broadcasting makes the result larger than a."""
-    def kernel(a, b):
-        try:
-            return ufunc(a, b, out=a)
-        except ValueError:
-            return ufunc(a, b)
-    return kernel
-
-
 class Add(OpDef):
     elementwise = True
     fresh_output = True
-
-    def inplace(op, ctx):
-        return _inplace_binary(np.add)
+    destroy_map = {0: (0, 1)}   # the kernel may write the result into either operand (out=)
 
     infer = _binary_infer(_NUMERIC + "O")   # strings concatenate, as in TF
 
     def kernel(op, ctx):
-        return np.add
+        return writes_into(np.add)
 
     def grad(op, g):
         x, y = op._inputs
@@ -215,14 +203,12 @@ def add(x, y, name=None):
 class Sub(OpDef):
     elementwise = True
     fresh_output = True
-
-    def inplace(op, ctx):
-        return _inplace_binary(np.subtract)
+    destroy_map = {0: (0, 1)}   # the kernel may write the result into either operand (out=)
 
     infer = _binary_infer(_NUMERIC)
 
     def kernel(op, ctx):
-        return np.subtract
+        return writes_into(np.subtract)
 
     def grad(op, g):
         x, y = op._inputs
@@ -241,14 +227,12 @@ sub = subtract
 class Mul(OpDef):
     elementwise = True
     fresh_output = True
-
-    def inplace(op, ctx):
-        return _inplace_binary(np.multiply)
+    destroy_map = {0: (0, 1)}   # the kernel may write the result into either operand (out=)
 
     infer = _binary_infer(_NUMERIC)
 
     def kernel(op, ctx):
-        return np.multiply
+        return writes_into(np.multiply)
 
     def grad(op, g):
         x, y = op._inputs
@@ -527,7 +511,7 @@ def ceil(x, name=None):
 class Round(OpDef):
     """Rounds half to even (banker's rounding), as TensorFlow and NumPy do."""
     elementwise = True
-    forwards_input = True   # integers pass through unchanged
+    view_map = {0: (0,)}   # integers pass through unchanged
     infer = _unary_infer(_NUMERIC)
     grad = _no_input_gradient
 
@@ -797,7 +781,7 @@ def _count(shape, axes):
 class UnreduceLike(OpDef):
     """Gradient helper: broadcasts a reduced g back to the runtime shape of x (optionally / count)."""
     shape_only_inputs = (1,)
-    forwards_input = True   # a broadcast view of g unless divided by the count
+    view_map = {0: (0,)}   # a broadcast view of g unless divided by the count
 
     def infer(op):
         return op._inputs[0].dtype, op._inputs[1].shape

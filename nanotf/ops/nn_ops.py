@@ -11,7 +11,7 @@ import numpy as np
 
 from nanotf.framework import dtypes
 from nanotf.framework import errors
-from nanotf.framework.op_def import OpDef, Sample, registered_ops
+from nanotf.framework.op_def import OpDef, Sample, registered_ops, writes_into
 from nanotf.framework.ops import GraphKeys, Tensor, add_to_collection, apply_op, convert_to_tensor, \
     get_collection, name_scope
 from nanotf.framework.tensor_shape import TensorShape
@@ -81,14 +81,12 @@ def _in_top_k_rows(op, sliced):
 class Relu(OpDef):
     elementwise = True
     fresh_output = True
-
-    def inplace(op, ctx):
-        return lambda x: np.maximum(x, 0, out=x)
+    destroy_map = {0: (0,)}
 
     infer = _real_unary
 
     def kernel(op, ctx):
-        return lambda x: np.maximum(x, 0)
+        return lambda x, out=None: np.maximum(x, 0, out=out)
 
     def grad(op, g):
         return [_relu_grad(g, op._outputs[0])]    # masks by output > 0, as TF does
@@ -104,14 +102,12 @@ class ReluGrad(OpDef):
     """gradients * (features > 0)."""
     elementwise = True
     fresh_output = True
-
-    def inplace(op, ctx):
-        return lambda g, f: np.multiply(g, f > 0, out=g)
+    destroy_map = {0: (0,)}
 
     infer = _grad_pair_infer
 
     def kernel(op, ctx):
-        return lambda g, f: g * (f > 0)
+        return writes_into(lambda g, f, out=None: np.multiply(g, f > 0, out=out))
 
     def grad(op, gg):
         return [_relu_grad(gg, op._inputs[1]), None]   # zero almost everywhere w.r.t. features
@@ -500,11 +496,7 @@ def _channel_axis(data_format):
 class BiasAdd(OpDef):
     row_wise = True          # (N, ...) rows with the bias whole (not `elementwise`: NCHW broadcasts its own way)
     fresh_output = True
-
-    def inplace(op, ctx):
-        if op._attrs["data_format"] != "NCHW":
-            return lambda x, b: np.add(x, b, out=x)
-        return lambda x, b: np.add(x, b.reshape((-1,) + (1,) * (x.ndim - 2)), out=x)
+    destroy_map = {0: (0,)}
 
     def infer(op):
         x, b = op._inputs
@@ -529,8 +521,8 @@ class BiasAdd(OpDef):
 
     def kernel(op, ctx):
         if op._attrs["data_format"] != "NCHW":
-            return np.add
-        return lambda x, b: x + b.reshape((-1,) + (1,) * (x.ndim - 2))
+            return writes_into(np.add)
+        return writes_into(lambda x, b, out=None: np.add(x, b.reshape((-1,) + (1,) * (x.ndim - 2)), out=out))
 
     def grad(op, g):
         return [g, _bias_add_grad(g, op._attrs["data_format"])]

@@ -13,7 +13,7 @@ tf.scan loop when the number of steps is known only at run time.
 import numpy as np
 
 from nanotf.framework import dtypes
-from nanotf.framework.op_def import OpDef, Sample
+from nanotf.framework.op_def import OpDef, Sample, every_output_views
 from nanotf.framework.ops import apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops import array_ops, math_ops
@@ -65,7 +65,7 @@ class UnstackSteps(OpDef):
     """[T, ...] -> T tensors (views), as Unpack along axis 0; its gradient writes only the steps that received
     one into a zero [T, ...] array, instead of stacking a zero tensor for every step nobody used (a classifier
     on static_rnn's last output uses 1 of 28)."""
-    forwards_input = True
+    view_map = every_output_views(0)
 
     def infer(op):
         x = op._inputs[0]

@@ -5,14 +5,20 @@ and the gradient as values, and updates the Session's arrays IN PLACE, as Tensor
 kernels do. The training step is the hot loop, so each kernel reuses a scratch buffer kept in
 its closure (reallocated only when the variable's shape changes) instead of letting NumPy
 allocate temporaries, and reads hyper-parameters per run so schedules (Tensors) work.
-The output is the updated variable value (the storage itself; a fetch copies it).
+The output is the updated variable value (the storage itself, `view_map = {0: (0,)}`; a fetch
+copies it).
+
+The fused ops `_FusedMatMulApplyGradientDescent` and `_FusedMatMulApplyAdam` are an update whose
+gradient is `MatMul(a, b)` used nowhere else (a dense layer's weight gradient), in one kernel that
+never writes the whole product to memory; `FUSION_RULES` (framework/op_def.py) lets a compiler
+replace the pair by them.
 """
 import threading
 
 import numpy as np
 
 from nanotf.framework import errors, parallel
-from nanotf.framework.op_def import OpDef
+from nanotf.framework.op_def import FusedOpDef, OpDef, Sample
 from nanotf.framework.ops import apply_op
 
 __all__ = []   # the public entry points are the optimizers; these wrappers serve them
@@ -27,13 +33,6 @@ def _read(store, var_op):
     if value is None:
         raise _uninitialized(var_op)
     return value
-
-
-def _check_same_shape(op, what, value, var):
-    """Runtime guard: NumPy would silently broadcast a smaller gradient or slot into the update."""
-    if value.shape != var.shape:
-        raise errors.InvalidArgumentError(None, op, "var and %s do not have the same shape %s %s"
-                                          % (what, list(var.shape), list(np.shape(value))))
 
 
 class _Scratch:
@@ -58,6 +57,7 @@ class _ApplyOp(OpDef):
     abstract = True
     stateful = True
     grad = None
+    view_map = {0: (0,)}   # the output is the variable's storage
     inputs = ()
     scalars = ()
 
@@ -93,42 +93,108 @@ def _apply(op_type, inputs, use_locking, name, **attrs):
     return apply_op(op_type, list(inputs), attrs, name=name or op_type)
 
 
+def _state_reader(op, ctx, indices, names):
+    """fn(gradient shape) -> the arrays of the variables at inputs `indices` (the updated variable first),
+    checked to have its shape, as has the gradient. `names`: those inputs', then the gradient's."""
+    store, var_ops = ctx.variables, [op._inputs[i].op for i in indices]
+
+    def read(grad_shape):
+        arrays = [_read(store, v) for v in var_ops]
+        w = arrays[0]
+        if grad_shape != w.shape or any(a.shape != w.shape for a in arrays[1:]):
+            _check_same_shape(op, names[-1], grad_shape, w)
+            for name, a in zip(names[1:-1], arrays[1:]):
+                _check_same_shape(op, name, a.shape, w)
+        return arrays
+    return read
+
+
+def _check_same_shape(op, what, shape, var):
+    """Runtime guard: NumPy would silently broadcast a smaller gradient or slot into the update."""
+    if tuple(shape) != var.shape:
+        raise errors.InvalidArgumentError(None, getattr(op, "consumer", op),   # a fused node names its update
+                                          "var and %s do not have the same shape %s %s"
+                                          % (what, list(var.shape), list(shape)))
+
+
+def _product_operands(op, a, b):
+    """The matmul operands of a fused op, transposed as its attrs say, and the product's shape."""
+    a = a.T if op._attrs["transpose_a"] else a
+    b = b.T if op._attrs["transpose_b"] else b
+    return a, b, (a.shape[0], b.shape[1])
+
+
+# -- samples for the generic op tests: variables made from fed values, fixed hyper-parameters
+_SAMPLE_SCALARS = {"alpha": 0.1, "lr": 0.1, "momentum": 0.9, "rho": 0.9, "epsilon": 1e-7, "beta1_power": 0.81,
+                   "beta2_power": 0.998, "beta1": 0.9, "beta2": 0.999}
+_SAMPLE_RANGES = {"grad": (-0.5, 0.5), "delta": (-0.5, 0.5), "mg": (0.0, 0.1)}   # keeps ms - mg^2 > 0
+
+
+def _sample_variable(t):
+    from nanotf.ops.variables import Variable
+    return Variable(t)._variable
+
+
+def _update_sample(op_type, names, ref_inputs, shapes=None, **attrs):
+    """A Sample running `op_type` on variables initialized from fed (3, 2) values (accumulators positive)."""
+    shapes = shapes or {}
+
+    def spec(name):
+        if name in _SAMPLE_SCALARS:
+            return np.array(_SAMPLE_SCALARS[name])
+        low, high = _SAMPLE_RANGES.get(name, (0.5, 2.0))
+        return lambda rng: rng.uniform(low, high, shapes.get(name, (3, 2)))
+
+    def build(*ts):
+        inputs = [_sample_variable(t) if i in ref_inputs else t for i, t in enumerate(ts)]
+        return apply_op(op_type, inputs, dict(attrs, use_locking=False), name=op_type.lstrip("_"))  # TF: no _ first
+    return Sample(build, [spec(n) for n in names])
+
+
 class ApplyGradientDescent(_ApplyOp):
     """var -= alpha * delta"""
 
     inputs = ("var", "alpha", "delta")
     ref_inputs = (0,)
     scalars = ("alpha",)
+    destroy_map = {0: (2,)}   # out=delta (a dead temporary): delta is scaled where it lies, not in a scratch array
 
     def kernel(op, ctx):
-        store, var = ctx.variables, op._inputs[0].op
+        read = _state_reader(op, ctx, (0,), ("var", "delta"))
         scratch = _Scratch()
 
-        def apply_gradient_descent(alpha, delta):
-            w = _read(store, var)
-            if delta.shape != w.shape:
-                _check_same_shape(op, "delta", delta, w)
-            buf = scratch.like(w)
+        def apply_gradient_descent(alpha, delta, out=None):
+            w, = read(delta.shape)
+            buf = scratch.like(w) if out is None else out
             np.multiply(delta, alpha, out=buf)
             np.subtract(w, buf, out=w)
             return w
         return apply_gradient_descent
 
-    inplace_input = 2
+    samples = [_update_sample("ApplyGradientDescent", inputs, ref_inputs)]
 
-    def _fused_matmul(op, matmul, ctx):
-        """var -= alpha * matmul(a, b): the learning rate scales the smaller matmul operand, and the
-        product lands in a reused buffer (one pass over the variable instead of three)."""
-        store, var = ctx.variables, op._inputs[0].op
-        ta, tb = matmul._attrs["transpose_a"], matmul._attrs["transpose_b"]
+
+
+def apply_gradient_descent(var, alpha, delta, use_locking=False, name=None):
+    return _apply("ApplyGradientDescent", [var, alpha, delta], use_locking, name)
+
+
+class _FusedMatMulApplyGradientDescent(FusedOpDef):
+    """ApplyGradientDescent(var, alpha, MatMul(a, b)): the learning rate scales the smaller matmul operand,
+    and the product lands in a reused buffer (one pass over the variable instead of three).
+    Inputs: a, b, var (ref), alpha."""
+
+    stateful = True
+    ref_inputs = (2,)
+    view_map = {0: (2,)}   # the output is the variable's storage
+
+    def kernel(op, ctx):
+        read = _state_reader(op, ctx, (2,), ("var", "delta"))
         scratch = _Scratch()
 
         def apply_gradient_descent_of_matmul(a, b, alpha):
-            w = _read(store, var)
-            a = a.T if ta else a
-            b = b.T if tb else b
-            if a.shape[0] != w.shape[0] or b.shape[1] != w.shape[1]:
-                _check_same_shape(op, "delta", np.empty((a.shape[0], b.shape[1]), w.dtype), w)
+            a, b, grad_shape = _product_operands(op, a, b)
+            w, = read(grad_shape)
             if a.size <= b.size:
                 a = a * alpha
             else:
@@ -139,25 +205,10 @@ class ApplyGradientDescent(_ApplyOp):
             return w
         return apply_gradient_descent_of_matmul
 
-    fuse = {"MatMul": _fused_matmul}
-    fuse_input = 2
-
-    def inplace(op, ctx):
-        """The same update scaling delta where it lies, when the Session donates it (a dead temporary)."""
-        store, var = ctx.variables, op._inputs[0].op
-
-        def apply_gradient_descent_donated(alpha, delta):
-            w = _read(store, var)
-            if delta.shape != w.shape:
-                _check_same_shape(op, "delta", delta, w)
-            np.multiply(delta, alpha, out=delta)
-            np.subtract(w, delta, out=w)
-            return w
-        return apply_gradient_descent_donated
-
-
-def apply_gradient_descent(var, alpha, delta, use_locking=False, name=None):
-    return _apply("ApplyGradientDescent", [var, alpha, delta], use_locking, name)
+    samples = [_update_sample("_FusedMatMulApplyGradientDescent", ("a", "b", "var", "alpha"), (2,),
+                              {"a": a, "b": b}, transpose_a=ta, transpose_b=tb)
+               for a, b, ta, tb in [((3, 4), (4, 2), False, False), ((4, 3), (4, 2), True, False),
+                                    ((3, 4), (2, 4), False, True), ((2, 3), (2, 2), True, True)]]
 
 
 class ApplyMomentum(_ApplyOp):
@@ -169,15 +220,12 @@ class ApplyMomentum(_ApplyOp):
     scalars = ("lr", "momentum")
 
     def kernel(op, ctx):
-        store, var, acc_var = ctx.variables, op._inputs[0].op, op._inputs[1].op
+        read = _state_reader(op, ctx, (0, 1), ("var", "accum", "grad"))
         nesterov = op._attrs.get("use_nesterov", False)
         scratch = _Scratch()
 
         def apply_momentum(lr, grad, momentum):
-            w, acc = _read(store, var), _read(store, acc_var)
-            if grad.shape != w.shape or acc.shape != w.shape:
-                _check_same_shape(op, "grad", grad, w)
-                _check_same_shape(op, "accum", acc, w)
+            w, acc = read(grad.shape)
             buf = scratch.like(w)
             np.multiply(acc, momentum, out=acc)
             np.add(acc, grad, out=acc)
@@ -190,6 +238,10 @@ class ApplyMomentum(_ApplyOp):
             np.subtract(w, buf, out=w)
             return w
         return apply_momentum
+
+    samples = [_update_sample("ApplyMomentum", inputs, ref_inputs),
+               _update_sample("ApplyMomentum", inputs, ref_inputs, use_nesterov=True)]
+
 
 
 def apply_momentum(var, accum, lr, grad, momentum, use_locking=False, use_nesterov=False, name=None):
@@ -241,44 +293,85 @@ def _adam_apply(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, scratch, 
     parallel.parallel_for(part, fw.size, grain=_ADAM_BLOCK)
 
 
-def _adam_of_matmul(op, matmul, ctx):
-    """Adam's update when its gradient is matmul(a, b) used nowhere else (the dense layer's weight
-    gradient): the product is made a band of rows at a time into a small buffer and applied while
-    still in cache, so the full gradient is never written to memory and read back. Bands are
-    shared out over the intra-op threads."""
-    store = ctx.variables
-    var, m_var, v_var = (t.op for t in op._inputs[:3])
-    ta, tb = matmul._attrs["transpose_a"], matmul._attrs["transpose_b"]
-    nesterov = op._attrs.get("use_nesterov", False)
-    scratch, scratch2, whole = _Scratch(), _Scratch(), _Scratch()
+def _adam_step_size(lr, beta1_power, beta2_power):
+    # Scalars stay in the variable's dtype, as TF's kernel computes them in T.
+    return lr * np.sqrt(1 - beta2_power) / (1 - beta1_power)
 
-    def apply_adam_of_matmul(a, b, beta1_power, beta2_power, lr, beta1, beta2, epsilon):
-        w, m, v = _read(store, var), _read(store, m_var), _read(store, v_var)
-        a = a.T if ta else a
-        b = b.T if tb else b
-        if a.shape[0] != w.shape[0] or b.shape[1] != w.shape[1] or m.shape != w.shape or v.shape != w.shape:
-            _check_same_shape(op, "grad", np.empty((a.shape[0], b.shape[1]), w.dtype), w)
-            _check_same_shape(op, "m", m, w)
-            _check_same_shape(op, "v", v, w)
-        alpha = lr * np.sqrt(1 - beta2_power) / (1 - beta1_power)
-        rows = max(1, _ADAM_BLOCK // max(w.shape[1], 1))
-        if (w.size <= _ADAM_BLOCK or not parallel.splitting()
-                or not (w.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous)):
-            # small, or BLAS threads its own products in this run: the whole gradient, then the update
-            _adam_apply(w, m, v, np.matmul(a, b, out=whole.like(w)), alpha, beta1, beta2, epsilon, nesterov,
-                        scratch, scratch2)
+
+class ApplyAdam(_ApplyOp):
+    """lr_t = lr * sqrt(1 - beta2_power) / (1 - beta1_power)
+    m += (grad - m) * (1 - beta1); v += (grad^2 - v) * (1 - beta2)
+    var -= lr_t * m / (sqrt(v) + epsilon)   (use_nesterov: m replaced by beta1 * m + (1 - beta1) * grad)"""
+
+    inputs = ("var", "m", "v", "beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon", "grad")
+    ref_inputs = (0, 1, 2)
+    scalars = ("beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon")
+
+    def kernel(op, ctx):
+        read = _state_reader(op, ctx, (0, 1, 2), ("var", "m", "v", "grad"))
+        nesterov = op._attrs.get("use_nesterov", False)
+        scratch, scratch2 = _Scratch(), _Scratch()
+
+        def apply_adam(beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad):
+            w, m, v = read(grad.shape)
+            _adam_apply(w, m, v, grad, _adam_step_size(lr, beta1_power, beta2_power), beta1, beta2, epsilon,
+                        nesterov, scratch, scratch2)
             return w
+        return apply_adam
 
-        def bands(i, j):
-            g_buf, buf, num_buf = _band_buffers(3 if nesterov else 2, (rows, w.shape[1]), w.dtype)
-            for s in range(i, j, rows):
-                e = min(s + rows, j)
-                g = np.matmul(a[s:e], b, out=g_buf[:e - s])
-                _adam_update(w[s:e], m[s:e], v[s:e], g, alpha, beta1, beta2, epsilon, nesterov,
-                             buf[:e - s], num_buf[:e - s] if nesterov else None)
-        parallel.parallel_for(bands, w.shape[0], grain=rows)
-        return w
-    return apply_adam_of_matmul
+    samples = [_update_sample("ApplyAdam", inputs, ref_inputs),
+               _update_sample("ApplyAdam", inputs, ref_inputs, use_nesterov=True)]
+
+
+
+def apply_adam(var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad, use_locking=False,
+               use_nesterov=False, name=None):
+    return _apply("ApplyAdam", [var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad],
+                  use_locking, name, use_nesterov=bool(use_nesterov))
+
+
+class _FusedMatMulApplyAdam(FusedOpDef):
+    """ApplyAdam with grad = MatMul(a, b) used nowhere else (the dense layer's weight gradient): the
+    product is made a band of rows at a time into a small buffer and applied while still in cache, so
+    the full gradient is never written to memory and read back. Bands are shared out over the intra-op
+    threads. Inputs: a, b, var, m, v (refs), beta1_power, beta2_power, lr, beta1, beta2, epsilon."""
+
+    stateful = True
+    ref_inputs = (2, 3, 4)
+    view_map = {0: (2,)}   # the output is the variable's storage
+
+    def kernel(op, ctx):
+        read = _state_reader(op, ctx, (2, 3, 4), ("var", "m", "v", "grad"))
+        nesterov = op._attrs.get("use_nesterov", False)
+        scratch, scratch2, whole = _Scratch(), _Scratch(), _Scratch()
+
+        def apply_adam_of_matmul(a, b, beta1_power, beta2_power, lr, beta1, beta2, epsilon):
+            a, b, grad_shape = _product_operands(op, a, b)
+            w, m, v = read(grad_shape)
+            alpha = _adam_step_size(lr, beta1_power, beta2_power)
+            rows = max(1, _ADAM_BLOCK // max(w.shape[1], 1))
+            if (w.size <= _ADAM_BLOCK or not parallel.splitting()
+                    or not (w.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous)):
+                # small, or BLAS threads its own products in this run: the whole gradient, then the update
+                _adam_apply(w, m, v, np.matmul(a, b, out=whole.like(w)), alpha, beta1, beta2, epsilon, nesterov,
+                            scratch, scratch2)
+                return w
+
+            def bands(i, j):
+                g_buf, buf, num_buf = _band_buffers(3 if nesterov else 2, (rows, w.shape[1]), w.dtype)
+                for s in range(i, j, rows):
+                    e = min(s + rows, j)
+                    g = np.matmul(a[s:e], b, out=g_buf[:e - s])
+                    _adam_update(w[s:e], m[s:e], v[s:e], g, alpha, beta1, beta2, epsilon, nesterov,
+                                 buf[:e - s], num_buf[:e - s] if nesterov else None)
+            parallel.parallel_for(bands, w.shape[0], grain=rows)
+            return w
+        return apply_adam_of_matmul
+
+    samples = [_update_sample("_FusedMatMulApplyAdam", ("a", "b") + ApplyAdam.inputs[:-1], (2, 3, 4),
+                              {"a": a, "b": b}, transpose_a=ta, transpose_b=tb, use_nesterov=nesterov)
+               for a, b, ta, tb, nesterov in [((3, 4), (4, 2), False, False, False),
+                                              ((4, 3), (2, 4), True, True, True)]]
 
 
 _band_local = threading.local()
@@ -293,43 +386,6 @@ def _band_buffers(count, shape, dtype):
     return list(cached[1]) + [None] * (3 - count)
 
 
-class ApplyAdam(_ApplyOp):
-    """lr_t = lr * sqrt(1 - beta2_power) / (1 - beta1_power)
-    m += (grad - m) * (1 - beta1); v += (grad^2 - v) * (1 - beta2)
-    var -= lr_t * m / (sqrt(v) + epsilon)   (use_nesterov: m replaced by beta1 * m + (1 - beta1) * grad)"""
-
-    inputs = ("var", "m", "v", "beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon", "grad")
-    ref_inputs = (0, 1, 2)
-    scalars = ("beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon")
-
-    def kernel(op, ctx):
-        store = ctx.variables
-        var, m_var, v_var = (t.op for t in op._inputs[:3])
-        nesterov = op._attrs.get("use_nesterov", False)
-        scratch, scratch2 = _Scratch(), _Scratch()
-
-        def apply_adam(beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad):
-            w, m, v = _read(store, var), _read(store, m_var), _read(store, v_var)
-            if grad.shape != w.shape or m.shape != w.shape or v.shape != w.shape:
-                _check_same_shape(op, "grad", grad, w)
-                _check_same_shape(op, "m", m, w)
-                _check_same_shape(op, "v", v, w)
-            # Scalars stay in the variable's dtype, as TF's kernel computes them in T.
-            alpha = lr * np.sqrt(1 - beta2_power) / (1 - beta1_power)
-            _adam_apply(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, scratch, scratch2)
-            return w
-        return apply_adam
-
-    fuse = {"MatMul": _adam_of_matmul}
-    fuse_input = 9
-
-
-def apply_adam(var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad, use_locking=False,
-               use_nesterov=False, name=None):
-    return _apply("ApplyAdam", [var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad],
-                  use_locking, name, use_nesterov=bool(use_nesterov))
-
-
 class ApplyAdagrad(_ApplyOp):
     """accum += grad^2; var -= lr * grad / sqrt(accum)"""
 
@@ -338,14 +394,11 @@ class ApplyAdagrad(_ApplyOp):
     scalars = ("lr",)
 
     def kernel(op, ctx):
-        store, var, acc_var = ctx.variables, op._inputs[0].op, op._inputs[1].op
+        read = _state_reader(op, ctx, (0, 1), ("var", "accum", "grad"))
         scratch = _Scratch()
 
         def apply_adagrad(lr, grad):
-            w, acc = _read(store, var), _read(store, acc_var)
-            if grad.shape != w.shape or acc.shape != w.shape:
-                _check_same_shape(op, "grad", grad, w)
-                _check_same_shape(op, "accum", acc, w)
+            w, acc = read(grad.shape)
             buf = scratch.like(w)
             np.multiply(grad, grad, out=buf)
             np.add(acc, buf, out=acc)
@@ -356,43 +409,47 @@ class ApplyAdagrad(_ApplyOp):
             return w
         return apply_adagrad
 
+    samples = [_update_sample("ApplyAdagrad", inputs, ref_inputs)]
+
+
 
 def apply_adagrad(var, accum, lr, grad, use_locking=False, name=None):
     return _apply("ApplyAdagrad", [var, accum, lr, grad], use_locking, name)
 
 
-def _rms_step(op, store, var, ms_var, mom_var, mg_var, scratch, lr, rho, momentum, epsilon, grad):
-    """Shared body of ApplyRMSProp and ApplyCenteredRMSProp (mg_var None: not centered)."""
-    w, ms, mom = _read(store, var), _read(store, ms_var), _read(store, mom_var)
-    mg = _read(store, mg_var) if mg_var is not None else None
-    if grad.shape != w.shape or ms.shape != w.shape or mom.shape != w.shape or (mg is not None and mg.shape != w.shape):
-        _check_same_shape(op, "grad", grad, w)
-        _check_same_shape(op, "ms", ms, w)
-        _check_same_shape(op, "mom", mom, w)
-        if mg is not None:
-            _check_same_shape(op, "mg", mg, w)
-    buf = scratch.like(w)
-    one_minus_rho = 1 - rho
-    np.multiply(grad, grad, out=buf)            # ms += (grad^2 - ms) * (1 - rho)
-    np.subtract(buf, ms, out=buf)
-    np.multiply(buf, one_minus_rho, out=buf)
-    np.add(ms, buf, out=ms)
-    if mg is not None:
-        np.subtract(grad, mg, out=buf)          # mg += (grad - mg) * (1 - rho)
+def _rms_prop_kernel(op, ctx, var_indices, centered):
+    """The kernel of ApplyRMSProp (var, ms, mom) and ApplyCenteredRMSProp (var, mg, ms, mom)."""
+    names = ("var", "ms", "mom", "mg", "grad") if centered else ("var", "ms", "mom", "grad")
+    read = _state_reader(op, ctx, var_indices, names)
+    scratch = _Scratch()
+
+    def apply_rms_prop(lr, rho, momentum, epsilon, grad):
+        arrays = read(grad.shape)
+        w, ms, mom = arrays[:3]
+        buf = scratch.like(w)
+        one_minus_rho = 1 - rho
+        np.multiply(grad, grad, out=buf)            # ms += (grad^2 - ms) * (1 - rho)
+        np.subtract(buf, ms, out=buf)
         np.multiply(buf, one_minus_rho, out=buf)
-        np.add(mg, buf, out=mg)
-        np.multiply(mg, mg, out=buf)            # denom = ms - mg^2 + epsilon
-        np.subtract(ms, buf, out=buf)
-        np.add(buf, epsilon, out=buf)
-    else:
-        np.add(ms, epsilon, out=buf)            # denom = ms + epsilon
-    np.sqrt(buf, out=buf)
-    np.divide(grad, buf, out=buf)               # mom = mom * momentum + lr * grad / sqrt(denom)
-    np.multiply(buf, lr, out=buf)
-    np.multiply(mom, momentum, out=mom)
-    np.add(mom, buf, out=mom)
-    np.subtract(w, mom, out=w)                  # var -= mom
-    return w
+        np.add(ms, buf, out=ms)
+        if centered:
+            mg = arrays[3]
+            np.subtract(grad, mg, out=buf)          # mg += (grad - mg) * (1 - rho)
+            np.multiply(buf, one_minus_rho, out=buf)
+            np.add(mg, buf, out=mg)
+            np.multiply(mg, mg, out=buf)            # denom = ms - mg^2 + epsilon
+            np.subtract(ms, buf, out=buf)
+            np.add(buf, epsilon, out=buf)
+        else:
+            np.add(ms, epsilon, out=buf)            # denom = ms + epsilon
+        np.sqrt(buf, out=buf)
+        np.divide(grad, buf, out=buf)               # mom = mom * momentum + lr * grad / sqrt(denom)
+        np.multiply(buf, lr, out=buf)
+        np.multiply(mom, momentum, out=mom)
+        np.add(mom, buf, out=mom)
+        np.subtract(w, mom, out=w)                  # var -= mom
+        return w
+    return apply_rms_prop
 
 
 class ApplyRMSProp(_ApplyOp):
@@ -403,13 +460,10 @@ class ApplyRMSProp(_ApplyOp):
     scalars = ("lr", "rho", "momentum", "epsilon")
 
     def kernel(op, ctx):
-        store = ctx.variables
-        var, ms_var, mom_var = (t.op for t in op._inputs[:3])
-        scratch = _Scratch()
+        return _rms_prop_kernel(op, ctx, (0, 1, 2), centered=False)
 
-        def apply_rms_prop(lr, rho, momentum, epsilon, grad):
-            return _rms_step(op, store, var, ms_var, mom_var, None, scratch, lr, rho, momentum, epsilon, grad)
-        return apply_rms_prop
+    samples = [_update_sample("ApplyRMSProp", inputs, ref_inputs)]
+
 
 
 def apply_rms_prop(var, ms, mom, lr, rho, momentum, epsilon, grad, use_locking=False, name=None):
@@ -424,13 +478,10 @@ class ApplyCenteredRMSProp(_ApplyOp):
     scalars = ("lr", "rho", "momentum", "epsilon")
 
     def kernel(op, ctx):
-        store = ctx.variables
-        var, mg_var, ms_var, mom_var = (t.op for t in op._inputs[:4])
-        scratch = _Scratch()
+        return _rms_prop_kernel(op, ctx, (0, 2, 3, 1), centered=True)
 
-        def apply_centered_rms_prop(lr, rho, momentum, epsilon, grad):
-            return _rms_step(op, store, var, ms_var, mom_var, mg_var, scratch, lr, rho, momentum, epsilon, grad)
-        return apply_centered_rms_prop
+    samples = [_update_sample("ApplyCenteredRMSProp", inputs, ref_inputs)]
+
 
 
 def apply_centered_rms_prop(var, mg, ms, mom, lr, rho, momentum, epsilon, grad, use_locking=False, name=None):
@@ -447,16 +498,11 @@ class ApplyAdadelta(_ApplyOp):
     scalars = ("lr", "rho", "epsilon")
 
     def kernel(op, ctx):
-        store = ctx.variables
-        var, acc_var, upd_var = (t.op for t in op._inputs[:3])
+        read = _state_reader(op, ctx, (0, 1, 2), ("var", "accum", "accum_update", "grad"))
         scratch, scratch2 = _Scratch(), _Scratch()
 
         def apply_adadelta(lr, rho, epsilon, grad):
-            w, acc, acc_upd = _read(store, var), _read(store, acc_var), _read(store, upd_var)
-            if grad.shape != w.shape or acc.shape != w.shape or acc_upd.shape != w.shape:
-                _check_same_shape(op, "grad", grad, w)
-                _check_same_shape(op, "accum", acc, w)
-                _check_same_shape(op, "accum_update", acc_upd, w)
+            w, acc, acc_upd = read(grad.shape)
             buf, update = scratch.like(w), scratch2.like(w)
             one_minus_rho = 1 - rho
             np.multiply(grad, grad, out=buf)
@@ -477,7 +523,9 @@ class ApplyAdadelta(_ApplyOp):
             return w
         return apply_adadelta
 
+    samples = [_update_sample("ApplyAdadelta", inputs, ref_inputs)]
+
+
 
 def apply_adadelta(var, accum, accum_update, lr, rho, epsilon, grad, use_locking=False, name=None):
     return _apply("ApplyAdadelta", [var, accum, accum_update, lr, rho, epsilon, grad], use_locking, name)
-
