@@ -1,4 +1,2 @@
 """tf.losses."""
-from nanotf.ops.nn_ops import _losses_namespace as _ns  # noqa: F401
-
-globals().update(_ns())
+from nanotf.ops.losses.losses_impl import *  # noqa: F401,F403

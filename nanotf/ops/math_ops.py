@@ -287,6 +287,30 @@ def div(x, y, name=None):
     return apply_op("RealDiv", [x, y], name=name or "div")
 
 
+class DivNoNan(OpDef):
+    """x / y, and 0 wherever y == 0 (the losses' safe mean)."""
+    infer = broadcast_infer
+
+    def kernel(op, ctx):
+        def div_no_nan(x, y):
+            zero = y == 0
+            return np.where(zero, 0, np.true_divide(x, np.where(zero, 1, y)))
+        return div_no_nan
+
+    def grad(op, g):
+        x, y = op._inputs
+        gx = div_no_nan(g, y)
+        gy = multiply(g, div_no_nan(div_no_nan(negative(x), y), y))
+        return [sum_to_shape_of(gx, x), sum_to_shape_of(gy, y)]
+
+    samples = [Sample(lambda a, b: div_no_nan(a, b), [(2, 3), lambda rng: rng.uniform(1, 2, (2, 3))]),
+               Sample(lambda a, b: div_no_nan(a, b), [(2, 3), lambda rng: rng.uniform(1, 2, ())])]
+
+
+def div_no_nan(x, y, name=None):
+    return apply_op("DivNoNan", [x, y], name=name or "div_no_nan")
+
+
 class Neg(OpDef):
     elementwise = True
     infer = _unary_infer(_NUMERIC)

@@ -1,0 +1,1 @@
+"""tf.losses (nanotf.losses re-exports losses_impl's public names)."""
