@@ -30,6 +30,11 @@ def set_data_parallel(enabled):
 def data_parallel():
     if _DATA_PARALLEL[0] is not None:
         return _DATA_PARALLEL[0]
+    try:
+        from nanotf.framework import environment
+        return environment.xla_data_parallel()
+    except (ImportError, AttributeError):
+        pass
     return os.environ.get("NANOTF_XLA_DATA_PARALLEL", "") not in ("", "0", "false", "False")
 
 

@@ -1,0 +1,217 @@
+"""The XLA backend through the Session: the tutorial's training gives the NumPy backend's losses, variables
+stay consistent between the device and the host, checkpoints cross backends, random ops are reproducible,
+plans are cut at their edges, placement and the missing-jax error."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax", reason="the XLA backend needs jax: pip install 'nanotf[xla]'")
+
+import nanotf as tf  # noqa: E402
+from nanotf.examples.tutorials.mnist import mnist  # noqa: E402
+from nanotf.xla.executable import PlanCutError, XlaExecutable  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def xla_config(**kw):
+    return tf.ConfigProto(graph_options=tf.GraphOptions(optimizer_options=tf.OptimizerOptions(
+        global_jit_level=tf.OptimizerOptions.ON_1)), **kw)
+
+
+def tutorial_graph(batch=100, hidden=(128, 32), lr=0.01):
+    g = tf.Graph()
+    with g.as_default():
+        tf.set_random_seed(1)
+        x = tf.placeholder(tf.float32, (batch, 784))
+        y = tf.placeholder(tf.int32, (batch,))
+        loss = mnist.loss(mnist.inference(x, *hidden), y)
+        train = mnist.training(loss, lr)
+        init = tf.global_variables_initializer()
+    return g, x, y, loss, train, init
+
+
+def batches(n, batch=100, seed=0):
+    """Learnable fake data: images of a class share a random template, plus noise."""
+    rng = np.random.default_rng(seed)
+    templates = rng.random((10, 784)).astype(np.float32)
+    for _ in range(n):
+        labels = rng.integers(0, 10, batch).astype(np.int32)
+        images = 0.7 * templates[labels] + 0.3 * rng.random((batch, 784)).astype(np.float32)
+        yield images, labels
+
+
+def copy_variables(g, src, dst):
+    for v in g.get_collection(tf.GraphKeys.GLOBAL_VARIABLES):
+        v.load(src.run(v), dst)
+
+
+def test_config_selects_the_xla_executable():
+    g, x, y, loss, train, init = tutorial_graph()
+    with tf.Session(graph=g, config=xla_config()) as sess:
+        sess.run(init)
+        assert any(isinstance(e, XlaExecutable) for e in sess._plans.values())
+
+
+def test_tutorial_training_losses_match_numpy_backend_for_100_steps():
+    g, x, y, loss, train, init = tutorial_graph()
+    ref, xla = tf.Session(graph=g), tf.Session(graph=g, config=xla_config())
+    ref.run(init)
+    xla.run(init)
+    copy_variables(g, ref, xla)   # the same initial weights (the initializers' draws differ by backend)
+    for images, labels in batches(100):
+        want = ref.run([train, loss], {x: images, y: labels})[1]
+        got = xla.run([train, loss], {x: images, y: labels})[1]
+        np.testing.assert_allclose(got, want, rtol=1e-4)
+    assert want < 2.0   # it learned: the comparison is not between two flat curves
+    for v in g.get_collection(tf.GraphKeys.GLOBAL_VARIABLES):
+        np.testing.assert_allclose(xla.run(v), ref.run(v), rtol=1e-3, atol=1e-5)
+
+
+def test_variables_sync_between_device_host_and_other_plans():
+    g = tf.Graph()
+    with g.as_default():
+        v = tf.Variable(np.arange(4, dtype=np.float32), name="v")
+        inc = tf.assign_add(v, tf.ones([4]))
+        double = tf.assign(v, v * 2.0)
+        init = tf.global_variables_initializer()
+    with tf.Session(graph=g, config=xla_config()) as sess:
+        sess.run(init)
+        sess.run(inc)                      # device copy updated, host stale
+        np.testing.assert_array_equal(sess.run(v), [1, 2, 3, 4])
+        np.testing.assert_array_equal(v.eval(sess), [1, 2, 3, 4])
+        v.load(np.full(4, 10, np.float32), sess)   # a host write: the next XLA run uploads it
+        sess.run(double)
+        np.testing.assert_array_equal(sess.run(v), [20, 20, 20, 20])
+        # the host dict sees the device's newest value (what the NumPy backend and host ops read)
+        np.testing.assert_array_equal(sess._runtime.variables[v.op], [20, 20, 20, 20])
+        sess._runtime.variables[v.op] += 1         # a NumPy kernel updating in place
+        np.testing.assert_array_equal(sess.run(inc), [22, 22, 22, 22])
+
+
+def test_uninitialized_variable_raises_failed_precondition():
+    g = tf.Graph()
+    with g.as_default():
+        v = tf.Variable(tf.zeros([2]), name="w")
+    with tf.Session(graph=g, config=xla_config()) as sess:
+        with pytest.raises(tf.errors.FailedPreconditionError, match="uninitialized value w"):
+            sess.run(v + 1.0)
+
+
+def test_checkpoints_cross_backends(tmp_path):
+    g, x, y, loss, train, init = tutorial_graph()
+    with g.as_default():
+        saver = tf.train.Saver()
+    data = list(batches(3))
+    with tf.Session(graph=g, config=xla_config()) as xla:
+        xla.run(init)
+        for images, labels in data:
+            xla.run(train, {x: images, y: labels})
+        path = saver.save(xla, str(tmp_path / "model"))
+        after_xla = xla.run(loss, {x: data[0][0], y: data[0][1]})
+    with tf.Session(graph=g) as ref:
+        saver.restore(ref, path)
+        np.testing.assert_allclose(ref.run(loss, {x: data[0][0], y: data[0][1]}), after_xla, rtol=1e-5)
+        ref.run(train, {x: data[1][0], y: data[1][1]})
+        path2 = saver.save(ref, str(tmp_path / "model2"))
+        want = ref.run(loss, {x: data[2][0], y: data[2][1]})
+    with tf.Session(graph=g, config=xla_config()) as xla:
+        saver.restore(xla, path2)
+        np.testing.assert_allclose(xla.run(loss, {x: data[2][0], y: data[2][1]}), want, rtol=1e-5)
+
+
+def _random_graph(seed):
+    g = tf.Graph()
+    with g.as_default():
+        tf.set_random_seed(seed)
+        outs = [tf.random_normal([4000]), tf.truncated_normal([4000]), tf.random_uniform([4000]),
+                tf.nn.dropout(tf.ones([4000]), keep_prob=0.5)]
+    return g, outs
+
+
+def test_random_ops_reproducible_run_to_run_and_distributed_as_numpy_backend():
+    runs = []
+    for _ in range(2):
+        g, outs = _random_graph(7)
+        with tf.Session(graph=g, config=xla_config()) as sess:
+            runs.append([sess.run(outs), sess.run(outs)])
+    for a, b in zip(runs[0], runs[1]):     # same program, same seeds: same numbers, run after run
+        for u, v in zip(a, b):
+            np.testing.assert_array_equal(u, v)
+    first, second = runs[0]
+    assert not np.array_equal(first[0], second[0])   # successive runs draw new numbers
+    normal, trunc, uniform, drop = first
+    n = normal.size
+    # moments within 5 standard errors of the exact ones
+    assert abs(normal.mean()) < 5 / np.sqrt(n) and abs(normal.std() - 1) < 5 * np.sqrt(0.5 / n)
+    assert np.abs(trunc).max() <= 2 and abs(trunc.std() - 0.8796) < 5 * 0.6 / np.sqrt(n)
+    assert uniform.min() >= 0 and uniform.max() < 1 and abs(uniform.mean() - 0.5) < 5 * 0.2887 / np.sqrt(n)
+    assert set(np.unique(drop)) <= {0.0, 2.0} and abs((drop == 0).mean() - 0.5) < 5 * 0.5 / np.sqrt(n)
+    for arr in first:
+        assert arr.dtype == np.float32 and arr.shape == (4000,)
+
+
+def test_summaries_run_on_the_host_after_the_step():
+    g, x, y, loss, train, init = tutorial_graph()
+    with g.as_default():
+        tf.summary.scalar("loss", loss)
+        tf.summary.histogram("logits", loss)
+        merged = tf.summary.merge_all()
+    images, labels = next(batches(1))
+    with tf.Session(graph=g, config=xla_config()) as sess:
+        sess.run(init)
+        summary, value, _ = sess.run([merged, loss, train], {x: images, y: labels})
+    from tensorboard.compat.proto import summary_pb2
+    s = summary_pb2.Summary.FromString(summary)
+    assert s.value[0].tag == "loss" and abs(s.value[0].simple_value - value) < 1e-6
+
+
+def test_a_host_op_between_device_ops_is_refused_by_name():
+    g = tf.Graph()
+    with g.as_default():
+        a = tf.placeholder(tf.float32, [5])
+        idx = tf.where(a > 0)                        # dynamic output shape: host only
+        total = tf.reduce_sum(tf.cast(idx, tf.float32) * 2.0)
+    with tf.Session(graph=g, config=xla_config()) as sess:
+        with pytest.raises(PlanCutError, match="Where"):
+            sess.run(total, {a: np.ones(5, np.float32)})
+        # at the plan's edge it runs on the host
+        np.testing.assert_array_equal(sess.run(idx, {a: np.array([1, -1, 1, -1, 1], np.float32)}), [[0], [2], [4]])
+
+
+def test_gpu_placement_is_soft_on_a_machine_without_gpu():
+    if any(d.platform == "gpu" for d in jax.devices()):
+        pytest.skip("a GPU is present: placement there is exercised by the device script")
+    g = tf.Graph()
+    with g.as_default(), tf.device("/device:XLA_GPU:0"):
+        z = tf.constant(2.0) * tf.placeholder(tf.float32, [])
+    with tf.Session(graph=g, config=xla_config(allow_soft_placement=True)) as sess:
+        assert sess.run(z, {z.op.inputs[1]: 3.0}) == 6.0
+    with tf.Session(graph=g, config=xla_config()) as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError, match="Cannot assign a device"):
+            sess.run(z, {z.op.inputs[1]: 3.0})
+
+
+def _python(code, env=None):
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+def test_import_nanotf_does_not_import_jax():
+    r = _python("import sys, nanotf; print('jax' in sys.modules)")
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+
+
+def test_asking_for_xla_without_jax_says_how_to_install():
+    r = _python("import sys; sys.modules['jax'] = None\n"
+                "import nanotf as tf\n"
+                "cfg = tf.ConfigProto(graph_options=tf.GraphOptions(optimizer_options=tf.OptimizerOptions("
+                "global_jit_level=tf.OptimizerOptions.ON_1)))\n"
+                "try:\n    tf.Session(config=cfg).run(tf.constant(1.0))\n"
+                "except ImportError as e:\n    print('ERR', e)\n")
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.strip()
+    assert line.startswith("ERR") and "pip install 'nanotf[xla]'" in line and "\n" not in line
