@@ -13,7 +13,8 @@ from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import unknown_shape
 from nanotf.ops import array_ops, math_ops
-from nanotf.ops.array_ops import _dbg, _shape_error, _static_shape_from
+from nanotf.ops.array_ops import _shape_error, _static_shape_from
+from nanotf.ops.indexing_ops import _dbg
 
 __all__ = ["sparse_to_dense"]
 
