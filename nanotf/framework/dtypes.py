@@ -53,21 +53,16 @@ class DType:
     def size(self):
         return self._np.itemsize if self is not string else 1
 
-    @property
-    def min(self):
+    def _limit(self, which, word):
+        """NumPy's min or max of this type, as a Python number."""
         if self.is_floating:
-            return float(np.finfo(self._np).min)
+            return float(getattr(np.finfo(self._np), which))
         if self.is_integer:
-            return int(np.iinfo(self._np).min)
-        raise TypeError("Cannot find minimum value of %s." % self.name)
+            return int(getattr(np.iinfo(self._np), which))
+        raise TypeError("Cannot find %s value of %s." % (word, self.name))
 
-    @property
-    def max(self):
-        if self.is_floating:
-            return float(np.finfo(self._np).max)
-        if self.is_integer:
-            return int(np.iinfo(self._np).max)
-        raise TypeError("Cannot find maximum value of %s." % self.name)
+    min = property(lambda self: self._limit("min", "minimum"))
+    max = property(lambda self: self._limit("max", "maximum"))
 
     def is_compatible_with(self, other):
         return as_dtype(other) is self

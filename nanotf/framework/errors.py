@@ -19,17 +19,9 @@ class OpError(Exception):
         if error_code is not None:
             self.error_code = error_code
 
-    @property
-    def message(self):
-        return self._message
-
-    @property
-    def op(self):
-        return self._op
-
-    @property
-    def node_def(self):
-        return self._node_def
+    message = property(lambda self: self._message, doc="The error message.")
+    op = property(lambda self: self._op, doc="The Operation that failed, or None.")
+    node_def = property(lambda self: self._node_def)
 
     def __str__(self):
         if self._op is not None:

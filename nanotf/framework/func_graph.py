@@ -51,27 +51,16 @@ class FuncGraph(Graph):
         self.forward_graphs = dict(forward_graphs or {})
 
     # -- shared with the outermost graph
-    _names_in_use = property(lambda self: self._root._names_in_use)
-    _collections = property(lambda self: self._root._collections)
-
     def _next_id(self):
         return self._root._next_id()
-
-    @property
-    def _version(self):
-        return self._root._version
-
-    @property
-    def seed(self):
-        return self._root.seed
-
-    @seed.setter
-    def seed(self, value):
-        self._root.seed = value
 
     def _shared(name):   # noqa: N805 - builds a property forwarding an attribute to the outermost graph
         return property(lambda self: getattr(self._root, name, None),
                         lambda self, v: setattr(self._root, name, v))
+    _names_in_use = _shared("_names_in_use")
+    _collections = _shared("_collections")
+    _version = _shared("_version")
+    seed = _shared("seed")
     _vars_store = _shared("_vars_store")
     _var_scope_store = _shared("_var_scope_store")
     del _shared

@@ -212,13 +212,8 @@ class Graph:
         self._version += 1
         return self._version
 
-    @property
-    def version(self):
-        return self._version
-
-    @property
-    def finalized(self):
-        return self._finalized
+    version = property(lambda self: self._version)
+    finalized = property(lambda self: self._finalized)
 
     def finalize(self):
         self._finalized = True
@@ -683,8 +678,7 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None, dtype_
     if isinstance(value, Operation):
         raise TypeError("Can't convert Operation '%s' to Tensor (target dtype=%s, name=%s)"
                         % (value.name, dtype, name))
-    if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) or hasattr(v, "_as_tensor")
-                                                 for v in _flatten_nested(value)):
+    if isinstance(value, (list, tuple)) and _holds_tensor(value):
         from nanotf.ops.array_ops import _autopack
         return _autopack(value, dtype, name or "packed")
     from nanotf.ops.array_ops import constant
@@ -697,12 +691,10 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None, dtype_
     return constant(value, dtype=dtype, name=name or "Const")
 
 
-def _flatten_nested(value):
-    for v in value:
-        if isinstance(v, (list, tuple)):
-            yield from _flatten_nested(v)
-        else:
-            yield v
+def _holds_tensor(value):
+    """Whether a nested list/tuple holds a Tensor (or an object with `_as_tensor`) anywhere."""
+    return any(_holds_tensor(v) if isinstance(v, (list, tuple)) else isinstance(v, Tensor) or hasattr(v, "_as_tensor")
+               for v in value)
 
 
 def convert_n_to_tensor(values, dtype=None, name=None):

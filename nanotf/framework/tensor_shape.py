@@ -15,15 +15,12 @@ class Dimension:
                 raise ValueError("Dimension %d must be >= 0" % value)
         self._value = value
 
-    @property
-    def value(self):
-        return self._value
+    value = property(lambda self: self._value)
 
     def __int__(self):
         return self._value
 
-    def __index__(self):
-        return self._value
+    __index__ = __int__
 
     def __repr__(self):
         return "Dimension(%s)" % self._value

@@ -65,26 +65,19 @@ class VariableScope:
         """From now on get_variable in this scope returns existing variables."""
         self._reuse = True
 
-    def set_initializer(self, initializer):
-        self._initializer = initializer
-
-    def set_regularizer(self, regularizer):
-        self._regularizer = regularizer
-
-    def set_dtype(self, dtype):
-        self._dtype = dtypes.as_dtype(dtype)
-
-    def set_caching_device(self, caching_device):
-        self._caching_device = caching_device
-
-    def set_partitioner(self, partitioner):
-        self._partitioner = partitioner
-
-    def set_custom_getter(self, custom_getter):
-        self._custom_getter = custom_getter
-
-    def set_use_resource(self, use_resource):
-        self._use_resource = use_resource
+    def _setter(attr, convert=None):   # noqa: N805 - builds a set_<attr>(value) method
+        def set_value(self, value):
+            setattr(self, "_" + attr, value if convert is None else convert(value))
+        set_value.__name__ = set_value.__qualname__ = "set_" + attr
+        return set_value
+    set_initializer = _setter("initializer")
+    set_regularizer = _setter("regularizer")
+    set_dtype = _setter("dtype", dtypes.as_dtype)
+    set_caching_device = _setter("caching_device")
+    set_partitioner = _setter("partitioner")
+    set_custom_getter = _setter("custom_getter")
+    set_use_resource = _setter("use_resource")
+    del _setter
 
     def get_collection(self, name):
         return get_collection(name, self._name + "/" if self._name else None)

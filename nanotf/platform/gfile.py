@@ -103,12 +103,18 @@ def _refuse_existing(target, overwrite):
         raise errors.AlreadyExistsError(None, None, "%s; File already exists" % target)
 
 
+def _source_and_target(source, target, overwrite, source_exists):
+    """The two paths of a rename or copy, once the source is known to exist and the target may be written."""
+    source, target = _path(source), _path(target)
+    if not source_exists(source):
+        raise errors.NotFoundError(None, None, "%s; No such file or directory" % source)
+    _refuse_existing(target, overwrite)
+    return source, target
+
+
 def Rename(oldname, newname, overwrite=False):
     """Moves oldname to newname; AlreadyExistsError if newname exists and not overwrite."""
-    oldname, newname = _path(oldname), _path(newname)
-    if not os.path.lexists(oldname):
-        raise errors.NotFoundError(None, None, "%s; No such file or directory" % oldname)
-    _refuse_existing(newname, overwrite)
+    oldname, newname = _source_and_target(oldname, newname, overwrite, os.path.lexists)
     try:
         os.replace(oldname, newname)
     except OSError as exc:
@@ -118,10 +124,7 @@ def Rename(oldname, newname, overwrite=False):
 def Copy(oldpath, newpath, overwrite=False):
     """Copies a file's contents; AlreadyExistsError if newpath exists and not overwrite."""
     import shutil
-    oldpath, newpath = _path(oldpath), _path(newpath)
-    if not os.path.exists(oldpath):
-        raise errors.NotFoundError(None, None, "%s; No such file or directory" % oldpath)
-    _refuse_existing(newpath, overwrite)
+    oldpath, newpath = _source_and_target(oldpath, newpath, overwrite, os.path.exists)
     try:
         shutil.copyfile(oldpath, newpath)
     except shutil.SameFileError:
@@ -233,17 +236,9 @@ class GFile:
         if self._writable and not mode.startswith("r"):
             self._open()
 
-    @property
-    def name(self):
-        return self._name
-
-    @property
-    def mode(self):
-        return self._mode
-
-    @property
-    def closed(self):
-        return self._closed
+    name = property(lambda self: self._name)
+    mode = property(lambda self: self._mode)
+    closed = property(lambda self: self._closed)
 
     def _open(self):
         if self._closed:

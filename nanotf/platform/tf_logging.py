@@ -65,33 +65,24 @@ def log(level, msg, *args, **kwargs):
     _get_logger().log(level, msg, *args, stacklevel=2, **kwargs)
 
 
-def debug(msg, *args, **kwargs):
-    _get_logger().log(DEBUG, msg, *args, stacklevel=2, **kwargs)
+vlog = log
 
 
-def info(msg, *args, **kwargs):
-    _get_logger().log(INFO, msg, *args, stacklevel=2, **kwargs)
+def _logs_at(level, name, doc=None):
+    """The tf.logging function `name`(msg, *args) that logs at `level`."""
+    def log_at_level(msg, *args, **kwargs):
+        _get_logger().log(level, msg, *args, stacklevel=2, **kwargs)
+    log_at_level.__name__ = log_at_level.__qualname__ = name
+    log_at_level.__doc__ = doc
+    return log_at_level
 
 
-def warning(msg, *args, **kwargs):
-    _get_logger().log(WARNING, msg, *args, stacklevel=2, **kwargs)
-
-
-def warn(msg, *args, **kwargs):
-    _get_logger().log(WARN, msg, *args, stacklevel=2, **kwargs)
-
-
-def error(msg, *args, **kwargs):
-    _get_logger().log(ERROR, msg, *args, stacklevel=2, **kwargs)
-
-
-def fatal(msg, *args, **kwargs):
-    """Logs at FATAL (50). Like TF's, it does not stop the program."""
-    _get_logger().log(FATAL, msg, *args, stacklevel=2, **kwargs)
-
-
-def vlog(level, msg, *args, **kwargs):
-    _get_logger().log(level, msg, *args, stacklevel=2, **kwargs)
+debug = _logs_at(DEBUG, "debug")
+info = _logs_at(INFO, "info")
+warning = _logs_at(WARNING, "warning")
+warn = _logs_at(WARN, "warn")
+error = _logs_at(ERROR, "error")
+fatal = _logs_at(FATAL, "fatal", "Logs at FATAL (50). Like TF's, it does not stop the program.")
 
 
 def log_if(level, msg, condition, *args):
