@@ -69,6 +69,7 @@ import numpy as np  # noqa: E402
 from nanotf.framework import dtypes, errors  # noqa: E402
 from nanotf.framework.ops import convert_to_tensor, init_scope  # noqa: E402,F401  (tf.init_scope)
 from nanotf.ops.cond_v2 import cond  # noqa: E402
+from nanotf.ops.control_flow_util import EffectOp  # noqa: E402
 from nanotf.ops.tensor_array_ops import TensorArray  # noqa: E402,F401
 from nanotf.ops.while_v2 import while_loop  # noqa: E402,F401
 
@@ -124,13 +125,8 @@ from nanotf.ops.functional_ops import foldl, foldr, map_fn, scan  # noqa: E402
 __all__ += ["map_fn", "scan", "foldl", "foldr"]
 
 
-class AssertAtMostOneTrue(OpDef):
+class AssertAtMostOneTrue(EffectOp):
     """Fails the run when more than one of its boolean scalar inputs is true (tf.case(exclusive=True))."""
-    stateful = True
-    grad = None
-
-    def infer(op):
-        return []
 
     def kernel(op, ctx):
         names = [t.name for t in op._inputs]

@@ -2,6 +2,7 @@
 TF's nested structures, TensorArray leaves, the per-run recording of forward values for gradients, and the
 building of gradient function graphs. See docs/tf1_api/control_flow.md."""
 import builtins
+import dataclasses
 import threading
 
 import numpy as np
@@ -193,13 +194,19 @@ def _marker_deps(op):
     return [m] if op.graph is get_default_graph() else []
 
 
-class TraceRequest(OpDef):
-    """Asks its functional op (attr `target`) to record what its gradient needs in this run."""
+class EffectOp(OpDef):
+    """Base of the control-flow ops run for their effect on a run (a check, a request), with no outputs:
+    stateful (never folded away) and not differentiable."""
+    abstract = True
     stateful = True
     grad = None
 
     def infer(op):
         return []
+
+
+class TraceRequest(EffectOp):
+    """Asks its functional op (attr `target`) to record what its gradient needs in this run."""
 
     def kernel(op, ctx):
         flag = _record_flag(ctx, op._attrs["target"])
@@ -241,18 +248,14 @@ class _EmptyRecords:
 _EMPTY_RECORDS = _EmptyRecords()
 
 
+@dataclasses.dataclass(slots=True, eq=False)
 class _Trace:
     """What a While/If run recorded for its gradient (the value of its last output, of dtype string):
     per iteration, the values of the forward function's tensors that the gradient function uses."""
-
-    __slots__ = ("n", "records", "branch", "input_shapes", "slices")
-
-    def __init__(self, n, records, branch, input_shapes, slices=None):
-        self.n = n
-        self.records = records
-        self.branch = branch
-        self.input_shapes = input_shapes
-        self.slices = slices
+    n: int                  # iterations run
+    records: object         # per iteration, the recorded values (None: nothing was recorded)
+    branch: object          # the If branch taken (None for a While)
+    input_shapes: list      # the shapes of the op's inputs in this run
 
     def __repr__(self):
         return "<control flow trace: %d iteration(s)>" % self.n

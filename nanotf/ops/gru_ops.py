@@ -18,7 +18,8 @@ from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import apply_op, convert_to_tensor
 from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops import array_ops, math_ops
-from nanotf.ops.lstm_ops import KEEP_ATTR, _in_parts, _is_zeros, _keeps, _num_parts, _rows, _weight_gradient
+from nanotf.ops.lstm_ops import (KEEP_ATTR, _in_parts, _is_zeros, _keeps, _num_parts, _rows, _step_buffers, _unsaved,
+                                 _weight_gradient)
 
 __all__ = []
 
@@ -147,13 +148,8 @@ def _forward(x, h0, wg, bg, wc, bc, lengths, keep):
     wct = np.empty((H, K), dtype=dt)
     wct[:, :K - 1] = wc.T
     wct[:, K - 1] = bc
-    steps, states = (T, T + 1) if keep else (1, 2)    # without a gradient to come, two steps' worth suffice
-    a_g = np.empty((P, steps, 2 * H, bw), dtype=dt)
-    xh = np.empty((P, states, K, bw), dtype=dt)
-    xrh = np.empty((P, steps, K, bw), dtype=dt)
-    cand = np.empty((P, steps, H, bw), dtype=dt)
-    hs_all = None if keep else np.empty((P, T, H, bw), dtype=dt)
-    last = T if keep else T & 1
+    layout = ((2 * H, False), (K, True), (K, False), (H, False))   # gate activations, [x; h; 1], [x; r*h; 1], candidate
+    (a_g, xh, xrh, cand), hs_all, last = _step_buffers(layout, P, T, H, bw, dt, keep)
     out = np.empty((T, B, H), dtype=dt)
     h_last = np.empty((B, H), dtype=dt)
 
@@ -166,8 +162,7 @@ def _forward(x, h0, wg, bg, wc, bc, lengths, keep):
             h_last[sl] = xh[p, last, I:I + H].T
     _in_parts(P, run)
     if not keep:
-        a_g, xh, xrh, cand = (np.empty((0, T, 2 * H, 0), dt), np.empty((0, T + 1, K, 0), dt),
-                              np.empty((0, T, K, 0), dt), np.empty((0, T, H, 0), dt))
+        a_g, xh, xrh, cand = _unsaved(layout, T, dt)
     return out, h_last, a_g, xh, xrh, cand
 
 

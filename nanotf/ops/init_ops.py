@@ -105,32 +105,29 @@ class RandomUniform(Initializer):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed, "dtype": self.dtype.name}
 
 
-class RandomNormal(Initializer):
+class _NormalInitializer(Initializer):
+    """Floating values of a given mean and stddev, drawn by the random op `_draw` (named `_name` in errors)."""
+    _draw = _name = None
+
     def __init__(self, mean=0.0, stddev=1.0, seed=None, dtype=dtypes.float32):
         self.mean, self.stddev, self.seed = mean, stddev, seed
-        self.dtype = _float_dtype(dtype, "random_normal_initializer")
+        self.dtype = _float_dtype(dtype, self._name)
 
     def __call__(self, shape, dtype=None, partition_info=None):
-        dtype = _float_dtype(self._dtype_or_default(dtype), "random_normal_initializer")
-        return random_ops.random_normal(shape, self.mean, self.stddev, dtype, seed=self.seed)
+        dtype = _float_dtype(self._dtype_or_default(dtype), self._name)
+        return self._draw(shape, self.mean, self.stddev, dtype, seed=self.seed)
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed, "dtype": self.dtype.name}
 
 
-class TruncatedNormal(Initializer):
+class RandomNormal(_NormalInitializer):
+    _draw, _name = staticmethod(random_ops.random_normal), "random_normal_initializer"
+
+
+class TruncatedNormal(_NormalInitializer):
     """Normal values with those more than two standard deviations from the mean redrawn."""
-
-    def __init__(self, mean=0.0, stddev=1.0, seed=None, dtype=dtypes.float32):
-        self.mean, self.stddev, self.seed = mean, stddev, seed
-        self.dtype = _float_dtype(dtype, "truncated_normal_initializer")
-
-    def __call__(self, shape, dtype=None, partition_info=None):
-        dtype = _float_dtype(self._dtype_or_default(dtype), "truncated_normal_initializer")
-        return random_ops.truncated_normal(shape, self.mean, self.stddev, dtype, seed=self.seed)
-
-    def get_config(self):
-        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed, "dtype": self.dtype.name}
+    _draw, _name = staticmethod(random_ops.truncated_normal), "truncated_normal_initializer"
 
 
 class UniformUnitScaling(Initializer):

@@ -44,9 +44,14 @@ def _input_layout(op):
     return seq, peep
 
 
-def _optional_args(args, seq, peep):
-    """The kernel arguments at _input_layout's indices: (sequence lengths or None, the 3 peepholes or None)."""
-    return (args[seq] if seq is not None else None), (args[peep:peep + 3] if peep is not None else None)
+def _sequence_args(op):
+    """fn(kernel args) -> (x, c0, h0, w, b, sequence lengths or None, the 3 peepholes or None): the inputs of
+    LSTMSequence, which its gradient op takes first too."""
+    seq, peep = _input_layout(op)
+
+    def split(args):
+        return (*args[:5], args[seq] if seq is not None else None, args[peep:peep + 3] if peep is not None else None)
+    return split
 
 
 def _merge(a, b):
@@ -98,12 +103,11 @@ class LSTMSequence(OpDef):
                 (x.dtype, TensorShape([None, T, H, None]))]                             # tanh(c)
 
     def kernel(op, ctx):
-        seq, peep = _input_layout(op)
+        inputs = _sequence_args(op)
         forget_bias, clip = op._attrs["forget_bias"], op._attrs["cell_clip"]
 
         def run(*args):
-            x, c0, h0, w, b = args[:5]
-            lengths, peeps = _optional_args(args, seq, peep)
+            x, c0, h0, w, b, lengths, peeps = inputs(args)
             return _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, _keeps(op))
         return run
 
@@ -169,12 +173,11 @@ class LSTMSequenceGrad(OpDef):
         return out
 
     def kernel(op, ctx):
-        seq, peep = _input_layout(op)
-        forget_bias, clip = op._attrs["forget_bias"], op._attrs["cell_clip"]
+        inputs = _sequence_args(op)
+        clip = op._attrs["cell_clip"]   # the forget bias is inside the saved gate activations
 
         def run(*args):
-            x, c0, h0, w, b = args[:5]
-            lengths, peeps = _optional_args(args, seq, peep)
+            x, _, _, w, _, lengths, peeps = inputs(args)
             a, xh, cs, tcs, d_out, d_c, d_h = args[-7:]
             return _backward(x, w, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h)
         return run
@@ -255,13 +258,8 @@ def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, keep):
     wt *= half
     if peeps is not None:   # halved like the rows they add to; full [H, B/P] blocks (broadcast columns are slow)
         peeps = tuple(np.ascontiguousarray(np.broadcast_to(0.5 * p[:, None], (H, bw)), dtype=dt) for p in peeps)
-    steps, states = (T, T + 1) if keep else (1, 2)
-    a = np.empty((P, steps, 4 * H, bw), dtype=dt)
-    xh = np.empty((P, states, K, bw), dtype=dt)
-    cs = np.empty((P, states, H, bw), dtype=dt)
-    tcs = np.empty((P, steps, H, bw), dtype=dt)
-    hs_all = None if keep else np.empty((P, T, H, bw), dtype=dt)
-    last = T if keep else T & 1
+    layout = ((4 * H, False), (K, True), (H, True), (H, False))     # gate activations, [x; h; 1], c, tanh(c)
+    (a, xh, cs, tcs), hs_all, last = _step_buffers(layout, P, T, H, bw, dt, keep)
     out = np.empty((T, B, H), dtype=dt)
     c_last = np.empty((B, H), dtype=dt)
     h_last = np.empty((B, H), dtype=dt)
@@ -276,9 +274,23 @@ def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, keep):
             h_last[sl] = xh[p, last, I:I + H].T
     _in_parts(P, run)
     if not keep:
-        a, xh, cs, tcs = (np.empty((0, T, 4 * H, 0), dt), np.empty((0, T + 1, K, 0), dt),
-                          np.empty((0, T + 1, H, 0), dt), np.empty((0, T, H, 0), dt))
+        a, xh, cs, tcs = _unsaved(layout, T, dt)
     return out, c_last, h_last, a, xh, cs, tcs
+
+
+def _step_buffers(layout, P, T, H, bw, dt, keep):
+    """The per-slice buffers of a sequence op's forward pass, which it outputs for the gradient: one array
+    [P, n, rows, B / P] per (rows, per_state) of `layout`, n = T steps or T + 1 states. Without `keep` (no
+    gradient to come) they hold the one step or two states the pass cycles through, and each step's h goes to
+    the ring [P, T, H, B / P] instead. Returns (buffers, ring or None, index of the final state)."""
+    buffers = [np.empty((P, (T if keep else 1) + per_state, rows, bw), dtype=dt) for rows, per_state in layout]
+    ring = None if keep else np.empty((P, T, H, bw), dtype=dt)
+    return buffers, ring, T if keep else T & 1
+
+
+def _unsaved(layout, T, dt):
+    """The empty arrays a sequence op outputs in place of its step buffers when no gradient reads them."""
+    return [np.empty((0, T + per_state, rows, 0), dtype=dt) for rows, per_state in layout]
 
 
 def _forward_slice(x, c0, h0, wt, lengths, peeps, clip, a, xh, cs, tcs, hs_ring=None):

@@ -31,6 +31,11 @@ def _stats_dtype(x):
     return np.float32 if x.dtype == np.float16 else x.dtype
 
 
+def _channel_rows(a, sd):
+    """An NHWC (or [N, C]) array as a [rows, C] matrix of the statistics dtype `sd` (a view when it already is)."""
+    return a.reshape(-1, a.shape[-1]).astype(sd, copy=False)
+
+
 class FusedBatchNormNT(OpDef):
     """Batch normalization over every axis but the last, in one kernel: inputs x [..., C], scale [C],
     offset [C], mean [C], variance [C], is_training (bool scalar); outputs y (x's shape), and the mean and
@@ -40,6 +45,7 @@ class FusedBatchNormNT(OpDef):
     bool tensor `training` (a placeholder) without computing both branches. Its gradient (FusedBatchNormGradNT)
     flows to x, scale and offset through the batch statistics when training, as the full batch-norm
     gradient; gradients arriving at the mean and variance outputs are ignored, as TF's are."""
+    view_map = {1: (3,), 2: (4,)}   # not training: the mean and variance returned are the given arrays
 
     def infer(op):
         _bn_check(op)
@@ -52,9 +58,8 @@ class FusedBatchNormNT(OpDef):
         eps = op._attrs["epsilon"]
 
         def fused_bn(x, scale, offset, mean, variance, is_training):
-            c = x.shape[-1]
             sd = _stats_dtype(x)
-            x2 = x.reshape(-1, c).astype(sd, copy=False)
+            x2 = _channel_rows(x, sd)
             if is_training:
                 mean = x2.mean(0)
                 centered = x2 - mean
@@ -101,10 +106,8 @@ class FusedBatchNormGradNT(OpDef):
         eps = op._attrs["epsilon"]
 
         def fused_bn_grad(dy, x, scale, mean, variance, is_training):
-            c = x.shape[-1]
             sd = _stats_dtype(x)
-            x2 = x.reshape(-1, c).astype(sd, copy=False)
-            dy2 = dy.reshape(-1, c).astype(sd, copy=False)
+            x2, dy2 = _channel_rows(x, sd), _channel_rows(dy, sd)
             inv = (1.0 / np.sqrt(variance.astype(sd) + sd.type(eps))).astype(sd)
             xhat = (x2 - mean.astype(sd)) * inv
             doffset = dy2.sum(0)

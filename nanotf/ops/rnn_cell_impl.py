@@ -258,7 +258,16 @@ class RNNCell:
 
 
 class LayerRNNCell(RNNCell):
-    """TF's name for cells that create their variables in build() (all of nanotf's cells do)."""
+    """TF's name for cells that create their variables in build() (all of nanotf's cells do). Unless a
+    subclass says otherwise, its state and its output are `num_units` wide."""
+
+    @property
+    def state_size(self):
+        return self._num_units
+
+    @property
+    def output_size(self):
+        return self._num_units
 
 
 def _check_input_depth(cell, inputs_shape):
@@ -290,14 +299,6 @@ class BasicRNNCell(LayerRNNCell):
         self._num_units = int(num_units)
         self._activation = _activation(activation)
 
-    @property
-    def state_size(self):
-        return self._num_units
-
-    @property
-    def output_size(self):
-        return self._num_units
-
     def build(self, inputs_shape):
         depth = _check_input_depth(self, inputs_shape)
         self._kernel = self.add_variable(_WEIGHTS, [depth + self._num_units, self._num_units])
@@ -322,14 +323,6 @@ class GRUCell(LayerRNNCell):
         self._activation = _activation(activation)
         self._kernel_initializer = kernel_initializer
         self._bias_initializer = bias_initializer
-
-    @property
-    def state_size(self):
-        return self._num_units
-
-    @property
-    def output_size(self):
-        return self._num_units
 
     def build(self, inputs_shape):
         depth = _check_input_depth(self, inputs_shape)
@@ -386,10 +379,6 @@ class BasicLSTMCell(LayerRNNCell):
     def state_size(self):
         n = self._num_units
         return LSTMStateTuple(n, n) if self._state_is_tuple else 2 * n
-
-    @property
-    def output_size(self):
-        return self._num_units
 
     def build(self, inputs_shape):
         depth = _check_input_depth(self, inputs_shape)

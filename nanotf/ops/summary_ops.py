@@ -76,15 +76,23 @@ def _const_tag(op, index=0):
     return None
 
 
-# -- ScalarSummary
-class ScalarSummary(OpDef):
-    """Summary with one simple_value per (tag, value) pair; tags and values have the same shape."""
+class _SummaryOp(OpDef):
+    """A summary op: outputs one serialized Summary (a scalar string); not differentiable. The dtypes of
+    its inputs are checked at build time against `typed_inputs`: (input index, parameter name, allowed)."""
+    abstract = True
     grad = None
+    typed_inputs = ()
 
     def infer(op):
-        _check_dtype(op, 0, "tags", (dtypes.string,))
-        _check_dtype(op, 1, "values", _REAL_TYPES)
+        for index, arg, allowed in op.op_def.typed_inputs:
+            _check_dtype(op, index, arg, allowed)
         return _scalar_string_output()
+
+
+# -- ScalarSummary
+class ScalarSummary(_SummaryOp):
+    """Summary with one simple_value per (tag, value) pair; tags and values have the same shape."""
+    typed_inputs = ((0, "tags", (dtypes.string,)), (1, "values", _REAL_TYPES))
 
     def kernel(op, ctx):
         pb = _summary_pb2()
@@ -152,14 +160,9 @@ def histogram_proto(values, histogram_proto_cls):
                                bucket_limit=limits[keep].tolist(), bucket=counts[keep].tolist())
 
 
-class HistogramSummary(OpDef):
+class HistogramSummary(_SummaryOp):
     """Summary with one histogram (TF's exponential buckets) of all the values."""
-    grad = None
-
-    def infer(op):
-        _check_dtype(op, 0, "tag", (dtypes.string,))
-        _check_dtype(op, 1, "values", _REAL_TYPES)
-        return _scalar_string_output()
+    typed_inputs = ((0, "tag", (dtypes.string,)), (1, "values", _REAL_TYPES))
 
     def kernel(op, ctx):
         pb = _summary_pb2()
@@ -218,20 +221,19 @@ def _png(image):
     return buf.getvalue()
 
 
-class ImageSummary(OpDef):
+class ImageSummary(_SummaryOp):
     """Summary with up to max_images PNG images from an NHWC batch (tags 'tag/image/i', or 'tag/image')."""
-    grad = None
+    typed_inputs = ((0, "tag", (dtypes.string,)), (1, "tensor", _IMAGE_TYPES))
 
     def infer(op):
-        _check_dtype(op, 0, "tag", (dtypes.string,))
-        _check_dtype(op, 1, "tensor", _IMAGE_TYPES)
+        output = _SummaryOp.infer(op)   # the dtypes first
         shape = op._inputs[1].shape.as_tuple()
         if shape is not None and (len(shape) != 4 or shape[3] not in (None, 1, 3, 4)):
             raise ValueError("ImageSummary %r: tensor %s must be 4-D [batch, height, width, channels] with 1, 3 or 4 "
                              "channels, got shape %s" % (op.name, op._inputs[1].name, op._inputs[1].shape))
         if op._attrs["max_images"] < 1:
             raise ValueError("ImageSummary %r: max_images must be >= 1, got %d" % (op.name, op._attrs["max_images"]))
-        return _scalar_string_output()
+        return output
 
     def kernel(op, ctx):
         pb = _summary_pb2()
@@ -272,14 +274,9 @@ def image_summary(tag, tensor, max_images=3, bad_color=None, name=None):
 
 
 # -- TensorSummaryV2 (tf.summary.text and tf.summary.tensor_summary)
-class TensorSummaryV2(OpDef):
+class TensorSummaryV2(_SummaryOp):
     """Summary holding a whole tensor as a TensorProto, with plugin metadata (e.g. the 'text' plugin)."""
-    grad = None
-
-    def infer(op):
-        _check_dtype(op, 0, "tag", (dtypes.string,))
-        _check_dtype(op, 2, "serialized_summary_metadata", (dtypes.string,))
-        return _scalar_string_output()
+    typed_inputs = ((0, "tag", (dtypes.string,)), (2, "serialized_summary_metadata", (dtypes.string,)))
 
     def kernel(op, ctx):
         from nanotf.framework.graph_def import tensor_proto
@@ -317,9 +314,8 @@ def tensor_summary_v2(tag, tensor, serialized_summary_metadata, name=None):
 
 
 # -- MergeSummary
-class MergeSummary(OpDef):
+class MergeSummary(_SummaryOp):
     """One Summary holding the values of all its inputs; a tag seen twice is an error, as in TF."""
-    grad = None
 
     def infer(op):
         if not op._inputs:

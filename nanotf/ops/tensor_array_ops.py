@@ -235,13 +235,18 @@ class TensorArrayClearGrad(_FlowOp):
         return clear
 
 
-class TensorArrayReadGrad(OpDef):
-    """Element `index` of a gradient flow, zeros shaped like `like` where it is zero."""
+class _ShapedLikeInput2(OpDef):
+    """A gradient helper whose output has the dtype and shape of its input 2 (read only for those)."""
+    abstract = True
     grad = None
     shape_only_inputs = (2,)
 
     def infer(op):
         return op._inputs[2].dtype, op._inputs[2].shape
+
+
+class TensorArrayReadGrad(_ShapedLikeInput2):
+    """Element `index` of a gradient flow, zeros shaped like `like` where it is zero."""
 
     def kernel(op, ctx):
         npd = op._inputs[2].dtype.as_numpy_dtype
@@ -254,13 +259,8 @@ class TensorArrayReadGrad(OpDef):
         return read
 
 
-class TensorArrayGatherGrad(OpDef):
+class TensorArrayGatherGrad(_ShapedLikeInput2):
     """Elements `indices` of a gradient flow stacked, zeros where they are zero (shaped like `value`)."""
-    grad = None
-    shape_only_inputs = (2,)
-
-    def infer(op):
-        return op._inputs[2].dtype, op._inputs[2].shape
 
     def kernel(op, ctx):
         npd = op._inputs[2].dtype.as_numpy_dtype
