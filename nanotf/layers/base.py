@@ -18,6 +18,7 @@ import re
 from nanotf.framework import dtypes
 from nanotf.framework.ops import GraphKeys, Tensor, convert_to_tensor, get_default_graph, name_scope
 from nanotf.framework.tensor_shape import TensorShape
+from nanotf.layers import utils
 from nanotf.ops import init_ops, variable_scope as vs
 from nanotf.ops import variables as tf_variables
 
@@ -216,6 +217,31 @@ class Layer:
 
     def apply(self, inputs, *args, **kwargs):
         return self.__call__(inputs, *args, **kwargs)
+
+
+class _KernelLayer(Layer):
+    """Base of the layers computing activation(f(inputs, kernel) + bias): Dense and the convolutions. Holds the
+    options of their two weights and creates them."""
+
+    def _weight_options(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                        bias_regularizer, kernel_constraint, bias_constraint):
+        self.activation = utils.get_activation(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+
+    def _build_weights(self, kernel_shape, bias_size):
+        """Creates 'kernel' and (with use_bias) 'bias' [bias_size]; marks the layer built."""
+        self.kernel = self.add_weight("kernel", kernel_shape, initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+                                      trainable=True, dtype=self._dtype)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight("bias", [bias_size], initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+                                        trainable=True, dtype=self._dtype)
+        self.built = True
 
 
 class _LayerScopes:

@@ -5,7 +5,7 @@ Kernels are laid out as TF's: conv1d [k, in, filters], conv2d [kh, kw, in, filte
 channels-last and back around them.
 """
 from nanotf.framework.tensor_shape import TensorShape
-from nanotf.layers.base import Layer
+from nanotf.layers.base import _KernelLayer
 from nanotf.layers import utils
 from nanotf.ops import array_ops, conv_ops, init_ops, nn_ops
 
@@ -14,14 +14,18 @@ __all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "Convolution1D", "Convolution2
            "convolution2d", "convolution2d_transpose", "deconvolution2d", "deconv2d"]
 
 
-class _Conv(Layer):
-    def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format="channels_last",
+class _Conv(_KernelLayer):
+    """A convolution of `rank` spatial dimensions (a class attribute of each subclass). strides and
+    dilation_rate: an int for every dimension, or one per dimension."""
+    rank = None
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format="channels_last",
                  dilation_rate=1, activation=None, use_bias=True, kernel_initializer=None,
                  bias_initializer=init_ops.zeros_initializer(), kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, trainable=True,
                  name=None, **kwargs):
         super().__init__(trainable=trainable, name=name, activity_regularizer=activity_regularizer, **kwargs)
-        self.rank = rank
+        rank = self.rank
         self.filters = int(filters)
         self.kernel_size = utils.normalize_tuple(kernel_size, rank, "kernel_size")
         self.strides = utils.normalize_tuple(strides, rank, "strides")
@@ -31,11 +35,8 @@ class _Conv(Layer):
         if any(d != 1 for d in self.dilation_rate):
             raise NotImplementedError("%s: nanotf's convolutions support only dilation_rate 1, got %s"
                                       % (type(self).__name__, self.dilation_rate))
-        self.activation = utils.get_activation(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
-        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        self._weight_options(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                             bias_regularizer, kernel_constraint, bias_constraint)
 
     def _channels(self, input_shape):
         dims = TensorShape(input_shape).as_list()
@@ -52,16 +53,7 @@ class _Conv(Layer):
         return list(self.kernel_size) + [channels, self.filters]
 
     def build(self, input_shape):
-        channels = self._channels(input_shape)
-        self.kernel = self.add_weight("kernel", self._kernel_shape(channels), initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
-                                      trainable=True, dtype=self._dtype)
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight("bias", [self.filters], initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint,
-                                        trainable=True, dtype=self._dtype)
-        self.built = True
+        self._build_weights(self._kernel_shape(self._channels(input_shape)), self.filters)
 
     def call(self, inputs):
         ndims = self.rank + 2
@@ -96,25 +88,11 @@ def nn_conv1d(x, kernel, stride, padding):
 
 
 class Conv1D(_Conv):
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format="channels_last",
-                 dilation_rate=1, activation=None, use_bias=True, kernel_initializer=None,
-                 bias_initializer=init_ops.zeros_initializer(), kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, trainable=True,
-                 name=None, **kwargs):
-        super().__init__(1, filters, kernel_size, strides, padding, data_format, dilation_rate, activation,
-                         use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
-                         activity_regularizer, kernel_constraint, bias_constraint, trainable, name, **kwargs)
+    rank = 1
 
 
 class Conv2D(_Conv):
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format="channels_last",
-                 dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer=None,
-                 bias_initializer=init_ops.zeros_initializer(), kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, trainable=True,
-                 name=None, **kwargs):
-        super().__init__(2, filters, kernel_size, strides, padding, data_format, dilation_rate, activation,
-                         use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
-                         activity_regularizer, kernel_constraint, bias_constraint, trainable, name, **kwargs)
+    rank = 2
 
 
 class Conv2DTranspose(Conv2D):

@@ -3,14 +3,14 @@ import numbers
 
 from nanotf.framework.ops import convert_to_tensor
 from nanotf.framework.tensor_shape import TensorShape
-from nanotf.layers.base import Layer
+from nanotf.layers.base import Layer, _KernelLayer
 from nanotf.layers import utils
 from nanotf.ops import array_ops, init_ops, math_ops, nn_ops
 
 __all__ = ["Dense", "Dropout", "Flatten", "dense", "dropout", "flatten"]
 
 
-class Dense(Layer):
+class Dense(_KernelLayer):
     """outputs = activation(inputs @ kernel + bias); kernel [in, units] ('kernel'), bias [units] ('bias').
     Inputs of rank > 2 are multiplied along their last axis."""
 
@@ -22,11 +22,8 @@ class Dense(Layer):
         if not isinstance(units, numbers.Integral) or units <= 0:
             raise ValueError("Dense: units must be a positive integer, got %r" % (units,))
         self.units = int(units)
-        self.activation = utils.get_activation(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
-        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        self._weight_options(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                             bias_regularizer, kernel_constraint, bias_constraint)
 
     def build(self, input_shape):
         input_shape = TensorShape(input_shape)
@@ -35,15 +32,7 @@ class Dense(Layer):
                              if input_shape.ndims else
                              "Input 0 of layer %s is incompatible with the layer: expected min_ndim=2, found "
                              "ndim=%s. Full shape received: %s" % (self.name, input_shape.ndims, input_shape))
-        self.kernel = self.add_weight("kernel", [input_shape.as_list()[-1], self.units],
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint, dtype=self._dtype, trainable=True)
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight("bias", [self.units], initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint,
-                                        dtype=self._dtype, trainable=True)
-        self.built = True
+        self._build_weights([input_shape.as_list()[-1], self.units], self.units)
 
     def call(self, inputs):
         rank = inputs.shape.ndims

@@ -63,6 +63,22 @@ def _finish(outputs, normalizer_fn, normalizer_params, activation_fn, outputs_co
     return _collect_outputs(outputs_collections, sc.name, outputs)
 
 
+def _weighted_layer(layer_class, inputs, sc, reuse, normalizer_fn, normalizer_params, activation_fn,
+                    weights_initializer, weights_regularizer, biases_initializer, biases_regularizer,
+                    variables_collections, outputs_collections, trainable, **layer_args):
+    """Builds and applies a tf.layers layer (in scope `sc`) with contrib's conventions: 'weights' and 'biases'
+    variables (no biases under a normalizer_fn) filed in variables_collections; then normalizer_fn,
+    activation_fn and outputs_collections."""
+    layer = layer_class(activation=None, use_bias=not normalizer_fn and biases_initializer is not None,
+                        kernel_initializer=weights_initializer, bias_initializer=biases_initializer,
+                        kernel_regularizer=weights_regularizer, bias_regularizer=biases_regularizer,
+                        trainable=trainable, name=sc.name, dtype=inputs.dtype, _scope=sc, _reuse=reuse, **layer_args)
+    outputs = layer.apply(inputs)
+    _add_to_collections(layer.kernel, variables_collections, "weights")
+    _add_to_collections(layer.bias, variables_collections, "biases")
+    return _finish(outputs, normalizer_fn, normalizer_params, activation_fn, outputs_collections, sc)
+
+
 def fully_connected(inputs, num_outputs, activation_fn=nn_ops.relu, normalizer_fn=None, normalizer_params=None,
                     weights_initializer=xavier_initializer(), weights_regularizer=None,
                     biases_initializer=init_ops.zeros_initializer(), biases_regularizer=None, reuse=None,
@@ -74,15 +90,9 @@ def fully_connected(inputs, num_outputs, activation_fn=nn_ops.relu, normalizer_f
     with vs.variable_scope(scope, "fully_connected", [inputs], reuse=reuse,
                            custom_getter=_layer_variable_getter) as sc:
         inputs = convert_to_tensor(inputs)
-        layer = core_layers.Dense(units=num_outputs, activation=None,
-                                  use_bias=not normalizer_fn and biases_initializer is not None,
-                                  kernel_initializer=weights_initializer, bias_initializer=biases_initializer,
-                                  kernel_regularizer=weights_regularizer, bias_regularizer=biases_regularizer,
-                                  trainable=trainable, name=sc.name, dtype=inputs.dtype, _scope=sc, _reuse=reuse)
-        outputs = layer.apply(inputs)
-        _add_to_collections(layer.kernel, variables_collections, "weights")
-        _add_to_collections(layer.bias, variables_collections, "biases")
-        return _finish(outputs, normalizer_fn, normalizer_params, activation_fn, outputs_collections, sc)
+        return _weighted_layer(core_layers.Dense, inputs, sc, reuse, normalizer_fn, normalizer_params, activation_fn,
+                               weights_initializer, weights_regularizer, biases_initializer, biases_regularizer,
+                               variables_collections, outputs_collections, trainable, units=num_outputs)
 
 
 def linear(inputs, num_outputs, **kwargs):
@@ -105,16 +115,11 @@ def conv2d(inputs, num_outputs, kernel_size, stride=1, padding="SAME", data_form
         raise ValueError("Convolution not supported for input with rank %d (nanotf's contrib conv2d takes 4-D "
                          "inputs)" % inputs.shape.ndims)
     with vs.variable_scope(scope, "Conv", [inputs], reuse=reuse, custom_getter=_layer_variable_getter) as sc:
-        layer = conv_layers.Conv2D(filters=num_outputs, kernel_size=kernel_size, strides=stride, padding=padding,
-                                   data_format=_data_format(data_format), dilation_rate=rate, activation=None,
-                                   use_bias=not normalizer_fn and biases_initializer is not None,
-                                   kernel_initializer=weights_initializer, bias_initializer=biases_initializer,
-                                   kernel_regularizer=weights_regularizer, bias_regularizer=biases_regularizer,
-                                   trainable=trainable, name=sc.name, dtype=inputs.dtype, _scope=sc, _reuse=reuse)
-        outputs = layer.apply(inputs)
-        _add_to_collections(layer.kernel, variables_collections, "weights")
-        _add_to_collections(layer.bias, variables_collections, "biases")
-        return _finish(outputs, normalizer_fn, normalizer_params, activation_fn, outputs_collections, sc)
+        return _weighted_layer(conv_layers.Conv2D, inputs, sc, reuse, normalizer_fn, normalizer_params, activation_fn,
+                               weights_initializer, weights_regularizer, biases_initializer, biases_regularizer,
+                               variables_collections, outputs_collections, trainable, filters=num_outputs,
+                               kernel_size=kernel_size, strides=stride, padding=padding,
+                               data_format=_data_format(data_format), dilation_rate=rate)
 
 
 convolution2d = conv2d
@@ -129,19 +134,11 @@ def conv2d_transpose(inputs, num_outputs, kernel_size, stride=1, padding="SAME",
     with vs.variable_scope(scope, "Conv2d_transpose", [inputs], reuse=reuse,
                            custom_getter=_layer_variable_getter) as sc:
         inputs = convert_to_tensor(inputs)
-        layer = conv_layers.Conv2DTranspose(filters=num_outputs, kernel_size=kernel_size, strides=stride,
-                                            padding=padding, data_format=_data_format(data_format),
-                                            activation=None,
-                                            use_bias=not normalizer_fn and biases_initializer is not None,
-                                            kernel_initializer=weights_initializer,
-                                            bias_initializer=biases_initializer,
-                                            kernel_regularizer=weights_regularizer,
-                                            bias_regularizer=biases_regularizer, trainable=trainable,
-                                            name=sc.name, dtype=inputs.dtype, _scope=sc, _reuse=reuse)
-        outputs = layer.apply(inputs)
-        _add_to_collections(layer.kernel, variables_collections, "weights")
-        _add_to_collections(layer.bias, variables_collections, "biases")
-        return _finish(outputs, normalizer_fn, normalizer_params, activation_fn, outputs_collections, sc)
+        return _weighted_layer(conv_layers.Conv2DTranspose, inputs, sc, reuse, normalizer_fn, normalizer_params,
+                               activation_fn, weights_initializer, weights_regularizer, biases_initializer,
+                               biases_regularizer, variables_collections, outputs_collections, trainable,
+                               filters=num_outputs, kernel_size=kernel_size, strides=stride, padding=padding,
+                               data_format=_data_format(data_format))
 
 
 convolution2d_transpose = conv2d_transpose

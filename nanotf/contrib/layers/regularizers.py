@@ -17,30 +17,28 @@ def _check_scale(scale):
     return True
 
 
-def l1_regularizer(scale, scope=None):
-    """weights -> scale * sum(|weights|); a scale of 0 gives a regularizer returning None."""
+def _scaled_penalty(scale, scope, default_name, penalty):
+    """weights -> scale * penalty(weights), in a name scope `default_name`; a scale of 0 gives a regularizer
+    returning None."""
     if not _check_scale(scale):
         return lambda _: None
 
-    def l1(weights):
-        with name_scope(scope, "l1_regularizer", [weights]) as name:
+    def regularizer(weights):
+        with name_scope(scope, default_name, [weights]) as name:
             w = convert_to_tensor(weights)
             my_scale = convert_to_tensor(scale, dtype=w.dtype, name="scale")
-            return math_ops.multiply(my_scale, math_ops.reduce_sum(math_ops.abs(w)), name=name)
-    return l1
+            return math_ops.multiply(my_scale, penalty(w), name=name)
+    return regularizer
+
+
+def l1_regularizer(scale, scope=None):
+    """weights -> scale * sum(|weights|); a scale of 0 gives a regularizer returning None."""
+    return _scaled_penalty(scale, scope, "l1_regularizer", lambda w: math_ops.reduce_sum(math_ops.abs(w)))
 
 
 def l2_regularizer(scale, scope=None):
     """weights -> scale * sum(weights ** 2) / 2 (tf.nn.l2_loss); a scale of 0 gives None."""
-    if not _check_scale(scale):
-        return lambda _: None
-
-    def l2(weights):
-        with name_scope(scope, "l2_regularizer", [weights]) as name:
-            w = convert_to_tensor(weights)
-            my_scale = convert_to_tensor(scale, dtype=w.dtype, name="scale")
-            return math_ops.multiply(my_scale, nn_ops.l2_loss(w), name=name)
-    return l2
+    return _scaled_penalty(scale, scope, "l2_regularizer", nn_ops.l2_loss)
 
 
 def sum_regularizer(regularizer_list, scope=None):

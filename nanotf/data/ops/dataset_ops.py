@@ -514,24 +514,45 @@ def _batch_columns(batch, specs, what="batch"):
     return cols
 
 
-class BatchDataset(_UnaryDataset):
-    """batch(batch_size, drop_remainder): consecutive elements stacked along a new axis 0."""
+class _BatchingDataset(_UnaryDataset):
+    """Base of batch and padded_batch: `batch_size` (a captured int64 tensor) consecutive elements at a time,
+    a shorter last batch dropped when `drop_remainder`."""
 
-    def __init__(self, input_dataset, batch_size, drop_remainder=False):
+    def _set_batch_size(self, batch_size, drop_remainder):
+        """Stores the batch size; returns the static size of the batch axis (None unless every batch is full)."""
         self._batch_size = _int64_tensor(batch_size, "batch_size")
         self._drop_remainder = bool(drop_remainder)
-        n = _constant_value(self._batch_size) if self._drop_remainder else None
-        spec = nest.map_structure(lambda s: TensorSpec(TensorShape([n]).concatenate(s.shape), s.dtype),
-                                  input_dataset.element_spec)
-        super().__init__(input_dataset, spec)
+        return _constant_value(self._batch_size) if self._drop_remainder else None
 
     def _captures(self):
         return [self._batch_size]
 
-    def _gen(self, run):
+    def _size(self, run):
         n = int(run.values[self._batch_size])
         if n <= 0:
             raise errors.InvalidArgumentError(None, None, "Batch size must be greater than zero.")
+        return n
+
+    def _lists(self, it, n):
+        """Lists of n consecutive elements of `it`; the last may be shorter unless drop_remainder."""
+        while True:
+            batch = list(itertools.islice(it, n))
+            if not batch or (self._drop_remainder and len(batch) < n):
+                return
+            yield batch
+
+
+class BatchDataset(_BatchingDataset):
+    """batch(batch_size, drop_remainder): consecutive elements stacked along a new axis 0."""
+
+    def __init__(self, input_dataset, batch_size, drop_remainder=False):
+        n = self._set_batch_size(batch_size, drop_remainder)
+        spec = nest.map_structure(lambda s: TensorSpec(TensorShape([n]).concatenate(s.shape), s.dtype),
+                                  input_dataset.element_spec)
+        super().__init__(input_dataset, spec)
+
+    def _gen(self, run):
+        n = self._size(run)
         stream = self._input._index_stream(run)
         if stream is not None:
             return self._gather_batches(stream, n)
@@ -551,21 +572,16 @@ class BatchDataset(_UnaryDataset):
         if vectorized:
             source = source._input   # batch the map's input, then map the whole batch at once
         specs = source._flat_specs()
-        it = source._gen(run)
-        while True:
-            batch = list(itertools.islice(it, n))
-            if not batch or (self._drop_remainder and len(batch) < n):
-                return
+        for batch in self._lists(source._gen(run), n):
             cols = _batch_columns(batch, specs)
             yield tuple(self._input._map_batch(run, cols, len(batch)) if vectorized else cols)
 
 
-class PaddedBatchDataset(_UnaryDataset):
+class PaddedBatchDataset(_BatchingDataset):
     """padded_batch: like batch, each component padded to `padded_shapes` (None/-1: the batch's longest)."""
 
     def __init__(self, input_dataset, batch_size, padded_shapes, padding_values, drop_remainder):
-        self._batch_size = _int64_tensor(batch_size, "batch_size")
-        self._drop_remainder = bool(drop_remainder)
+        n = self._set_batch_size(batch_size, drop_remainder)
         in_specs = input_dataset._flat_specs()
         if padded_shapes is None:
             shapes = [s.shape for s in in_specs]
@@ -578,22 +594,12 @@ class PaddedBatchDataset(_UnaryDataset):
         else:
             pads = nest.flatten(padding_values)
         self._pads = [np.asarray(p, dtype=s.dtype.as_numpy_dtype) for p, s in zip(pads, in_specs)]
-        n = _constant_value(self._batch_size) if self._drop_remainder else None
         specs = [TensorSpec(TensorShape([n]).concatenate(p), s.dtype) for p, s in zip(shapes, in_specs)]
         super().__init__(input_dataset, nest.pack_sequence_as(input_dataset.element_spec, specs))
 
-    def _captures(self):
-        return [self._batch_size]
-
     def _gen(self, run):
-        n = int(run.values[self._batch_size])
-        if n <= 0:
-            raise errors.InvalidArgumentError(None, None, "Batch size must be greater than zero.")
-        it = self._input._gen(run)
-        while True:
-            batch = list(itertools.islice(it, n))
-            if not batch or (self._drop_remainder and len(batch) < n):
-                return
+        n = self._size(run)
+        for batch in self._lists(self._input._gen(run), n):
             cols = []
             for j, (padded, pad) in enumerate(zip(self._padded, self._pads)):
                 items = [np.asarray(e[j]) for e in batch]

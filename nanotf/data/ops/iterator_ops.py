@@ -16,6 +16,8 @@ Design (TensorFlow's, on nanotf's Session runtime):
   - `OneShotIterator(*captures)` initializes itself on its first run in a Session (its captures are
     constants: a one-shot iterator cannot capture a placeholder, as in TF).
 """
+import operator
+
 import numpy as np
 
 from nanotf.framework import dtypes, errors
@@ -38,26 +40,31 @@ def _key(handle):
     return (_STATE_KEY, h if isinstance(h, bytes) else str(h).encode())
 
 
-class IteratorV2(OpDef):
-    """The handle of an iterator that MakeIterator initializes."""
+class _IteratorOp(OpDef):
+    """The iterator ops read or change the Session's iterator state: stateful, not differentiable."""
+    abstract = True
     stateful = True
     grad = None
 
+
+class _IteratorHandleOp(_IteratorOp):
+    """An op whose output is an iterator's handle, a scalar string."""
+    abstract = True
+
     def infer(op):
         return dtypes.string, TensorShape([])
+
+
+class IteratorV2(_IteratorHandleOp):
+    """The handle of an iterator that MakeIterator initializes."""
 
     def kernel(op, ctx):
         value = _handle_value(op)
         return lambda: value
 
 
-class OneShotIterator(OpDef):
+class OneShotIterator(_IteratorHandleOp):
     """The handle of an iterator that initializes itself from its inputs (the captures) on first use."""
-    stateful = True
-    grad = None
-
-    def infer(op):
-        return dtypes.string, TensorShape([])
 
     def kernel(op, ctx):
         value = _handle_value(op)
@@ -71,10 +78,8 @@ class OneShotIterator(OpDef):
         return handle
 
 
-class MakeIterator(OpDef):
+class MakeIterator(_IteratorOp):
     """Initializer: (re)starts the iterator named by input 0 over the dataset of attr `dataset`."""
-    stateful = True
-    grad = None
 
     def infer(op):
         return []
@@ -87,10 +92,8 @@ class MakeIterator(OpDef):
         return make
 
 
-class IteratorGetNext(OpDef):
+class IteratorGetNext(_IteratorOp):
     """The next element of the iterator named by input 0, one output per component."""
-    stateful = True
-    grad = None
 
     def infer(op):
         return list(zip(op._attrs["output_types"], op._attrs["output_shapes"]))
@@ -259,13 +262,7 @@ def make_initializable_iterator(dataset, shared_name=None):
     return it
 
 
-def get_output_types(dataset_or_iterator):
-    return dataset_or_iterator.output_types
-
-
-def get_output_shapes(dataset_or_iterator):
-    return dataset_or_iterator.output_shapes
-
-
-def get_output_classes(dataset_or_iterator):
-    return dataset_or_iterator.output_classes
+# tf.compat.v1.data.get_output_{types,shapes,classes}(dataset_or_iterator): its attribute of that name
+get_output_types = operator.attrgetter("output_types")
+get_output_shapes = operator.attrgetter("output_shapes")
+get_output_classes = operator.attrgetter("output_classes")

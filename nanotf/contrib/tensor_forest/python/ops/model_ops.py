@@ -45,10 +45,16 @@ class DecisionTreeResourceHandleOp(OpDef):
         return lambda: value
 
 
-class CreateTreeVariable(OpDef):
+class _TreeOp(OpDef):
+    """An op on one tree: its input 0 is the tree's handle, a reference (the tree is looked up by the
+    handle's op). Stateful, as the tree is Session state that training changes: never folded."""
+    abstract = True
     stateful = True
     grad = None
     ref_inputs = (0,)
+
+
+class CreateTreeVariable(_TreeOp):
 
     def infer(op):
         return []
@@ -61,10 +67,7 @@ class CreateTreeVariable(OpDef):
         return create
 
 
-class TreeIsInitializedOp(OpDef):
-    stateful = True
-    grad = None
-    ref_inputs = (0,)
+class TreeIsInitializedOp(_TreeOp):
 
     def infer(op):
         return dtypes.bool, TensorShape([])
@@ -74,10 +77,7 @@ class TreeIsInitializedOp(OpDef):
         return lambda: np.bool_(key in ctx.op_state)
 
 
-class TensorForestTreeTrain(OpDef):
-    stateful = True
-    grad = None
-    ref_inputs = (0,)
+class TensorForestTreeTrain(_TreeOp):
 
     def infer(op):
         x, y = op._inputs[1], op._inputs[2]
@@ -91,10 +91,7 @@ class TensorForestTreeTrain(OpDef):
         return train
 
 
-class TreePredictionsV4(OpDef):
-    stateful = True   # reads a tree that training changes: never folded
-    grad = None
-    ref_inputs = (0,)
+class TreePredictionsV4(_TreeOp):
 
     def infer(op):
         x = op._inputs[1]
@@ -114,10 +111,7 @@ class TreePredictionsV4(OpDef):
         return predict
 
 
-class TreeSize(OpDef):
-    stateful = True
-    grad = None
-    ref_inputs = (0,)
+class TreeSize(_TreeOp):
 
     def infer(op):
         return dtypes.int32, TensorShape([])
@@ -126,10 +120,7 @@ class TreeSize(OpDef):
         return lambda: np.int32(_tree(ctx, op).size())
 
 
-class FeatureUsageCounts(OpDef):
-    stateful = True
-    grad = None
-    ref_inputs = (0,)
+class FeatureUsageCounts(_TreeOp):
 
     def infer(op):
         return dtypes.int32, TensorShape([op._attrs["num_features"]])
