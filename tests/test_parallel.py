@@ -411,22 +411,25 @@ def test_matmul_below_the_threshold_is_not_split(threads, spy):
     assert spy.calls == []
 
 
-# -- split_inplace
+# -- split_elementwise
 def _recording(kernel):
-    """A kernel that also records the shapes (and identities) of the arguments of each call."""
+    """A kernel called with out= that also records the shapes (and identities) of each call's arguments,
+    `out` last."""
     calls = []
 
-    def recorded(*args):
-        calls.append([(np.shape(a), id(a)) for a in args])
-        return kernel(*args)
+    def recorded(*args, out=None):
+        calls.append([(np.shape(a), id(a)) for a in args + (out,)])
+        return kernel(*args, out=out)
     recorded.calls = calls
     return recorded
 
 
-def _add_inplace(a, b):
-    """Like nanotf's in-place Add: into `a` when the result has a's shape, else a new array."""
+def _add(a, b, out=None):
+    """Like nanotf's Add kernel: into `out` when the result has its shape, else a new array."""
+    if out is None:
+        return np.add(a, b)
     try:
-        return np.add(a, b, out=a)
+        return np.add(a, b, out=out)
     except ValueError:
         return np.add(a, b)
 
@@ -441,81 +444,83 @@ BIG = 1 << 19   # parallel._MIN_SPLIT_ELEMENTS, checked below
     ((1024, 512), (1024, 512)),       # same shape: sliced with x
     ((64, 16, 16, 32), (32,)),        # an NHWC activation and its bias
 ], ids=["bias", "row", "column", "same-shape", "nhwc-bias"])
-def test_split_inplace_writes_into_x_and_matches_float64(threads, shape, operand_shape):
-    """x + y split over 2 threads: written into x (which is returned), operands broadcast along axis 0
-    passed whole to every part, the others sliced like x."""
+def test_split_elementwise_writes_into_out_and_matches_float64(threads, shape, operand_shape):
+    """x + y into x, split over 2 threads: written into x (which is returned), operands broadcast along
+    axis 0 passed whole to every part, the others sliced like x."""
     assert BIG == parallel._MIN_SPLIT_ELEMENTS
     threads(2)
     rng = np.random.default_rng(6)
     x, y = _f32(rng, *shape), _f32(rng, *operand_shape)
     ref = x.astype(np.float64) + y
-    kernel = _recording(_add_inplace)
+    kernel = _recording(_add)
     with _in_run():
-        got = parallel.split_inplace(kernel, 0)(x, y)
+        got = parallel.split_elementwise(kernel)(x, y, out=x)
     assert got is x
     np.testing.assert_allclose(x, ref, rtol=1e-6, atol=1e-6)
     assert len(kernel.calls) == 2
     n = shape[0]
     sliced = len(operand_shape) == len(shape) and operand_shape[0] == n
-    for (xs, _), (ys, yid) in kernel.calls:
-        assert xs == (n // 2,) + shape[1:]
+    for (xs, _), (ys, yid), (outs, _) in kernel.calls:
+        assert xs == outs == (n // 2,) + shape[1:]
         if sliced:
             assert ys == (n // 2,) + operand_shape[1:]
         else:
             assert yid == id(y)
 
 
-def test_split_inplace_into_a_later_argument(threads):
-    """The written argument may be any one: here b - x into x (argument 1), x sliced, b whole."""
+def test_split_elementwise_into_a_later_argument(threads):
+    """`out` may be any argument: here b - x into x (argument 1), x sliced, b whole."""
     threads(2)
     rng = np.random.default_rng(7)
     b, x = _f32(rng, 512), _f32(rng, 1024, 512)
     ref = b.astype(np.float64) - x
-    kernel = _recording(lambda b, x: np.subtract(b, x, out=x))
+    kernel = _recording(lambda b, x, out: np.subtract(b, x, out=out))
     with _in_run():
-        assert parallel.split_inplace(kernel, 1)(b, x) is x
+        assert parallel.split_elementwise(kernel)(b, x, out=x) is x
     np.testing.assert_allclose(x, ref, rtol=1e-6, atol=1e-6)
-    assert [s for (s, _), _ in kernel.calls] == [(512,), (512,)]
+    assert [call[0][0] for call in kernel.calls] == [(512,), (512,)]
 
 
-def test_split_inplace_falls_back_when_broadcasting_enlarges_x(threads):
+def test_split_elementwise_falls_back_when_broadcasting_enlarges_out(threads):
     """When y broadcasts x to a larger result, the plain kernel runs once and its new array is returned."""
     threads(2)
     rng = np.random.default_rng(8)
     x, y = _f32(rng, 1, BIG), _f32(rng, 3, 1)
     ref = x.astype(np.float64) + y
-    kernel = _recording(_add_inplace)
+    kernel = _recording(_add)
     with _in_run():
-        got = parallel.split_inplace(kernel, 0)(x, y)
+        got = parallel.split_elementwise(kernel)(x, y, out=x)
     assert got.shape == (3, BIG)
     np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6)
-    assert [[s for s, _ in call] for call in kernel.calls] == [[(1, BIG), (3, 1)]]
+    assert [[s for s, _ in call] for call in kernel.calls] == [[(1, BIG), (3, 1), (1, BIG)]]
 
 
-def test_split_inplace_of_integers_is_exact(threads):
+def test_split_elementwise_of_integers_is_exact(threads):
     threads(3)
     rng = np.random.default_rng(9)
     x, y = rng.integers(-1000, 1000, (2048, 256), dtype=np.int32), rng.integers(-1000, 1000, 256, dtype=np.int32)
     ref = x.astype(np.int64) * y
-    kernel = _recording(lambda a, b: np.multiply(a, b, out=a))
+    kernel = _recording(lambda a, b, out: np.multiply(a, b, out=out))
     with _in_run():
-        assert parallel.split_inplace(kernel, 0)(x, y) is x
+        assert parallel.split_elementwise(kernel)(x, y, out=x) is x
     np.testing.assert_array_equal(x, ref)
     assert len(kernel.calls) == 3
 
 
-def test_split_inplace_does_not_split_small_arrays_or_outside_runs(threads):
+def test_split_elementwise_does_not_split_small_arrays_calls_without_out_or_outside_runs(threads):
     threads(2)
     rng = np.random.default_rng(10)
-    small, big = _f32(rng, 1023, 512), _f32(rng, 1024, 512)
-    ref_small, ref_big = np.maximum(small, 0), np.maximum(big, 0)
-    kernel = _recording(lambda x: np.maximum(x, 0, out=x))
+    small, big, fresh = _f32(rng, 1023, 512), _f32(rng, 1024, 512), _f32(rng, 1024, 512)
+    ref_small, ref_big, ref_fresh = np.maximum(small, 0), np.maximum(big, 0), np.maximum(fresh, 0)
+    kernel = _recording(lambda x, out: np.maximum(x, 0, out=out))
     with _in_run():
-        parallel.split_inplace(kernel, 0)(small)
-    parallel.split_inplace(kernel, 0)(big)
-    assert [call[0][0] for call in kernel.calls] == [(1023, 512), (1024, 512)]
+        parallel.split_elementwise(kernel)(small, out=small)
+        got_fresh = parallel.split_elementwise(kernel)(fresh)
+    parallel.split_elementwise(kernel)(big, out=big)
+    assert [call[0][0] for call in kernel.calls] == [(1023, 512), (1024, 512), (1024, 512)]
     np.testing.assert_array_equal(small, ref_small)
     np.testing.assert_array_equal(big, ref_big)
+    np.testing.assert_array_equal(got_fresh, ref_fresh)
 
 
 def test_nchw_bias_add_in_a_plan_that_splits_work(threads):
@@ -772,7 +777,7 @@ def test_deep_mnist_loss_and_gradients_match_float64(threads, spy, mnist, n_thre
     if n_threads == 1:
         assert split == ""
     else:
-        for part in ("conv_blocks", "filter_grad", "input_grad", "max_pool_grad", "split_inplace", "matmul"):
+        for part in ("conv_blocks", "filter_grad", "input_grad", "max_pool_grad", "split_elementwise", "matmul"):
             assert part in split, (part, split)
 
 

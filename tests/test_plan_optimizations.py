@@ -151,3 +151,36 @@ def test_an_assign_result_is_a_variable_for_fusion():
             sess.run(tf.global_variables_initializer())
             _, got = sess.run([inc, upd], {dyt: np.ones((3, 2), np.float32)})
     np.testing.assert_array_equal(got, np.full((3, 2), -3.0, np.float32))   # ones^T @ ones = 3
+
+
+def test_an_add_may_write_into_its_second_operand_when_only_that_one_is_dead():
+    """Add declares destroy_map {0: (0, 1)}: with its first operand fetched (alive), the result goes into
+    the second, a dead temporary; both fetched values are right."""
+    x, y = _arr(4, 3), _arr(4, 3)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        xp, yp = tf.placeholder(tf.float32, [4, 3]), tf.placeholder(tf.float32, [4, 3])
+        p, q = xp * 2.0, yp * 3.0
+        s = tf.add(p, q)
+        got_p, got_s = sess.run([p, s], {xp: x, yp: y})
+        source = sess._plans[((p, s), (xp, yp))].source
+    np.testing.assert_allclose(got_p, x * 2, rtol=1e-6)
+    np.testing.assert_allclose(got_s, x.astype(np.float64) * 2 + y.astype(np.float64) * 3, rtol=1e-6, atol=1e-6)
+    add_line, = [line for line in source.splitlines() if line.endswith("(Add)")]
+    q_name = add_line.split("(")[1].split(",")[1].strip()
+    assert "out=%s" % q_name in add_line
+
+
+def test_fetched_pieces_of_a_split_fed_array_are_copies():
+    """Split's pieces are views of its input (a view_map function of the attrs): fetched, they are copied,
+    so writing into them leaves the caller's array alone."""
+    x = _arr(4, 6)
+    keep = x.copy()
+    with tf.Graph().as_default(), tf.Session() as sess:
+        xp = tf.placeholder(tf.float32, [4, 6])
+        a, b = tf.split(xp, 2, axis=1)
+        got_a, got_b = sess.run([a, b], {xp: x})
+    np.testing.assert_array_equal(got_a, keep[:, :3])
+    np.testing.assert_array_equal(got_b, keep[:, 3:])
+    got_a[...] = 0
+    got_b[...] = 0
+    np.testing.assert_array_equal(x, keep)

@@ -10,6 +10,7 @@ import numpy as np
 from nanotf.compiler import chunking
 from nanotf.compiler import plan as plan_lib
 from nanotf.framework import parallel
+from nanotf.framework.op_def import FUSION_RULES, make_fused_node, view_map_of
 
 
 # -- 1. constant folding
@@ -75,74 +76,83 @@ def alias_identities(plan, runtime):
 
 
 def may_alias(t, fed):
-    """True when value t may be memory someone else owns: variable storage or the caller's fed array."""
-    while True:
+    """True when value t may be memory someone else owns: the caller's fed array, or what a stateful op
+    returns (variable storage...). Followed back through the inputs t may be a view of (`view_map`)."""
+    stack, seen = [t], set()
+    while stack:
+        t = stack.pop()
         if t in fed:
             return True
+        if t in seen:
+            continue
+        seen.add(t)
         op = t._op
-        if not (op._def.forwards_input and op._inputs):
-            return op._def.stateful
-        t = op._inputs[0]
+        views = view_map_of(op).get(t._value_index, ())
+        if not views:
+            if op._def.stateful:
+                return True
+            continue
+        stack.extend(op._inputs[i] for i in views)
+    return False
 
 
 # -- 3. fusion
 def fuse_pairs(plan, runtime):
-    """A consumer and the producer of one of its inputs run as one kernel where a fusion is offered
-    (e.g. the SGD update with the matmul computing its gradient: one pass over the variable instead
-    of three). The fused step runs at the consumer's place and reads the producer's inputs there."""
+    """A consumer and the producer of one of its inputs run as one step of a fused op where a rule of
+    FUSION_RULES (framework/op_def.py) names the pair (e.g. `_FusedMatMulApplyGradientDescent`: the SGD
+    update with the matmul computing its gradient, one pass over the variable instead of three). The
+    fused step runs at the consumer's place and reads the producer's inputs there."""
     steps = {step.op: step for step in plan.steps}
-    pairs = {c: p for c, p in _fusable_pairs(plan).items()
-             if c in steps and p in steps and not any(plan.is_constant(t) for t in p._inputs)}
-    if not pairs:
+    matches = [(c, p, rule) for c, (p, rule) in _fusable_pairs(plan).items()
+               if c in steps and p in steps and not any(plan.is_constant(t) for t in p._inputs)]
+    if not matches:
         return
-    producers = set(pairs.values())
-    fused = []
-    for step in plan.steps:
-        op = step.op
-        if op in producers:
-            continue   # computed inside its consumer's fused kernel
-        producer = pairs.get(op)
-        if producer is not None:
-            d = op._def
-            kernel = runtime.fused_kernel(op, producer, lambda: d.fuse[producer._type](op, producer, runtime))
-            inputs = list(producer._inputs) + [t for j, t in enumerate(op._inputs)
-                                               if j not in d.ref_inputs and j != d.fuse_input]
-            step = plan_lib.Step(op, inputs, op._outputs, kernel)
-        fused.append(step)
-    plan.steps = fused
+    for consumer, producer, rule in matches:
+        node = make_fused_node(rule, consumer, producer)
+        kernel = runtime.fused_kernel(consumer, producer, lambda: node._def.kernel(node, runtime))
+        fused = plan_lib.Step(node, plan_lib.value_inputs(node), consumer._outputs, kernel)
+        fused.copies = steps[consumer].copies
+        steps[consumer] = fused
+        steps[producer] = None    # computed inside the fused kernel
+    plan.steps = [steps[step.op] for step in plan.steps if steps[step.op] is not None]
 
 
 def _fusable_pairs(plan):
-    """{consumer: producer} for pairs whose consumer's OpDef offers a fused kernel for the producer's
-    type and whose producer's single output feeds only that consumer (not fed, not fetched, pure).
+    """{consumer: (producer, rule)} for pairs a rule names whose producer's single output feeds only that
+    consumer (not fed, not fetched) and is pure.
 
     The fused kernel runs where the consumer runs, i.e. after updates that ops between the two
     may make to variables in place. So the producer's inputs must not be (views of) a variable
     that this plan updates: V's gradient U^T @ dR in M = U @ V must read U before U's update."""
+    rules = {}
+    for rule in FUSION_RULES:
+        rules.setdefault(rule.consumer, []).append(rule)
+    if not any(op._type in rules for op in plan.ops):
+        return {}
     updated = {op._inputs[j].op for op in plan.ops for j in op._def.ref_inputs}
     uses = {}
     for op in plan.ops:
         for j, t in enumerate(op._inputs):
             if j not in op._def.ref_inputs:
                 uses[t] = uses.get(t, 0) + 1
-    pairs = {}
+    pairs, paired = {}, set()
     for op in plan.ops:
-        d = op._def
-        if not d.fuse or len(op._outputs) != 1:
-            continue
-        t = op._inputs[d.fuse_input]
-        p = t.op
-        if (p._type in d.fuse and len(p._outputs) == 1 and not p._def.stateful and uses.get(t) == 1
-                and t not in plan.fed and t not in plan.fetched and p not in pairs.values()
-                and not any(_may_read_variable(x, updated, plan.fed) for x in p._inputs)):
-            pairs[op] = p
+        for rule in rules.get(op._type, ()):
+            t = op._inputs[rule.input_index]
+            p = t.op
+            if (p._type == rule.producer and len(op._outputs) == 1 and len(p._outputs) == 1
+                    and not p._def.stateful and uses.get(t) == 1 and t not in plan.fed and t not in plan.fetched
+                    and p not in paired and not any(_may_read_variable(x, updated, plan.fed) for x in p._inputs)):
+                pairs[op] = (p, rule)
+                paired.add(p)
+                break
     return pairs
 
 
 def _may_read_variable(t, variables, fed):
-    """Whether tensor t may be a variable of `variables` or a view of one: walks back through
-    kernels that may return (views of) their inputs, ref inputs included (an Assign returns the
-    variable's storage), stopping at fed values and fresh outputs."""
+    """Whether tensor t may be a variable of `variables` or a view of one: walks back through the inputs
+    each value may be a view of (`view_map`: an Assign returns the variable's storage), stopping at fed
+    values and at outputs that share no memory with any input."""
     stack, seen = [t], set()
     while stack:
         t = stack.pop()
@@ -152,17 +162,17 @@ def _may_read_variable(t, variables, fed):
         op = t.op
         if op in variables:
             return True
-        if not op._def.fresh_output:
-            stack.extend(op._inputs)
+        stack.extend(op._inputs[i] for i in view_map_of(op).get(t._value_index, ()))
     return False
 
 
 # -- 4. buffer donation (in place)
 def donate_dead_temporaries(plan, runtime):
-    """Lets an op with an in-place kernel (bias add, ReLU...) write into its input when nothing else
-    can see that array: a fresh result of another step (`fresh_output`), read exactly once (here),
-    not returned, of the same static shape and dtype as the output. Saves an allocation and a pass
-    over memory per op, and halves the peak memory of a layer."""
+    """Lets a step write its output k into the array of an input i its op may destroy (`destroy_map =
+    {k: (i, ...)}`) when nothing else can see that array: a fresh result of another step
+    (`fresh_output`), read exactly once (here), not returned, of output k's static shape and dtype.
+    The kernel is then called with `out=` that array: one allocation and one pass over memory less per
+    op (bias add, ReLU, Add...), and half the peak memory of a layer."""
     keep = plan.returned_names()
     uses, producer = {}, {}
     for step in plan.steps:
@@ -173,29 +183,40 @@ def donate_dead_temporaries(plan, runtime):
             if t not in plan.fed:   # a fed output is the caller's array, never a temporary
                 producer[plan.names[t]] = step.op
     for step in plan.steps:
-        op = step.op
-        d = op._def
-        if d.inplace is None or not step.inputs or step.kernel is not None:
-            continue
-        arg_inputs = [j for j in range(len(op._inputs)) if j not in d.ref_inputs]
-        index = arg_inputs.index(d.inplace_input)
-        name = plan.names.get(step.inputs[index])
-        src = producer.get(name)
-        if src is None or name in keep or uses.get(name) != 1 or not src._def.fresh_output:
-            continue
-        x, out = op._inputs[d.inplace_input], op._outputs[0]
-        # Static shapes must agree (the in-place kernels fall back to allocating when the runtime
-        # shapes broadcast input 0 larger); 0-d results may be NumPy scalars, which cannot be written.
-        if x.dtype is not out.dtype or not x.shape.ndims or not x.shape.is_compatible_with(out.shape):
-            continue
-        fn = runtime.inplace_kernel(op)
-        if d.elementwise and _may_be_big(out):   # big in-place elementwise steps go over the intra-op threads
-            fn = parallel.split_inplace(fn, index)
-        step.kernel = fn
+        d = step.op._def
+        if d.destroy_map and step.kernel is None:
+            index = _dead_input(plan, step, keep, uses, producer)
+            if index is not None:
+                step.out_input = index
+                if d.elementwise and _may_be_big(step.outputs[0]):   # big ones go over the intra-op threads
+                    step.kernel = parallel.split_elementwise(runtime.kernel(step.op))
+
+
+def _dead_input(plan, step, keep, uses, producer):
+    """The position in step.inputs of an input the step may overwrite, or None."""
+    op = step.op
+    d = op._def
+    value_index = [j for j in range(len(op._inputs)) if j not in d.ref_inputs]
+    for k, destroyable in sorted(d.destroy_map.items()):
+        out = op._outputs[k]
+        for i in destroyable:
+            if i not in value_index:
+                continue
+            x = op._inputs[i]
+            name = plan.names.get(x)
+            src = producer.get(name)
+            if src is None or name in keep or uses.get(name) != 1 or not src._def.fresh_output:
+                continue
+            # Static shapes must agree (kernels fall back to allocating when runtime shapes broadcast
+            # larger); 0-d results may be NumPy scalars, which cannot be written.
+            if x.dtype is not out.dtype or not x.shape.ndims or not x.shape.is_compatible_with(out.shape):
+                continue
+            return value_index.index(i)   # a kernel takes one `out=`: the first fit
+    return None
 
 
 def _may_be_big(t):
-    """Whether t may hold enough elements for parallel.split_inplace to split it (unknown: yes)."""
+    """Whether t may hold enough elements for parallel.split_elementwise to split it (unknown: yes)."""
     dims = t.shape.as_tuple()
     if dims is None or any(d is None for d in dims):
         return True

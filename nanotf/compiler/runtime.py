@@ -26,15 +26,9 @@ class Runtime:
             fn = self._kernels[op] = op._def.kernel(op, self)
         return fn
 
-    def inplace_kernel(self, op):
-        key = (op, "inplace")
-        fn = self._kernels.get(key)
-        if fn is None:
-            fn = self._kernels[key] = op._def.inplace(op, self)
-        return fn
-
     def fused_kernel(self, consumer, producer, build):
-        """The kernel running `producer` and `consumer` as one step, built once by `build()`."""
+        """The kernel of the fused op running `producer` and `consumer` as one step (compiler/passes.py,
+        fuse_pairs), built once by `build()`."""
         key = (consumer, producer, "fused")
         fn = self._kernels.get(key)
         if fn is None:

@@ -44,7 +44,7 @@ _np_matmul = np.matmul
 _monotonic = time.monotonic
 
 __all__ = ["num_threads", "set_intra_op_parallelism_threads", "get_intra_op_parallelism_threads",
-           "threads_for", "parallel_for", "matmul", "split_inplace", "splitting", "run_begin", "run_end",
+           "threads_for", "parallel_for", "matmul", "split_elementwise", "splitting", "run_begin", "run_end",
            "blas_threads"]
 
 _MAX_THREADS = 64
@@ -255,25 +255,25 @@ def matmul(a, b, out=None):
     return _np_matmul(a, b) if out is None else _np_matmul(a, b, out=out)
 
 
-def split_inplace(kernel, index):
-    """Wraps an elementwise kernel that writes its result into argument `index`: big arrays are
-    done in slices of the leading axis, one per thread (operands broadcast along that axis are
-    passed whole)."""
-    def split_inplace_kernel(*args):
-        x = args[index]
-        if not _local.split_runs or x.size < _MIN_SPLIT_ELEMENTS or _local.in_pool:
-            return kernel(*args)
+def split_elementwise(kernel):
+    """Wraps an elementwise kernel called with `out=` (an array it writes its result into): in a run
+    that splits work, a big `out` is done in slices of its leading axis, one per thread (operands
+    broadcast along that axis are passed whole). Without `out`, or when broadcasting would make the
+    result larger than `out`, the kernel runs as it is."""
+    def split_elementwise_kernel(*args, out=None):
+        if out is None or not _local.split_runs or out.size < _MIN_SPLIT_ELEMENTS or _local.in_pool:
+            return kernel(*args, out=out)
         shapes = [np.shape(a) for a in args]
-        if np.broadcast_shapes(*shapes) != x.shape:   # the kernel would allocate a larger result
-            return kernel(*args)
-        n, nd = x.shape[0], x.ndim
+        if np.broadcast_shapes(*shapes) != out.shape:   # the kernel would allocate a larger result
+            return kernel(*args, out=out)
+        n, nd = out.shape[0], out.ndim
         sliced = [len(s) == nd and s[0] == n for s in shapes]
 
         def part(i, j):
-            kernel(*[a[i:j] if cut else a for a, cut in zip(args, sliced)])
+            kernel(*[a[i:j] if cut else a for a, cut in zip(args, sliced)], out=out[i:j])
         parallel_for(part, n)
-        return x
-    return split_inplace_kernel
+        return out
+    return split_elementwise_kernel
 
 
 # -- BLAS threads
