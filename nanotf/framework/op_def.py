@@ -130,6 +130,13 @@ def registered_ops():
     return dict(_REGISTRY)
 
 
+def define_op(type_name, module, doc=None, **body):
+    """Registers the op type `type_name` from a table entry (families of alike ops: comparisons,
+    activations): an OpDef subclass of that name whose attributes are `body` (functions in it are
+    called without self, as methods written in a class body are)."""
+    return type(type_name, (OpDef,), dict(body, __module__=module, __qualname__=type_name, __doc__=doc))
+
+
 # -- reading the aliasing facts
 def view_map_of(op):
     """{output index: input indices it may be (a view of)} for this op (`is_identity` included)."""

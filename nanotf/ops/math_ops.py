@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from nanotf.framework import dtypes, parallel
-from nanotf.framework.op_def import OpDef, Sample, writes_into
+from nanotf.framework.op_def import OpDef, Sample, define_op, writes_into
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape, broadcast_shapes, unknown_shape
 from nanotf.ops import array_ops
@@ -1230,149 +1230,41 @@ def add_n(inputs, name=None):
     return apply_op("AddN", inputs, name=name or "AddN")
 
 
-# -- comparisons: broadcasting, bool output, not differentiable
+# -- comparisons and logical ops: one table entry per TF op type (elementwise ufuncs, not differentiable)
+def _bool_op(type_name, ufunc, infer, samples_of):
+    """Registers `type_name` computing the NumPy `ufunc`; returns its public wrapper (x, y) or (x)."""
+    if ufunc.nin == 2:
+        def wrapper(x, y, name=None):
+            return _binary(type_name, x, y, name)
+    else:
+        def wrapper(x, name=None):
+            return _unary(type_name, x, name)
+    define_op(type_name, __name__, elementwise=True, infer=infer, grad=None, kernel=lambda op, ctx: ufunc,
+              samples=samples_of(lambda *xs: wrapper(*xs)))
+    wrapper.__name__ = wrapper.__qualname__ = ufunc.__name__
+    return wrapper
+
+
 def _comparison_samples(fn):
     return [Sample(fn, [(2, 3), (2, 3)]), Sample(fn, [(2, 3), (3,)]), Sample(fn, [(), (2, 2)]),
             Sample(fn, [_INT_ARRAY, np.array([0, 0, 2], np.int32)])]
 
 
-class Equal(OpDef):
-    elementwise = True
-    infer = _binary_infer(_ANY, dtypes.bool)
-    grad = None
-
-    def kernel(op, ctx):
-        return np.equal
-
-    samples = _comparison_samples(lambda a, b: equal(a, b))
-
-
-def equal(x, y, name=None):
-    return _binary("Equal", x, y, name)
-
-
-class NotEqual(OpDef):
-    elementwise = True
-    infer = _binary_infer(_ANY, dtypes.bool)
-    grad = None
-
-    def kernel(op, ctx):
-        return np.not_equal
-
-    samples = _comparison_samples(lambda a, b: not_equal(a, b))
-
-
-def not_equal(x, y, name=None):
-    return _binary("NotEqual", x, y, name)
-
-
-class Less(OpDef):
-    elementwise = True
-    infer = _binary_infer(_NUMERIC, dtypes.bool)
-    grad = None
-
-    def kernel(op, ctx):
-        return np.less
-
-    samples = _comparison_samples(lambda a, b: less(a, b))
-
-
-def less(x, y, name=None):
-    return _binary("Less", x, y, name)
-
-
-class LessEqual(OpDef):
-    elementwise = True
-    infer = _binary_infer(_NUMERIC, dtypes.bool)
-    grad = None
-
-    def kernel(op, ctx):
-        return np.less_equal
-
-    samples = _comparison_samples(lambda a, b: less_equal(a, b))
-
-
-def less_equal(x, y, name=None):
-    return _binary("LessEqual", x, y, name)
-
-
-class Greater(OpDef):
-    elementwise = True
-    infer = _binary_infer(_NUMERIC, dtypes.bool)
-    grad = None
-
-    def kernel(op, ctx):
-        return np.greater
-
-    samples = _comparison_samples(lambda a, b: greater(a, b))
-
-
-def greater(x, y, name=None):
-    return _binary("Greater", x, y, name)
-
-
-class GreaterEqual(OpDef):
-    elementwise = True
-    infer = _binary_infer(_NUMERIC, dtypes.bool)
-    grad = None
-
-    def kernel(op, ctx):
-        return np.greater_equal
-
-    samples = _comparison_samples(lambda a, b: greater_equal(a, b))
-
-
-def greater_equal(x, y, name=None):
-    return _binary("GreaterEqual", x, y, name)
-
-
-# -- logical ops (bool only)
 _BOOL_PAIR = [np.array([[True, False], [True, True]]), np.array([False, True])]
 
 
-class LogicalAnd(OpDef):
-    elementwise = True
-    infer = _binary_infer(_BOOL)
-    grad = None
-
-    def kernel(op, ctx):
-        return np.logical_and
-
-    samples = [Sample(lambda a, b: logical_and(a, b), _BOOL_PAIR)]
-
-
-def logical_and(x, y, name=None):
-    return _binary("LogicalAnd", x, y, name)
-
-
-class LogicalOr(OpDef):
-    elementwise = True
-    infer = _binary_infer(_BOOL)
-    grad = None
-
-    def kernel(op, ctx):
-        return np.logical_or
-
-    samples = [Sample(lambda a, b: logical_or(a, b), _BOOL_PAIR)]
-
-
-def logical_or(x, y, name=None):
-    return _binary("LogicalOr", x, y, name)
-
-
-class LogicalNot(OpDef):
-    elementwise = True
-    infer = _unary_infer(_BOOL)
-    grad = None
-
-    def kernel(op, ctx):
-        return np.logical_not
-
-    samples = [Sample(lambda a: logical_not(a), _BOOL_PAIR[:1])]
-
-
-def logical_not(x, name=None):
-    return _unary("LogicalNot", x, name)
+_COMPARES = _binary_infer(_ANY, dtypes.bool)      # any two values of one dtype (strings too)
+_ORDERS = _binary_infer(_NUMERIC, dtypes.bool)
+_LOGICAL = _binary_infer(_BOOL)
+equal = _bool_op("Equal", np.equal, _COMPARES, _comparison_samples)
+not_equal = _bool_op("NotEqual", np.not_equal, _COMPARES, _comparison_samples)
+less = _bool_op("Less", np.less, _ORDERS, _comparison_samples)
+less_equal = _bool_op("LessEqual", np.less_equal, _ORDERS, _comparison_samples)
+greater = _bool_op("Greater", np.greater, _ORDERS, _comparison_samples)
+greater_equal = _bool_op("GreaterEqual", np.greater_equal, _ORDERS, _comparison_samples)
+logical_and = _bool_op("LogicalAnd", np.logical_and, _LOGICAL, lambda fn: [Sample(fn, _BOOL_PAIR)])
+logical_or = _bool_op("LogicalOr", np.logical_or, _LOGICAL, lambda fn: [Sample(fn, _BOOL_PAIR)])
+logical_not = _bool_op("LogicalNot", np.logical_not, _unary_infer(_BOOL), lambda fn: [Sample(fn, _BOOL_PAIR[:1])])
 
 
 def logical_xor(x, y, name="LogicalXor"):

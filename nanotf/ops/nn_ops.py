@@ -5,13 +5,14 @@ Activation gradients are separate ops (ReluGrad, SigmoidGrad, ...) as in TensorF
 its own gradient so second derivatives work. The cross-entropy ops compute loss and backprop
 in one shifted log-sum-exp pass, so logits of magnitude 1e4 stay finite.
 """
+import functools
 import numbers
 
 import numpy as np
 
 from nanotf.framework import dtypes
 from nanotf.framework import errors
-from nanotf.framework.op_def import OpDef, Sample, writes_into
+from nanotf.framework.op_def import OpDef, Sample, define_op, writes_into
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops import array_ops, math_ops
@@ -76,172 +77,85 @@ def _in_top_k_rows(op, sliced):
     return sliced[0] and sliced[1] and not any(sliced[2:])
 
 
-# -- activations
-class Relu(OpDef):
-    elementwise = True
-    fresh_output = True
-    destroy_map = {0: (0,)}
+# -- activations: one table entry per TF op type. The forward op y = f(x) is elementwise; its gradient is
+# the op named in `grad`, taking (g, x), (g, y) or TF's (y, dy) as `grad_args` says (g: the incoming
+# gradient, x: the features, y: the output). Each gradient op has a gradient of its own (second
+# derivatives work): by default the same op on (gg, its second input) and none for the mask it reads.
+def _activation(type_name, kernel, grad, grad_args, infer=_float_unary(), param="features", attrs=(),
+                inputs=_away_from_zero, public=None, more_samples=(), **facts):
+    """Registers the activation `type_name` computing kernel(x, **attrs); returns its public wrapper (taking
+    `param`), or uses `public` for its samples when the wrapper is written out. `inputs(shape)`: the
+    samples' input."""
+    def op_grad(op, g):
+        pick = {"g": g, "x": op._inputs[0], "y": op._outputs[0]}
+        return [apply_op(grad, [pick[a] for a in grad_args], {a: op._attrs[a] for a in attrs}, name=grad)]
 
-    infer = _real_unary
+    def op_kernel(op, ctx):
+        return functools.partial(kernel, **{a: op._attrs[a] for a in attrs}) if attrs else kernel
 
-    def kernel(op, ctx):
-        return lambda x, out=None: np.maximum(x, 0, out=out)
-
-    def grad(op, g):
-        return [_relu_grad(g, op._outputs[0])]    # masks by output > 0, as TF does
-
-    samples = [Sample(lambda x: relu(x), [_away_from_zero(s)]) for s in _SHAPES]
-
-
-def relu(features, name=None):
-    return apply_op("Relu", [convert_to_tensor(features)], name=name or "Relu")
-
-
-class ReluGrad(OpDef):
-    """gradients * (features > 0)."""
-    elementwise = True
-    fresh_output = True
-    destroy_map = {0: (0,)}
-
-    infer = _grad_pair_infer
-
-    def kernel(op, ctx):
-        return writes_into(lambda g, f, out=None: np.multiply(g, f > 0, out=out))
-
-    def grad(op, gg):
-        return [_relu_grad(gg, op._inputs[1]), None]   # zero almost everywhere w.r.t. features
-
-    samples = [Sample(lambda g, f: _relu_grad(g, f), [s, _away_from_zero(s)], grad=(0,)) for s in _SHAPES]
+    wrapper = public or _unary_wrapper(type_name, param)
+    define_op(type_name, __name__, elementwise=True, infer=infer, kernel=op_kernel, grad=op_grad,
+              samples=[Sample(lambda x: wrapper(x), [inputs(s)]) for s in _SHAPES] + list(more_samples), **facts)
+    return wrapper
 
 
-def _relu_grad(g, features):
-    return apply_op("ReluGrad", [g, features], name="ReluGrad")
+def _unary_wrapper(type_name, param):
+    def features_wrapper(features, name=None):
+        return apply_op(type_name, [convert_to_tensor(features)], name=name or type_name)
+
+    def x_wrapper(x, name=None):
+        return apply_op(type_name, [convert_to_tensor(x)], name=name or type_name)
+    wrapper = features_wrapper if param == "features" else x_wrapper
+    wrapper.__name__ = wrapper.__qualname__ = type_name.lower()
+    return wrapper
 
 
-class Relu6(OpDef):
-    elementwise = True
-    infer = _real_unary
+def _activation_grad(type_name, kernel, doc, grad=None, attrs=(), inputs=(None, _away_from_zero), **facts):
+    """Registers the gradient op `type_name` computing kernel(a, b, **attrs) (`doc` says what). `inputs`: per
+    input, a function of the shape giving the samples' input (None: normal values)."""
+    def mask_grad(op, gg):   # kernel(g, mask) is linear in g and flat in the mask almost everywhere
+        return [apply_op(type_name, [gg, op._inputs[1]], {a: op._attrs[a] for a in attrs}, name=type_name), None]
 
-    def kernel(op, ctx):
-        return lambda x: np.clip(x, 0, 6)
+    def op_kernel(op, ctx):
+        return functools.partial(kernel, **{a: op._attrs[a] for a in attrs}) if attrs else kernel
 
-    def grad(op, g):
-        return [_relu6_grad(g, op._inputs[0])]
-
-    samples = [Sample(lambda x: relu6(x), [lambda rng, s=s: rng.choice([-1.0, 1.0, 4.0], size=s) *
-                                           rng.uniform(0.1, 2.0, size=s)]) for s in _SHAPES]
-
-
-def relu6(features, name=None):
-    return apply_op("Relu6", [convert_to_tensor(features)], name=name or "Relu6")
+    samples = [Sample(lambda a, b: apply_op(type_name, [a, b], {"alpha": 0.2} if attrs else {}, name=type_name),
+                      [f(s) if f else s for f in inputs], grad=(0,) if grad is None else None) for s in _SHAPES]
+    define_op(type_name, __name__, doc, elementwise=True, infer=_grad_pair_infer, kernel=op_kernel,
+              grad=grad or mask_grad, samples=samples, **facts)
 
 
-class Relu6Grad(OpDef):
-    """gradients * (0 < features < 6)."""
-    elementwise = True
-    infer = _grad_pair_infer
-
-    def kernel(op, ctx):
-        return lambda g, f: g * ((f > 0) & (f < 6))
-
-    def grad(op, gg):
-        return [_relu6_grad(gg, op._inputs[1]), None]
-
-    samples = [Sample(lambda g, f: _relu6_grad(g, f), [s, _away_from_zero(s)], grad=(0,)) for s in _SHAPES]
+def _grad_op(type_name, a, b):
+    return apply_op(type_name, [a, b], name=type_name)
 
 
-def _relu6_grad(g, features):
-    return apply_op("Relu6Grad", [g, features], name="Relu6Grad")
+def _np_sigmoid(x):
+    """1 / (1 + e^-x) without overflow: only e^-|x| is ever computed."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
 
 
-class Elu(OpDef):
-    elementwise = True
-    infer = _float_unary()
-
-    def kernel(op, ctx):
-        # expm1 only of the non-positive part: no overflow warning from the branch np.where discards
-        return lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
-
-    def grad(op, g):
-        return [_elu_grad(g, op._outputs[0])]
-
-    samples = [Sample(lambda x: elu(x), [_away_from_zero(s)]) for s in _SHAPES]
+def _relu6_inputs(s):
+    return lambda rng: rng.choice([-1.0, 1.0, 4.0], size=s) * rng.uniform(0.1, 2.0, size=s)
 
 
-def elu(features, name=None):
-    return apply_op("Elu", [convert_to_tensor(features)], name=name or "Elu")
+def _normal(s):
+    return s
 
 
-class EluGrad(OpDef):
-    """gradients * (1 if outputs > 0 else outputs + 1)."""
-    elementwise = True
-    infer = _grad_pair_infer
-
-    def kernel(op, ctx):
-        return lambda g, y: np.where(y > 0, g, g * (y + 1))
-
-    def grad(op, gg):
-        g, y = op._inputs
-        # d/dy is gg * g where y < 0, else 0; ReluGrad(v, -y) is exactly that mask.
-        return [_elu_grad(gg, y), _relu_grad(math_ops.multiply(gg, g), math_ops.negative(y))]
-
-    samples = [Sample(lambda g, y: _elu_grad(g, y), [s, lambda rng, s=s: rng.choice([-1.0, 1.0], size=s) *
-                                                     rng.uniform(0.1, 0.9, size=s)]) for s in _SHAPES]
-
-
-def _elu_grad(g, outputs):
-    return apply_op("EluGrad", [g, outputs], name="EluGrad")
-
-
-class Softplus(OpDef):
-    elementwise = True
-    infer = _float_unary()
-
-    def kernel(op, ctx):
-        return lambda x: np.logaddexp(x, 0)   # log(1 + e^x) without overflow
-
-    def grad(op, g):
-        return [_softplus_grad(g, op._inputs[0])]
-
-    samples = [Sample(lambda x: softplus(x), [s]) for s in _SHAPES]
-
-
-def softplus(features, name=None):
-    return apply_op("Softplus", [convert_to_tensor(features)], name=name or "Softplus")
-
-
-class SoftplusGrad(OpDef):
-    """gradients * sigmoid(features)."""
-    elementwise = True
-    infer = _grad_pair_infer
-
-    def kernel(op, ctx):
-        return lambda g, x: g * _np_sigmoid(x)
-
-    def grad(op, gg):
-        g, x = op._inputs
-        return [_softplus_grad(gg, x), _sigmoid_grad(sigmoid(x), math_ops.multiply(gg, g))]
-
-    samples = [Sample(lambda g, x: _softplus_grad(g, x), [s, s]) for s in _SHAPES]
-
-
-def _softplus_grad(g, features):
-    return apply_op("SoftplusGrad", [g, features], name="SoftplusGrad")
-
-
-class LeakyRelu(OpDef):
-    elementwise = True
-    infer = _float_unary()
-
-    def kernel(op, ctx):
-        alpha = op._attrs["alpha"]
-        return lambda x: np.where(x > 0, x, x * alpha)
-
-    def grad(op, g):
-        return [_leaky_relu_grad(g, op._inputs[0], op._attrs["alpha"])]
-
-    samples = [Sample(lambda x: leaky_relu(x), [_away_from_zero(s)]) for s in _SHAPES] + \
-        [Sample(lambda x: leaky_relu(x, alpha=0.5), [_away_from_zero((3, 2))])]
+# ReluGrad masks by the output y > 0, as TF's does
+relu = _activation("Relu", lambda x, out=None: np.maximum(x, 0, out=out), "ReluGrad", ("g", "y"), infer=_real_unary,
+                   fresh_output=True, destroy_map={0: (0,)})
+relu6 = _activation("Relu6", lambda x: np.clip(x, 0, 6), "Relu6Grad", ("g", "x"), infer=_real_unary, inputs=_relu6_inputs)
+# expm1 only of the non-positive part: no overflow warning from the branch np.where discards
+elu = _activation("Elu", lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))), "EluGrad", ("g", "y"))
+softplus = _activation("Softplus", lambda x: np.logaddexp(x, 0), "SoftplusGrad", ("g", "x"), inputs=_normal)
+_activation("LeakyRelu", lambda x, alpha: np.where(x > 0, x, x * alpha), "LeakyReluGrad", ("g", "x"), attrs=("alpha",),
+            public=lambda x: leaky_relu(x),
+            more_samples=[Sample(lambda x: leaky_relu(x, alpha=0.5), [_away_from_zero((3, 2))])])
+sigmoid = _activation("Sigmoid", _np_sigmoid, "SigmoidGrad", ("y", "g"), infer=_float_unary("x"), param="x",
+                      inputs=_normal)
+tanh = _activation("Tanh", np.tanh, "TanhGrad", ("y", "g"), infer=_float_unary("x"), param="x", inputs=_normal)
 
 
 def leaky_relu(features, alpha=0.2, name=None):
@@ -253,103 +167,45 @@ def leaky_relu(features, alpha=0.2, name=None):
         return apply_op("LeakyRelu", [x], {"alpha": float(alpha)}, name=scope)
 
 
-class LeakyReluGrad(OpDef):
-    """gradients * (1 if features > 0 else alpha)."""
-    elementwise = True
-    infer = _grad_pair_infer
-
-    def kernel(op, ctx):
-        alpha = op._attrs["alpha"]
-        return lambda g, x: np.where(x > 0, g, g * alpha)
-
-    def grad(op, gg):
-        return [_leaky_relu_grad(gg, op._inputs[1], op._attrs["alpha"]), None]
-
-    samples = [Sample(lambda g, x: _leaky_relu_grad(g, x, 0.2), [s, _away_from_zero(s)], grad=(0,))
-               for s in _SHAPES]
+def _elu_grad_grad(op, gg):
+    g, y = op._inputs
+    # d/dy is gg * g where y < 0, else 0; ReluGrad(v, -y) is exactly that mask.
+    return [_grad_op("EluGrad", gg, y), _grad_op("ReluGrad", math_ops.multiply(gg, g), math_ops.negative(y))]
 
 
-def _leaky_relu_grad(g, features, alpha):
-    return apply_op("LeakyReluGrad", [g, features], {"alpha": alpha}, name="LeakyReluGrad")
+def _softplus_grad_grad(op, gg):
+    g, x = op._inputs
+    return [_grad_op("SoftplusGrad", gg, x), _grad_op("SigmoidGrad", sigmoid(x), math_ops.multiply(gg, g))]
 
 
-def _np_sigmoid(x):
-    """1 / (1 + e^-x) without overflow: only e^-|x| is ever computed."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1, e) / (1 + e)
+def _sigmoid_grad_grad(op, gg):
+    y, dy = op._inputs
+    gdy = math_ops.multiply(gg, dy)
+    return [math_ops.subtract(gdy, math_ops.multiply(2.0, math_ops.multiply(gdy, y))), _grad_op("SigmoidGrad", y, gg)]
 
 
-class Sigmoid(OpDef):
-    elementwise = True
-    infer = _float_unary("x")
-
-    def kernel(op, ctx):
-        return _np_sigmoid
-
-    def grad(op, g):
-        return [_sigmoid_grad(op._outputs[0], g)]
-
-    samples = [Sample(lambda x: sigmoid(x), [s]) for s in _SHAPES]
+def _tanh_grad_grad(op, gg):
+    y, dy = op._inputs
+    return [math_ops.multiply(math_ops.multiply(gg, -2.0), math_ops.multiply(dy, y)), _grad_op("TanhGrad", y, gg)]
 
 
-def sigmoid(x, name=None):
-    return apply_op("Sigmoid", [convert_to_tensor(x)], name=name or "Sigmoid")
+def _elu_outputs(s):   # y = elu(x) away from the kink at 0, inside (-1, 1)
+    return lambda rng: rng.choice([-1.0, 1.0], size=s) * rng.uniform(0.1, 0.9, size=s)
 
 
-class SigmoidGrad(OpDef):
-    """dy * y * (1 - y), inputs (y, dy) in TensorFlow's order."""
-    elementwise = True
-    infer = _grad_pair_infer
-
-    def kernel(op, ctx):
-        return lambda y, dy: dy * (y * (1 - y))
-
-    def grad(op, gg):
-        y, dy = op._inputs
-        gdy = math_ops.multiply(gg, dy)
-        return [math_ops.subtract(gdy, math_ops.multiply(2.0, math_ops.multiply(gdy, y))), _sigmoid_grad(y, gg)]
-
-    samples = [Sample(lambda y, dy: _sigmoid_grad(y, dy), [s, s]) for s in _SHAPES]
-
-
-def _sigmoid_grad(y, dy):
-    return apply_op("SigmoidGrad", [y, dy], name="SigmoidGrad")
-
-
-class Tanh(OpDef):
-    elementwise = True
-    infer = _float_unary("x")
-
-    def kernel(op, ctx):
-        return np.tanh
-
-    def grad(op, g):
-        return [_tanh_grad(op._outputs[0], g)]
-
-    samples = [Sample(lambda x: tanh(x), [s]) for s in _SHAPES]
-
-
-def tanh(x, name=None):
-    return apply_op("Tanh", [convert_to_tensor(x)], name=name or "Tanh")
-
-
-class TanhGrad(OpDef):
-    """dy * (1 - y^2), inputs (y, dy)."""
-    elementwise = True
-    infer = _grad_pair_infer
-
-    def kernel(op, ctx):
-        return lambda y, dy: dy * (1 - y * y)
-
-    def grad(op, gg):
-        y, dy = op._inputs
-        return [math_ops.multiply(math_ops.multiply(gg, -2.0), math_ops.multiply(dy, y)), _tanh_grad(y, gg)]
-
-    samples = [Sample(lambda y, dy: _tanh_grad(y, dy), [s, s]) for s in _SHAPES]
-
-
-def _tanh_grad(y, dy):
-    return apply_op("TanhGrad", [y, dy], name="TanhGrad")
+_activation_grad("ReluGrad", writes_into(lambda g, f, out=None: np.multiply(g, f > 0, out=out)),
+                 "gradients * (features > 0).", fresh_output=True, destroy_map={0: (0,)})
+_activation_grad("Relu6Grad", lambda g, f: g * ((f > 0) & (f < 6)), "gradients * (0 < features < 6).")
+_activation_grad("EluGrad", lambda g, y: np.where(y > 0, g, g * (y + 1)),
+                 "gradients * (1 if outputs > 0 else outputs + 1).", grad=_elu_grad_grad, inputs=(None, _elu_outputs))
+_activation_grad("SoftplusGrad", lambda g, x: g * _np_sigmoid(x), "gradients * sigmoid(features).",
+                 grad=_softplus_grad_grad, inputs=(None, None))
+_activation_grad("LeakyReluGrad", lambda g, x, alpha: np.where(x > 0, g, g * alpha),
+                 "gradients * (1 if features > 0 else alpha).", attrs=("alpha",))
+_activation_grad("SigmoidGrad", lambda y, dy: dy * (y * (1 - y)),
+                 "dy * y * (1 - y), inputs (y, dy) in TensorFlow's order.", grad=_sigmoid_grad_grad, inputs=(None, None))
+_activation_grad("TanhGrad", lambda y, dy: dy * (1 - y * y), "dy * (1 - y^2), inputs (y, dy).", grad=_tanh_grad_grad,
+                 inputs=(None, None))
 
 
 # -- row reductions over a short last axis (10 classes): NumPy's x.max(axis=1) / x.sum(axis=1) are
