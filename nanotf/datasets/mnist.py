@@ -309,13 +309,8 @@ class DataSet(object):
             return self._labels
         return self._labels[self._order]
 
-    @property
-    def num_examples(self):
-        return self._num_examples
-
-    @property
-    def epochs_completed(self):
-        return self._epochs_completed
+    num_examples = property(lambda self: self._num_examples)
+    epochs_completed = property(lambda self: self._epochs_completed)
 
     # -- batches ------------------------------------------------------
     def _convert(self, raw, copy):

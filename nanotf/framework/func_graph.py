@@ -50,16 +50,17 @@ class FuncGraph(Graph):
         # forward function graph -> fn(tensor) giving the outer tensor its capture placeholder stands for
         self.forward_graphs = dict(forward_graphs or {})
 
-    # -- shared with the outermost graph
+    # -- shared with the outermost graph: read here, changed there
+    _names_in_use = property(lambda self: self._root._names_in_use)
+    _collections = property(lambda self: self._root._collections)
+    _version = property(lambda self: self._root._version)
+
     def _next_id(self):
         return self._root._next_id()
 
-    def _shared(name):   # noqa: N805 - builds a property forwarding an attribute to the outermost graph
+    def _shared(name):   # noqa: N805 - builds a property reading and writing an attribute of the outermost graph
         return property(lambda self: getattr(self._root, name, None),
                         lambda self, v: setattr(self._root, name, v))
-    _names_in_use = _shared("_names_in_use")
-    _collections = _shared("_collections")
-    _version = _shared("_version")
     seed = _shared("seed")
     _vars_store = _shared("_vars_store")
     _var_scope_store = _shared("_var_scope_store")

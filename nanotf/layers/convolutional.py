@@ -18,6 +18,7 @@ class _Conv(_KernelLayer):
     """A convolution of `rank` spatial dimensions (a class attribute of each subclass). strides and
     dilation_rate: an int for every dimension, or one per dimension."""
     rank = None
+    _output_length = staticmethod(utils.conv_output_length)   # (size, kernel size, padding, stride) -> size
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format="channels_last",
                  dilation_rate=1, activation=None, use_bias=True, kernel_initializer=None,
@@ -75,8 +76,7 @@ class _Conv(_KernelLayer):
     def compute_output_shape(self, input_shape):
         dims = TensorShape(input_shape).as_list()
         spatial = dims[2:] if self.data_format == "channels_first" else dims[1:-1]
-        out = [utils.conv_output_length(n, k, self.padding, s)
-               for n, k, s in zip(spatial, self.kernel_size, self.strides)]
+        out = [self._output_length(n, k, self.padding, s) for n, k, s in zip(spatial, self.kernel_size, self.strides)]
         if self.data_format == "channels_first":
             return TensorShape([dims[0], self.filters] + out)
         return TensorShape([dims[0]] + out + [self.filters])
@@ -99,6 +99,8 @@ class Conv2DTranspose(Conv2D):
     """The transpose of Conv2D (a 'deconvolution'): kernel [kh, kw, filters, in]; output size
     in*stride ('same') or in*stride + max(k - stride, 0) ('valid')."""
 
+    _output_length = staticmethod(utils.deconv_output_length)
+
     def _kernel_shape(self, channels):
         return list(self.kernel_size) + [self.filters, channels]
 
@@ -119,15 +121,6 @@ class Conv2DTranspose(Conv2D):
                                       padding=self.padding.upper())
         y.set_shape([dims[0]] + [o if isinstance(o, int) else None for o in out] + [self.filters])
         return y
-
-    def compute_output_shape(self, input_shape):
-        dims = TensorShape(input_shape).as_list()
-        spatial = dims[2:] if self.data_format == "channels_first" else dims[1:-1]
-        out = [utils.deconv_output_length(n, k, self.padding, s)
-               for n, k, s in zip(spatial, self.kernel_size, self.strides)]
-        if self.data_format == "channels_first":
-            return TensorShape([dims[0], self.filters] + out)
-        return TensorShape([dims[0]] + out + [self.filters])
 
 
 def _functional(cls, inputs, filters, kernel_size, strides, padding, data_format, dilation_rate, activation,

@@ -18,8 +18,8 @@ from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import apply_op, convert_to_tensor
 from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops import array_ops, math_ops
-from nanotf.ops.lstm_ops import (KEEP_ATTR, _in_parts, _is_zeros, _keeps, _num_parts, _rows, _step_buffers, _unsaved,
-                                 _weight_gradient)
+from nanotf.ops.lstm_ops import (KEEP_ATTR, _in_parts, _incoming_dh, _is_zeros, _keeps, _num_parts, _rows,
+                                 _step_buffers, _unsaved, _weight_gradient)
 
 __all__ = []
 
@@ -258,14 +258,7 @@ def _backward_slice(wg, wc, I, lengths, a_g, xh, xrh, cand, d_out, d_h, g_gates,
         g2 = g_gates[t]
         gr, gu = g2[:H], g2[H:]
         gc = g_cand[t]
-        if d_outT is None:
-            dhn[...] = dh
-        else:
-            np.add(dh, d_outT[t], out=dhn)
-        if lengths is not None:
-            live = (t < lengths)[None, :]
-            keep_h = np.where(live, 0, dh)
-            dhn *= live
+        _, keep_h = _incoming_dh(dh, d_outT, t, lengths, dhn)
         # h = c + u * (h_prev - c)
         np.subtract(1, u, out=tmp)
         np.multiply(dhn, tmp, out=gc)              # dc

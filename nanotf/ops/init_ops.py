@@ -49,26 +49,26 @@ class Initializer:
         return dtypes.as_dtype(dtype) if dtype is not None else self.dtype
 
 
-class Zeros(Initializer):
+class _Fill(Initializer):
+    """Every element the same: what `_fill` (array_ops.zeros or ones) gives."""
+    _fill = None
+
     def __init__(self, dtype=dtypes.float32):
         self.dtype = dtypes.as_dtype(dtype)
 
     def __call__(self, shape, dtype=None, partition_info=None):
-        return array_ops.zeros(shape, self._dtype_or_default(dtype))
+        return self._fill(shape, self._dtype_or_default(dtype))
 
     def get_config(self):
         return {"dtype": self.dtype.name}
 
 
-class Ones(Initializer):
-    def __init__(self, dtype=dtypes.float32):
-        self.dtype = dtypes.as_dtype(dtype)
+class Zeros(_Fill):
+    _fill = staticmethod(array_ops.zeros)
 
-    def __call__(self, shape, dtype=None, partition_info=None):
-        return array_ops.ones(shape, self._dtype_or_default(dtype))
 
-    def get_config(self):
-        return {"dtype": self.dtype.name}
+class Ones(_Fill):
+    _fill = staticmethod(array_ops.ones)
 
 
 class Constant(Initializer):

@@ -393,6 +393,21 @@ def _backward(x, w, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h):
     return outs + tuple(sum(part[1][k] for part in parts) for k in range(3))
 
 
+def _incoming_dh(dh, d_outT, t, lengths, dhn):
+    """Sets dhn to the gradient reaching step t's h: dh (from step t + 1) plus d_outT[t] (from output t, when
+    there is one), zero where the sequence ended before step t. Returns (the [1, B] live mask, the part of dh
+    that passes a finished sequence's step untouched), both None without sequence lengths."""
+    if d_outT is None:
+        dhn[...] = dh
+    else:
+        np.add(dh, d_outT[t], out=dhn)
+    if lengths is None:
+        return None, None
+    live = (t < lengths)[None, :]
+    dhn *= live
+    return live, np.where(live, 0, dh)
+
+
 def _rows(g, sl, axis):
     if np.ndim(g) == 0:
         return g
@@ -427,15 +442,9 @@ def _backward_slice(w, I, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h,
         d4[2 * H:] *= z[2 * H:]
         np.add(j, 1, out=tmp)
         d4[H:2 * H] *= tmp
-        if d_outT is None:
-            dhn[...] = dh
-        else:
-            np.add(dh, d_outT[t], out=dhn)
-        if lengths is not None:
-            live = (t < lengths)[None, :]
-            keep_h = np.where(live, 0, dh)
+        live, keep_h = _incoming_dh(dh, d_outT, t, lengths, dhn)
+        if live is not None:
             keep_c = np.where(live, 0, dc)
-            dhn *= live
             np.multiply(dc, live, out=dcc)
         else:
             dcc[...] = dc

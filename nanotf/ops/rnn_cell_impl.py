@@ -260,14 +260,8 @@ class RNNCell:
 class LayerRNNCell(RNNCell):
     """TF's name for cells that create their variables in build() (all of nanotf's cells do). Unless a
     subclass says otherwise, its state and its output are `num_units` wide."""
-
-    @property
-    def state_size(self):
-        return self._num_units
-
-    @property
-    def output_size(self):
-        return self._num_units
+    state_size = property(lambda self: self._num_units)
+    output_size = property(lambda self: self._num_units)
 
 
 def _check_input_depth(cell, inputs_shape):
@@ -426,13 +420,8 @@ class LSTMCell(LayerRNNCell):
             self._state_size = LSTMStateTuple(n, n) if state_is_tuple else 2 * n
             self._output_size = n
 
-    @property
-    def state_size(self):
-        return self._state_size
-
-    @property
-    def output_size(self):
-        return self._output_size
+    state_size = property(lambda self: self._state_size)
+    output_size = property(lambda self: self._output_size)
 
     def build(self, inputs_shape):
         depth = _check_input_depth(self, inputs_shape)

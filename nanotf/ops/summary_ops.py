@@ -115,12 +115,17 @@ class ScalarSummary(_SummaryOp):
         return scalar_summary
 
 
+def _tag_and_values_op(op_type, tag_arg, tag, values, name):
+    """The raw op `op_type`(tag, values): its tag input is called `tag_arg` (TF's gen_logging_ops)."""
+    with name_scope(name, op_type, [tag, values]) as scope:
+        tag = convert_to_tensor(tag, dtype=dtypes.string, name=tag_arg)
+        values = convert_to_tensor(values, name="values")
+        return create_op(op_type, [tag, values], {"T": values.dtype}, name=scope).outputs[0]
+
+
 def scalar_summary(tags, values, name=None):
     """The raw ScalarSummary op (TF's gen_logging_ops.scalar_summary)."""
-    with name_scope(name, "ScalarSummary", [tags, values]) as scope:
-        tags = convert_to_tensor(tags, dtype=dtypes.string, name="tags")
-        values = convert_to_tensor(values, name="values")
-        return create_op("ScalarSummary", [tags, values], {"T": values.dtype}, name=scope).outputs[0]
+    return _tag_and_values_op("ScalarSummary", "tags", tags, values, name)
 
 
 # -- HistogramSummary
@@ -183,10 +188,7 @@ class HistogramSummary(_SummaryOp):
 
 def histogram_summary(tag, values, name=None):
     """The raw HistogramSummary op."""
-    with name_scope(name, "HistogramSummary", [tag, values]) as scope:
-        tag = convert_to_tensor(tag, dtype=dtypes.string, name="tag")
-        values = convert_to_tensor(values, name="values")
-        return create_op("HistogramSummary", [tag, values], {"T": values.dtype}, name=scope).outputs[0]
+    return _tag_and_values_op("HistogramSummary", "tag", tag, values, name)
 
 
 # -- ImageSummary

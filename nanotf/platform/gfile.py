@@ -39,6 +39,14 @@ def _error_from(exc, path):
     return cls(None, None, "%s; %s" % (path, exc.strerror or exc))
 
 
+def _os_call(fn, path, **kwargs):
+    """fn(path, **kwargs), an OSError turned into the tf.errors class it stands for."""
+    try:
+        return fn(path, **kwargs)
+    except OSError as exc:
+        raise _error_from(exc, path) from None
+
+
 def Exists(filename):
     """True if filename (a file or a directory) exists."""
     return os.path.exists(_path(filename))
@@ -51,11 +59,7 @@ def IsDirectory(dirname):
 
 def MkDir(dirname):
     """Creates one directory; its parent must exist (NotFoundError) and it must not (AlreadyExistsError)."""
-    dirname = _path(dirname)
-    try:
-        os.mkdir(dirname)
-    except OSError as exc:
-        raise _error_from(exc, dirname) from None
+    _os_call(os.mkdir, _path(dirname))
 
 
 Mkdir = MkDir
@@ -68,19 +72,12 @@ def MakeDirs(dirname):
         return
     if os.path.exists(dirname):
         raise errors.FailedPreconditionError(None, None, "%s exists and is not a directory" % dirname)
-    try:
-        os.makedirs(dirname, exist_ok=True)
-    except OSError as exc:
-        raise _error_from(exc, dirname) from None
+    _os_call(os.makedirs, dirname, exist_ok=True)
 
 
 def Remove(filename):
     """Deletes a file (NotFoundError if it is missing; FailedPreconditionError for a directory)."""
-    filename = _path(filename)
-    try:
-        os.remove(filename)
-    except OSError as exc:
-        raise _error_from(exc, filename) from None
+    _os_call(os.remove, _path(filename))
 
 
 def DeleteRecursively(dirname):

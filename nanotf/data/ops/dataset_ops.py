@@ -40,6 +40,14 @@ def _checked_int(t, name):
     return t
 
 
+def _positive(run, t, what):
+    """The value of the int64 scalar tensor `t` in this run; InvalidArgumentError unless it is > 0."""
+    n = int(run.values[t])
+    if n <= 0:
+        raise errors.InvalidArgumentError(None, None, "%s must be greater than zero." % what)
+    return n
+
+
 def _constant_value(t):
     """The value of a Const scalar (for static shapes), else None."""
     if isinstance(t, ops_mod.Tensor) and t.op.type == "Const":
@@ -528,10 +536,7 @@ class _BatchingDataset(_UnaryDataset):
         return [self._batch_size]
 
     def _size(self, run):
-        n = int(run.values[self._batch_size])
-        if n <= 0:
-            raise errors.InvalidArgumentError(None, None, "Batch size must be greater than zero.")
-        return n
+        return _positive(run, self._batch_size, "Batch size")
 
     def _lists(self, it, n):
         """Lists of n consecutive elements of `it`; the last may be shorter unless drop_remainder."""
@@ -634,18 +639,14 @@ class ShuffleDataset(_UnaryDataset):
         return [self._buffer_size]
 
     def _gen(self, run):
-        size = int(run.values[self._buffer_size])
-        if size <= 0:
-            raise errors.InvalidArgumentError(None, None, "buffer_size must be greater than zero.")
+        size = _positive(run, self._buffer_size, "buffer_size")
         return _shuffle(self._input._gen(run), size, self._next_rng(run))
 
     def _index_stream(self, run):
         inner = self._input._index_stream(run)
         if inner is None:
             return None
-        size = int(run.values[self._buffer_size])
-        if size <= 0:
-            raise errors.InvalidArgumentError(None, None, "buffer_size must be greater than zero.")
+        size = _positive(run, self._buffer_size, "buffer_size")
         return inner[0], _shuffle(inner[1], size, self._next_rng(run))
 
     def _next_rng(self, run):
