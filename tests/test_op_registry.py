@@ -253,14 +253,10 @@ def _kernel_args(sess, op, feeds):
     return [v.copy() if isinstance(v, np.ndarray) else v for v in values]
 
 
-def _input_arrays(op, args, ctx):
-    """(input index, array) for every array the kernel can see: its arguments and the storage of
-    the variables behind its ref inputs."""
-    arrays = [(j, a) for (j, _), a in zip(_value_inputs(op), args)]
-    for j, t in enumerate(op.inputs):
-        if j in op.op_def.ref_inputs and t.op in ctx.variables:
-            arrays.append((j, ctx.variables[t.op]))
-    return arrays
+def _ref_storage(op, ctx):
+    """(input index, array) of the storage of the variables behind op's ref inputs."""
+    return [(j, ctx.variables[t.op]) for j, t in enumerate(op.inputs)
+            if j in op.op_def.ref_inputs and t.op in ctx.variables]
 
 
 def _as_outputs(op, result):
@@ -287,12 +283,15 @@ def _restore(ctx, saved):
 
 
 def _call(op, ctx, args, start, **kw):
-    """Runs op's kernel from the variable state `start`: (outputs, copies of outputs and variables after)."""
+    """Runs op's kernel from the variable state `start`: (outputs, copies of the outputs, of the variables
+    after, and (input index, array) of every array the kernel could see: its arguments and the variables'
+    storage before and after the call, which an update may replace)."""
     _restore(ctx, start)
+    seen = [(j, a) for (j, _), a in zip(_value_inputs(op), args)] + _ref_storage(op, ctx)
     with np.errstate(all="ignore"):
         outputs = _as_outputs(op, op.op_def.kernel(op, ctx)(*args, **kw))
     copies = [np.array(o, copy=True) for o in outputs]
-    return outputs, copies, _snapshot(ctx)
+    return outputs, copies, _snapshot(ctx), seen + _ref_storage(op, ctx)
 
 
 def _assert_same_values(got, want, what):
@@ -328,8 +327,7 @@ def _check_facts(op, sess, feeds, exercised):
     views = view_map_of(op)
     allowed = {(k, j) for k, js in views.items() for j in js}
 
-    outputs, plain, plain_state = _call(op, ctx, args, start)
-    arrays = _input_arrays(op, args, ctx)
+    outputs, plain, plain_state, arrays = _call(op, ctx, args, start)
     shared = _sharing(outputs, arrays) - allowed
     assert not shared, "%s %r: output/input pairs share memory without a view_map entry: %s" % (
         op.type, op.name, sorted(shared))
@@ -337,7 +335,7 @@ def _check_facts(op, sess, feeds, exercised):
         assert outputs[0] is args[0], "%s is_identity, but the kernel does not return input 0 itself" % op.type
 
     if d.fresh_output:
-        again, _, _ = _call(op, ctx, [a.copy() if isinstance(a, np.ndarray) else a for a in args], start)
+        again = _call(op, ctx, [a.copy() if isinstance(a, np.ndarray) else a for a in args], start)[0]
         state = list(ctx.variables.values())
         for k, o in enumerate(outputs):
             assert isinstance(o, np.generic) or (isinstance(o, np.ndarray) and o.flags.writeable), (
@@ -354,11 +352,11 @@ def _check_facts(op, sess, feeds, exercised):
                 continue   # the compiler donates only an input of the output's shape and dtype
             exercised.add((k, i))
             donated = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-            outs, got, got_state = _call(op, ctx, donated, start, out=donated[value_positions[i]])
+            outs, got, got_state, seen = _call(op, ctx, donated, start, out=donated[value_positions[i]])
             what = "%s %r with out=input %d" % (op.type, op.name, i)
             _assert_same_values(got, plain, what)
             _assert_same_state(got_state, plain_state, what)
-            shared = _sharing(outs, _input_arrays(op, donated, ctx)) - allowed - {(k, i)}
+            shared = _sharing(outs, seen) - allowed - {(k, i)}
             assert not shared, "%s: output/input pairs share memory undeclared: %s" % (what, sorted(shared))
     _restore(ctx, start)
 
@@ -433,9 +431,9 @@ def test_fused_op_equals_its_producer_then_consumer(fused_type, index):
         product = producer.op_def.kernel(producer, ctx)(*_kernel_args(sess, producer, feeds))
         consumer_args = _kernel_args(sess, consumer, feeds)
         consumer_args[[j for j, _ in _value_inputs(consumer)].index(rule.input_index)] = product
-        _, want, want_state = _call(consumer, ctx, consumer_args, start)
+        _, want, want_state, _ = _call(consumer, ctx, consumer_args, start)
 
-        _, got, got_state = _call(fused, ctx, _kernel_args(sess, fused, feeds), start)
+        _, got, got_state, _ = _call(fused, ctx, _kernel_args(sess, fused, feeds), start)
         _assert_same_values(got, want, "%s vs %s(%s)" % (fused_type, rule.consumer, rule.producer))
         _assert_same_state(got_state, want_state, fused_type)
 

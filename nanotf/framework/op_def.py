@@ -84,17 +84,10 @@ class OpDef:
                               #   kernel writing into `out=` may run on slices of axis 0 concurrently
     row_wise = False          # True: output row i depends only on row i of input 0 (other inputs whole, free of
                               #   the batch); or fn(op, sliced_flags) -> bool. Lets a big batch run in slices
-                              #   (client/_chunking.py). `elementwise` ops are row-wise by their own rule
+                              #   (compiler/chunking.py). `elementwise` ops are row-wise by their own rule
     splits_work = False       # kernel splits big work over the intra-op pool: plans holding it run BLAS
                               #   single-threaded and split big products too (see framework/parallel.py)
     samples = ()
-    # -- transitional: the Session's previous compiler reads these; derived from the facts above
-    forwards_input = False    # kernel may return (a view of) input 0 unchanged
-    inplace = None            # fn(op, ctx) -> kernel that may overwrite input `inplace_input`
-    inplace_input = 0
-    fuse = {}                 # producer op type -> fn(op, producer, ctx): the fused op's kernel
-    fuse_input = 0
-    num_outputs_hint = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -107,7 +100,6 @@ class OpDef:
             raise KeyError("Op type %r registered twice: at %s and at %s" % (name, _REGISTRY[name]._where, where))
         cls._where = where
         _REGISTRY[name] = cls
-        _derive_transitional_hints(cls)
 
     @staticmethod
     def lookup(type_name):
@@ -262,27 +254,3 @@ def _specs(specs):
     if isinstance(specs, tuple) and len(specs) == 2 and isinstance(specs[0], DType):
         return [specs]
     return list(specs)
-
-
-def _derive_transitional_hints(cls):
-    """The previous compiler's hints, from the facts (removed once no compiler reads them)."""
-    if cls.is_identity or callable(cls.view_map) or any(0 in ins for ins in cls.view_map.values()):
-        cls.forwards_input = True
-    if cls.destroy_map and "inplace" not in cls.__dict__:
-        cls.inplace_input = cls.destroy_map[0][0]
-        cls.inplace = _inplace_via_out
-    rules = [r for r in FUSION_RULES if r.consumer == cls.type_name]
-    if rules:
-        cls.fuse = {r.producer: _fused_kernel_of(r) for r in rules}
-        cls.fuse_input = rules[0].input_index
-
-
-def _inplace_via_out(op, ctx):
-    fn = op._def.kernel(op, ctx)
-    d = op._def
-    pos = [j for j in range(len(op._inputs)) if j not in d.ref_inputs].index(d.inplace_input)
-    return lambda *args: fn(*args, out=args[pos])
-
-
-def _fused_kernel_of(rule):
-    return lambda op, producer, ctx: OpDef.lookup(rule.fused).kernel(make_fused_node(rule, op, producer), ctx)

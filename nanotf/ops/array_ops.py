@@ -906,14 +906,15 @@ def _split_bounds(n, sizes):
     return bounds
 
 
-def _pieces(x, a, bounds, copy):
+def _pieces(x, a, bounds):
+    """Views of x's slices [b, e) along axis a."""
     lead = (_pyslice(None),) * a
-    if copy:   # x is not input 0, so fetches would not know a piece aliases it
-        return tuple(x[lead + (_pyslice(b, e),)].copy() for b, e in bounds)
     return tuple(x[lead + (_pyslice(b, e),)] for b, e in bounds)
 
 
 class Split(OpDef):
+    view_map = every_output_views(1)   # the pieces are views of `value` (input 1; input 0 is the axis)
+
     def infer(op):
         axis_t, x = op._inputs
         num = op._attrs["num_split"]
@@ -937,7 +938,7 @@ class Split(OpDef):
             if d % num:
                 raise ValueError("Number of ways to split should evenly divide the split dimension, but got "
                                  "split_dim %d (size = %d) and num_split %d" % (a, d, num))
-            return _pieces(x, a, _split_bounds(d, [d // num] * num), True)
+            return _pieces(x, a, _split_bounds(d, [d // num] * num))
         return split_kernel
 
     def grad(op, *grads):
@@ -986,7 +987,7 @@ class SplitV(OpDef):
                 sizes[sizes.index(-1)] = d - (sum(sizes) + 1)
             if sum(sizes) != d or min(sizes) < 0:
                 raise ValueError("size_splits %s do not add up to dimension %d of size %d" % (sizes, a, d))
-            return _pieces(x, a, _split_bounds(d, sizes), False)
+            return _pieces(x, a, _split_bounds(d, sizes))
         return splitv
 
     def grad(op, *grads):

@@ -1,12 +1,13 @@
 """Variable storage ops. Values live in the Session (`ctx.variables`), never in the graph.
 
 VariableV2 returns the stored array itself (no copy); Assign/AssignAdd/AssignSub update it in
-place when the shape is unchanged. The plan copies a fetched value that aliases this storage.
+place when the shape is unchanged and return it (`view_map = {0: (0,)}`: output 0 is the storage of
+the variable at input 0). The plan copies a fetched value that aliases this storage.
 """
 import numpy as np
 
 from nanotf.framework import errors
-from nanotf.framework.op_def import OpDef
+from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor
 from nanotf.framework.tensor_shape import TensorShape
 
@@ -35,9 +36,16 @@ class VariableV2(OpDef):
         return read
 
 
+def sample_variable(t):
+    """A variable initialized from the tensor t: the reference a sample of an update op passes."""
+    from nanotf.ops.variables import Variable
+    return Variable(t)._variable
+
+
 class Assign(OpDef):
     stateful = True
     ref_inputs = (0,)
+    view_map = {0: (0,)}   # the variable's storage (a new array when validate_shape=False changes its shape)
     grad = None
 
     def infer(op):
@@ -69,11 +77,15 @@ class Assign(OpDef):
             return new
         return assign
 
+    samples = [Sample(lambda v, x: assign(sample_variable(v), x), [(3, 2), (3, 2)]),
+               Sample(lambda v, x: assign(sample_variable(v), x, validate_shape=False), [(3, 2), (2, 2)])]
+
 
 class _AssignUpdate(OpDef):
     abstract = True
     stateful = True
     ref_inputs = (0,)
+    view_map = {0: (0,)}   # the variable's storage, updated in place
     grad = None
 
     def infer(op):
@@ -100,10 +112,12 @@ def _update_kernel(ufunc):
 
 class AssignAdd(_AssignUpdate):
     kernel = _update_kernel(np.add)
+    samples = [Sample(lambda v, x: assign_add(sample_variable(v), x), [(3, 2), (3, 2)])]
 
 
 class AssignSub(_AssignUpdate):
     kernel = _update_kernel(np.subtract)
+    samples = [Sample(lambda v, x: assign_sub(sample_variable(v), x), [(3, 2), (3, 2)])]
 
 
 def _ref(ref):

@@ -20,6 +20,7 @@ import numpy as np
 from nanotf.framework import errors, parallel
 from nanotf.framework.op_def import FusedOpDef, OpDef, Sample
 from nanotf.framework.ops import apply_op
+from nanotf.ops.state_ops import sample_variable
 
 __all__ = []   # the public entry points are the optimizers; these wrappers serve them
 
@@ -130,11 +131,6 @@ _SAMPLE_SCALARS = {"alpha": 0.1, "lr": 0.1, "momentum": 0.9, "rho": 0.9, "epsilo
 _SAMPLE_RANGES = {"grad": (-0.5, 0.5), "delta": (-0.5, 0.5), "mg": (0.0, 0.1)}   # keeps ms - mg^2 > 0
 
 
-def _sample_variable(t):
-    from nanotf.ops.variables import Variable
-    return Variable(t)._variable
-
-
 def _update_sample(op_type, names, ref_inputs, shapes=None, **attrs):
     """A Sample running `op_type` on variables initialized from fed (3, 2) values (accumulators positive)."""
     shapes = shapes or {}
@@ -146,7 +142,7 @@ def _update_sample(op_type, names, ref_inputs, shapes=None, **attrs):
         return lambda rng: rng.uniform(low, high, shapes.get(name, (3, 2)))
 
     def build(*ts):
-        inputs = [_sample_variable(t) if i in ref_inputs else t for i, t in enumerate(ts)]
+        inputs = [sample_variable(t) if i in ref_inputs else t for i, t in enumerate(ts)]
         return apply_op(op_type, inputs, dict(attrs, use_locking=False), name=op_type.lstrip("_"))  # TF: no _ first
     return Sample(build, [spec(n) for n in names])
 
