@@ -10,6 +10,7 @@ code in this module uses the `builtins.` versions explicitly.
 """
 import builtins
 import functools
+import re
 
 import numpy as np
 
@@ -164,8 +165,35 @@ def _unary(op_type, x, name):
     return apply_op(op_type, [convert_to_tensor(x)], name=name or op_type)
 
 
-_FLOAT_SAMPLES = lambda fn: [Sample(fn, [(2, 3), (2, 3)]), Sample(fn, [(2, 3), (3,)]),  # noqa: E731
-                             Sample(fn, [(4, 1), (1, 3)]), Sample(fn, [(), (2, 2)])]
+# -- elementwise ops: one table entry per TF op type
+def _elementwise(type_name, arity, kinds, grad, samples, fn=None, kernel=None, out_dtype=None, infer=None,
+                 public=None, **facts):
+    """Registers the elementwise op `type_name` from a table entry; returns its public wrapper, taking
+    (x, name=None) or, with arity 2, (x, y, name=None) (`public`, when given, is the wrapper written out).
+    The kernel is the NumPy function `fn`, or `kernel(op)` when it depends on the dtype. `kinds`: the
+    dtype kinds input 0 may have (`infer` overrides the shape rule). `grad(op, g)` gives the input
+    gradients (None: not differentiable). `samples`: per sample, the inputs (a bare spec for arity 1)."""
+    if public is not None:
+        wrapper = public
+    else:
+        if arity == 2:
+            def wrapper(x, y, name=None):
+                return _binary(type_name, x, y, name)
+        else:
+            def wrapper(x, name=None):
+                return _unary(type_name, x, name)
+        wrapper.__name__ = wrapper.__qualname__ = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", type_name).lower()
+    if infer is None:
+        infer = _binary_infer(kinds, out_dtype) if arity == 2 else _unary_infer(kinds)
+    define_op(type_name, __name__, elementwise=True, infer=infer, grad=grad,
+              kernel=(lambda op, ctx: kernel(op)) if kernel else (lambda op, ctx: fn),
+              samples=[Sample(lambda *xs: wrapper(*xs), inputs if arity == 2 else [inputs]) for inputs in samples],
+              **facts)
+    return wrapper
+
+
+_FLOAT_PAIRS = [[(2, 3), (2, 3)], [(2, 3), (3,)], [(4, 1), (1, 3)], [(), (2, 2)]]   # broadcasting both ways
+_DIVISOR_PAIRS = [[(2, 3), lambda rng: rng.uniform(1, 2, (2, 3))], [(2, 3), lambda rng: rng.uniform(1, 2, (3,))]]
 
 
 def _positive(*shape):
@@ -176,95 +204,60 @@ def _away_from_zero(*shape):
     return lambda rng: rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
 
 
+def _spread(*shape):   # values a few units apart: floor, ceil and round change them
+    return lambda rng: rng.normal(0, 3, shape)
+
+
 _INT_ARRAY = np.array([[-3, 0, 2], [5, -1, 7]], dtype=np.int32)
 
 
-class Add(OpDef):
-    elementwise = True
-    fresh_output = True
-    destroy_map = {0: (0, 1)}   # the kernel may write the result into either operand (out=)
-
-    infer = _binary_infer(_NUMERIC + "O")   # strings concatenate, as in TF
-
-    def kernel(op, ctx):
-        return writes_into(np.add)
-
-    def grad(op, g):
-        x, y = op._inputs
-        return [sum_to_shape_of(g, x), sum_to_shape_of(g, y)]
-
-    samples = _FLOAT_SAMPLES(lambda a, b: add(a, b))
+def _sub_grad(op, g):
+    x, y = op._inputs
+    return [sum_to_shape_of(g, x), sum_to_shape_of(negative(g), y)]
 
 
-def add(x, y, name=None):
-    return _binary("Add", x, y, name)
+def _mul_grad(op, g):
+    x, y = op._inputs
+    return [sum_to_shape_of(multiply(g, y), x), sum_to_shape_of(multiply(x, g), y)]
 
 
-class Sub(OpDef):
-    elementwise = True
-    fresh_output = True
-    destroy_map = {0: (0, 1)}   # the kernel may write the result into either operand (out=)
-
-    infer = _binary_infer(_NUMERIC)
-
-    def kernel(op, ctx):
-        return writes_into(np.subtract)
-
-    def grad(op, g):
-        x, y = op._inputs
-        return [sum_to_shape_of(g, x), sum_to_shape_of(negative(g), y)]
-
-    samples = _FLOAT_SAMPLES(lambda a, b: subtract(a, b))
+def _real_div_kernel(op):
+    if op._inputs[0].dtype.is_integer:
+        npd = op._inputs[0].dtype.as_numpy_dtype
+        return lambda a, b: np.trunc(np.true_divide(a, b)).astype(npd)
+    return np.true_divide
 
 
-def subtract(x, y, name=None):
-    return _binary("Sub", x, y, name)
+def _real_div_grad(op, g):
+    x, y = op._inputs
+    return [sum_to_shape_of(divide(g, y), x), sum_to_shape_of(multiply(g, divide(negative(x), multiply(y, y))), y)]
 
 
-sub = subtract
+def _div_no_nan(x, y):
+    zero = y == 0
+    return np.where(zero, 0, np.true_divide(x, np.where(zero, 1, y)))
 
 
-class Mul(OpDef):
-    elementwise = True
-    fresh_output = True
-    destroy_map = {0: (0, 1)}   # the kernel may write the result into either operand (out=)
-
-    infer = _binary_infer(_NUMERIC)
-
-    def kernel(op, ctx):
-        return writes_into(np.multiply)
-
-    def grad(op, g):
-        x, y = op._inputs
-        return [sum_to_shape_of(multiply(g, y), x), sum_to_shape_of(multiply(x, g), y)]
-
-    samples = _FLOAT_SAMPLES(lambda a, b: multiply(a, b))
+def _div_no_nan_grad(op, g):
+    x, y = op._inputs
+    gx = div_no_nan(g, y)
+    gy = multiply(g, div_no_nan(div_no_nan(negative(x), y), y))
+    return [sum_to_shape_of(gx, x), sum_to_shape_of(gy, y)]
 
 
-def multiply(x, y, name=None):
-    return _binary("Mul", x, y, name)
-
-
-mul = multiply
-
-
-class RealDiv(OpDef):
-    elementwise = True
-    infer = _binary_infer(_NUMERIC)
-
-    def kernel(op, ctx):
-        if op._inputs[0].dtype.is_integer:
-            npd = op._inputs[0].dtype.as_numpy_dtype
-            return lambda a, b: np.trunc(np.true_divide(a, b)).astype(npd)
-        return np.true_divide
-
-    def grad(op, g):
-        x, y = op._inputs
-        return [sum_to_shape_of(divide(g, y), x),
-                sum_to_shape_of(multiply(g, divide(negative(x), multiply(y, y))), y)]
-
-    samples = [Sample(lambda a, b: divide(a, b), [(2, 3), lambda rng: rng.uniform(1, 2, (2, 3))]),
-               Sample(lambda a, b: divide(a, b), [(2, 3), lambda rng: rng.uniform(1, 2, (3,))])]
+# the kernel may write the result into either operand (out=)
+add = _elementwise("Add", 2, _NUMERIC + "O", lambda op, g: [sum_to_shape_of(g, t) for t in op._inputs], _FLOAT_PAIRS,
+                   fn=writes_into(np.add), fresh_output=True, destroy_map={0: (0, 1)})   # "O": strings concatenate
+subtract = _elementwise("Sub", 2, _NUMERIC, _sub_grad, _FLOAT_PAIRS, fn=writes_into(np.subtract),
+                        fresh_output=True, destroy_map={0: (0, 1)})
+multiply = _elementwise("Mul", 2, _NUMERIC, _mul_grad, _FLOAT_PAIRS, fn=writes_into(np.multiply),
+                        fresh_output=True, destroy_map={0: (0, 1)})
+_elementwise("RealDiv", 2, _NUMERIC, _real_div_grad, _DIVISOR_PAIRS, kernel=_real_div_kernel,
+             public=lambda x, y: divide(x, y))
+_elementwise("DivNoNan", 2, None, _div_no_nan_grad, [_DIVISOR_PAIRS[0], [(2, 3), lambda rng: rng.uniform(1, 2, ())]],
+             fn=_div_no_nan, infer=broadcast_infer, public=lambda x, y: div_no_nan(x, y))
+negative = _elementwise("Neg", 1, _NUMERIC, lambda op, g: [negative(g)], [(2, 3)], fn=np.negative)
+sub, mul, neg = subtract, multiply, negative
 
 
 def divide(x, y, name=None):
@@ -287,214 +280,27 @@ def div(x, y, name=None):
     return apply_op("RealDiv", [x, y], name=name or "div")
 
 
-class DivNoNan(OpDef):
-    """x / y, and 0 wherever y == 0 (the losses' safe mean)."""
-    infer = broadcast_infer
-
-    def kernel(op, ctx):
-        def div_no_nan(x, y):
-            zero = y == 0
-            return np.where(zero, 0, np.true_divide(x, np.where(zero, 1, y)))
-        return div_no_nan
-
-    def grad(op, g):
-        x, y = op._inputs
-        gx = div_no_nan(g, y)
-        gy = multiply(g, div_no_nan(div_no_nan(negative(x), y), y))
-        return [sum_to_shape_of(gx, x), sum_to_shape_of(gy, y)]
-
-    samples = [Sample(lambda a, b: div_no_nan(a, b), [(2, 3), lambda rng: rng.uniform(1, 2, (2, 3))]),
-               Sample(lambda a, b: div_no_nan(a, b), [(2, 3), lambda rng: rng.uniform(1, 2, ())])]
-
-
 def div_no_nan(x, y, name=None):
+    """x / y, and 0 wherever y == 0 (the losses' safe mean)."""
     return apply_op("DivNoNan", [x, y], name=name or "div_no_nan")
 
 
-class Neg(OpDef):
-    elementwise = True
-    infer = _unary_infer(_NUMERIC)
-
-    def kernel(op, ctx):
-        return np.negative
-
-    def grad(op, g):
-        return [negative(g)]
-
-    samples = [Sample(lambda a: negative(a), [(2, 3)])]
-
-
-def negative(x, name=None):
-    return apply_op("Neg", [convert_to_tensor(x)], name=name or "Neg")
-
-
-neg = negative
-
-
 # -- elementwise unary math
-class Square(OpDef):
-    elementwise = True
-    infer = _unary_infer(_NUMERIC)
-
-    def kernel(op, ctx):
-        return np.square
-
-    def grad(op, g):
-        return [multiply(g, multiply(op._inputs[0], 2.0))]
-
-    samples = [Sample(lambda x: square(x), [(2, 3)]), Sample(lambda x: square(x), [()]),
-               Sample(lambda x: square(x), [_INT_ARRAY])]
-
-
-def square(x, name=None):
-    return _unary("Square", x, name)
-
-
-class Sqrt(OpDef):
-    elementwise = True
-    infer = _unary_infer(_FLOAT)
-
-    def kernel(op, ctx):
-        return np.sqrt
-
-    def grad(op, g):
-        return [divide(multiply(g, 0.5), op._outputs[0])]   # d sqrt(x) = 0.5 / sqrt(x)
-
-    samples = [Sample(lambda x: sqrt(x), [_positive(2, 3)])]
-
-
-def sqrt(x, name=None):
-    return _unary("Sqrt", x, name)
-
-
-class Rsqrt(OpDef):
-    elementwise = True
-    infer = _unary_infer(_FLOAT)
-
-    def kernel(op, ctx):
-        return lambda x: np.reciprocal(np.sqrt(x))
-
-    def grad(op, g):
-        y = op._outputs[0]                                   # d x^-1/2 = -1/2 y^3
-        return [multiply(g, multiply(multiply(y, square(y)), -0.5))]
-
-    samples = [Sample(lambda x: rsqrt(x), [_positive(2, 3)])]
-
-
-def rsqrt(x, name=None):
-    return _unary("Rsqrt", x, name)
-
-
-class Exp(OpDef):
-    elementwise = True
-    infer = _unary_infer(_FLOAT)
-
-    def kernel(op, ctx):
-        return np.exp
-
-    def grad(op, g):
-        return [multiply(g, op._outputs[0])]
-
-    samples = [Sample(lambda x: exp(x), [(2, 3)])]
-
-
-def exp(x, name=None):
-    return _unary("Exp", x, name)
-
-
-class Log(OpDef):
-    elementwise = True
-    infer = _unary_infer(_FLOAT)
-
-    def kernel(op, ctx):
-        return np.log
-
-    def grad(op, g):
-        return [divide(g, op._inputs[0])]
-
-    samples = [Sample(lambda x: log(x), [_positive(2, 3)])]
-
-
-def log(x, name=None):
-    return _unary("Log", x, name)
-
-
-class Log1p(OpDef):
-    elementwise = True
-    infer = _unary_infer(_FLOAT)
-
-    def kernel(op, ctx):
-        return np.log1p
-
-    def grad(op, g):
-        return [divide(g, add(op._inputs[0], 1.0))]
-
-    samples = [Sample(lambda x: log1p(x), [lambda rng: rng.uniform(-0.5, 2.0, (2, 3))])]
-
-
-def log1p(x, name=None):
-    return _unary("Log1p", x, name)
-
-
-class Abs(OpDef):
-    elementwise = True
-    infer = _unary_infer(_NUMERIC)
-
-    def kernel(op, ctx):
-        return np.abs
-
-    def grad(op, g):
-        return [multiply(g, sign(op._inputs[0]))]
-
-    samples = [Sample(lambda x: abs(x), [_away_from_zero(2, 3)]), Sample(lambda x: abs(x), [_INT_ARRAY])]
-
-
-def abs(x, name=None):  # noqa: A001 - TF's public name
-    return _unary("Abs", x, name)
-
-
-class Sign(OpDef):
-    elementwise = True
-    infer = _unary_infer(_NUMERIC)
-
-    def kernel(op, ctx):
-        return np.sign
-
-    def grad(op, g):
-        return [array_ops.zeros_like(op._inputs[0])]   # zero almost everywhere, as TF returns
-
-    samples = [Sample(lambda x: sign(x), [_away_from_zero(2, 3)]), Sample(lambda x: sign(x), [_INT_ARRAY])]
-
-
-def sign(x, name=None):
-    return _unary("Sign", x, name)
-
-
-class Reciprocal(OpDef):
-    elementwise = True
-    infer = _unary_infer(_NUMERIC)
-
-    def kernel(op, ctx):
-        if op._inputs[0].dtype.is_integer:
-            npd = op._inputs[0].dtype.as_numpy_dtype
-            one = npd(1)
-            # integer 1/x truncates toward zero; division by zero is an error, not a NumPy warning
-            def int_reciprocal(x):
-                if np.any(x == 0):
-                    raise ZeroDivisionError("Integer division by zero")
-                return np.asarray(np.trunc(one / x)).astype(npd)
-            return int_reciprocal
+def _reciprocal_kernel(op):
+    if not op._inputs[0].dtype.is_integer:
         return np.reciprocal
+    npd = op._inputs[0].dtype.as_numpy_dtype
+    one = npd(1)
 
-    def grad(op, g):
-        y = op._outputs[0]
-        return [multiply(negative(g), square(y))]
+    def int_reciprocal(x):   # integer 1/x truncates toward zero; division by zero is an error, not a NumPy warning
+        if np.any(x == 0):
+            raise ZeroDivisionError("Integer division by zero")
+        return np.asarray(np.trunc(one / x)).astype(npd)
+    return int_reciprocal
 
-    samples = [Sample(lambda x: reciprocal(x), [_away_from_zero(2, 3)])]
 
-
-def reciprocal(x, name=None):
-    return _unary("Reciprocal", x, name)
+def _cube_times(y, c):
+    return multiply(multiply(y, square(y)), c)
 
 
 def _no_input_gradient(op, g):
@@ -502,147 +308,65 @@ def _no_input_gradient(op, g):
     return [None] * len(op._inputs)
 
 
-class Floor(OpDef):
-    elementwise = True
-    infer = _unary_infer(_FLOAT)
-    grad = _no_input_gradient
-
-    def kernel(op, ctx):
-        return np.floor
-
-    samples = [Sample(lambda x: floor(x), [lambda rng: rng.normal(0, 3, (2, 3))])]
-
-
-def floor(x, name=None):
-    return _unary("Floor", x, name)
-
-
-class Ceil(OpDef):
-    elementwise = True
-    infer = _unary_infer(_FLOAT)
-    grad = _no_input_gradient
-
-    def kernel(op, ctx):
-        return np.ceil
-
-    samples = [Sample(lambda x: ceil(x), [lambda rng: rng.normal(0, 3, (2, 3))])]
-
-
-def ceil(x, name=None):
-    return _unary("Ceil", x, name)
-
-
-class Round(OpDef):
-    """Rounds half to even (banker's rounding), as TensorFlow and NumPy do."""
-    elementwise = True
-    view_map = {0: (0,)}   # integers pass through unchanged
-    infer = _unary_infer(_NUMERIC)
-    grad = _no_input_gradient
-
-    def kernel(op, ctx):
-        if op._inputs[0].dtype.is_integer:
-            return lambda x: x
-        return np.round
-
-    samples = [Sample(lambda x: round(x), [lambda rng: rng.normal(0, 3, (2, 3))]),
-               Sample(lambda x: round(x), [_INT_ARRAY])]
-
-
-def round(x, name=None):  # noqa: A001 - TF's public name
-    return _unary("Round", x, name)
+square = _elementwise("Square", 1, _NUMERIC, lambda op, g: [multiply(g, multiply(op._inputs[0], 2.0))],
+                      [(2, 3), (), _INT_ARRAY], fn=np.square)
+sqrt = _elementwise("Sqrt", 1, _FLOAT, lambda op, g: [divide(multiply(g, 0.5), op._outputs[0])],  # 0.5 / sqrt(x)
+                    [_positive(2, 3)], fn=np.sqrt)
+rsqrt = _elementwise("Rsqrt", 1, _FLOAT, lambda op, g: [multiply(g, _cube_times(op._outputs[0], -0.5))],  # -y^3/2
+                     [_positive(2, 3)], fn=lambda x: np.reciprocal(np.sqrt(x)))
+exp = _elementwise("Exp", 1, _FLOAT, lambda op, g: [multiply(g, op._outputs[0])], [(2, 3)], fn=np.exp)
+log = _elementwise("Log", 1, _FLOAT, lambda op, g: [divide(g, op._inputs[0])], [_positive(2, 3)], fn=np.log)
+log1p = _elementwise("Log1p", 1, _FLOAT, lambda op, g: [divide(g, add(op._inputs[0], 1.0))],
+                     [lambda rng: rng.uniform(-0.5, 2.0, (2, 3))], fn=np.log1p)
+abs = _elementwise("Abs", 1, _NUMERIC, lambda op, g: [multiply(g, sign(op._inputs[0]))],  # noqa: A001 - TF's name
+                   [_away_from_zero(2, 3), _INT_ARRAY], fn=np.abs)
+sign = _elementwise("Sign", 1, _NUMERIC, lambda op, g: [array_ops.zeros_like(op._inputs[0])],  # 0 a.e., as TF gives
+                    [_away_from_zero(2, 3), _INT_ARRAY], fn=np.sign)
+reciprocal = _elementwise("Reciprocal", 1, _NUMERIC, lambda op, g: [multiply(negative(g), square(op._outputs[0]))],
+                          [_away_from_zero(2, 3)], kernel=_reciprocal_kernel)
+floor = _elementwise("Floor", 1, _FLOAT, _no_input_gradient, [_spread(2, 3)], fn=np.floor)
+ceil = _elementwise("Ceil", 1, _FLOAT, _no_input_gradient, [_spread(2, 3)], fn=np.ceil)
+# rounds half to even (banker's rounding), as TensorFlow and NumPy do; integers pass through unchanged
+round = _elementwise("Round", 1, _NUMERIC, _no_input_gradient, [_spread(2, 3), _INT_ARRAY],  # noqa: A001
+                     kernel=lambda op: (lambda x: x) if op._inputs[0].dtype.is_integer else np.round,
+                     view_map={0: (0,)})
 
 
 # -- elementwise binary math
-class Pow(OpDef):
-    elementwise = True
-    infer = _binary_infer(_NUMERIC)
-
-    def kernel(op, ctx):
-        if op._inputs[0].dtype.is_integer:
-            def int_pow(x, y):
-                if np.any(np.asarray(y) < 0):
-                    raise ValueError("Integers to negative integer powers are not allowed")
-                return np.power(x, y)
-            return int_pow
+def _pow_kernel(op):
+    if not op._inputs[0].dtype.is_integer:
         return np.power
 
-    def grad(op, g):
-        x, y = op._inputs
-        z = op._outputs[0]
-        gx = multiply(g, multiply(y, pow(x, subtract(y, 1.0))))
-        # d/dy x^y = x^y log x, taken as 0 where x <= 0 (as TF does)
-        log_x = where(greater(x, 0.0), log(x), array_ops.zeros_like(x))
-        gy = multiply(g, multiply(z, log_x))
-        return [sum_to_shape_of(gx, x), sum_to_shape_of(gy, y)]
-
-    samples = [Sample(lambda a, b: pow(a, b), [_positive(2, 3), (2, 3)]),
-               Sample(lambda a, b: pow(a, b), [_positive(2, 3), (3,)]),
-               Sample(lambda a, b: pow(a, b), [_positive(), _positive(2, 2)]),
-               Sample(lambda a, b: pow(a, b), [_INT_ARRAY, np.array([2, 0, 3], np.int32)])]
+    def int_pow(x, y):
+        if np.any(np.asarray(y) < 0):
+            raise ValueError("Integers to negative integer powers are not allowed")
+        return np.power(x, y)
+    return int_pow
 
 
-def pow(x, y, name=None):  # noqa: A001 - TF's public name
-    return _binary("Pow", x, y, name)
-
-
-def _select_gradient(op, g, x_mask):
-    """Routes g to x where x_mask holds, else to y (Maximum/Minimum; ties go to x, as in TF)."""
+def _pow_grad(op, g):
     x, y = op._inputs
-    zeros = array_ops.zeros_like(g)
-    return [sum_to_shape_of(where(x_mask, g, zeros), x), sum_to_shape_of(where(x_mask, zeros, g), y)]
+    z = op._outputs[0]
+    gx = multiply(g, multiply(y, pow(x, subtract(y, 1.0))))
+    # d/dy x^y = x^y log x, taken as 0 where x <= 0 (as TF does)
+    log_x = where(greater(x, 0.0), log(x), array_ops.zeros_like(x))
+    gy = multiply(g, multiply(z, log_x))
+    return [sum_to_shape_of(gx, x), sum_to_shape_of(gy, y)]
 
 
-class Maximum(OpDef):
-    elementwise = True
-    infer = _binary_infer(_NUMERIC)
-
-    def kernel(op, ctx):
-        return np.maximum
-
-    def grad(op, g):
-        return _select_gradient(op, g, greater_equal(op._inputs[0], op._inputs[1]))
-
-    samples = _FLOAT_SAMPLES(lambda a, b: maximum(a, b))
-
-
-def maximum(x, y, name=None):
-    return _binary("Maximum", x, y, name)
-
-
-class Minimum(OpDef):
-    elementwise = True
-    infer = _binary_infer(_NUMERIC)
-
-    def kernel(op, ctx):
-        return np.minimum
-
-    def grad(op, g):
-        return _select_gradient(op, g, less_equal(op._inputs[0], op._inputs[1]))
-
-    samples = _FLOAT_SAMPLES(lambda a, b: minimum(a, b))
-
-
-def minimum(x, y, name=None):
-    return _binary("Minimum", x, y, name)
-
-
-class SquaredDifference(OpDef):
-    elementwise = True
-    infer = _binary_infer(_NUMERIC)
-
-    def kernel(op, ctx):
-        return lambda x, y: np.square(np.subtract(x, y))
-
+def _select_gradient(x_mask):
+    """Routes g to x where x_mask(x, y) holds, else to y (Maximum/Minimum; ties go to x, as in TF)."""
     def grad(op, g):
         x, y = op._inputs
-        gx = multiply(multiply(g, 2.0), subtract(x, y))
-        return [sum_to_shape_of(gx, x), sum_to_shape_of(negative(gx), y)]
+        mask, zeros = x_mask(x, y), array_ops.zeros_like(g)
+        return [sum_to_shape_of(where(mask, g, zeros), x), sum_to_shape_of(where(mask, zeros, g), y)]
+    return grad
 
-    samples = _FLOAT_SAMPLES(lambda a, b: squared_difference(a, b))
 
-
-def squared_difference(x, y, name=None):
-    return _binary("SquaredDifference", x, y, name)
+def _squared_difference_grad(op, g):
+    x, y = op._inputs
+    gx = multiply(multiply(g, 2.0), subtract(x, y))
+    return [sum_to_shape_of(gx, x), sum_to_shape_of(negative(gx), y)]
 
 
 def _int_division_checked(fn):
@@ -651,55 +375,38 @@ def _int_division_checked(fn):
         if np.any(np.asarray(y) == 0):
             raise ZeroDivisionError("Integer division by zero")
         return fn(x, y)
-    return checked
+    return lambda op: checked if op._inputs[0].dtype.is_integer else fn
 
 
-class FloorDiv(OpDef):
-    elementwise = True
-    infer = _binary_infer(_NUMERIC)
-    grad = _no_input_gradient
+def _floormod_grad(op, g):
+    x, y = op._inputs
+    return [sum_to_shape_of(g, x), sum_to_shape_of(multiply(g, negative(floordiv(x, y))), y)]
 
-    def kernel(op, ctx):
-        if op._inputs[0].dtype.is_integer:
-            return _int_division_checked(np.floor_divide)
-        return np.floor_divide
 
-    samples = [Sample(lambda a, b: floordiv(a, b), [lambda rng: rng.normal(0, 4, (2, 3)),
-                                                    lambda rng: rng.uniform(1, 2, (2, 3))]),
-               Sample(lambda a, b: floordiv(a, b), [_INT_ARRAY, np.array([2, -3, 4], np.int32)])]
+_SPREAD_BY_DIVISOR = [[lambda rng: rng.normal(0, 4, (2, 3)), lambda rng: rng.uniform(1, 2, (2, 3))],
+                      [_INT_ARRAY, np.array([2, -3, 4], np.int32)]]
+
+pow = _elementwise("Pow", 2, _NUMERIC, _pow_grad, [[_positive(2, 3), (2, 3)], [_positive(2, 3), (3,)],  # noqa: A001
+                                                   [_positive(), _positive(2, 2)],
+                                                   [_INT_ARRAY, np.array([2, 0, 3], np.int32)]], kernel=_pow_kernel)
+maximum = _elementwise("Maximum", 2, _NUMERIC, _select_gradient(lambda x, y: greater_equal(x, y)), _FLOAT_PAIRS,
+                       fn=np.maximum)
+minimum = _elementwise("Minimum", 2, _NUMERIC, _select_gradient(lambda x, y: less_equal(x, y)), _FLOAT_PAIRS,
+                       fn=np.minimum)
+squared_difference = _elementwise("SquaredDifference", 2, _NUMERIC, _squared_difference_grad, _FLOAT_PAIRS,
+                                  fn=lambda x, y: np.square(np.subtract(x, y)))
+_elementwise("FloorDiv", 2, _NUMERIC, _no_input_gradient, _SPREAD_BY_DIVISOR,
+             kernel=_int_division_checked(np.floor_divide), public=lambda x, y: floordiv(x, y))
+# the remainder of floor division: the result has the sign of y (Python's %)
+floormod = _elementwise("FloorMod", 2, _NUMERIC, _floormod_grad, _SPREAD_BY_DIVISOR[:1] + [
+    [lambda rng: rng.normal(0, 4, (2, 3)), lambda rng: rng.uniform(1, 2, (3,))]] + _SPREAD_BY_DIVISOR[1:],
+    kernel=_int_division_checked(np.mod))
+mod = floormod
 
 
 def floordiv(x, y, name=None):
     """Floor division, rounding toward negative infinity (x // y)."""
     return _binary("FloorDiv", x, y, name or "floordiv")
-
-
-class FloorMod(OpDef):
-    """Remainder of floor division: the result has the sign of y (Python's %)."""
-    elementwise = True
-    infer = _binary_infer(_NUMERIC)
-
-    def kernel(op, ctx):
-        if op._inputs[0].dtype.is_integer:
-            return _int_division_checked(np.mod)
-        return np.mod
-
-    def grad(op, g):
-        x, y = op._inputs
-        return [sum_to_shape_of(g, x), sum_to_shape_of(multiply(g, negative(floordiv(x, y))), y)]
-
-    samples = [Sample(lambda a, b: floormod(a, b), [lambda rng: rng.normal(0, 4, (2, 3)),
-                                                    lambda rng: rng.uniform(1, 2, (2, 3))]),
-               Sample(lambda a, b: floormod(a, b), [lambda rng: rng.normal(0, 4, (2, 3)),
-                                                    lambda rng: rng.uniform(1, 2, (3,))]),
-               Sample(lambda a, b: floormod(a, b), [_INT_ARRAY, np.array([2, -3, 4], np.int32)])]
-
-
-def floormod(x, y, name=None):
-    return _binary("FloorMod", x, y, name)
-
-
-mod = floormod
 
 
 def scalar_mul(scalar, x, name=None):
@@ -1230,41 +937,19 @@ def add_n(inputs, name=None):
     return apply_op("AddN", inputs, name=name or "AddN")
 
 
-# -- comparisons and logical ops: one table entry per TF op type (elementwise ufuncs, not differentiable)
-def _bool_op(type_name, ufunc, infer, samples_of):
-    """Registers `type_name` computing the NumPy `ufunc`; returns its public wrapper (x, y) or (x)."""
-    if ufunc.nin == 2:
-        def wrapper(x, y, name=None):
-            return _binary(type_name, x, y, name)
-    else:
-        def wrapper(x, name=None):
-            return _unary(type_name, x, name)
-    define_op(type_name, __name__, elementwise=True, infer=infer, grad=None, kernel=lambda op, ctx: ufunc,
-              samples=samples_of(lambda *xs: wrapper(*xs)))
-    wrapper.__name__ = wrapper.__qualname__ = ufunc.__name__
-    return wrapper
-
-
-def _comparison_samples(fn):
-    return [Sample(fn, [(2, 3), (2, 3)]), Sample(fn, [(2, 3), (3,)]), Sample(fn, [(), (2, 2)]),
-            Sample(fn, [_INT_ARRAY, np.array([0, 0, 2], np.int32)])]
-
-
+# -- comparisons and logical ops: one table entry per TF op type (not differentiable)
+_COMPARISON_PAIRS = [[(2, 3), (2, 3)], [(2, 3), (3,)], [(), (2, 2)], [_INT_ARRAY, np.array([0, 0, 2], np.int32)]]
 _BOOL_PAIR = [np.array([[True, False], [True, True]]), np.array([False, True])]
 
-
-_COMPARES = _binary_infer(_ANY, dtypes.bool)      # any two values of one dtype (strings too)
-_ORDERS = _binary_infer(_NUMERIC, dtypes.bool)
-_LOGICAL = _binary_infer(_BOOL)
-equal = _bool_op("Equal", np.equal, _COMPARES, _comparison_samples)
-not_equal = _bool_op("NotEqual", np.not_equal, _COMPARES, _comparison_samples)
-less = _bool_op("Less", np.less, _ORDERS, _comparison_samples)
-less_equal = _bool_op("LessEqual", np.less_equal, _ORDERS, _comparison_samples)
-greater = _bool_op("Greater", np.greater, _ORDERS, _comparison_samples)
-greater_equal = _bool_op("GreaterEqual", np.greater_equal, _ORDERS, _comparison_samples)
-logical_and = _bool_op("LogicalAnd", np.logical_and, _LOGICAL, lambda fn: [Sample(fn, _BOOL_PAIR)])
-logical_or = _bool_op("LogicalOr", np.logical_or, _LOGICAL, lambda fn: [Sample(fn, _BOOL_PAIR)])
-logical_not = _bool_op("LogicalNot", np.logical_not, _unary_infer(_BOOL), lambda fn: [Sample(fn, _BOOL_PAIR[:1])])
+equal = _elementwise("Equal", 2, _ANY, None, _COMPARISON_PAIRS, fn=np.equal, out_dtype=dtypes.bool)
+not_equal = _elementwise("NotEqual", 2, _ANY, None, _COMPARISON_PAIRS, fn=np.not_equal, out_dtype=dtypes.bool)
+less = _elementwise("Less", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.less, out_dtype=dtypes.bool)
+less_equal = _elementwise("LessEqual", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.less_equal, out_dtype=dtypes.bool)
+greater = _elementwise("Greater", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.greater, out_dtype=dtypes.bool)
+greater_equal = _elementwise("GreaterEqual", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.greater_equal, out_dtype=dtypes.bool)
+logical_and = _elementwise("LogicalAnd", 2, _BOOL, None, [_BOOL_PAIR], fn=np.logical_and)
+logical_or = _elementwise("LogicalOr", 2, _BOOL, None, [_BOOL_PAIR], fn=np.logical_or)
+logical_not = _elementwise("LogicalNot", 1, _BOOL, None, _BOOL_PAIR[:1], fn=np.logical_not)
 
 
 def logical_xor(x, y, name="LogicalXor"):
