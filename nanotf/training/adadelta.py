@@ -1,6 +1,4 @@
 """tf.train.AdadeltaOptimizer."""
-from nanotf.framework.ops import convert_to_tensor
-from nanotf.ops.math_ops import cast
 from nanotf.training import training_ops
 from nanotf.training.optimizer import Optimizer
 
@@ -16,26 +14,20 @@ class AdadeltaOptimizer(Optimizer):
         var -= learning_rate * update
     """
 
+    _hyper_params = (("_lr", "lr"), ("_rho", "rho"), ("_epsilon", "epsilon"))
+
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-8, use_locking=False, name="Adadelta"):
         super().__init__(use_locking, name)
         self._lr = learning_rate
         self._rho = rho
         self._epsilon = epsilon
-        self._lr_t = self._rho_t = self._epsilon_t = None
 
     def _create_slots(self, var_list):
         for v in var_list:
             self._zeros_slot(v, "accum", self._name)
             self._zeros_slot(v, "accum_update", self._name)
 
-    def _prepare(self):
-        self._lr_t = convert_to_tensor(self._call_if_callable(self._lr), name="lr")
-        self._rho_t = convert_to_tensor(self._call_if_callable(self._rho), name="rho")
-        self._epsilon_t = convert_to_tensor(self._call_if_callable(self._epsilon), name="epsilon")
-
     def _apply_dense(self, grad, var):
-        dtype = var.dtype.base_dtype
         accum, accum_update = self.get_slot(var, "accum"), self.get_slot(var, "accum_update")
-        return training_ops.apply_adadelta(
-            var._variable, accum._variable, accum_update._variable, cast(self._lr_t, dtype),
-            cast(self._rho_t, dtype), cast(self._epsilon_t, dtype), grad, use_locking=self._use_locking).op
+        return training_ops.apply_adadelta(var._variable, accum._variable, accum_update._variable,
+                                           *self._hyper(var.dtype.base_dtype), grad, use_locking=self._use_locking).op

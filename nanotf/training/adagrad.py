@@ -1,6 +1,4 @@
 """tf.train.AdagradOptimizer."""
-from nanotf.framework.ops import convert_to_tensor
-from nanotf.ops.math_ops import cast
 from nanotf.training import training_ops
 from nanotf.training.optimizer import Optimizer
 
@@ -14,23 +12,20 @@ class AdagradOptimizer(Optimizer):
         var -= learning_rate * grad / sqrt(accum)
     """
 
+    _hyper_params = (("_learning_rate", "learning_rate"),)
+
     def __init__(self, learning_rate, initial_accumulator_value=0.1, use_locking=False, name="Adagrad"):
         if initial_accumulator_value <= 0.0:
             raise ValueError("initial_accumulator_value must be positive: %s" % initial_accumulator_value)
         super().__init__(use_locking, name)
         self._learning_rate = learning_rate
         self._initial_accumulator_value = initial_accumulator_value
-        self._learning_rate_tensor = None
 
     def _create_slots(self, var_list):
         for v in var_list:
             self._filled_slot(v, self._initial_accumulator_value, "accumulator", self._name, "Const")
 
-    def _prepare(self):
-        self._learning_rate_tensor = convert_to_tensor(self._call_if_callable(self._learning_rate),
-                                                       name="learning_rate")
-
     def _apply_dense(self, grad, var):
         acc = self.get_slot(var, "accumulator")
-        lr = cast(self._learning_rate_tensor, var.dtype.base_dtype)
+        lr, = self._hyper(var.dtype.base_dtype)
         return training_ops.apply_adagrad(var._variable, acc._variable, lr, grad, use_locking=self._use_locking).op

@@ -1,5 +1,5 @@
 """tf.train.AdamOptimizer (TF1's formulation, epsilon outside the square root)."""
-from nanotf.framework.ops import control_dependencies, convert_to_tensor, get_default_graph
+from nanotf.framework.ops import control_dependencies, get_default_graph
 from nanotf.ops import control_flow_ops
 from nanotf.ops.math_ops import cast
 from nanotf.training import training_ops
@@ -19,13 +19,14 @@ class AdamOptimizer(Optimizer):
     then, after every variable update, beta1_power *= beta1 and beta2_power *= beta2.
     """
 
+    _hyper_params = (("_lr", "learning_rate"), ("_beta1", "beta1"), ("_beta2", "beta2"), ("_epsilon", "epsilon"))
+
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8, use_locking=False, name="Adam"):
         super().__init__(use_locking, name)
         self._lr = learning_rate
         self._beta1 = beta1
         self._beta2 = beta2
         self._epsilon = epsilon
-        self._lr_t = self._beta1_t = self._beta2_t = self._epsilon_t = None
 
     def _get_beta_accumulators(self):
         graph = get_default_graph()
@@ -41,27 +42,19 @@ class AdamOptimizer(Optimizer):
             self._zeros_slot(v, "m", self._name)
             self._zeros_slot(v, "v", self._name)
 
-    def _prepare(self):
-        self._lr_t = convert_to_tensor(self._call_if_callable(self._lr), name="learning_rate")
-        self._beta1_t = convert_to_tensor(self._call_if_callable(self._beta1), name="beta1")
-        self._beta2_t = convert_to_tensor(self._call_if_callable(self._beta2), name="beta2")
-        self._epsilon_t = convert_to_tensor(self._call_if_callable(self._epsilon), name="epsilon")
-
     def _apply_dense(self, grad, var):
         dtype = var.dtype.base_dtype
         m, v = self.get_slot(var, "m"), self.get_slot(var, "v")
-        beta1_power, beta2_power = self._get_beta_accumulators()
-        return training_ops.apply_adam(
-            var._variable, m._variable, v._variable, cast(beta1_power, dtype), cast(beta2_power, dtype),
-            cast(self._lr_t, dtype), cast(self._beta1_t, dtype), cast(self._beta2_t, dtype),
-            cast(self._epsilon_t, dtype), grad, use_locking=self._use_locking).op
+        powers = [cast(p, dtype) for p in self._get_beta_accumulators()]
+        return training_ops.apply_adam(var._variable, m._variable, v._variable, *powers, *self._hyper(dtype), grad,
+                                       use_locking=self._use_locking).op
 
     def _finish(self, update_ops, name_scope):
         # The beta powers advance only after every variable has used this step's values.
         with control_dependencies(update_ops):
             beta1_power, beta2_power = self._get_beta_accumulators()
-            update_beta1 = beta1_power.assign(beta1_power * cast(self._beta1_t, beta1_power.dtype),
-                                              use_locking=self._use_locking)
-            update_beta2 = beta2_power.assign(beta2_power * cast(self._beta2_t, beta2_power.dtype),
-                                              use_locking=self._use_locking)
+            beta1, beta2 = self._hyper_tensors["_beta1"], self._hyper_tensors["_beta2"]
+            locking = self._use_locking
+            update_beta1 = beta1_power.assign(beta1_power * cast(beta1, beta1_power.dtype), use_locking=locking)
+            update_beta2 = beta2_power.assign(beta2_power * cast(beta2, beta2_power.dtype), use_locking=locking)
         return control_flow_ops.group(*update_ops + [update_beta1, update_beta2], name=name_scope)

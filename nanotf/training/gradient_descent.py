@@ -1,6 +1,4 @@
 """tf.train.GradientDescentOptimizer."""
-from nanotf.framework.ops import convert_to_tensor
-from nanotf.ops.math_ops import cast
 from nanotf.training import training_ops
 from nanotf.training.optimizer import Optimizer
 
@@ -13,15 +11,12 @@ class GradientDescentOptimizer(Optimizer):
     No slots.
     """
 
+    _hyper_params = (("_learning_rate", "learning_rate"),)
+
     def __init__(self, learning_rate, use_locking=False, name="GradientDescent"):
         super().__init__(use_locking, name)
         self._learning_rate = learning_rate
-        self._learning_rate_tensor = None
-
-    def _prepare(self):
-        lr = self._call_if_callable(self._learning_rate)
-        self._learning_rate_tensor = convert_to_tensor(lr, name="learning_rate")
 
     def _apply_dense(self, grad, var):
-        lr = cast(self._learning_rate_tensor, var.dtype.base_dtype)
+        lr, = self._hyper(var.dtype.base_dtype)
         return training_ops.apply_gradient_descent(var._variable, lr, grad, use_locking=self._use_locking).op

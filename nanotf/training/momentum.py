@@ -1,6 +1,4 @@
 """tf.train.MomentumOptimizer."""
-from nanotf.framework.ops import convert_to_tensor
-from nanotf.ops.math_ops import cast
 from nanotf.training import training_ops
 from nanotf.training.optimizer import Optimizer
 
@@ -16,27 +14,20 @@ class MomentumOptimizer(Optimizer):
     `learning_rate` and `momentum` may be floats, Tensors or callables.
     """
 
+    _hyper_params = (("_learning_rate", "learning_rate"), ("_momentum", "momentum"))
+
     def __init__(self, learning_rate, momentum, use_locking=False, name="Momentum", use_nesterov=False):
         super().__init__(use_locking, name)
         self._learning_rate = learning_rate
         self._momentum = momentum
         self._use_nesterov = use_nesterov
-        self._learning_rate_tensor = None
-        self._momentum_tensor = None
 
     def _create_slots(self, var_list):
         for v in var_list:
             self._zeros_slot(v, "momentum", self._name)
 
-    def _prepare(self):
-        self._learning_rate_tensor = convert_to_tensor(self._call_if_callable(self._learning_rate),
-                                                       name="learning_rate")
-        self._momentum_tensor = convert_to_tensor(self._call_if_callable(self._momentum), name="momentum")
-
     def _apply_dense(self, grad, var):
-        dtype = var.dtype.base_dtype
         accum = self.get_slot(var, "momentum")
-        return training_ops.apply_momentum(
-            var._variable, accum._variable, cast(self._learning_rate_tensor, dtype), grad,
-            cast(self._momentum_tensor, dtype), use_locking=self._use_locking,
-            use_nesterov=self._use_nesterov).op
+        lr, momentum = self._hyper(var.dtype.base_dtype)
+        return training_ops.apply_momentum(var._variable, accum._variable, lr, grad, momentum,
+                                           use_locking=self._use_locking, use_nesterov=self._use_nesterov).op

@@ -10,6 +10,7 @@ Subclasses implement `_create_slots`, `_prepare` and `_apply_dense` as in Tensor
 from nanotf.framework import dtypes
 from nanotf.framework.ops import GraphKeys, Tensor, convert_to_tensor, get_default_graph, name_scope
 from nanotf.ops import array_ops, control_flow_ops, state_ops
+from nanotf.ops.math_ops import cast
 from nanotf.ops.gradients_impl import gradients
 from nanotf.ops.variables import Variable, trainable_variables
 
@@ -169,8 +170,17 @@ class Optimizer:
     def _create_slots(self, var_list):
         pass
 
+    # (attribute holding a hyper-parameter, name of its Tensor), converted by _prepare in this order
+    _hyper_params = ()
+
     def _prepare(self):
-        pass
+        """Each hyper-parameter (a float, a Tensor or a callable giving one) as a Tensor, once per apply."""
+        self._hyper_tensors = {attr: convert_to_tensor(self._call_if_callable(getattr(self, attr)), name=name)
+                               for attr, name in self._hyper_params}
+
+    def _hyper(self, dtype):
+        """The hyper-parameter Tensors, in `_hyper_params` order, cast to a variable's dtype."""
+        return [cast(self._hyper_tensors[attr], dtype) for attr, _ in self._hyper_params]
 
     def _apply_dense(self, grad, var):
         raise NotImplementedError("%s must implement _apply_dense(grad, var)" % type(self).__name__)

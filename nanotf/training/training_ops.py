@@ -51,6 +51,33 @@ class _Scratch:
         return b
 
 
+# -- in-place steps shared by the update kernels (each keeps TF's order of arithmetic)
+def _scale_add(acc, scale, x):
+    """acc = acc * scale + x"""
+    np.multiply(acc, scale, out=acc)
+    np.add(acc, x, out=acc)
+
+
+def _move_toward(avg, value, rate, buf):
+    """avg += (value - avg) * rate (a moving average's step; `value` may be `buf`)"""
+    np.subtract(value, avg, out=buf)
+    np.multiply(buf, rate, out=buf)
+    np.add(avg, buf, out=avg)
+
+
+def _decay_add_square(acc, x, rho, one_minus_rho, buf):
+    """acc = acc * rho + x^2 * (1 - rho)"""
+    np.multiply(x, x, out=buf)
+    np.multiply(buf, one_minus_rho, out=buf)
+    _scale_add(acc, rho, buf)
+
+
+def _ratio_times(buf, num, scale):
+    """buf = num / buf * scale"""
+    np.divide(num, buf, out=buf)
+    np.multiply(buf, scale, out=buf)
+
+
 class _ApplyOp(OpDef):
     """Shared static checks. Subclasses list their input names (TF's order) in `inputs`; the first
     `len(ref_inputs)` are variables, `scalars` must be rank 0, every other input has the var's shape."""
@@ -170,7 +197,6 @@ class ApplyGradientDescent(_ApplyOp):
     samples = [_update_sample("ApplyGradientDescent", inputs, ref_inputs)]
 
 
-
 def apply_gradient_descent(var, alpha, delta, use_locking=False, name=None):
     return _apply("ApplyGradientDescent", [var, alpha, delta], use_locking, name)
 
@@ -223,8 +249,7 @@ class ApplyMomentum(_ApplyOp):
         def apply_momentum(lr, grad, momentum):
             w, acc = read(grad.shape)
             buf = scratch.like(w)
-            np.multiply(acc, momentum, out=acc)
-            np.add(acc, grad, out=acc)
+            _scale_add(acc, momentum, grad)
             if nesterov:
                 np.multiply(acc, momentum, out=buf)
                 np.add(buf, grad, out=buf)
@@ -239,7 +264,6 @@ class ApplyMomentum(_ApplyOp):
                _update_sample("ApplyMomentum", inputs, ref_inputs, use_nesterov=True)]
 
 
-
 def apply_momentum(var, accum, lr, grad, momentum, use_locking=False, use_nesterov=False, name=None):
     return _apply("ApplyMomentum", [var, accum, lr, grad, momentum], use_locking, name,
                   use_nesterov=bool(use_nesterov))
@@ -250,13 +274,9 @@ _ADAM_BLOCK = 262144   # elements per block of a large variable's update (1 MB o
 
 def _adam_update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, buf, num_buf):
     """TF's Adam step on arrays of one shape, in place, through one scratch buffer."""
-    np.subtract(grad, m, out=buf)
-    np.multiply(buf, 1 - beta1, out=buf)
-    np.add(m, buf, out=m)
+    _move_toward(m, grad, 1 - beta1, buf)
     np.multiply(grad, grad, out=buf)
-    np.subtract(buf, v, out=buf)
-    np.multiply(buf, 1 - beta2, out=buf)
-    np.add(v, buf, out=v)
+    _move_toward(v, buf, 1 - beta2, buf)
     num = m
     if nesterov:   # numerator beta1 * m + (1 - beta1) * grad
         num = num_buf
@@ -265,8 +285,7 @@ def _adam_update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, buf, num
         np.add(num, buf, out=num)
     np.sqrt(v, out=buf)
     np.add(buf, epsilon, out=buf)
-    np.divide(num, buf, out=buf)
-    np.multiply(buf, alpha, out=buf)
+    _ratio_times(buf, num, alpha)
     np.subtract(w, buf, out=w)
 
 
@@ -317,7 +336,6 @@ class ApplyAdam(_ApplyOp):
 
     samples = [_update_sample("ApplyAdam", inputs, ref_inputs),
                _update_sample("ApplyAdam", inputs, ref_inputs, use_nesterov=True)]
-
 
 
 def apply_adam(var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad, use_locking=False,
@@ -399,14 +417,12 @@ class ApplyAdagrad(_ApplyOp):
             np.multiply(grad, grad, out=buf)
             np.add(acc, buf, out=acc)
             np.sqrt(acc, out=buf)
-            np.divide(grad, buf, out=buf)
-            np.multiply(buf, lr, out=buf)
+            _ratio_times(buf, grad, lr)
             np.subtract(w, buf, out=w)
             return w
         return apply_adagrad
 
     samples = [_update_sample("ApplyAdagrad", inputs, ref_inputs)]
-
 
 
 def apply_adagrad(var, accum, lr, grad, use_locking=False, name=None):
@@ -424,25 +440,19 @@ def _rms_prop_kernel(op, ctx, var_indices, centered):
         w, ms, mom = arrays[:3]
         buf = scratch.like(w)
         one_minus_rho = 1 - rho
-        np.multiply(grad, grad, out=buf)            # ms += (grad^2 - ms) * (1 - rho)
-        np.subtract(buf, ms, out=buf)
-        np.multiply(buf, one_minus_rho, out=buf)
-        np.add(ms, buf, out=ms)
+        np.multiply(grad, grad, out=buf)
+        _move_toward(ms, buf, one_minus_rho, buf)   # ms += (grad^2 - ms) * (1 - rho)
         if centered:
             mg = arrays[3]
-            np.subtract(grad, mg, out=buf)          # mg += (grad - mg) * (1 - rho)
-            np.multiply(buf, one_minus_rho, out=buf)
-            np.add(mg, buf, out=mg)
+            _move_toward(mg, grad, one_minus_rho, buf)
             np.multiply(mg, mg, out=buf)            # denom = ms - mg^2 + epsilon
             np.subtract(ms, buf, out=buf)
             np.add(buf, epsilon, out=buf)
         else:
             np.add(ms, epsilon, out=buf)            # denom = ms + epsilon
         np.sqrt(buf, out=buf)
-        np.divide(grad, buf, out=buf)               # mom = mom * momentum + lr * grad / sqrt(denom)
-        np.multiply(buf, lr, out=buf)
-        np.multiply(mom, momentum, out=mom)
-        np.add(mom, buf, out=mom)
+        _ratio_times(buf, grad, lr)                 # mom = mom * momentum + lr * grad / sqrt(denom)
+        _scale_add(mom, momentum, buf)
         np.subtract(w, mom, out=w)                  # var -= mom
         return w
     return apply_rms_prop
@@ -461,7 +471,6 @@ class ApplyRMSProp(_ApplyOp):
     samples = [_update_sample("ApplyRMSProp", inputs, ref_inputs)]
 
 
-
 def apply_rms_prop(var, ms, mom, lr, rho, momentum, epsilon, grad, use_locking=False, name=None):
     return _apply("ApplyRMSProp", [var, ms, mom, lr, rho, momentum, epsilon, grad], use_locking, name)
 
@@ -477,7 +486,6 @@ class ApplyCenteredRMSProp(_ApplyOp):
         return _rms_prop_kernel(op, ctx, (0, 2, 3, 1), centered=True)
 
     samples = [_update_sample("ApplyCenteredRMSProp", inputs, ref_inputs)]
-
 
 
 def apply_centered_rms_prop(var, mg, ms, mom, lr, rho, momentum, epsilon, grad, use_locking=False, name=None):
@@ -501,26 +509,19 @@ class ApplyAdadelta(_ApplyOp):
             w, acc, acc_upd = read(grad.shape)
             buf, update = scratch.like(w), scratch2.like(w)
             one_minus_rho = 1 - rho
-            np.multiply(grad, grad, out=buf)
-            np.multiply(buf, one_minus_rho, out=buf)
-            np.multiply(acc, rho, out=acc)
-            np.add(acc, buf, out=acc)
+            _decay_add_square(acc, grad, rho, one_minus_rho, buf)
             np.add(acc_upd, epsilon, out=update)
             np.add(acc, epsilon, out=buf)
             np.divide(update, buf, out=update)
             np.sqrt(update, out=update)
             np.multiply(update, grad, out=update)
-            np.multiply(update, update, out=buf)
-            np.multiply(buf, one_minus_rho, out=buf)
-            np.multiply(acc_upd, rho, out=acc_upd)
-            np.add(acc_upd, buf, out=acc_upd)
+            _decay_add_square(acc_upd, update, rho, one_minus_rho, buf)
             np.multiply(update, lr, out=update)
             np.subtract(w, update, out=w)
             return w
         return apply_adadelta
 
     samples = [_update_sample("ApplyAdadelta", inputs, ref_inputs)]
-
 
 
 def apply_adadelta(var, accum, accum_update, lr, rho, epsilon, grad, use_locking=False, name=None):
