@@ -17,13 +17,11 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nanotf as tf
+from nanotf.examples.tutorials.mnist import (_common, fully_connected_feed, mnist_deep, mnist_softmax,
+                                             mnist_with_summaries)
 
-import nanotf as tf  # noqa: E402
-from nanotf.examples.tutorials.mnist import (_common, fully_connected_feed, mnist_deep,  # noqa: E402
-                                             mnist_softmax, mnist_with_summaries)
-
-from _tutorial_helpers import run_main, tiny_mnist, write_idx_gz  # noqa: E402
+from _tutorial_helpers import run_main, tiny_mnist, write_idx_gz
 
 COMMANDS = {"nanotf-mnist": fully_connected_feed, "nanotf-mnist-softmax": mnist_softmax,
             "nanotf-mnist-deep": mnist_deep, "nanotf-mnist-with-summaries": mnist_with_summaries}

@@ -6,10 +6,7 @@ import pytest
 import nanotf as tf
 
 
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_graph")   # tests/conftest.py
 
 
 def numeric_grad(sess, loss, x, feed, eps=1e-6):

@@ -1,29 +1,18 @@
 """The other MNIST tutorial programs (softmax regression, Deep MNIST, TensorBoard summaries), run
 briefly: on fake data everywhere, and a few hundred steps of the real MNIST where it is present."""
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
 from nanotf.examples.tutorials.mnist import mnist_deep, mnist_softmax, mnist_with_summaries
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _mnist_data import GZ_NAMES, require_real_mnist  # noqa: E402
-
 
 @pytest.fixture
-def real_mnist(tmp_path):
-    source = require_real_mnist()
-    d = tmp_path / "mnist"
-    d.mkdir()
-    for f in GZ_NAMES:
-        os.symlink(source / f, d / f)
-    return str(d)
+def real_mnist(real_mnist_copy):
+    return str(real_mnist_copy)
 
 
 def run(module, argv):

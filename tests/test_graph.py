@@ -6,12 +6,8 @@ import pytest
 import nanotf as tf
 
 
-@pytest.fixture(autouse=True)
-def fresh_default_graph():
-    """Tests that use the global default graph start from an empty one."""
-    tf.reset_default_graph()
-    yield
-    tf.reset_default_graph()
+# tests that use the global default graph start from an empty one
+pytestmark = pytest.mark.usefixtures("fresh_graph")   # tests/conftest.py
 
 
 def _const(value, name=None):

@@ -4,13 +4,11 @@ No network: downloads come from an http.server on 127.0.0.1 serving small
 IDX files written here, whose hashes are passed as ``checksums=``.
 """
 
-import contextlib
 import gzip
 import hashlib
 import http.server
 import io
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,18 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-try:
-    import nanotf  # noqa: F401
-except ImportError:  # run without the project installed / configured
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from nanotf.datasets import download, local_copies, mnist
 from nanotf.datasets.mnist import (ChecksumError, DataSet, DownloadError,
                                    IDXFormatError, read_data_sets)
 from nanotf.examples.tutorials.mnist import input_data
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _mnist_data import require_real_mnist  # noqa: E402
 
 NAMES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
          't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
@@ -171,19 +161,9 @@ def closed_port_url():
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """Fake HOME / cwd so no real local copy is ever found."""
-    home = tmp_path / 'home'
-    home.mkdir()
-    cwd = tmp_path / 'cwd'
-    cwd.mkdir()
-    monkeypatch.setenv('HOME', str(home))
-    monkeypatch.delenv('KERAS_HOME', raising=False)
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr(local_copies, 'DEBIAN_FASHION_MNIST_DIR',
-                        str(tmp_path / 'no-debian'))
-    monkeypatch.setattr(download, 'DEFAULT_TIMEOUT', 5.0)
-    return home
+def isolated(offline_home):
+    """Fake HOME / cwd so no real local copy is ever found (tests/conftest.py)."""
+    return offline_home
 
 
 # ------------------------------------------------------------ parsing
@@ -640,11 +620,8 @@ def test_interrupt_removes_temp_file(tmp_path, monkeypatch):
     assert not (tmp_path / 'd').exists()
 
 
-def test_real_mnist(tmp_path):
-    real_mnist = require_real_mnist()
-    for n in NAMES:
-        os.symlink(real_mnist / (n + '.gz'), tmp_path / (n + '.gz'))
-    ds = input_data.read_data_sets(str(tmp_path))
+def test_real_mnist(real_mnist_copy):
+    ds = input_data.read_data_sets(str(real_mnist_copy))
     assert ds.train.images.shape == (55000, 784)
     assert ds.validation.images.shape == (5000, 784)
     assert ds.test.images.shape == (10000, 784)

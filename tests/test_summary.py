@@ -27,11 +27,7 @@ W1 = np.array([[0.5, -1.0, 0.25], [1.5, 0.5, -0.75], [-0.5, 2.0, 1.0], [0.25, -0
 B1 = np.array([0.1, -0.2, 0.3], dtype=np.float32)
 
 
-@pytest.fixture(autouse=True)
-def fresh_default_graph():
-    tf.reset_default_graph()
-    yield
-    tf.reset_default_graph()
+pytestmark = pytest.mark.usefixtures("fresh_graph")   # tests/conftest.py
 
 
 def _accumulator(logdir):

@@ -1,14 +1,11 @@
 """tf.data in graph mode: datasets, iterators and their Session state, checked against hand computations."""
 import collections
-import os
-import sys
 
 import numpy as np
 import pytest
 
 import nanotf as tf
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples", "tf1"))
 
 
 def _drain(sess, fetches, feed_dict=None):
@@ -20,10 +17,7 @@ def _drain(sess, fetches, feed_dict=None):
             return out
 
 
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_graph")   # tests/conftest.py
 
 
 # -- sources and structure
@@ -432,9 +426,7 @@ def test_tf_data_mlp_program_learns_fake_data():
     assert acc > 0.95
 
 
-def test_tf_data_mlp_program_on_real_mnist():
-    from _mnist_data import require_real_mnist
-    data_dir = require_real_mnist()
+def test_tf_data_mlp_program_on_real_mnist(real_mnist_dir):
     import data_pipeline_mlp
-    acc = data_pipeline_mlp.main(["--data_dir", str(data_dir), "--steps", "1000"])
+    acc = data_pipeline_mlp.main(["--data_dir", str(real_mnist_dir), "--steps", "1000"])
     assert acc > 0.95

@@ -1,19 +1,13 @@
 """tf.contrib.factorization.KMeans against NumPy's Lloyd and mini-batch steps, and the MNIST program."""
-import os
-import sys
 
 import numpy as np
 import pytest
 
 import nanotf as tf
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples", "tf1"))
 
 
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_graph")   # tests/conftest.py
 
 
 def _blobs(seed=0, n=60):
@@ -203,8 +197,6 @@ def test_kmeans_mnist_program_on_fake_data():
     assert kmeans_mnist.main(["--fake_data", "--steps", "10"]) > 0.9
 
 
-def test_kmeans_mnist_program_on_real_mnist():
-    from _mnist_data import require_real_mnist
-    data_dir = require_real_mnist()
+def test_kmeans_mnist_program_on_real_mnist(real_mnist_dir):
     import kmeans_mnist
-    assert kmeans_mnist.main(["--data_dir", str(data_dir), "--steps", "8"]) > 0.65
+    assert kmeans_mnist.main(["--data_dir", str(real_mnist_dir), "--steps", "8"]) > 0.65

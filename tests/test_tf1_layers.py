@@ -20,30 +20,24 @@ TensorFlow 2.21 compat.v1 (NANOTF_BENCH_FRAMEWORK=tensorflow) on this machine:
 - word2vec (synthetic corpus, 1000 steps): nanotf 0.955, TF 0.925 nearest-neighbour topic accuracy: bound 0.8.
 """
 import os
-import sys
 
 import numpy as np
 import pytest
 
 import nanotf as tf
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples", "tf1"))
-import autoencoder_mnist  # noqa: E402
-import cnn_layers_mnist  # noqa: E402
-import dcgan_mnist  # noqa: E402
-import gan_mnist  # noqa: E402
-import multigpu_mnist  # noqa: E402
-import vae_mnist  # noqa: E402
-import word2vec_nce  # noqa: E402
+# the example programs (examples/tf1, on sys.path through tests/conftest.py)
+import autoencoder_mnist
+import cnn_layers_mnist
+import dcgan_mnist
+import gan_mnist
+import multigpu_mnist
+import vae_mnist
+import word2vec_nce
 
 
 def _last_line(capsys):
     return capsys.readouterr().out.strip().splitlines()[-1]
-
-
-def _real_dir():
-    from _mnist_data import require_real_mnist
-    return str(require_real_mnist())
 
 
 # -- fake data: every program runs, prints its metric last, and builds TF's variable names
@@ -133,32 +127,32 @@ def test_word2vec_nce_groups_topics(capsys):
 
 
 # -- real MNIST, short runs
-def test_cnn_on_real_mnist():
-    acc = cnn_layers_mnist.main(["--data_dir", _real_dir(), "--steps", "200", "--conv1", "8", "--conv2", "16",
+def test_cnn_on_real_mnist(real_mnist_dir):
+    acc = cnn_layers_mnist.main(["--data_dir", str(real_mnist_dir), "--steps", "200", "--conv1", "8", "--conv2", "16",
                                  "--hidden", "128"])
     assert acc >= 0.93
 
 
 @pytest.mark.skipif(not os.environ.get("NANOTF_LONG_TESTS"), reason="long run: set NANOTF_LONG_TESTS=1")
-def test_cnn_full_program_reaches_98_percent_on_real_mnist():
-    assert cnn_layers_mnist.main(["--data_dir", _real_dir(), "--steps", "1000"]) >= 0.98
+def test_cnn_full_program_reaches_98_percent_on_real_mnist(real_mnist_dir):
+    assert cnn_layers_mnist.main(["--data_dir", str(real_mnist_dir), "--steps", "1000"]) >= 0.98
 
 
-def test_gan_on_real_mnist():
-    _check_gan(gan_mnist.main(["--data_dir", _real_dir(), "--steps", "300"]))
+def test_gan_on_real_mnist(real_mnist_dir):
+    _check_gan(gan_mnist.main(["--data_dir", str(real_mnist_dir), "--steps", "300"]))
 
 
-def test_dcgan_on_real_mnist():
-    _check_gan(dcgan_mnist.main(["--data_dir", _real_dir(), "--steps", "20"]))
+def test_dcgan_on_real_mnist(real_mnist_dir):
+    _check_gan(dcgan_mnist.main(["--data_dir", str(real_mnist_dir), "--steps", "20"]))
 
 
-def test_vae_on_real_mnist():
-    assert vae_mnist.main(["--data_dir", _real_dir(), "--steps", "300"]) < 150.0
+def test_vae_on_real_mnist(real_mnist_dir):
+    assert vae_mnist.main(["--data_dir", str(real_mnist_dir), "--steps", "300"]) < 150.0
 
 
-def test_autoencoder_on_real_mnist():
-    assert autoencoder_mnist.main(["--data_dir", _real_dir(), "--steps", "300"]) < 0.062
+def test_autoencoder_on_real_mnist(real_mnist_dir):
+    assert autoencoder_mnist.main(["--data_dir", str(real_mnist_dir), "--steps", "300"]) < 0.062
 
 
-def test_multigpu_on_real_mnist():
-    assert multigpu_mnist.main(["--data_dir", _real_dir(), "--steps", "300"]) >= 0.93
+def test_multigpu_on_real_mnist(real_mnist_dir):
+    assert multigpu_mnist.main(["--data_dir", str(real_mnist_dir), "--steps", "300"]) >= 0.93

@@ -2,11 +2,8 @@
 through static_rnn and through dynamic_rnn, a bidirectional LSTM, and a GRU on variable-length toy sequences.
 Fake data in CI (a few seconds each); real MNIST where present."""
 import os
-import sys
 
 import pytest
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples", "tf1"))
 
 
 @pytest.mark.parametrize("program,steps", [("lstm_mnist", 30), ("lstm_mnist_dynamic", 60),
@@ -23,17 +20,13 @@ def test_gru_learns_variable_length_sequences():
     assert gru_dynamic_length.main(["--steps", "300"]) > 0.8
 
 
-def test_lstm_on_real_mnist():
-    from _mnist_data import require_real_mnist
-    data_dir = require_real_mnist()
+def test_lstm_on_real_mnist(real_mnist_dir):
     import lstm_mnist
-    assert lstm_mnist.main(["--data_dir", str(data_dir), "--steps", "200"]) > 0.88   # measured 0.918 (300: 0.933)
+    assert lstm_mnist.main(["--data_dir", str(real_mnist_dir), "--steps", "200"]) > 0.88   # measured 0.918 (300: 0.933)
 
 
 @pytest.mark.skipif(not os.environ.get("NANOTF_LONG_TESTS"), reason="long run: set NANOTF_LONG_TESTS=1")
 @pytest.mark.parametrize("program", ["lstm_mnist", "lstm_mnist_dynamic", "bidirectional_lstm_mnist"])
-def test_lstm_programs_reach_94_percent_on_real_mnist(program):
-    from _mnist_data import require_real_mnist
-    data_dir = require_real_mnist()
+def test_lstm_programs_reach_94_percent_on_real_mnist(program, real_mnist_dir):
     module = __import__(program)
-    assert module.main(["--data_dir", str(data_dir), "--steps", "500"]) > 0.94   # measured 0.950, 0.944, 0.951
+    assert module.main(["--data_dir", str(real_mnist_dir), "--steps", "500"]) > 0.94   # measured 0.950, 0.944, 0.951

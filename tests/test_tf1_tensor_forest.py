@@ -1,7 +1,5 @@
 """tf.contrib.tensor_forest and tensorflow.python.ops.resources: hyperparameters, resources per Session,
 Gini splits checked by hand, inference statistics against NumPy, and the MNIST program."""
-import os
-import sys
 
 import numpy as np
 import pytest
@@ -11,13 +9,9 @@ from nanotf.contrib.tensor_forest.python import tensor_forest
 from nanotf.contrib.tensor_forest.python.ops._tree import Tree
 from nanotf.python.ops import resources
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples", "tf1"))
 
 
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_graph")   # tests/conftest.py
 
 
 def _forest(num_features=2, num_classes=2, **kw):
@@ -173,8 +167,6 @@ def test_random_forest_program_on_fake_data():
     assert random_forest_mnist.main(["--fake_data", "--steps", "20"]) > 0.9
 
 
-def test_random_forest_program_on_real_mnist():
-    from _mnist_data import require_real_mnist
-    data_dir = require_real_mnist()
+def test_random_forest_program_on_real_mnist(real_mnist_dir):
     import random_forest_mnist
-    assert random_forest_mnist.main(["--data_dir", str(data_dir), "--steps", "150"]) > 0.88
+    assert random_forest_mnist.main(["--data_dir", str(real_mnist_dir), "--steps", "150"]) > 0.88

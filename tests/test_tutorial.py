@@ -14,19 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-try:
-    import nanotf  # noqa: F401
-except ImportError:  # run without the project installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nanotf as tf
+from nanotf.datasets import mnist as mnist_data
+from nanotf.examples.tutorials.mnist import mnist
 
-import nanotf as tf  # noqa: E402
-from nanotf.datasets import download, local_copies  # noqa: E402
-from nanotf.datasets import mnist as mnist_data  # noqa: E402
-from nanotf.examples.tutorials.mnist import mnist  # noqa: E402
-
-from _mnist_data import require_real_mnist  # noqa: E402
-from _tutorial_helpers import (EVAL_RE, EVAL_TITLE_RE, IDX_NAMES, RUN_DIR_RE, STEP_RE,  # noqa: E402
+from _tutorial_helpers import (EVAL_RE, EVAL_TITLE_RE, IDX_NAMES, RUN_DIR_RE, STEP_RE,
                                TENSORBOARD_RE, FileServer, as_float_images, closed_port_url,
                                load_checkpoint_arrays, numpy_mean_xent, numpy_num_correct, parse_output,
                                run_main, single_blas_thread, tiny_mnist, write_idx_gz)
@@ -81,36 +73,12 @@ def one_blas_thread():
         yield
 
 
-@pytest.fixture
-def real_mnist(monkeypatch):
-    """The real MNIST folder (tests/_mnist_data.py), looked for with the user's environment, before `isolated`
-    points HOME and NANOTF_DATA_DIR elsewhere; skips when there is none."""
-    with monkeypatch.context() as m:
-        for name in ("HOME", "NANOTF_DATA_DIR"):
-            if name in _REAL_ENV:
-                m.setenv(name, _REAL_ENV[name])
-            else:
-                m.delenv(name, raising=False)
-        return require_real_mnist()
-
-
-_REAL_ENV = {k: os.environ[k] for k in ("HOME", "NANOTF_DATA_DIR") if k in os.environ}
-
-
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """No real HOME, data dir or cwd: no local dataset copy can be found, nothing lands in the repo."""
-    home = tmp_path / "home"
-    home.mkdir()
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.setenv("HOME", str(home))
+def isolated(offline_home, tmp_path, monkeypatch):
+    """No real HOME, data dir or cwd: no local dataset copy can be found, nothing lands in the repo. (The real
+    MNIST folder, `real_mnist_dir`, is looked for once per session, with the user's environment.)"""
     monkeypatch.setenv("NANOTF_DATA_DIR", str(tmp_path / "nanotf-data"))
-    monkeypatch.delenv("KERAS_HOME", raising=False)
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr(local_copies, "DEBIAN_FASHION_MNIST_DIR", str(tmp_path / "no-debian"))
-    monkeypatch.setattr(download, "DEFAULT_TIMEOUT", 5.0)
-    return home
+    return offline_home
 
 
 # ------------------------------------------------------------ one fake-data run, inspected many ways
@@ -370,12 +338,8 @@ def test_offline_without_files_explains_what_to_do(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------ real MNIST
 
-def test_real_mnist_reaches_the_tutorials_precision(tmp_path, real_mnist):
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    for name in GZ_NAMES:
-        os.symlink(real_mnist / name, data_dir / name)
-    out, exit_exc = run_main(["--input_data_dir", data_dir, "--max_steps", "2000", "--seed", "1",
+def test_real_mnist_reaches_the_tutorials_precision(tmp_path, real_mnist_copy):
+    out, exit_exc = run_main(["--input_data_dir", real_mnist_copy, "--max_steps", "2000", "--seed", "1",
                               "--log_dir", tmp_path / "logs"])
     assert exit_exc is None, exit_exc
     parsed = parse_output(out)
