@@ -16,7 +16,6 @@ results/deep_mnist_step.{md,json} (deep_mnist_step-contention<N> with --contenti
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import contention  # noqa: E402  (busy neighbours)
+import results  # noqa: E402  (results/*.md and .json)
 STEP = os.path.join(HERE, 'programs', 'deep_mnist_step.py')
 TF_PYTHON = os.path.join(HERE, '.venvs', 'tf', 'bin', 'python')
 
@@ -84,20 +84,16 @@ def main():
         for name in variants:
             q, l = summary[name, 0], summary[name, args.contention]
             lines.append('| %s | %.2f× |' % (name, l['median_ms'] / q['median_ms']))
-    machine = '%s, %d CPUs, Python %s' % (platform.processor() or platform.machine(), os.cpu_count(),
-                                         platform.python_version())
+    machine = results.machine()
     table = '\n'.join(lines)
     print(table)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out + '.md', 'w') as f:
-        f.write('# Deep MNIST training step (batch 50, Adam), OpenBLAS variables unset\n\n'
-                'Made by `benchmarks/deep_mnist.py --rounds %d --steps %d%s` on %s.\n\n%s\n'
-                % (args.rounds, args.steps, ' --contention %d' % args.contention if args.contention else '',
-                   machine, table))
-    with open(args.out + '.json', 'w') as f:
-        json.dump({'rounds': args.rounds, 'steps': args.steps, 'contention': args.contention, 'machine': machine,
+    results.write(args.out, '# Deep MNIST training step (batch 50, Adam), OpenBLAS variables unset\n\n'
+                  'Made by `benchmarks/deep_mnist.py --rounds %d --steps %d%s` on %s.\n\n%s\n'
+                  % (args.rounds, args.steps, ' --contention %d' % args.contention if args.contention else '',
+                     machine, table),
+                  {'rounds': args.rounds, 'steps': args.steps, 'contention': args.contention, 'machine': machine,
                    'summary': {label(k): v for k, v in summary.items()},
-                   'runs': {label(k): v for k, v in runs.items()}}, f, indent=1)
+                   'runs': {label(k): v for k, v in runs.items()}})
 
 
 if __name__ == '__main__':

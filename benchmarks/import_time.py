@@ -11,13 +11,13 @@ first, as pip does for the peers (see run.precompile).  Writes
 results/import_time.md and .json.
 """
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import time
 
+import results
 import run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -104,13 +104,9 @@ def main(argv=None):
         lines.append('> **%s failed**: %s' % (label, why))
     text = '\n'.join(lines).rstrip() + '\n'
     print(text)
-    os.makedirs(args.results_dir, exist_ok=True)
     base = os.path.join(args.results_dir, 'import_time')
-    with open(base + '.json', 'w') as f:
-        json.dump({'repeats': args.repeats, 'seconds': times, 'median_s': medians,
-                   'failed': failed, 'notes': notes}, f, indent=1)
-    with open(base + '.md', 'w') as f:
-        f.write(text)
+    results.write(base, text, {'repeats': args.repeats, 'seconds': times, 'median_s': medians,
+                               'failed': failed, 'notes': notes})
     print('wrote %s.md and %s.json' % (base, base))
     return 0
 

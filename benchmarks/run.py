@@ -42,6 +42,7 @@ import _bench  # noqa: E402  (CONFIGS, RESULT_PREFIX, T0_ENV)
 import mnist_idx  # noqa: E402  (missing_files)
 sys.path.insert(0, HERE)
 import contention  # noqa: E402  (busy neighbours)
+import results  # noqa: E402  (results/*.md and .json)
 
 # name -> (script, venv under .venvs/ or None for this interpreter)
 PROGRAMS = {
@@ -551,12 +552,8 @@ def main(argv=None):
     text = markdown(report)
     print()
     print(text)
-    os.makedirs(args.results_dir, exist_ok=True)
     base = os.path.join(args.results_dir, name)
-    with open(base + '.json', 'w') as f:
-        json.dump(report, f, indent=1, sort_keys=False, default=str)
-    with open(base + '.md', 'w') as f:
-        f.write(text)
+    results.write(base, text, report, default=str)
     print('wrote %s.md and %s.json' % (base, base))
     return 0
 

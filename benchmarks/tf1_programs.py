@@ -14,9 +14,7 @@ table). TensorFlow runs from benchmarks/.venvs/tf (benchmarks/setup_peers.sh tf)
 Results go to results/tf1_programs.{md,json}.
 """
 import argparse
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -28,6 +26,9 @@ PROGRAMS_DIR = os.path.join(ROOT, 'examples', 'tf1')
 TF_PYTHON = os.path.join(HERE, '.venvs', 'tf', 'bin', 'python')
 sys.path.insert(0, HERE)
 import contention  # noqa: E402  (busy neighbours)
+import results  # noqa: E402  (results/*.md and .json)
+sys.path.insert(0, PROGRAMS_DIR)
+import _mnist_arrays  # noqa: E402  (where MNIST is)
 
 # program -> arguments for a run long enough that training, not start-up, dominates on TF
 PROGRAMS = {
@@ -51,14 +52,9 @@ PROGRAMS = {
 
 def find_mnist():
     """A folder holding the four gzipped MNIST files: $NANOTF_DATA_DIR/mnist, ~/.cache/nanotf/mnist, ../shared."""
-    dirs = [os.path.join(os.environ['NANOTF_DATA_DIR'], 'mnist')] if os.environ.get('NANOTF_DATA_DIR') else []
-    dirs += [os.path.expanduser('~/.cache/nanotf/mnist'), os.path.join(os.path.dirname(ROOT), 'shared', 'data', 'mnist')]
-    names = ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz',
-             't10k-labels-idx1-ubyte.gz')
-    for d in dirs:
-        if all(os.path.isfile(os.path.join(d, n)) for n in names):
-            return d
-    return None
+    found = _mnist_arrays.find_data_dir(_mnist_arrays.candidate_dirs()
+                                        + [os.path.join(os.path.dirname(ROOT), 'shared', 'data', 'mnist')])
+    return str(found) if found else None
 
 
 def run_once(framework, program, args, data_dir):
@@ -119,20 +115,16 @@ def main():
         lines.append('| %s | `%s` | %s | %s | %s | %s | %s |' % (n, ' '.join(PROGRAMS[n]), cell('nanotf'),
                                                             cell('tensorflow'), ratio, last('nanotf'),
                                                             last('tensorflow')))
-    machine = '%s, %d CPUs, Python %s' % (platform.processor() or platform.machine(), os.cpu_count(),
-                                         platform.python_version())
+    machine = results.machine()
     table = '\n'.join(lines)
     print(table)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out + '.md', 'w') as f:
-        f.write('# TF 1.x-style programs: nanotf against TensorFlow 2.21 compat.v1\n\n'
-                'Made by `benchmarks/tf1_programs.py --rounds %d%s` on %s, %s data; whole-process wall time, '
-                'median of the rounds.\n\n%s\n' % (args.rounds, ' --contention %d' % args.contention
-                                                   if args.contention else '', machine,
-                                                   'fake' if fake else 'real MNIST', table))
-    with open(args.out + '.json', 'w') as f:
-        json.dump({'rounds': args.rounds, 'contention': args.contention, 'fake_data': fake, 'machine': machine,
-                   'summary': summary, 'runs': runs}, f, indent=1)
+    results.write(args.out, '# TF 1.x-style programs: nanotf against TensorFlow 2.21 compat.v1\n\n'
+                  'Made by `benchmarks/tf1_programs.py --rounds %d%s` on %s, %s data; whole-process wall time, '
+                  'median of the rounds.\n\n%s\n' % (args.rounds, ' --contention %d' % args.contention
+                                                     if args.contention else '', machine,
+                                                     'fake' if fake else 'real MNIST', table),
+                  {'rounds': args.rounds, 'contention': args.contention, 'fake_data': fake, 'machine': machine,
+                   'summary': summary, 'runs': runs})
 
 
 if __name__ == '__main__':
