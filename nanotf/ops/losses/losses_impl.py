@@ -100,28 +100,33 @@ def _squeeze_trailing_label_dim(labels, logits):
     return labels
 
 
+def _weighted_loss(default_name, scope, first, second, weights, loss_collection, reduction, per_example):
+    """The shared frame of the tf.losses functions: `first` and `second` are (argument name, value) pairs that
+    must not be None; per_example(first, second) -> the losses, built in the name scope `scope` (default
+    `default_name`), then weighted and reduced by compute_weighted_loss."""
+    for arg, value in (first, second):
+        if value is None:
+            raise ValueError("%s must not be None." % arg)
+    with name_scope(scope, default_name, [second[1], first[1], weights]) as scope:
+        losses = per_example(first[1], second[1])
+        return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
+
+
 def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None, loss_collection=GraphKeys.LOSSES,
                                  reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
     """Weighted sparse softmax cross-entropy; by default the mean over examples with nonzero weight."""
-    if labels is None:
-        raise ValueError("labels must not be None.")
-    if logits is None:
-        raise ValueError("logits must not be None.")
-    with name_scope(scope, "sparse_softmax_cross_entropy_loss", [logits, labels, weights]) as scope:
+    def per_example(labels, logits):
         logits = convert_to_tensor(logits)
         labels = _squeeze_trailing_label_dim(convert_to_tensor(labels), logits)
-        losses = sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits, name="xentropy")
-        return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
+        return sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits, name="xentropy")
+    return _weighted_loss("sparse_softmax_cross_entropy_loss", scope, ("labels", labels), ("logits", logits), weights,
+                          loss_collection, reduction, per_example)
 
 
 def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing=0, scope=None,
                           loss_collection=GraphKeys.LOSSES, reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
     """Weighted softmax cross-entropy against one-hot (or soft) labels, with optional label smoothing."""
-    if onehot_labels is None:
-        raise ValueError("onehot_labels must not be None.")
-    if logits is None:
-        raise ValueError("logits must not be None.")
-    with name_scope(scope, "softmax_cross_entropy_loss", [logits, onehot_labels, weights]) as scope:
+    def per_example(onehot_labels, logits):
         logits = convert_to_tensor(logits)
         onehot_labels = math_ops.cast(convert_to_tensor(onehot_labels), logits.dtype)
         logits.shape.assert_is_compatible_with(onehot_labels.shape)
@@ -135,40 +140,35 @@ def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing=0,
                 else label_smoothing / num_classes
             onehot_labels = math_ops.add(math_ops.multiply(onehot_labels, 1.0 - label_smoothing), smooth_negatives)
         onehot_labels = array_ops.stop_gradient(onehot_labels, name="labels_stop_gradient")
-        losses = softmax_cross_entropy_with_logits_v2(labels=onehot_labels, logits=logits, name="xentropy")
-        return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
+        return softmax_cross_entropy_with_logits_v2(labels=onehot_labels, logits=logits, name="xentropy")
+    return _weighted_loss("softmax_cross_entropy_loss", scope, ("onehot_labels", onehot_labels), ("logits", logits),
+                          weights, loss_collection, reduction, per_example)
 
 
 def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothing=0, scope=None,
                           loss_collection=GraphKeys.LOSSES, reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
     """Weighted logistic loss; label smoothing moves labels towards 1/2."""
-    if multi_class_labels is None:
-        raise ValueError("multi_class_labels must not be None.")
-    if logits is None:
-        raise ValueError("logits must not be None.")
-    with name_scope(scope, "sigmoid_cross_entropy_loss", [logits, multi_class_labels, weights]) as scope:
+    def per_example(multi_class_labels, logits):
         logits = convert_to_tensor(logits)
         labels = math_ops.cast(convert_to_tensor(multi_class_labels), logits.dtype)
         logits.shape.assert_is_compatible_with(labels.shape)
         if label_smoothing > 0:
             labels = math_ops.add(math_ops.multiply(labels, 1.0 - label_smoothing), 0.5 * label_smoothing)
-        losses = sigmoid_cross_entropy_with_logits(labels=labels, logits=logits, name="xentropy")
-        return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
+        return sigmoid_cross_entropy_with_logits(labels=labels, logits=logits, name="xentropy")
+    return _weighted_loss("sigmoid_cross_entropy_loss", scope, ("multi_class_labels", multi_class_labels),
+                          ("logits", logits), weights, loss_collection, reduction, per_example)
 
 
 def mean_squared_error(labels, predictions, weights=1.0, scope=None, loss_collection=GraphKeys.LOSSES,
                        reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
     """Weighted (predictions - labels)^2, computed in float32."""
-    if labels is None:
-        raise ValueError("labels must not be None.")
-    if predictions is None:
-        raise ValueError("predictions must not be None.")
-    with name_scope(scope, "mean_squared_error", [predictions, labels, weights]) as scope:
+    def per_example(labels, predictions):
         predictions = math_ops.cast(convert_to_tensor(predictions), dtypes.float32)
         labels = math_ops.cast(convert_to_tensor(labels), dtypes.float32)
         predictions.shape.assert_is_compatible_with(labels.shape)
-        losses = math_ops.squared_difference(predictions, labels)
-        return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
+        return math_ops.squared_difference(predictions, labels)
+    return _weighted_loss("mean_squared_error", scope, ("labels", labels), ("predictions", predictions), weights,
+                          loss_collection, reduction, per_example)
 
 
 def get_losses(scope=None, loss_collection=GraphKeys.LOSSES):
