@@ -208,8 +208,7 @@ def test_gradient_of_a_loop_accumulating_w_times_x():
     np.testing.assert_allclose(gxv, np.array([1.5, -2.0]) * n * (n + 1) / 2, rtol=1e-12)
 
 
-def test_rnn_style_loop_gradients_match_finite_differences():
-    rng = np.random.default_rng(0)
+def test_rnn_style_loop_gradients_match_finite_differences(rng):
     w = tf.Variable(rng.standard_normal((3, 3)) * 0.5, dtype=tf.float64, name="w")
     b = tf.Variable(rng.standard_normal(3) * 0.1, dtype=tf.float64, name="b")
     x = tf.placeholder(tf.float64, [4, 2, 3])   # time, batch, features

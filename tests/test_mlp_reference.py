@@ -31,8 +31,7 @@ def _numpy_step(x, labels, params, lr):
     return loss, updated
 
 
-def test_first_loss_and_first_update_match_numpy():
-    rng = np.random.default_rng(0)
+def test_first_loss_and_first_update_match_numpy(rng):
     x = rng.random((20, mnist.IMAGE_PIXELS)).astype(np.float32)
     labels = rng.integers(0, mnist.NUM_CLASSES, 20).astype(np.int32)
     with tf.Graph().as_default():

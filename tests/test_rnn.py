@@ -23,65 +23,61 @@ def _values(sess, prefix=""):
 
 
 # -- variable names and shapes (TF 1.15's)
-def test_static_rnn_basic_lstm_names():
-    with tf.Graph().as_default():
-        xs = tf.unstack(tf.placeholder(tf.float32, [None, 28, 28]), 28, 1)
-        outputs, state = tf.contrib.rnn.static_rnn(tf.contrib.rnn.BasicLSTMCell(128), xs, dtype=tf.float32)
-        assert _names() == {"rnn/basic_lstm_cell/kernel": (156, 512), "rnn/basic_lstm_cell/bias": (512,)}
-        assert len(outputs) == 28 and outputs[-1].shape.as_list() == [None, 128]
-        assert isinstance(state, tf.nn.rnn_cell.LSTMStateTuple)
-        assert state.c.shape.as_list() == [None, 128] and state.h.shape.as_list() == [None, 128]
+def test_static_rnn_basic_lstm_names(graph):
+    xs = tf.unstack(tf.placeholder(tf.float32, [None, 28, 28]), 28, 1)
+    outputs, state = tf.contrib.rnn.static_rnn(tf.contrib.rnn.BasicLSTMCell(128), xs, dtype=tf.float32)
+    assert _names() == {"rnn/basic_lstm_cell/kernel": (156, 512), "rnn/basic_lstm_cell/bias": (512,)}
+    assert len(outputs) == 28 and outputs[-1].shape.as_list() == [None, 128]
+    assert isinstance(state, tf.nn.rnn_cell.LSTMStateTuple)
+    assert state.c.shape.as_list() == [None, 128] and state.h.shape.as_list() == [None, 128]
 
 
-def test_dynamic_rnn_names_of_every_cell():
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float32, [None, 5, 3])
-        tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(4), x, dtype=tf.float32, scope="gru")
-        tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicRNNCell(4), x, dtype=tf.float32, scope="basic")
-        tf.nn.dynamic_rnn(tf.nn.rnn_cell.LSTMCell(4, use_peepholes=True, num_proj=2), x, dtype=tf.float32,
-                          scope="lstm")
-        multi = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.BasicLSTMCell(4), tf.nn.rnn_cell.BasicLSTMCell(6)])
-        out, state = tf.nn.dynamic_rnn(multi, x, dtype=tf.float32)
-        assert out.shape.as_list() == [None, 5, 6] and len(state) == 2
-        assert _names() == {
-            "gru/gru_cell/gates/kernel": (7, 8), "gru/gru_cell/gates/bias": (8,),
-            "gru/gru_cell/candidate/kernel": (7, 4), "gru/gru_cell/candidate/bias": (4,),
-            "basic/basic_rnn_cell/kernel": (7, 4), "basic/basic_rnn_cell/bias": (4,),
-            "lstm/lstm_cell/kernel": (5, 16), "lstm/lstm_cell/bias": (16,), "lstm/lstm_cell/w_f_diag": (4,),
-            "lstm/lstm_cell/w_i_diag": (4,), "lstm/lstm_cell/w_o_diag": (4,),
-            "lstm/lstm_cell/projection/kernel": (4, 2),
-            "rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel": (7, 16),
-            "rnn/multi_rnn_cell/cell_0/basic_lstm_cell/bias": (16,),
-            "rnn/multi_rnn_cell/cell_1/basic_lstm_cell/kernel": (10, 24),
-            "rnn/multi_rnn_cell/cell_1/basic_lstm_cell/bias": (24,)}
+def test_dynamic_rnn_names_of_every_cell(graph):
+    x = tf.placeholder(tf.float32, [None, 5, 3])
+    tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(4), x, dtype=tf.float32, scope="gru")
+    tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicRNNCell(4), x, dtype=tf.float32, scope="basic")
+    tf.nn.dynamic_rnn(tf.nn.rnn_cell.LSTMCell(4, use_peepholes=True, num_proj=2), x, dtype=tf.float32,
+                      scope="lstm")
+    multi = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.BasicLSTMCell(4), tf.nn.rnn_cell.BasicLSTMCell(6)])
+    out, state = tf.nn.dynamic_rnn(multi, x, dtype=tf.float32)
+    assert out.shape.as_list() == [None, 5, 6] and len(state) == 2
+    assert _names() == {
+        "gru/gru_cell/gates/kernel": (7, 8), "gru/gru_cell/gates/bias": (8,),
+        "gru/gru_cell/candidate/kernel": (7, 4), "gru/gru_cell/candidate/bias": (4,),
+        "basic/basic_rnn_cell/kernel": (7, 4), "basic/basic_rnn_cell/bias": (4,),
+        "lstm/lstm_cell/kernel": (5, 16), "lstm/lstm_cell/bias": (16,), "lstm/lstm_cell/w_f_diag": (4,),
+        "lstm/lstm_cell/w_i_diag": (4,), "lstm/lstm_cell/w_o_diag": (4,),
+        "lstm/lstm_cell/projection/kernel": (4, 2),
+        "rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel": (7, 16),
+        "rnn/multi_rnn_cell/cell_0/basic_lstm_cell/bias": (16,),
+        "rnn/multi_rnn_cell/cell_1/basic_lstm_cell/kernel": (10, 24),
+        "rnn/multi_rnn_cell/cell_1/basic_lstm_cell/bias": (24,)}
 
 
-def test_bidirectional_names_static_and_dynamic():
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float32, [None, 5, 3])
-        cell = tf.contrib.rnn.BasicLSTMCell
-        outs, s_fw, s_bw = tf.contrib.rnn.static_bidirectional_rnn(cell(4), cell(4), tf.unstack(x, 5, 1),
-                                                                   dtype=tf.float32)
-        assert len(outs) == 5 and outs[0].shape.as_list() == [None, 8]
-        with tf.variable_scope("dyn"):
-            (o_fw, o_bw), _ = tf.nn.bidirectional_dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), tf.nn.rnn_cell.GRUCell(2),
-                                                               x, dtype=tf.float32)
-        assert o_fw.shape.as_list() == [None, 5, 2] and o_bw.shape.as_list() == [None, 5, 2]
-        names = _names()
-        for d in ("fw", "bw"):
-            assert names["bidirectional_rnn/%s/basic_lstm_cell/kernel" % d] == (7, 16)
-            assert names["dyn/bidirectional_rnn/%s/gru_cell/gates/kernel" % d] == (5, 4)
+def test_bidirectional_names_static_and_dynamic(graph):
+    x = tf.placeholder(tf.float32, [None, 5, 3])
+    cell = tf.contrib.rnn.BasicLSTMCell
+    outs, s_fw, s_bw = tf.contrib.rnn.static_bidirectional_rnn(cell(4), cell(4), tf.unstack(x, 5, 1),
+                                                               dtype=tf.float32)
+    assert len(outs) == 5 and outs[0].shape.as_list() == [None, 8]
+    with tf.variable_scope("dyn"):
+        (o_fw, o_bw), _ = tf.nn.bidirectional_dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), tf.nn.rnn_cell.GRUCell(2),
+                                                           x, dtype=tf.float32)
+    assert o_fw.shape.as_list() == [None, 5, 2] and o_bw.shape.as_list() == [None, 5, 2]
+    names = _names()
+    for d in ("fw", "bw"):
+        assert names["bidirectional_rnn/%s/basic_lstm_cell/kernel" % d] == (7, 16)
+        assert names["dyn/bidirectional_rnn/%s/gru_cell/gates/kernel" % d] == (5, 4)
 
 
-def test_second_rnn_in_the_same_scope_needs_reuse():
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float32, [2, 3, 4])
+def test_second_rnn_in_the_same_scope_needs_reuse(graph):
+    x = tf.placeholder(tf.float32, [2, 3, 4])
+    tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=tf.float32)
+    with pytest.raises(ValueError, match="rnn/basic_lstm_cell/kernel already exists"):
         tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=tf.float32)
-        with pytest.raises(ValueError, match="rnn/basic_lstm_cell/kernel already exists"):
-            tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=tf.float32)
-        with tf.variable_scope(tf.get_variable_scope(), reuse=True):
-            tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=tf.float32)   # shares the variables
-        assert len(tf.trainable_variables()) == 2
+    with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+        tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=tf.float32)   # shares the variables
+    assert len(tf.trainable_variables()) == 2
 
 
 def test_checkpoint_restores_rnn_variables_by_tf_names(tmp_path):
@@ -244,17 +240,16 @@ def test_subclass_overriding_call_runs_its_own_call():
     np.testing.assert_allclose(got, 2 * want.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
 
 
-def test_zero_state_and_sizes():
-    with tf.Graph().as_default():
-        cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.BasicLSTMCell(3), tf.nn.rnn_cell.GRUCell(2)])
-        assert cell.state_size == (tf.nn.rnn_cell.LSTMStateTuple(3, 3), 2) and cell.output_size == 2
-        batch = tf.placeholder(tf.int32, [])
-        zs = cell.zero_state(batch, tf.float32)
-        with tf.Session() as sess:
-            (c, h), g = sess.run(zs, {batch: 5})
-        assert c.shape == h.shape == (5, 3) and g.shape == (5, 2) and not c.any() and not g.any()
-        assert zs[0].c.shape.as_list() == [None, 3]
-        assert cell.zero_state(7, tf.float32)[1].shape.as_list() == [7, 2]
+def test_zero_state_and_sizes(graph):
+    cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.BasicLSTMCell(3), tf.nn.rnn_cell.GRUCell(2)])
+    assert cell.state_size == (tf.nn.rnn_cell.LSTMStateTuple(3, 3), 2) and cell.output_size == 2
+    batch = tf.placeholder(tf.int32, [])
+    zs = cell.zero_state(batch, tf.float32)
+    with tf.Session() as sess:
+        (c, h), g = sess.run(zs, {batch: 5})
+    assert c.shape == h.shape == (5, 3) and g.shape == (5, 2) and not c.any() and not g.any()
+    assert zs[0].c.shape.as_list() == [None, 3]
+    assert cell.zero_state(7, tf.float32)[1].shape.as_list() == [7, 2]
 
 
 # -- whole sequences against NumPy, with and without sequence_length
@@ -663,33 +658,31 @@ def test_dropout_wrapper_keep_prob_tensor_and_output_dropout():
     assert 0.4 < kept.mean() < 0.6
 
 
-def test_dropout_wrapper_state_dropout_leaves_lstm_memory_alone():
-    with tf.Graph().as_default():
-        cell = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.BasicLSTMCell(4), state_keep_prob=0.5, seed=1)
-        x = tf.ones([8, 3])
-        out, (c, h) = cell(x, cell.zero_state(8, tf.float32))
-        assert "dropout" not in c.op.name and "dropout" in h.op.name
-        with pytest.raises(ValueError, match="between 0 and 1"):
-            tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.BasicLSTMCell(4), output_keep_prob=1.5)
+def test_dropout_wrapper_state_dropout_leaves_lstm_memory_alone(graph):
+    cell = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.BasicLSTMCell(4), state_keep_prob=0.5, seed=1)
+    x = tf.ones([8, 3])
+    out, (c, h) = cell(x, cell.zero_state(8, tf.float32))
+    assert "dropout" not in c.op.name and "dropout" in h.op.name
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.BasicLSTMCell(4), output_keep_prob=1.5)
 
 
 # -- errors
-def test_errors_name_the_problem():
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float32, [2, 3, 4])
-        with pytest.raises(ValueError, match="you must give a dtype"):
-            tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), x)
-        with pytest.raises(ValueError, match="sequence_length must be a vector"):
-            tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), x, dtype=tf.float32, sequence_length=[[1, 2]])
-        with pytest.raises(ValueError, match="at least 3-D"):
-            tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), tf.placeholder(tf.float32, [2, 3]), dtype=tf.float32)
-        with pytest.raises(TypeError, match="is not an RNNCell"):
-            tf.nn.dynamic_rnn(object(), x, dtype=tf.float32)
-        with pytest.raises(TypeError, match="inputs must be a sequence"):
-            tf.contrib.rnn.static_rnn(tf.contrib.rnn.BasicLSTMCell(2), x, dtype=tf.float32)
-        with pytest.raises(ValueError, match="inputs.shape\\[-1\\] to be known"):
-            tf.nn.rnn_cell.BasicLSTMCell(2)(tf.placeholder(tf.float32, [2, None]),
-                                             tf.nn.rnn_cell.LSTMStateTuple(tf.zeros([2, 2]), tf.zeros([2, 2])))
+def test_errors_name_the_problem(graph):
+    x = tf.placeholder(tf.float32, [2, 3, 4])
+    with pytest.raises(ValueError, match="you must give a dtype"):
+        tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), x)
+    with pytest.raises(ValueError, match="sequence_length must be a vector"):
+        tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), x, dtype=tf.float32, sequence_length=[[1, 2]])
+    with pytest.raises(ValueError, match="at least 3-D"):
+        tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), tf.placeholder(tf.float32, [2, 3]), dtype=tf.float32)
+    with pytest.raises(TypeError, match="is not an RNNCell"):
+        tf.nn.dynamic_rnn(object(), x, dtype=tf.float32)
+    with pytest.raises(TypeError, match="inputs must be a sequence"):
+        tf.contrib.rnn.static_rnn(tf.contrib.rnn.BasicLSTMCell(2), x, dtype=tf.float32)
+    with pytest.raises(ValueError, match="inputs.shape\\[-1\\] to be known"):
+        tf.nn.rnn_cell.BasicLSTMCell(2)(tf.placeholder(tf.float32, [2, None]),
+                                         tf.nn.rnn_cell.LSTMStateTuple(tf.zeros([2, 2]), tf.zeros([2, 2])))
 
 
 def test_unknown_time_dimension_runs_fused_lstm():

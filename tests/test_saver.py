@@ -431,14 +431,13 @@ def test_var_list_forms_and_errors(tmp_path):
         assert sess.run(c) == np.float32(2.5)
 
 
-def test_no_variables_and_allow_empty(tmp_path):
-    with tf.Graph().as_default():
-        with pytest.raises(ValueError, match="No variables to save"):
-            tf.train.Saver()
-        saver = tf.train.Saver(allow_empty=True)
-        sess = tf.Session()
-        assert saver.save(sess, str(tmp_path / "empty")) is None
-        assert not os.path.exists(str(tmp_path / "checkpoint"))
+def test_no_variables_and_allow_empty(tmp_path, graph):
+    with pytest.raises(ValueError, match="No variables to save"):
+        tf.train.Saver()
+    saver = tf.train.Saver(allow_empty=True)
+    sess = tf.Session()
+    assert saver.save(sess, str(tmp_path / "empty")) is None
+    assert not os.path.exists(str(tmp_path / "checkpoint"))
 
 
 def test_save_path_errors(tmp_path):

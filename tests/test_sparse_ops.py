@@ -93,40 +93,38 @@ def test_gather_nd_values_and_static_shape(pshape, indices):
     np.testing.assert_array_equal(got, want)
 
 
-def test_gather_nd_partial_shapes():
-    with tf.Graph().as_default():
-        p = tf.placeholder(tf.float32, [None, 5, 6])
-        i = tf.placeholder(tf.int32, [None, 3, 2])
-        out = tf.gather_nd(p, i)
-        assert out.shape.as_list() == [None, 3, 6]
-        assert tf.gather_nd(p, tf.placeholder(tf.int32, [4, None])).shape.ndims is None
-        assert tf.gather_nd(tf.placeholder(tf.float32), i).shape.ndims is None
-        pv = RNG.standard_normal((2, 5, 6)).astype(np.float32)
-        iv = np.array([[[1, 4], [0, 0], [1, 2]]] * 2, np.int32)
-        np.testing.assert_array_equal(_run(out, {p: pv, i: iv}), _gather_nd_ref(pv, iv))
+def test_gather_nd_partial_shapes(graph):
+    p = tf.placeholder(tf.float32, [None, 5, 6])
+    i = tf.placeholder(tf.int32, [None, 3, 2])
+    out = tf.gather_nd(p, i)
+    assert out.shape.as_list() == [None, 3, 6]
+    assert tf.gather_nd(p, tf.placeholder(tf.int32, [4, None])).shape.ndims is None
+    assert tf.gather_nd(tf.placeholder(tf.float32), i).shape.ndims is None
+    pv = RNG.standard_normal((2, 5, 6)).astype(np.float32)
+    iv = np.array([[[1, 4], [0, 0], [1, 2]]] * 2, np.int32)
+    np.testing.assert_array_equal(_run(out, {p: pv, i: iv}), _gather_nd_ref(pv, iv))
 
 
-def test_gather_nd_errors():
-    with tf.Graph().as_default():
-        with pytest.raises(ValueError, match=r"indices.shape\[-1\] must be <= params.rank.*'GatherNd'"):
-            tf.gather_nd(np.zeros((2, 3)), [[0, 0, 0]])
-        with pytest.raises(TypeError, match="indices must be int32 or int64"):
-            tf.gather_nd(np.zeros(3), [[0.0]])
-        out = tf.gather_nd([0, 1, 2], [[[0], [7]]])   # TF's own test case
-        with pytest.raises(tf.errors.InvalidArgumentError,
-                           match=r"indices\[0,1\] = \[7\] does not index into param shape \[3\]") as e:
-            _run(out)
-        assert e.value.op is out.op and e.value.op.type == "GatherNd"
-        neg = tf.gather_nd(np.zeros((2, 3)), [[0, 1], [1, -1]])
-        with pytest.raises(tf.errors.InvalidArgumentError, match=r"indices\[1\] = \[1, -1\] does not index into "
-                                                                 r"param shape \[2,3\]"):
-            _run(neg)
-        p = tf.placeholder(tf.float32)
-        with pytest.raises(tf.errors.InvalidArgumentError, match="params must be at least a vector"):
-            _run(tf.gather_nd(p, [[0]]), {p: 1.0})
-        with pytest.raises(tf.errors.InvalidArgumentError, match="index innermost dimension length must be <= "
-                                                                 "params rank; saw: 2 vs. 1"):
-            _run(tf.gather_nd(p, [[0, 0]]), {p: [1.0]})
+def test_gather_nd_errors(graph):
+    with pytest.raises(ValueError, match=r"indices.shape\[-1\] must be <= params.rank.*'GatherNd'"):
+        tf.gather_nd(np.zeros((2, 3)), [[0, 0, 0]])
+    with pytest.raises(TypeError, match="indices must be int32 or int64"):
+        tf.gather_nd(np.zeros(3), [[0.0]])
+    out = tf.gather_nd([0, 1, 2], [[[0], [7]]])   # TF's own test case
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"indices\[0,1\] = \[7\] does not index into param shape \[3\]") as e:
+        _run(out)
+    assert e.value.op is out.op and e.value.op.type == "GatherNd"
+    neg = tf.gather_nd(np.zeros((2, 3)), [[0, 1], [1, -1]])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"indices\[1\] = \[1, -1\] does not index into "
+                                                             r"param shape \[2,3\]"):
+        _run(neg)
+    p = tf.placeholder(tf.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="params must be at least a vector"):
+        _run(tf.gather_nd(p, [[0]]), {p: 1.0})
+    with pytest.raises(tf.errors.InvalidArgumentError, match="index innermost dimension length must be <= "
+                                                             "params rank; saw: 2 vs. 1"):
+        _run(tf.gather_nd(p, [[0, 0]]), {p: [1.0]})
 
 
 def test_gather_nd_gradient_scatters_and_sums_repeats():
@@ -161,22 +159,21 @@ def test_scatter_nd_values_sum_repeats(indices, ushape, shape):
     np.testing.assert_allclose(got, _scatter_nd_ref(indices, updates, shape), rtol=1e-6)
 
 
-def test_scatter_nd_shape_tensor_and_errors():
-    with tf.Graph().as_default():
-        n = tf.placeholder(tf.int32, [])
-        out = tf.scatter_nd([[1]], [[5, 6]], tf.stack([n, 2]))
-        assert out.shape.as_list() == [None, 2] and out.dtype == tf.int32
-        np.testing.assert_array_equal(_run(out, {n: 3}), [[0, 0], [5, 6], [0, 0]])
-        with pytest.raises(ValueError, match=r"The inner 1 dimensions of output.shape=\[3,2\] must match the inner "
-                                             r"1 dimensions of updates.shape=\[1,3\]"):
-            tf.scatter_nd([[1]], [[5.0, 6.0, 7.0]], [3, 2])
-        with pytest.raises(ValueError, match=r"The outer 1 dimensions of indices.shape=\[2,1\]"):
-            tf.scatter_nd([[1], [0]], [[5.0, 6.0]], [3, 2])
-        bad = tf.scatter_nd([[2], [0], [6]], [1.0, 2.0, 3.0], [6])   # TF's test case
-        with pytest.raises(tf.errors.InvalidArgumentError,
-                           match=r"indices\[2\] = \[6\] does not index into shape \[6\]") as e:
-            _run(bad)
-        assert e.value.op is bad.op
+def test_scatter_nd_shape_tensor_and_errors(graph):
+    n = tf.placeholder(tf.int32, [])
+    out = tf.scatter_nd([[1]], [[5, 6]], tf.stack([n, 2]))
+    assert out.shape.as_list() == [None, 2] and out.dtype == tf.int32
+    np.testing.assert_array_equal(_run(out, {n: 3}), [[0, 0], [5, 6], [0, 0]])
+    with pytest.raises(ValueError, match=r"The inner 1 dimensions of output.shape=\[3,2\] must match the inner "
+                                         r"1 dimensions of updates.shape=\[1,3\]"):
+        tf.scatter_nd([[1]], [[5.0, 6.0, 7.0]], [3, 2])
+    with pytest.raises(ValueError, match=r"The outer 1 dimensions of indices.shape=\[2,1\]"):
+        tf.scatter_nd([[1], [0]], [[5.0, 6.0]], [3, 2])
+    bad = tf.scatter_nd([[2], [0], [6]], [1.0, 2.0, 3.0], [6])   # TF's test case
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"indices\[2\] = \[6\] does not index into shape \[6\]") as e:
+        _run(bad)
+    assert e.value.op is bad.op
 
 
 def test_scatter_nd_gradient_gathers():

@@ -7,8 +7,7 @@ import nanotf as tf
 from _layer_refs import conv2d_ref
 
 
-def test_fully_connected_names_defaults_and_values():
-    rng = np.random.default_rng(0)
+def test_fully_connected_names_defaults_and_values(rng):
     xv = rng.standard_normal((4, 5))
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float64, [None, 5])

@@ -92,12 +92,11 @@ def test_unique_sampler_expected_counts_follow_the_rejection_formula():
     np.testing.assert_allclose(tv[:, 0], -np.expm1(t * np.log1p(-_log_uniform_p(np.array([2, 5]), 40))), rtol=2e-6)
 
 
-def test_sampler_checks():
-    with tf.Graph().as_default():
-        with pytest.raises(TypeError, match="int64"):
-            tf.nn.log_uniform_candidate_sampler(tf.constant([[1]]), 1, 2, True, 5)
-        with pytest.raises(ValueError, match="range is too small"):
-            tf.nn.log_uniform_candidate_sampler(tf.constant([[1]], tf.int64), 1, 6, True, 5)
+def test_sampler_checks(graph):
+    with pytest.raises(TypeError, match="int64"):
+        tf.nn.log_uniform_candidate_sampler(tf.constant([[1]]), 1, 2, True, 5)
+    with pytest.raises(ValueError, match="range is too small"):
+        tf.nn.log_uniform_candidate_sampler(tf.constant([[1]], tf.int64), 1, 6, True, 5)
 
 
 # -- sampled losses
@@ -118,8 +117,7 @@ def _nce_ref(w, b, x, labels, sampled, texp, sexp):
     return np.logaddexp(0, -true) + np.logaddexp(0, samp).sum(1)
 
 
-def test_nce_loss_matches_closed_form_and_finite_differences():
-    rng = np.random.default_rng(0)
+def test_nce_loss_matches_closed_form_and_finite_differences(rng):
     w, b, x, labels, sampled, texp, sexp = _sampled_setup(rng)
     with tf.Graph().as_default():
         W, B = tf.Variable(w), tf.Variable(b)

@@ -14,77 +14,72 @@ def _run(fetches, feed=None):
 
 
 # -- names, scopes, reuse
-def test_dense_variable_names_follow_tensorflow():
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float32, [None, 5])
-        h = tf.layers.dense(x, 4, activation=tf.nn.relu)
-        tf.layers.dense(h, 3)
-        with tf.variable_scope("scope"):
-            tf.layers.dense(h, 2)
-        names = [(v.name, v.shape.as_list()) for v in tf.global_variables()]
-        assert names == [("dense/kernel:0", [5, 4]), ("dense/bias:0", [4]), ("dense_1/kernel:0", [4, 3]),
-                         ("dense_1/bias:0", [3]), ("scope/dense/kernel:0", [4, 2]), ("scope/dense/bias:0", [2])]
-        assert h.op.name == "dense/Relu" and h.op.inputs[0].op.name == "dense/BiasAdd"
-        assert set(tf.trainable_variables()) == set(tf.global_variables())
+def test_dense_variable_names_follow_tensorflow(graph):
+    x = tf.placeholder(tf.float32, [None, 5])
+    h = tf.layers.dense(x, 4, activation=tf.nn.relu)
+    tf.layers.dense(h, 3)
+    with tf.variable_scope("scope"):
+        tf.layers.dense(h, 2)
+    names = [(v.name, v.shape.as_list()) for v in tf.global_variables()]
+    assert names == [("dense/kernel:0", [5, 4]), ("dense/bias:0", [4]), ("dense_1/kernel:0", [4, 3]),
+                     ("dense_1/bias:0", [3]), ("scope/dense/kernel:0", [4, 2]), ("scope/dense/bias:0", [2])]
+    assert h.op.name == "dense/Relu" and h.op.inputs[0].op.name == "dense/BiasAdd"
+    assert set(tf.trainable_variables()) == set(tf.global_variables())
 
 
-def test_reuse_true_auto_reuse_and_layer_objects_share_variables():
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float32, [None, 3])
-        with tf.variable_scope("D"):
-            a = tf.layers.dense(x, 2, name="fc")
-        with tf.variable_scope("D", reuse=True):
-            b = tf.layers.dense(x, 2, name="fc")
-        for _ in range(2):
-            with tf.variable_scope("G", reuse=tf.AUTO_REUSE):
-                tf.layers.dense(x, 2)
-        layer = tf.layers.Dense(2)
-        layer(x)
-        layer(x)
-        names = sorted(v.name for v in tf.global_variables())
-        assert names == ["D/fc/bias:0", "D/fc/kernel:0", "G/dense/bias:0", "G/dense/kernel:0", "dense/bias:0",
-                         "dense/kernel:0"]
-        assert a.op.name == "D/fc/BiasAdd" and b.op.name == "D_1/fc/BiasAdd"
-        assert layer.kernel.name == "dense/kernel:0" and len(layer.trainable_weights) == 2
-        # a second layer of the same name without reuse is refused, as in TF
-        with tf.variable_scope("D"):
-            with pytest.raises(ValueError, match="D/fc/kernel already exists"):
-                tf.layers.dense(x, 2, name="fc")
+def test_reuse_true_auto_reuse_and_layer_objects_share_variables(graph):
+    x = tf.placeholder(tf.float32, [None, 3])
+    with tf.variable_scope("D"):
+        a = tf.layers.dense(x, 2, name="fc")
+    with tf.variable_scope("D", reuse=True):
+        b = tf.layers.dense(x, 2, name="fc")
+    for _ in range(2):
+        with tf.variable_scope("G", reuse=tf.AUTO_REUSE):
+            tf.layers.dense(x, 2)
+    layer = tf.layers.Dense(2)
+    layer(x)
+    layer(x)
+    names = sorted(v.name for v in tf.global_variables())
+    assert names == ["D/fc/bias:0", "D/fc/kernel:0", "G/dense/bias:0", "G/dense/kernel:0", "dense/bias:0",
+                     "dense/kernel:0"]
+    assert a.op.name == "D/fc/BiasAdd" and b.op.name == "D_1/fc/BiasAdd"
+    assert layer.kernel.name == "dense/kernel:0" and len(layer.trainable_weights) == 2
+    # a second layer of the same name without reuse is refused, as in TF
+    with tf.variable_scope("D"):
+        with pytest.raises(ValueError, match="D/fc/kernel already exists"):
+            tf.layers.dense(x, 2, name="fc")
 
 
-def test_reuse_true_without_existing_variable_raises():
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float32, [None, 3])
-        with pytest.raises(ValueError, match="does not exist"):
-            tf.layers.dense(x, 2, name="nope", reuse=True)
+def test_reuse_true_without_existing_variable_raises(graph):
+    x = tf.placeholder(tf.float32, [None, 3])
+    with pytest.raises(ValueError, match="does not exist"):
+        tf.layers.dense(x, 2, name="nope", reuse=True)
 
 
-def test_conv_and_bn_variable_shapes_and_names():
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float32, [None, 8, 8, 3])
-        h = tf.layers.conv2d(x, 5, [3, 2])
-        h = tf.layers.batch_normalization(h)
-        tf.layers.conv2d_transpose(h, 4, 3, strides=2)
-        tf.layers.conv1d(tf.placeholder(tf.float32, [None, 7, 2]), 6, 3)
-        got = [(v.name, v.shape.as_list(), v in tf.trainable_variables()) for v in tf.global_variables()]
-        assert got == [("conv2d/kernel:0", [3, 2, 3, 5], True), ("conv2d/bias:0", [5], True),
-                       ("batch_normalization/gamma:0", [5], True), ("batch_normalization/beta:0", [5], True),
-                       ("batch_normalization/moving_mean:0", [5], False),
-                       ("batch_normalization/moving_variance:0", [5], False),
-                       ("conv2d_transpose/kernel:0", [3, 3, 4, 5], True), ("conv2d_transpose/bias:0", [4], True),
-                       ("conv1d/kernel:0", [3, 2, 6], True), ("conv1d/bias:0", [6], True)]
+def test_conv_and_bn_variable_shapes_and_names(graph):
+    x = tf.placeholder(tf.float32, [None, 8, 8, 3])
+    h = tf.layers.conv2d(x, 5, [3, 2])
+    h = tf.layers.batch_normalization(h)
+    tf.layers.conv2d_transpose(h, 4, 3, strides=2)
+    tf.layers.conv1d(tf.placeholder(tf.float32, [None, 7, 2]), 6, 3)
+    got = [(v.name, v.shape.as_list(), v in tf.trainable_variables()) for v in tf.global_variables()]
+    assert got == [("conv2d/kernel:0", [3, 2, 3, 5], True), ("conv2d/bias:0", [5], True),
+                   ("batch_normalization/gamma:0", [5], True), ("batch_normalization/beta:0", [5], True),
+                   ("batch_normalization/moving_mean:0", [5], False),
+                   ("batch_normalization/moving_variance:0", [5], False),
+                   ("conv2d_transpose/kernel:0", [3, 3, 4, 5], True), ("conv2d_transpose/bias:0", [4], True),
+                   ("conv1d/kernel:0", [3, 2, 6], True), ("conv1d/bias:0", [6], True)]
 
 
-def test_variable_scope_initializer_and_regularizer_apply_to_layers():
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float32, [None, 3])
-        with tf.variable_scope("s", initializer=tf.constant_initializer(0.5)):
-            tf.layers.dense(x, 2, kernel_regularizer=lambda w: 0.1 * tf.reduce_sum(tf.square(w)))
-        losses = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
-        assert len(losses) == 1
-        k, loss = _run([tf.global_variables()[0], losses[0]])
-        np.testing.assert_array_equal(k, np.full((3, 2), 0.5, np.float32))
-        assert loss == pytest.approx(0.1 * 6 * 0.25, rel=1e-6)
+def test_variable_scope_initializer_and_regularizer_apply_to_layers(graph):
+    x = tf.placeholder(tf.float32, [None, 3])
+    with tf.variable_scope("s", initializer=tf.constant_initializer(0.5)):
+        tf.layers.dense(x, 2, kernel_regularizer=lambda w: 0.1 * tf.reduce_sum(tf.square(w)))
+    losses = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
+    assert len(losses) == 1
+    k, loss = _run([tf.global_variables()[0], losses[0]])
+    np.testing.assert_array_equal(k, np.full((3, 2), 0.5, np.float32))
+    assert loss == pytest.approx(0.1 * 6 * 0.25, rel=1e-6)
 
 
 def test_dense_default_initializer_is_glorot_uniform_and_bias_zero():
@@ -102,8 +97,7 @@ def test_dense_default_initializer_is_glorot_uniform_and_bias_zero():
 
 
 # -- values
-def test_dense_values_rank2_and_rank3():
-    rng = np.random.default_rng(0)
+def test_dense_values_rank2_and_rank3(rng):
     xv = rng.standard_normal((2, 4, 3))
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float64, [None, 4, 3])
@@ -218,11 +212,10 @@ def test_dropout_training_false_is_identity_and_true_drops_rate():
         assert abs(kept.mean() - 0.7) < 5 * np.sqrt(0.21 / kept.size)
 
 
-def test_dropout_rejects_non_bool_training_tensor():
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float32, [None, 3])
-        with pytest.raises(TypeError, match="bool"):
-            tf.layers.dropout(x, training=tf.placeholder(tf.float32, []))
+def test_dropout_rejects_non_bool_training_tensor(graph):
+    x = tf.placeholder(tf.float32, [None, 3])
+    with pytest.raises(TypeError, match="bool"):
+        tf.layers.dropout(x, training=tf.placeholder(tf.float32, []))
 
 
 # -- batch normalization

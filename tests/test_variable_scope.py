@@ -14,108 +14,101 @@ def _init_values(fetches):
 
 
 # -- names
-def test_get_variable_names_ops_like_tensorflow():
-    with tf.Graph().as_default() as g:
-        with tf.variable_scope("foo") as scope:
-            v = tf.get_variable("v", [2, 3])
-            c = tf.constant(1.0, name="c")
-            with tf.variable_scope("bar"):
-                w = tf.get_variable("w", [1])
-        assert scope.name == "foo" and scope.original_name_scope == "foo/"
-        assert v.name == "foo/v:0" and w.name == "foo/bar/w:0" and c.name == "foo/c:0"
-        assert v.initializer.name == "foo/v/Assign" and v.value().op.name == "foo/v/read"
-        init_ops = [op.name for op in g.get_operations() if op.name.startswith("foo/v/Initializer/")]
-        assert init_ops and all(n.startswith("foo/v/Initializer/random_uniform") for n in init_ops)
-        assert v in tf.trainable_variables() and v in tf.global_variables()
-        assert scope.global_variables() == [v, w] and scope.trainable_variables() == [v, w]
+def test_get_variable_names_ops_like_tensorflow(graph):
+    with tf.variable_scope("foo") as scope:
+        v = tf.get_variable("v", [2, 3])
+        c = tf.constant(1.0, name="c")
+        with tf.variable_scope("bar"):
+            w = tf.get_variable("w", [1])
+    assert scope.name == "foo" and scope.original_name_scope == "foo/"
+    assert v.name == "foo/v:0" and w.name == "foo/bar/w:0" and c.name == "foo/c:0"
+    assert v.initializer.name == "foo/v/Assign" and v.value().op.name == "foo/v/read"
+    init_ops = [op.name for op in graph.get_operations() if op.name.startswith("foo/v/Initializer/")]
+    assert init_ops and all(n.startswith("foo/v/Initializer/random_uniform") for n in init_ops)
+    assert v in tf.trainable_variables() and v in tf.global_variables()
+    assert scope.global_variables() == [v, w] and scope.trainable_variables() == [v, w]
 
 
-def test_reentering_gives_same_variable_scope_but_new_name_scope():
-    with tf.Graph().as_default():
-        with tf.variable_scope("foo"):
-            v = tf.get_variable("v", [1])
-        with tf.variable_scope("foo", reuse=True) as again:
-            assert tf.get_variable("v", [1]) is v
-            assert tf.constant(0, name="c").name == "foo_1/c:0"
-            assert again.name == "foo" and again.original_name_scope == "foo_1/"
-        with tf.name_scope("outer"):
-            with tf.variable_scope("foo"):   # variables follow the variable scope, not the name scope
-                u = tf.get_variable("u", [1])
-                assert tf.constant(0, name="c").name == "outer/foo/c:0"
-        assert u.name == "foo/u:0"
+def test_reentering_gives_same_variable_scope_but_new_name_scope(graph):
+    with tf.variable_scope("foo"):
+        v = tf.get_variable("v", [1])
+    with tf.variable_scope("foo", reuse=True) as again:
+        assert tf.get_variable("v", [1]) is v
+        assert tf.constant(0, name="c").name == "foo_1/c:0"
+        assert again.name == "foo" and again.original_name_scope == "foo_1/"
+    with tf.name_scope("outer"):
+        with tf.variable_scope("foo"):   # variables follow the variable scope, not the name scope
+            u = tf.get_variable("u", [1])
+            assert tf.constant(0, name="c").name == "outer/foo/c:0"
+    assert u.name == "foo/u:0"
 
 
-def test_capture_scope_object_and_reenter_from_elsewhere():
-    with tf.Graph().as_default():
-        with tf.variable_scope("model") as model:
-            v = tf.get_variable("v", [2])
-        with tf.variable_scope("other"):
-            with tf.variable_scope(model, reuse=True) as back:
-                assert back.name == "model" and back.original_name_scope == "model/"
-                assert tf.get_variable("v", [2]) is v
-                assert tf.constant(0, name="c").name == "other/model/c:0"
-            with tf.variable_scope(model, auxiliary_name_scope=False):
-                assert tf.constant(0, name="d").name == "other/d:0"
-        assert tf.get_variable_scope().name == ""
+def test_capture_scope_object_and_reenter_from_elsewhere(graph):
+    with tf.variable_scope("model") as model:
+        v = tf.get_variable("v", [2])
+    with tf.variable_scope("other"):
+        with tf.variable_scope(model, reuse=True) as back:
+            assert back.name == "model" and back.original_name_scope == "model/"
+            assert tf.get_variable("v", [2]) is v
+            assert tf.constant(0, name="c").name == "other/model/c:0"
+        with tf.variable_scope(model, auxiliary_name_scope=False):
+            assert tf.constant(0, name="d").name == "other/d:0"
+    assert tf.get_variable_scope().name == ""
 
 
-def test_default_names_are_made_unique():
-    with tf.Graph().as_default():
-        names = []
-        for _ in range(3):
-            with tf.variable_scope(None, default_name="layer") as s:
-                names.append((s.name, tf.get_variable("w", [1]).name))
-        assert names == [("layer", "layer/w:0"), ("layer_1", "layer_1/w:0"), ("layer_2", "layer_2/w:0")]
-        with pytest.raises(TypeError, match="default_name is None"):
-            tf.variable_scope(None)
-        with pytest.raises(ValueError, match="reuse=True cannot be used without a name_or_scope"):
-            with tf.variable_scope(None, default_name="x", reuse=True):
-                pass
+def test_default_names_are_made_unique(graph):
+    names = []
+    for _ in range(3):
+        with tf.variable_scope(None, default_name="layer") as s:
+            names.append((s.name, tf.get_variable("w", [1]).name))
+    assert names == [("layer", "layer/w:0"), ("layer_1", "layer_1/w:0"), ("layer_2", "layer_2/w:0")]
+    with pytest.raises(TypeError, match="default_name is None"):
+        tf.variable_scope(None)
+    with pytest.raises(ValueError, match="reuse=True cannot be used without a name_or_scope"):
+        with tf.variable_scope(None, default_name="x", reuse=True):
+            pass
 
 
 # -- reuse
-def test_creating_twice_without_reuse_raises():
-    with tf.Graph().as_default():
-        with tf.variable_scope("foo"):
+def test_creating_twice_without_reuse_raises(graph):
+    with tf.variable_scope("foo"):
+        tf.get_variable("v", [1])
+        with pytest.raises(ValueError, match=r"Variable foo/v already exists, disallowed\. Did you mean to set "
+                                             r"reuse=True or reuse=tf\.AUTO_REUSE in VarScope\?"):
             tf.get_variable("v", [1])
-            with pytest.raises(ValueError, match=r"Variable foo/v already exists, disallowed\. Did you mean to set "
-                                                 r"reuse=True or reuse=tf\.AUTO_REUSE in VarScope\?"):
-                tf.get_variable("v", [1])
 
 
-def test_reuse_of_missing_variable_and_shape_or_dtype_mismatch_raise():
-    with tf.Graph().as_default():
-        with tf.variable_scope("foo"):
-            tf.get_variable("v", [2, 3])
-        with tf.variable_scope("foo", reuse=True):
-            with pytest.raises(ValueError, match=r"Variable foo/w does not exist, or was not created with "
-                                                 r"tf\.get_variable\(\)\. Did you mean to set reuse=tf\.AUTO_REUSE"):
-                tf.get_variable("w", [1])
-            with pytest.raises(ValueError, match=r"specified shape \(3, 2\) and found shape \(2, 3\)"):
-                tf.get_variable("v", [3, 2])
-            with pytest.raises(ValueError, match="specified dtype int32 and found dtype float32"):
-                tf.get_variable("v", [2, 3], dtype=tf.int32)
+def test_reuse_of_missing_variable_and_shape_or_dtype_mismatch_raise(graph):
+    with tf.variable_scope("foo"):
+        tf.get_variable("v", [2, 3])
+    with tf.variable_scope("foo", reuse=True):
+        with pytest.raises(ValueError, match=r"Variable foo/w does not exist, or was not created with "
+                                             r"tf\.get_variable\(\)\. Did you mean to set reuse=tf\.AUTO_REUSE"):
+            tf.get_variable("w", [1])
+        with pytest.raises(ValueError, match=r"specified shape \(3, 2\) and found shape \(2, 3\)"):
+            tf.get_variable("v", [3, 2])
+        with pytest.raises(ValueError, match="specified dtype int32 and found dtype float32"):
+            tf.get_variable("v", [2, 3], dtype=tf.int32)
 
 
-def test_reuse_variables_inheritance_and_auto_reuse():
-    with tf.Graph().as_default():
-        with tf.variable_scope("foo") as scope:
-            v = tf.get_variable("v", [1])
-            scope.reuse_variables()
-            assert tf.get_variable("v", [1]) is v and tf.get_variable_scope().reuse is True
-        with tf.variable_scope("foo", reuse=True):
-            with tf.variable_scope("inner") as inner:   # reuse is inherited by sub-scopes
-                assert inner.reuse is True
-            with tf.variable_scope("inner2", reuse=False) as inner2:   # False means "inherit"
-                assert inner2.reuse is True
+def test_reuse_variables_inheritance_and_auto_reuse(graph):
+    with tf.variable_scope("foo") as scope:
+        v = tf.get_variable("v", [1])
+        scope.reuse_variables()
+        assert tf.get_variable("v", [1]) is v and tf.get_variable_scope().reuse is True
+    with tf.variable_scope("foo", reuse=True):
+        with tf.variable_scope("inner") as inner:   # reuse is inherited by sub-scopes
+            assert inner.reuse is True
+        with tf.variable_scope("inner2", reuse=False) as inner2:   # False means "inherit"
+            assert inner2.reuse is True
 
-        def layer():
-            with tf.variable_scope("shared", reuse=tf.AUTO_REUSE):
-                return tf.get_variable("w", [2], initializer=tf.ones_initializer())
-        w1, w2 = layer(), layer()
-        assert w1 is w2 and len(tf.global_variables()) == 2
-        with pytest.raises(ValueError, match="reuse parameter"):
-            tf.variable_scope("x", reuse="yes")
+    def layer():
+        with tf.variable_scope("shared", reuse=tf.AUTO_REUSE):
+            return tf.get_variable("w", [2], initializer=tf.ones_initializer())
+    w1, w2 = layer(), layer()
+    assert w1 is w2 and len(tf.global_variables()) == 2
+    with pytest.raises(ValueError, match="reuse parameter"):
+        tf.variable_scope("x", reuse="yes")
 
 
 def test_variable_stores_are_per_graph():
@@ -255,10 +248,9 @@ def test_seeded_initializers_repeat_across_sessions():
     np.testing.assert_array_equal(first, second)
 
 
-def test_get_variable_ignores_enclosing_control_dependencies():
-    with tf.Graph().as_default():
-        gate = tf.no_op(name="gate")
-        with tf.control_dependencies([gate]):
-            v = tf.get_variable("v", [1])
-            c = tf.constant(1.0)
-        assert v.initializer.control_inputs == [] and c.op.control_inputs == [gate]
+def test_get_variable_ignores_enclosing_control_dependencies(graph):
+    gate = tf.no_op(name="gate")
+    with tf.control_dependencies([gate]):
+        v = tf.get_variable("v", [1])
+        c = tf.constant(1.0)
+    assert v.initializer.control_inputs == [] and c.op.control_inputs == [gate]
