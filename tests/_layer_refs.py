@@ -11,15 +11,20 @@ def same_pads(n, k, s):
     return out, total // 2
 
 
+def window_geometry(h, wd, kh, kw, stride, padding):
+    """(out height, out width, pad above, pad left) of a kh x kw window sliding over h x wd, TF's rules."""
+    if padding == "SAME":
+        oh, pt = same_pads(h, kh, stride)
+        ow, pl = same_pads(wd, kw, stride)
+        return oh, ow, pt, pl
+    return (h - kh) // stride + 1, (wd - kw) // stride + 1, 0, 0
+
+
 def conv2d_ref(x, w, stride, padding):
     """NHWC cross-correlation with a [kh, kw, in, out] filter, TF's padding rules."""
     n, h, wd, c = x.shape
     kh, kw, _, co = w.shape
-    if padding == "SAME":
-        oh, pt = same_pads(h, kh, stride)
-        ow, pl = same_pads(wd, kw, stride)
-    else:
-        oh, ow, pt, pl = (h - kh) // stride + 1, (wd - kw) // stride + 1, 0, 0
+    oh, ow, pt, pl = window_geometry(h, wd, kh, kw, stride, padding)
     xp = np.zeros((n, h + kh + stride * oh, wd + kw + stride * ow, c))
     xp[:, pt:pt + h, pl:pl + wd] = x
     out = np.zeros((n, oh, ow, co))
@@ -50,11 +55,7 @@ def conv2d_transpose_ref(x, w, stride, out_h, out_w):
 
 def pool2d_ref(x, k, s, padding, kind):
     n, h, wd, c = x.shape
-    if padding == "SAME":
-        oh, pt = same_pads(h, k, s)
-        ow, pl = same_pads(wd, k, s)
-    else:
-        oh, ow, pt, pl = (h - k) // s + 1, (wd - k) // s + 1, 0, 0
+    oh, ow, pt, pl = window_geometry(h, wd, k, k, s, padding)
     out = np.zeros((n, oh, ow, c))
     for i in range(oh):
         for j in range(ow):

@@ -56,24 +56,15 @@ def parse_output(text):
     'run_dir': str or None, 'logdir': str or None} from the program's stdout."""
     steps, evals, run_dir, logdir, title = [], [], None, None, None
     for line in text.splitlines():
-        m = STEP_RE.match(line)
-        if m:
+        if m := STEP_RE.match(line):
             steps.append((int(m.group(1)), m.group(2)))
-            continue
-        m = EVAL_TITLE_RE.match(line)
-        if m:
+        elif m := EVAL_TITLE_RE.match(line):
             title = m.group(1)
-            continue
-        m = EVAL_RE.match(line)
-        if m:
+        elif m := EVAL_RE.match(line):
             evals.append((title, int(m.group(1)), int(m.group(2)), m.group(3)))
-            continue
-        m = RUN_DIR_RE.match(line)
-        if m:
+        elif m := RUN_DIR_RE.match(line):
             run_dir = m.group(1)
-            continue
-        m = TENSORBOARD_RE.match(line)
-        if m:
+        elif m := TENSORBOARD_RE.match(line):
             logdir = m.group(1)
     return {"steps": steps, "evals": evals, "run_dir": run_dir, "logdir": logdir}
 

@@ -9,6 +9,8 @@ Data:     `rng`, a NumPy Generator seeded 0; `real_mnist_dir`, the folder holdin
 Isolated: `offline_home` points HOME, the working directory and the dataset libraries' other places
           into the test's tmp_path, so that no local dataset copy is found and nothing lands in the
           repository; it returns the fake HOME.
+Faults:   `full_disk(True)` makes every later checkpoint data-file write fail as on a full disk;
+          `full_disk(False)` gives the room back.
 
 The example programs of examples/tf1 are importable by name (`import lstm_mnist`).
 """
@@ -71,6 +73,23 @@ def real_mnist_copy(tmp_path, real_mnist_dir):
     for name in _mnist_arrays.FILES:
         os.symlink(real_mnist_dir / name, d / name)
     return d
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    import safetensors
+    import safetensors.numpy
+    real_save = safetensors.numpy.save_file
+
+    def full(tensors, path, metadata=None):   # as safetensors fails: a few bytes written, then its ENOSPC error
+        with open(path, "wb") as f:
+            f.write(b"the first bytes")
+        raise safetensors.SafetensorError("Error while serializing: I/O error: No space left on device "
+                                          "(os error 28)")
+
+    def set_full(is_full=True):
+        monkeypatch.setattr(safetensors.numpy, "save_file", full if is_full else real_save)
+    return set_full
 
 
 @pytest.fixture

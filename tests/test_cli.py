@@ -282,26 +282,17 @@ def test_a_run_that_fails_before_any_step_leaves_nothing(tmp_path, monkeypatch, 
     assert listing(mine) == before
 
 
-def test_disk_full_at_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
+def test_disk_full_at_a_checkpoint_keeps_the_previous_one(tmp_path, full_disk):
     """A resumed run whose checkpoint write fails with ENOSPC (as safetensors reports it): one line naming the
     step, the error and the latest checkpoint; that checkpoint and the state file are untouched, the events
     logged are kept, and the run resumes once the disk has room."""
-    import safetensors
-    import safetensors.numpy
     log_dir = tmp_path / "logs"
     out, failure = run_main(["--fake_data", "--max_steps", "2", "--log_dir", log_dir])
     assert failure is None, failure
     (run_dir,) = log_dir.iterdir()
     first = run_dir / "model.ckpt-1"
     before = {name: (run_dir / name).read_bytes() for name in os.listdir(run_dir)}
-
-    def full(tensors, path, metadata=None):
-        with open(path, "wb") as f:
-            f.write(b"the first bytes")
-        raise safetensors.SafetensorError("Error while serializing: I/O error: No space left on device "
-                                          "(os error 28)")
-    real_save = safetensors.numpy.save_file
-    monkeypatch.setattr(safetensors.numpy, "save_file", full)
+    full_disk(True)
     out, failure = run_main(["--fake_data", "--resume", "--max_steps", "4", "--log_dir", log_dir])
     assert failure is not None and failure.status == 1
     assert_one_line(failure.stderr, "nanotf-mnist")
@@ -314,7 +305,7 @@ def test_disk_full_at_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch)
     assert {name: after[name] for name in before} == before   # checkpoint, state file, first log: unchanged
     assert tf.train.latest_checkpoint(str(run_dir)) == str(first)
 
-    monkeypatch.setattr(safetensors.numpy, "save_file", real_save)
+    full_disk(False)
     out, failure = run_main(["--fake_data", "--resume", "--max_steps", "4", "--log_dir", log_dir])
     assert failure is None, failure
     assert "Resumed %s at step 2" % first in out

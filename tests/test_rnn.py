@@ -735,18 +735,30 @@ def test_unknown_time_dimension_runs_other_cells_in_a_loop():
             _fd_check(sess, loss, list(zip(grads, [("feed", x)] + [("var", w) for w in variables])), feed, None, rng)
 
 
-@pytest.mark.parametrize("threads", [2, 3])
-def test_fused_gru_in_concurrent_batch_slices_matches_numpy(monkeypatch, threads):
+@pytest.fixture
+def tiny_slices(monkeypatch):
+    """The fused sequence kernels split even a tiny batch into slices for the pool's threads."""
     from nanotf.ops import lstm_ops
     monkeypatch.setattr(lstm_ops, "_MIN_SPLIT_WORK", 0)
     monkeypatch.setattr(lstm_ops, "_MIN_SLICE", 1)
+
+
+def _ragged_dynamic_rnn(cell, B, T, I, lengths):
+    """x [B, T, I] float64 and dynamic_rnn(cell)'s (outputs, final state) over it, variables randomly initialized
+    under 'p'."""
+    x = tf.placeholder(F64, [B, T, I])
+    with tf.variable_scope("p", initializer=_random_init()):
+        out, state = tf.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=F64)
+    return x, out, state
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_fused_gru_in_concurrent_batch_slices_matches_numpy(tiny_slices, threads):
     rng = np.random.default_rng(15)
     B, T, I, H = 6, 4, 3, 2
     lengths = np.array([4, 0, 2, 3, 1, 4])
     with tf.Graph().as_default():
-        x = tf.placeholder(F64, [B, T, I])
-        with tf.variable_scope("p", initializer=_random_init()):
-            out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(H), x, sequence_length=lengths, dtype=F64)
+        x, out, state = _ragged_dynamic_rnn(tf.nn.rnn_cell.GRUCell(H), B, T, I, lengths)
         loss = tf.reduce_sum(out * rng.standard_normal((B, T, H))) + tf.reduce_sum(state * state)
         variables = tf.trainable_variables()
         with tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=threads)) as sess:
@@ -770,20 +782,14 @@ def test_fused_gru_in_concurrent_batch_slices_matches_numpy(monkeypatch, threads
 
 
 @pytest.mark.parametrize("threads", [2, 3])
-def test_fused_lstm_in_concurrent_batch_slices_matches_numpy(monkeypatch, threads):
+def test_fused_lstm_in_concurrent_batch_slices_matches_numpy(tiny_slices, threads):
     """The fused LSTM splits the batch into slices run on the pool's threads; results and gradients are the
     same as NumPy's (forced here on a small problem)."""
-    from nanotf.ops import lstm_ops
-    monkeypatch.setattr(lstm_ops, "_MIN_SPLIT_WORK", 0)
-    monkeypatch.setattr(lstm_ops, "_MIN_SLICE", 1)
     rng = np.random.default_rng(13)
     B, T, I, H = 6, 4, 3, 2
     lengths = np.array([4, 0, 2, 3, 1, 4])
     with tf.Graph().as_default():
-        x = tf.placeholder(F64, [B, T, I])
-        with tf.variable_scope("p", initializer=_random_init()):
-            out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.LSTMCell(H, use_peepholes=True), x, sequence_length=lengths,
-                                           dtype=F64)
+        x, out, state = _ragged_dynamic_rnn(tf.nn.rnn_cell.LSTMCell(H, use_peepholes=True), B, T, I, lengths)
         loss = tf.reduce_sum(out * rng.standard_normal((B, T, H))) + tf.reduce_sum(state.c * state.h)
         variables = tf.trainable_variables()
         config = tf.ConfigProto(intra_op_parallelism_threads=threads)

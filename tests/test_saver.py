@@ -40,6 +40,12 @@ def saved_checkpoint(tmp_path, **saver_kw):
         return saver.save(sess, str(tmp_path / "model.ckpt"), global_step=v["global_step"])
 
 
+def save_steps(saver, sess, directory, steps):
+    """Saves directory/m-<step> for each step, in turn."""
+    for step in steps:
+        saver.save(sess, os.path.join(directory, "m"), global_step=step)
+
+
 def state_text(directory):
     with open(os.path.join(str(directory), "checkpoint"), encoding="utf-8") as f:
         return f.read()
@@ -177,7 +183,7 @@ def test_moved_directory_with_absolute_paths_in_the_state_file(tmp_path):
     assert tf.train.latest_checkpoint(str(new)) is None
 
 
-def test_disk_full_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+def test_disk_full_keeps_the_previous_checkpoint(tmp_path, full_disk):
     """The data file's write fails with ENOSPC (as safetensors reports it): save raises OSError with the errno,
     and the previous checkpoint, the state file and the directory listing are exactly as before."""
     import errno
@@ -186,13 +192,7 @@ def test_disk_full_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         v, saver, sess = trained_session()
         first = saver.save(sess, os.path.join(d, "m"), global_step=1)
         before = {name: (tmp_path / name).read_bytes() for name in os.listdir(d)}
-
-        def full(tensors, path, metadata=None):
-            with open(path, "wb") as f:
-                f.write(b"partial")
-            raise safetensors.SafetensorError("Error while serializing: I/O error: No space left on device "
-                                              "(os error 28)")
-        monkeypatch.setattr(safetensors.numpy, "save_file", full)
+        full_disk(True)
         with pytest.raises(OSError) as err:
             saver.save(sess, os.path.join(d, "m"), global_step=2)
         assert err.value.errno == errno.ENOSPC and "No space left" in str(err.value)
@@ -263,8 +263,7 @@ def test_max_to_keep_deletes_oldest(tmp_path):
     d = str(tmp_path)
     with tf.Graph().as_default():
         v, saver, sess = trained_session(max_to_keep=2)
-        for step in (1, 2, 3):
-            saver.save(sess, os.path.join(d, "m"), global_step=step)
+        save_steps(saver, sess, d, (1, 2, 3))
         assert saver.last_checkpoints == [os.path.join(d, "m-2"), os.path.join(d, "m-3")]
         assert sorted(os.listdir(d)) == ["checkpoint", "m-2.safetensors", "m-3.safetensors"]
         # Saving the same prefix again moves it to the end instead of listing it twice.
@@ -281,8 +280,7 @@ def test_max_to_keep_none_keeps_all_and_lists_latest_only(tmp_path, keep):
     d = str(tmp_path)
     with tf.Graph().as_default():
         v, saver, sess = trained_session(max_to_keep=keep)
-        for step in range(1, 8):
-            saver.save(sess, os.path.join(d, "m"), global_step=step)
+        save_steps(saver, sess, d, range(1, 8))
         assert saver.last_checkpoints == []
     assert len([f for f in os.listdir(d) if f.endswith(".safetensors")]) == 7
     assert state_text(d) == 'model_checkpoint_path: "m-7"\nall_model_checkpoint_paths: "m-7"\n'
@@ -307,8 +305,7 @@ def test_recover_last_checkpoints_resumes_deletion(tmp_path):
     d = str(tmp_path)
     with tf.Graph().as_default():
         v, saver, sess = trained_session(max_to_keep=3)
-        for step in (1, 2, 3):
-            saver.save(sess, os.path.join(d, "m"), global_step=step)
+        save_steps(saver, sess, d, (1, 2, 3))
     with tf.Graph().as_default():   # a resumed run
         v, saver, sess = trained_session(max_to_keep=3)
         state = tf.train.get_checkpoint_state(d)

@@ -541,17 +541,9 @@ class _Wrapper(RNNCell):
         assert_like_rnncell("cell", cell)
         self._cell = cell
 
-    @property
-    def wrapped_cell(self):
-        return self._cell
-
-    @property
-    def state_size(self):
-        return self._cell.state_size
-
-    @property
-    def output_size(self):
-        return self._cell.output_size
+    wrapped_cell = property(lambda self: self._cell)
+    state_size = property(lambda self: self._cell.state_size)
+    output_size = property(lambda self: self._cell.output_size)
 
     @property
     def variables(self):
