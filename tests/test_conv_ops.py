@@ -70,12 +70,17 @@ def ref_conv_grads(x, w, dy, sh, sw, padding):
     return dx, dw
 
 
-def ref_max_pool(x, kh, kw, sh, sw, padding):
+def _ref_pool(reduce, x, kh, kw, sh, sw, padding):
+    """reduce(window values, axis=0) for each output cell (windows cut by the padding)."""
     oh, ow = _out_hw(x.shape, kh, kw, sh, sw, padding)
     out = np.zeros((x.shape[0], oh, ow, x.shape[3]))
     for i, j, cells in _windows(x.shape, kh, kw, sh, sw, padding):
-        out[:, i, j] = np.max([x[:, r, c] for r, c in cells], axis=0)
+        out[:, i, j] = reduce([x[:, r, c] for r, c in cells], axis=0)
     return out
+
+
+def ref_max_pool(x, *window):
+    return _ref_pool(np.max, x, *window)
 
 
 def ref_max_pool_grad(x, dy, kh, kw, sh, sw, padding):
@@ -91,12 +96,8 @@ def ref_max_pool_grad(x, dy, kh, kw, sh, sw, padding):
     return dx
 
 
-def ref_avg_pool(x, kh, kw, sh, sw, padding):
-    oh, ow = _out_hw(x.shape, kh, kw, sh, sw, padding)
-    out = np.zeros((x.shape[0], oh, ow, x.shape[3]))
-    for i, j, cells in _windows(x.shape, kh, kw, sh, sw, padding):
-        out[:, i, j] = np.mean([x[:, r, c] for r, c in cells], axis=0)
-    return out
+def ref_avg_pool(x, *window):
+    return _ref_pool(np.mean, x, *window)
 
 
 def ref_avg_pool_grad(x_shape, dy, kh, kw, sh, sw, padding):

@@ -152,14 +152,7 @@ def identity(input, name=None):  # noqa: A002
     return apply_op("Identity", [convert_to_tensor(input)], name=name or "Identity")
 
 
-class StopGradient(OpDef):
-    elementwise = True
-    is_identity = True
-    infer = same_as_input
-
-    def kernel(op, ctx):
-        return lambda x: x
-
+class StopGradient(Identity):   # an Identity that gradients do not pass
     grad = None
 
     samples = [Sample(lambda x: stop_gradient(x), [(2, 3)], grad=())]
@@ -348,22 +341,21 @@ class OnesLike(OpDef):
     samples = [Sample(lambda x: ones_like(x), [(3,)], grad=())]
 
 
-def zeros_like(tensor, dtype=None, name=None, optimize=True):
+def _filled_like(op_type, tensor, dtype, name):
+    """ZerosLike / OnesLike of tensor, cast to `dtype` when another one is asked for."""
     t = convert_to_tensor(tensor)
-    out = apply_op("ZerosLike", [t], name=name or "zeros_like")
+    out = apply_op(op_type, [t], name=name)
     if dtype is not None and dtypes.as_dtype(dtype) is not t.dtype:
-        from nanotf.ops.math_ops import cast
-        out = cast(out, dtype)
+        out = _math().cast(out, dtype)
     return out
+
+
+def zeros_like(tensor, dtype=None, name=None, optimize=True):
+    return _filled_like("ZerosLike", tensor, dtype, name or "zeros_like")
 
 
 def ones_like(tensor, dtype=None, name=None, optimize=True):
-    t = convert_to_tensor(tensor)
-    out = apply_op("OnesLike", [t], name=name or "ones_like")
-    if dtype is not None and dtypes.as_dtype(dtype) is not t.dtype:
-        from nanotf.ops.math_ops import cast
-        out = cast(out, dtype)
-    return out
+    return _filled_like("OnesLike", tensor, dtype, name or "ones_like")
 
 
 def _autopack(values, dtype, name):
@@ -429,6 +421,14 @@ def _int_tensor(value, name, dtype=dtypes.int32):
     if arr.size and (arr.max() >= 2 ** 31 or arr.min() < -2 ** 31):
         dtype = dtypes.int64
     return constant(arr.astype(dtype.as_numpy_dtype), dtype=dtype, name=name)
+
+
+def _apply_with_ints(op_type, x, name, x_name="input", **int_inputs):
+    """op_type(x, *int_inputs) in the name scope `name` (default: the op type), x and the integer inputs
+    (Python values or tensors, named by their keywords) converted as TF's wrappers do."""
+    with name_scope(name, op_type, [x]) as scope:
+        x = convert_to_tensor(x, name=x_name)
+        return apply_op(op_type, [x] + [_int_tensor(v, k) for k, v in int_inputs.items()], name=scope)
 
 
 def _static_int(value, what, fn):
@@ -522,9 +522,7 @@ def expand_dims(input, axis=None, name=None, dim=None):  # noqa: A002 - TF's arg
         axis = dim
     if axis is None:
         raise ValueError("Must specify an axis argument to tf.expand_dims()")
-    with name_scope(name, "ExpandDims", [input]) as scope:
-        x = convert_to_tensor(input, name="input")
-        return apply_op("ExpandDims", [x, _int_tensor(axis, "dim")], name=scope)
+    return _apply_with_ints("ExpandDims", input, name, dim=axis)
 
 
 class Squeeze(OpDef):
@@ -747,6 +745,19 @@ def concat(values, axis, name="concat"):
         return apply_op("ConcatV2", values + [_int_tensor(axis, "axis")], {"N": len(values)}, name=scope)
 
 
+def concat_offsets(axis, *shapes):
+    """Where each of `shapes` starts along `axis` when they are concatenated: one int32 vector per shape
+    (ConcatOffset's kernel, in NumPy; other backends may call it on static values)."""
+    a = int(axis) % max(len(shapes[0]), 1)
+    out, at = [], 0
+    for s in shapes:
+        o = np.zeros(len(s), dtype=np.int32)
+        o[a] = at
+        at += int(s[a])
+        out.append(o)
+    return tuple(out)
+
+
 class ConcatOffset(OpDef):
     """Where each input of a concat starts along the axis (for ConcatV2's gradient)."""
     grad = None
@@ -755,16 +766,7 @@ class ConcatOffset(OpDef):
         return [(dtypes.int32, t.shape) for t in op._inputs[1:]]
 
     def kernel(op, ctx):
-        def offsets(axis, *shapes):
-            a = int(axis) % max(len(shapes[0]), 1)
-            out, at = [], 0
-            for s in shapes:
-                o = np.zeros(len(s), dtype=np.int32)
-                o[a] = at
-                at += int(s[a])
-                out.append(o)
-            return tuple(out)
-        return offsets
+        return concat_offsets
 
 
 class ShapeN(OpDef):
@@ -1060,9 +1062,7 @@ class Tile(OpDef):
 
 def tile(input, multiples, name=None):  # noqa: A002
     """Repeats `input` multiples[i] times along dimension i."""
-    with name_scope(name, "Tile", [input]) as scope:
-        x = convert_to_tensor(input, name="input")
-        return apply_op("Tile", [x, _int_tensor(multiples, "multiples")], name=scope)
+    return _apply_with_ints("Tile", input, name, multiples=multiples)
 
 
 class TileGrad(OpDef):
@@ -1257,9 +1257,7 @@ class BroadcastTo(OpDef):
 
 def broadcast_to(input, shape, name=None):  # noqa: A002 - shadows the module function on purpose
     """`input` broadcast (NumPy rules) to `shape`."""
-    with name_scope(name, "BroadcastTo", [input]) as scope:
-        x = convert_to_tensor(input, name="input")
-        return apply_op("BroadcastTo", [x, _int_tensor(shape, "shape")], name=scope)
+    return _apply_with_ints("BroadcastTo", input, name, shape=shape)
 
 
 class ReverseV2(OpDef):
@@ -1298,9 +1296,7 @@ class ReverseV2(OpDef):
 
 def reverse(tensor, axis, name=None):
     """Reverses `tensor` along each dimension in `axis` (TF >= 1.0 semantics, op ReverseV2)."""
-    with name_scope(name, "ReverseV2", [tensor]) as scope:
-        x = convert_to_tensor(tensor, name="tensor")
-        return apply_op("ReverseV2", [x, _int_tensor(axis, "axis")], name=scope)
+    return _apply_with_ints("ReverseV2", tensor, name, "tensor", axis=axis)
 
 
 reverse_v2 = reverse

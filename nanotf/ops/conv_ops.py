@@ -26,6 +26,7 @@ from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops import array_ops
+from nanotf.ops.array_ops import _fmt_shape as _fmt, _shape_error
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "conv2d_transpose",
            "max_pool", "max_pool2d", "avg_pool", "avg_pool2d"]
@@ -89,16 +90,6 @@ def _check_attrs(op, window_attr=None):
         if k[0] != 1 or k[3] != 1:
             raise ValueError("%s '%s': pooling is only supported over the spatial dimensions (ksize %s must be "
                              "[1, kh, kw, 1])." % (op.type, op.name, k))
-
-
-def _fmt(shape):
-    dims = shape.as_tuple()
-    return "?" if dims is None else "[%s]" % ",".join("?" if d is None else str(d) for d in dims)
-
-
-def _shape_error(op, msg):
-    return ValueError("%s for '%s' (op: '%s') with input shapes: %s." % (
-        msg, op.name, op.type, ", ".join(_fmt(t.shape) for t in op._inputs)))
 
 
 def _rank4(op, t, what):
@@ -398,6 +389,23 @@ def _conv2d_backprop_input(op_type, strides, padding):
     return backprop_input_kernel
 
 
+def _kernel_from(factory, attrs):
+    """kernel(op, ctx) of a convolution or pooling op: factory(op type, *those attrs) -> its NumPy function."""
+    def kernel(op, ctx):
+        return _half_via_float32(factory(op.type, *[op._attrs[a] for a in attrs]), op)
+    return kernel
+
+
+_CONV_ATTRS, _POOL_ATTRS = ("strides", "padding"), ("ksize", "strides", "padding")
+
+
+def _sizes_input(op, sizes, what):
+    """The static values of an integer shape input (input_sizes, filter_sizes, orig_input_shape)."""
+    if not sizes.dtype.is_integer:
+        raise TypeError("%s '%s': %s must be int32 or int64, got %s" % (op.type, op.name, what, sizes.dtype.name))
+    return _static_sizes(op, sizes)
+
+
 def _half_via_float32(fn, op):
     """float16 kernels compute in float32 (NumPy's float16 matmul is very slow) and round once."""
     if op._outputs[0].dtype is not dtypes.float16:
@@ -430,9 +438,7 @@ class Conv2D(OpDef):
         oh, ow = _spatial_out(op, h, wd, kh, kw)
         return dt, TensorShape([n, oh, ow, o])
 
-    def kernel(op, ctx):
-        a = op._attrs
-        return _half_via_float32(_conv2d_forward(op.type, a["strides"], a["padding"]), op)
+    kernel = _kernel_from(_conv2d_forward, _CONV_ATTRS)
 
     def grad(op, g):
         x, w = op._inputs
@@ -449,26 +455,44 @@ class Conv2D(OpDef):
     ]
 
 
-class Conv2DBackpropInput(OpDef):
-    """Gradient of Conv2D w.r.t. its input: (input_sizes, filter, out_backprop) -> d input."""
+def _backprop_samples(build, cases):
+    """Samples of a Conv2D gradient op: build(sizes, a, b, strides, padding) per case
+    (sizes, strides, padding, shape of a, shape of b)."""
+    return [Sample(lambda a, b, c=c: build(c[0], a, b, c[1], c[2]), [c[3], c[4]]) for c in cases]
+
+
+class _Conv2DBackprop(OpDef):
+    """The two gradients of Conv2D: one input is the static shape of the result (input i, `sizes`); the
+    others share a floating dtype; `shape_of(op, sizes, *others)` is the result's static shape and
+    `backprop(op type, strides, padding)` makes the NumPy kernel."""
+    abstract = True
     fresh_output = True
     splits_work = True
 
-    def infer(op):
+    @classmethod
+    def kernel(cls, op, ctx):
+        return _kernel_from(cls.backprop, _CONV_ATTRS)(op, ctx)
+
+    @classmethod
+    def infer(cls, op):
         _check_attrs(op)
-        sizes, w, dy = op._inputs
-        dt = _same_float_dtype(op, w, dy)
-        if not sizes.dtype.is_integer:
-            raise TypeError("%s '%s': input_sizes must be int32 or int64, got %s" % (op.type, op.name, sizes.dtype.name))
-        n, h, wd, c = _static_sizes(op, sizes)
+        i, what = cls.sizes
+        others = [t for j, t in enumerate(op._inputs) if j != i]
+        dt = _same_float_dtype(op, *others)
+        return dt, cls.shape_of(op, _sizes_input(op, op._inputs[i], what), *others)
+
+
+class Conv2DBackpropInput(_Conv2DBackprop):
+    """Gradient of Conv2D w.r.t. its input: (input_sizes, filter, out_backprop) -> d input."""
+    sizes = (0, "input_sizes")
+    backprop = staticmethod(_conv2d_backprop_input)
+
+    def shape_of(op, sizes, w, dy):
+        n, h, wd, c = sizes
         kh, kw, cin, o = _rank4(op, w, "filter")
         dn, _, _, do = _rank4(op, dy, "out_backprop")
         _merge(o, do, op, "filter out_channels vs out_backprop depth")
-        return dt, TensorShape([_merge(n, dn, op, "batch"), h, wd, _merge(c, cin, op, "input depth vs filter")])
-
-    def kernel(op, ctx):
-        a = op._attrs
-        return _half_via_float32(_conv2d_backprop_input(op.type, a["strides"], a["padding"]), op)
+        return TensorShape([_merge(n, dn, op, "batch"), h, wd, _merge(c, cin, op, "input depth vs filter")])
 
     def grad(op, g):
         _, w, dy = op._inputs
@@ -476,37 +500,24 @@ class Conv2DBackpropInput(OpDef):
         return [None, _backprop_filter_op(g, array_ops._shape_of(w), dy, kw, "Conv2DBackpropFilter"),
                 _conv2d_op(g, w, kw, "Conv2D")]
 
-    samples = [
-        Sample(lambda w, dy: conv2d_backprop_input([2, 5, 5, 2], w, dy, [1, 1, 1, 1], "SAME"),
-               [(3, 3, 2, 3), (2, 5, 5, 3)]),
-        Sample(lambda w, dy: conv2d_backprop_input([2, 5, 5, 2], w, dy, [1, 2, 2, 1], "SAME"),
-               [(3, 3, 2, 3), (2, 3, 3, 3)]),
-        Sample(lambda w, dy: conv2d_backprop_input([2, 5, 6, 3], w, dy, [1, 2, 2, 1], "VALID"),
-               [(2, 3, 3, 2), (2, 2, 2, 2)]),
-    ]
+    # (input_sizes, strides, padding, filter shape, out_backprop shape)
+    samples = _backprop_samples(lambda sizes, w, dy, strides, padding: conv2d_backprop_input(
+        sizes, w, dy, strides, padding), [([2, 5, 5, 2], [1, 1, 1, 1], "SAME", (3, 3, 2, 3), (2, 5, 5, 3)),
+                                          ([2, 5, 5, 2], [1, 2, 2, 1], "SAME", (3, 3, 2, 3), (2, 3, 3, 3)),
+                                          ([2, 5, 6, 3], [1, 2, 2, 1], "VALID", (2, 3, 3, 2), (2, 2, 2, 2))])
 
 
-class Conv2DBackpropFilter(OpDef):
+class Conv2DBackpropFilter(_Conv2DBackprop):
     """Gradient of Conv2D w.r.t. its filter: (input, filter_sizes, out_backprop) -> d filter."""
-    fresh_output = True
-    splits_work = True
+    sizes = (1, "filter_sizes")
+    backprop = staticmethod(_conv2d_backprop_filter)
 
-    def infer(op):
-        _check_attrs(op)
-        x, sizes, dy = op._inputs
-        dt = _same_float_dtype(op, x, dy)
-        if not sizes.dtype.is_integer:
-            raise TypeError("%s '%s': filter_sizes must be int32 or int64, got %s"
-                            % (op.type, op.name, sizes.dtype.name))
-        kh, kw, cin, o = _static_sizes(op, sizes)
+    def shape_of(op, sizes, x, dy):
+        kh, kw, cin, o = sizes
         _, _, _, c = _rank4(op, x, "input")
         _, _, _, do = _rank4(op, dy, "out_backprop")
-        return dt, TensorShape([kh, kw, _merge(cin, c, op, "filter in_channels vs input depth"),
-                                _merge(o, do, op, "filter out_channels vs out_backprop depth")])
-
-    def kernel(op, ctx):
-        a = op._attrs
-        return _half_via_float32(_conv2d_backprop_filter(op.type, a["strides"], a["padding"]), op)
+        return TensorShape([kh, kw, _merge(cin, c, op, "filter in_channels vs input depth"),
+                            _merge(o, do, op, "filter out_channels vs out_backprop depth")])
 
     def grad(op, g):
         x, _, dy = op._inputs
@@ -514,14 +525,11 @@ class Conv2DBackpropFilter(OpDef):
         return [_backprop_input_op(array_ops._shape_of(x), g, dy, kw, "Conv2DBackpropInput"), None,
                 _conv2d_op(x, g, kw, "Conv2D")]
 
-    samples = [
-        Sample(lambda x, dy: conv2d_backprop_filter(x, [3, 3, 2, 3], dy, [1, 1, 1, 1], "SAME"),
-               [(2, 5, 5, 2), (2, 5, 5, 3)]),
-        Sample(lambda x, dy: conv2d_backprop_filter(x, [2, 2, 3, 2], dy, [1, 2, 2, 1], "SAME"),
-               [(2, 5, 5, 3), (2, 3, 3, 2)]),
-        Sample(lambda x, dy: conv2d_backprop_filter(x, [3, 2, 2, 2], dy, [1, 2, 2, 1], "VALID"),
-               [(2, 5, 6, 2), (2, 2, 3, 2)]),
-    ]
+    # (filter_sizes, strides, padding, input shape, out_backprop shape)
+    samples = _backprop_samples(lambda sizes, x, dy, strides, padding: conv2d_backprop_filter(
+        x, sizes, dy, strides, padding), [([3, 3, 2, 3], [1, 1, 1, 1], "SAME", (2, 5, 5, 2), (2, 5, 5, 3)),
+                                          ([2, 2, 3, 2], [1, 2, 2, 1], "SAME", (2, 5, 5, 3), (2, 3, 3, 2)),
+                                          ([3, 2, 2, 2], [1, 2, 2, 1], "VALID", (2, 5, 6, 2), (2, 2, 3, 2))])
 
 
 def _conv2d_op(x, w, kw, name):
@@ -794,13 +802,6 @@ def _pool_infer_out(op, x):
     return TensorShape([n, oh, ow, c])
 
 
-def _pool_kernel(factory):
-    def kernel(op, ctx):
-        a = op._attrs
-        return _half_via_float32(factory(op.type, a["ksize"], a["strides"], a["padding"]), op)
-    return kernel
-
-
 def _pool_kw(op):
     return {k: op._attrs[k] for k in ("ksize", "strides", "padding", "data_format")}
 
@@ -839,7 +840,7 @@ class MaxPool(OpDef):
                             % (op.name, x.name, x.dtype.name))
         return x.dtype, _pool_infer_out(op, x)
 
-    kernel = _pool_kernel(_max_pool_kernel)
+    kernel = _kernel_from(_max_pool_kernel, _POOL_ATTRS)
 
     def grad(op, g):
         return [_max_pool_grad_op("MaxPoolGrad", op._inputs[0], op._outputs[0], g, _pool_kw(op), "MaxPoolGrad")]
@@ -866,7 +867,7 @@ class MaxPoolGrad(OpDef):
             raise _shape_error(op, "grad must have the shape of orig_output %s" % _fmt(y_shape))
         return dt, x.shape
 
-    kernel = _pool_kernel(_max_pool_grad_kernel)
+    kernel = _kernel_from(_max_pool_grad_kernel, _POOL_ATTRS)
 
     def grad(op, g):
         x, y, _ = op._inputs
@@ -890,7 +891,7 @@ class MaxPoolGradGrad(OpDef):
             raise _shape_error(op, "grad must have the shape of orig_input %s" % _fmt(x.shape))
         return dt, _pool_infer_out(op, x).merge_with(y.shape)
 
-    kernel = _pool_kernel(_max_pool_grad_grad_kernel)
+    kernel = _kernel_from(_max_pool_grad_grad_kernel, _POOL_ATTRS)
 
     def grad(op, g):
         x, y, _ = op._inputs
@@ -911,7 +912,7 @@ class AvgPool(OpDef):
         dt = _same_float_dtype(op, x)
         return dt, _pool_infer_out(op, x)
 
-    kernel = _pool_kernel(_avg_pool_kernel)
+    kernel = _kernel_from(_avg_pool_kernel, _POOL_ATTRS)
 
     def grad(op, g):
         return [_avg_pool_grad_op(array_ops._shape_of(op._inputs[0]), g, _pool_kw(op))]
@@ -926,14 +927,11 @@ class AvgPoolGrad(OpDef):
         _check_attrs(op, "ksize")
         sizes, dy = op._inputs
         dt = _same_float_dtype(op, dy)
-        if not sizes.dtype.is_integer:
-            raise TypeError("%s '%s': orig_input_shape must be int32 or int64, got %s"
-                            % (op.type, op.name, sizes.dtype.name))
-        n, h, w, c = _static_sizes(op, sizes)
+        n, h, w, c = _sizes_input(op, sizes, "orig_input_shape")
         dn, _, _, dc = _rank4(op, dy, "grad")
         return dt, TensorShape([_merge(n, dn, op, "batch"), h, w, _merge(c, dc, op, "depth")])
 
-    kernel = _pool_kernel(_avg_pool_grad_kernel)
+    kernel = _kernel_from(_avg_pool_grad_kernel, _POOL_ATTRS)
 
     def grad(op, g):
         return [None, apply_op("AvgPool", [g], _pool_kw(op), name="AvgPool")]

@@ -9,8 +9,9 @@ from nanotf.framework import errors
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape, unknown_shape
-from nanotf.ops.array_ops import (_const_value, _fmt_shape, _int_tensor, _math, _shape_error, _shape_of, _static_int,
-                                  _static_shape_from, concat, constant, ones_like, pad, reshape, shape, squeeze, stack)
+from nanotf.ops.array_ops import (_apply_with_ints, _const_value, _fmt_shape, _int_tensor, _math, _shape_error,
+                                  _shape_of, _static_int, _static_shape_from, concat, constant, ones_like, pad,
+                                  reshape, shape, squeeze, stack)
 
 _pyslice = builtins.slice   # this module's `slice` is tf.slice
 
@@ -373,9 +374,7 @@ class Slice(OpDef):
 
 def slice(input_, begin, size, name=None):  # noqa: A001 - TF's public name
     """The part of `input_` starting at `begin` of extent `size` (-1: to the end of that dimension)."""
-    with name_scope(name, "Slice", [input_]) as scope:
-        x = convert_to_tensor(input_, name="input")
-        return apply_op("Slice", [x, _int_tensor(begin, "begin"), _int_tensor(size, "size")], name=scope)
+    return _apply_with_ints("Slice", input_, name, begin=begin, size=size)
 
 
 # -- StridedSlice: Python slicing of tensors

@@ -753,13 +753,18 @@ def reduce_prod(input_tensor, axis=None, keepdims=None, name=None, reduction_ind
 _BOOLS = np.array([[True, False, True], [True, True, True]])
 
 
+def _logical_reduction(fn):
+    """kernel(op, ctx) of All / Any: fn(x, axis=axes, keepdims=keep)."""
+    def kernel(op, ctx):
+        axes, keep = op._attrs["axis"], op._attrs["keep_dims"]
+        return lambda x: fn(x, axis=axes, keepdims=keep)
+    return kernel
+
+
 class All(_Reduction):
     input_kinds = _BOOL
     grad = None
-
-    def kernel(op, ctx):
-        axes, keep = op._attrs["axis"], op._attrs["keep_dims"]
-        return lambda x: np.all(x, axis=axes, keepdims=keep)
+    kernel = _logical_reduction(np.all)
 
     samples = [Sample(lambda x: reduce_all(x), [_BOOLS]), Sample(lambda x: reduce_all(x, 1, keepdims=True), [_BOOLS])]
 
@@ -771,10 +776,7 @@ def reduce_all(input_tensor, axis=None, keepdims=None, name=None, reduction_indi
 class Any(_Reduction):
     input_kinds = _BOOL
     grad = None
-
-    def kernel(op, ctx):
-        axes, keep = op._attrs["axis"], op._attrs["keep_dims"]
-        return lambda x: np.any(x, axis=axes, keepdims=keep)
+    kernel = _logical_reduction(np.any)
 
     samples = [Sample(lambda x: reduce_any(x), [~_BOOLS]), Sample(lambda x: reduce_any(x, 0), [~_BOOLS])]
 

@@ -253,28 +253,37 @@ def _reduce_sum_keep(t, axis):
     return math_ops.reduce_sum(t, axis=axis, keepdims=True)
 
 
-class Softmax(OpDef):
+class _SoftmaxOp(OpDef):
+    """Softmax and LogSoftmax along `axis` (`along(x, axis)`); over the last axis, the common case,
+    `by_rows(e)` finishes in place on the [rows, classes] array e = x minus each row's max."""
+    abstract = True
     row_wise = staticmethod(_last_axis_rows)   # over the last axis: each row on its own
     infer = _softmax_infer
 
-    def kernel(op, ctx):
-        axis = op._attrs.get("axis", -1)
+    @classmethod
+    def kernel(cls, op, ctx):
+        axis, along, by_rows = op._attrs.get("axis", -1), cls.along, cls.by_rows
         if axis != -1:
-            def softmax_axis(x):
-                e = x - x.max(axis=axis, keepdims=True)   # shift by the max: exp never overflows
-                np.exp(e, out=e)
-                e /= e.sum(axis=axis, keepdims=True)
-                return e
-            return softmax_axis
+            return lambda x: along(x, axis)
 
-        def softmax_last(x):
+        def last_axis(x):
             if x.size == 0:
                 return x.copy()
-            e = _shifted_rows(x)
-            np.exp(e, out=e)
-            e /= _row_sum(e)[:, None]
-            return e.reshape(x.shape)
-        return softmax_last
+            return by_rows(_shifted_rows(x)).reshape(x.shape)
+        return last_axis
+
+
+class Softmax(_SoftmaxOp):
+    def along(x, axis):
+        e = x - x.max(axis=axis, keepdims=True)   # shift by the max: exp never overflows
+        np.exp(e, out=e)
+        e /= e.sum(axis=axis, keepdims=True)
+        return e
+
+    def by_rows(e):
+        np.exp(e, out=e)
+        e /= _row_sum(e)[:, None]
+        return e
 
     def grad(op, g):
         y, axis = op._outputs[0], op._attrs.get("axis", -1)
@@ -284,26 +293,15 @@ class Softmax(OpDef):
         [Sample(lambda x: softmax(x, axis=0), [(3, 2)])]
 
 
-class LogSoftmax(OpDef):
-    row_wise = staticmethod(_last_axis_rows)   # over the last axis: each row on its own
-    infer = _softmax_infer
+class LogSoftmax(_SoftmaxOp):
+    def along(x, axis):
+        shifted = x - x.max(axis=axis, keepdims=True)
+        shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        return shifted
 
-    def kernel(op, ctx):
-        axis = op._attrs.get("axis", -1)
-        if axis != -1:
-            def log_softmax_axis(x):
-                shifted = x - x.max(axis=axis, keepdims=True)
-                shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-                return shifted
-            return log_softmax_axis
-
-        def log_softmax_last(x):
-            if x.size == 0:
-                return x.copy()
-            shifted = _shifted_rows(x)
-            shifted -= np.log(_row_sum(np.exp(shifted)))[:, None]
-            return shifted.reshape(x.shape)
-        return log_softmax_last
+    def by_rows(shifted):
+        shifted -= np.log(_row_sum(np.exp(shifted)))[:, None]
+        return shifted
 
     def grad(op, g):
         x, axis = op._inputs[0], op._attrs.get("axis", -1)

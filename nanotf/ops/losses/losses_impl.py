@@ -112,6 +112,19 @@ def _weighted_loss(default_name, scope, first, second, weights, loss_collection,
         return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
 
 
+def _logits_and_labels(logits, labels):
+    """logits as a Tensor, and labels cast to its dtype, of a compatible shape."""
+    logits = convert_to_tensor(logits)
+    labels = math_ops.cast(convert_to_tensor(labels), logits.dtype)
+    logits.shape.assert_is_compatible_with(labels.shape)
+    return logits, labels
+
+
+def _smoothed(labels, label_smoothing, toward):
+    """labels * (1 - label_smoothing) + toward"""
+    return math_ops.add(math_ops.multiply(labels, 1.0 - label_smoothing), toward)
+
+
 def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None, loss_collection=GraphKeys.LOSSES,
                                  reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
     """Weighted sparse softmax cross-entropy; by default the mean over examples with nonzero weight."""
@@ -127,9 +140,7 @@ def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing=0,
                           loss_collection=GraphKeys.LOSSES, reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
     """Weighted softmax cross-entropy against one-hot (or soft) labels, with optional label smoothing."""
     def per_example(onehot_labels, logits):
-        logits = convert_to_tensor(logits)
-        onehot_labels = math_ops.cast(convert_to_tensor(onehot_labels), logits.dtype)
-        logits.shape.assert_is_compatible_with(onehot_labels.shape)
+        logits, onehot_labels = _logits_and_labels(logits, onehot_labels)
         if label_smoothing > 0:
             dims = logits.shape.merge_with(onehot_labels.shape).as_tuple()
             if dims is not None and dims[-1] is not None:
@@ -138,7 +149,7 @@ def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing=0,
                 num_classes = _reduce_sum_keep(array_ops.ones_like(onehot_labels), -1)
             smooth_negatives = math_ops.divide(label_smoothing, num_classes) if isinstance(num_classes, Tensor) \
                 else label_smoothing / num_classes
-            onehot_labels = math_ops.add(math_ops.multiply(onehot_labels, 1.0 - label_smoothing), smooth_negatives)
+            onehot_labels = _smoothed(onehot_labels, label_smoothing, smooth_negatives)
         onehot_labels = array_ops.stop_gradient(onehot_labels, name="labels_stop_gradient")
         return softmax_cross_entropy_with_logits_v2(labels=onehot_labels, logits=logits, name="xentropy")
     return _weighted_loss("softmax_cross_entropy_loss", scope, ("onehot_labels", onehot_labels), ("logits", logits),
@@ -149,11 +160,9 @@ def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothi
                           loss_collection=GraphKeys.LOSSES, reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
     """Weighted logistic loss; label smoothing moves labels towards 1/2."""
     def per_example(multi_class_labels, logits):
-        logits = convert_to_tensor(logits)
-        labels = math_ops.cast(convert_to_tensor(multi_class_labels), logits.dtype)
-        logits.shape.assert_is_compatible_with(labels.shape)
+        logits, labels = _logits_and_labels(logits, multi_class_labels)
         if label_smoothing > 0:
-            labels = math_ops.add(math_ops.multiply(labels, 1.0 - label_smoothing), 0.5 * label_smoothing)
+            labels = _smoothed(labels, label_smoothing, 0.5 * label_smoothing)
         return sigmoid_cross_entropy_with_logits(labels=labels, logits=logits, name="xentropy")
     return _weighted_loss("sigmoid_cross_entropy_loss", scope, ("multi_class_labels", multi_class_labels),
                           ("logits", logits), weights, loss_collection, reduction, per_example)
