@@ -12,28 +12,20 @@ import _bench
 
 
 def inference(tf, images, hidden1_units, hidden2_units):
-    with tf.name_scope('hidden1'):
-        weights = tf.Variable(
-            tf.truncated_normal([_bench.IMAGE_PIXELS, hidden1_units],
-                                stddev=1.0 / math.sqrt(float(_bench.IMAGE_PIXELS))),
-            name='weights')
-        biases = tf.Variable(tf.zeros([hidden1_units]), name='biases')
-        hidden1 = tf.nn.relu(tf.matmul(images, weights) + biases)
-    with tf.name_scope('hidden2'):
-        weights = tf.Variable(
-            tf.truncated_normal([hidden1_units, hidden2_units],
-                                stddev=1.0 / math.sqrt(float(hidden1_units))),
-            name='weights')
-        biases = tf.Variable(tf.zeros([hidden2_units]), name='biases')
-        hidden2 = tf.nn.relu(tf.matmul(hidden1, weights) + biases)
-    with tf.name_scope('softmax_linear'):
-        weights = tf.Variable(
-            tf.truncated_normal([hidden2_units, _bench.NUM_CLASSES],
-                                stddev=1.0 / math.sqrt(float(hidden2_units))),
-            name='weights')
-        biases = tf.Variable(tf.zeros([_bench.NUM_CLASSES]), name='biases')
-        logits = tf.matmul(hidden2, weights) + biases
-    return logits
+    """mnist.py's three layers, in its name scopes, with its initializers, and its ops in the same order."""
+    layers = [('hidden1', _bench.IMAGE_PIXELS, hidden1_units, tf.nn.relu),
+              ('hidden2', hidden1_units, hidden2_units, tf.nn.relu),
+              ('softmax_linear', hidden2_units, _bench.NUM_CLASSES, None)]
+    x = images
+    for scope, fan_in, fan_out, activation in layers:
+        with tf.name_scope(scope):
+            weights = tf.Variable(tf.truncated_normal([fan_in, fan_out], stddev=1.0 / math.sqrt(float(fan_in))),
+                                  name='weights')
+            biases = tf.Variable(tf.zeros([fan_out]), name='biases')
+            x = tf.matmul(x, weights) + biases
+            if activation is not None:
+                x = activation(x)
+    return x
 
 
 def loss(tf, logits, labels):

@@ -25,20 +25,18 @@ def build_graph(tf):
     def bias_variable(shape):
         return tf.Variable(tf.constant(0.1, shape=shape))
 
-    def conv2d(x, W):
-        return tf.nn.conv2d(x, W, strides=[1, 1, 1, 1], padding='SAME')
-
-    def max_pool_2x2(x):
-        return tf.nn.max_pool(x, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding='SAME')
+    def conv_relu_pool(x, filter_shape):
+        """The tutorial's conv2d (stride 1, 'SAME') + bias + ReLU, then max_pool_2x2, its ops in its order."""
+        h = tf.nn.relu(tf.nn.conv2d(x, weight_variable(filter_shape), strides=[1, 1, 1, 1], padding='SAME')
+                       + bias_variable(filter_shape[-1:]))
+        return tf.nn.max_pool(h, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding='SAME')
 
     x = tf.placeholder(tf.float32, shape=[None, 784])
     y_ = tf.placeholder(tf.float32, shape=[None, 10])
     keep_prob = tf.placeholder(tf.float32)
     x_image = tf.reshape(x, [-1, 28, 28, 1])
-    h_conv1 = tf.nn.relu(conv2d(x_image, weight_variable([5, 5, 1, 32])) + bias_variable([32]))
-    h_pool1 = max_pool_2x2(h_conv1)
-    h_conv2 = tf.nn.relu(conv2d(h_pool1, weight_variable([5, 5, 32, 64])) + bias_variable([64]))
-    h_pool2 = max_pool_2x2(h_conv2)
+    h_pool1 = conv_relu_pool(x_image, [5, 5, 1, 32])
+    h_pool2 = conv_relu_pool(h_pool1, [5, 5, 32, 64])
     h_pool2_flat = tf.reshape(h_pool2, [-1, 7 * 7 * 64])
     h_fc1 = tf.nn.relu(tf.matmul(h_pool2_flat, weight_variable([7 * 7 * 64, 1024])) + bias_variable([1024]))
     h_fc1_drop = tf.nn.dropout(h_fc1, keep_prob)

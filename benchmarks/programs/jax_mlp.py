@@ -67,8 +67,7 @@ def main():
                  **{'%s%d' % (kind, i): arr for i, pair in enumerate(flat)
                     for kind, arr in zip('wb', pair)})
 
-    result = _bench.train_and_evaluate(args, data_sets, train_step,
-                                       eval_batch, checkpoint)
+    result = _bench.train_and_evaluate(args, data_sets, train_step, eval_batch, checkpoint)
     _bench.emit('jax', args, result, framework_version=jax.__version__,
                 jax_backend=jax.default_backend())
 

@@ -48,8 +48,7 @@ def main():
         torch.save(model.state_dict(),
                    os.path.join(args.log_dir, 'model.ckpt-%d.pt' % step))
 
-    result = _bench.train_and_evaluate(args, data_sets, train_step,
-                                       eval_batch, checkpoint)
+    result = _bench.train_and_evaluate(args, data_sets, train_step, eval_batch, checkpoint)
     _bench.emit('torch', args, result, framework_version=torch.__version__,
                 torch_threads=torch.get_num_threads())
 
