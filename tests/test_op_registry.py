@@ -105,7 +105,8 @@ def _computable_tensors(g, feeds):
         initialized = {v.op for v in tf.global_variables()}
     blocked, tensors = set(), []
     for op in g.get_operations():
-        if (op.type == "VariableV2" and op not in initialized) or (op.type == "Placeholder" and op.outputs[0] not in feeds):
+        unfed = op.type == "Placeholder" and op.outputs[0] not in feeds
+        if unfed or (op.type == "VariableV2" and op not in initialized):
             blocked.add(op)
             continue
         if any(t.op in blocked for t in op.inputs if t not in feeds) or any(c in blocked for c in op.control_inputs):
@@ -338,11 +339,12 @@ def _check_facts(op, sess, feeds, exercised):
         again = _call(op, ctx, [a.copy() if isinstance(a, np.ndarray) else a for a in args], start)[0]
         state = list(ctx.variables.values())
         for k, o in enumerate(outputs):
+            what = "%s fresh_output: output %d" % (op.type, k)
             assert isinstance(o, np.generic) or (isinstance(o, np.ndarray) and o.flags.writeable), (
-                "%s fresh_output: output %d is %r, not a writeable array" % (op.type, k, type(o)))
-            assert not any(_shares(o, a) for _, a in arrays), "%s fresh_output: output %d shares an input" % (op.type, k)
-            assert not any(_shares(o, a) for a in state), "%s fresh_output: output %d shares session state" % (op.type, k)
-            assert not any(_shares(o, a) for a in again), "%s fresh_output: output %d shared by the next call" % (op.type, k)
+                "%s is %r, not a writeable array" % (what, type(o)))
+            assert not any(_shares(o, a) for _, a in arrays), "%s shares an input" % what
+            assert not any(_shares(o, a) for a in state), "%s shares session state" % what
+            assert not any(_shares(o, a) for a in again), "%s is shared by the next call's" % what
 
     value_positions = {j: p for p, (j, _) in enumerate(_value_inputs(op))}
     for k, inputs in d.destroy_map.items():

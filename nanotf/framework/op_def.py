@@ -167,10 +167,11 @@ FusionRule.__doc__ = """A compiler may run `producer` (with `producer_inputs` in
 FUSION_RULES = [
     # the SGD update of a dense layer's weights with the matmul computing their gradient
     FusionRule(consumer="ApplyGradientDescent", producer="MatMul", input_index=2,
-               fused="_FusedMatMulApplyGradientDescent", producer_inputs=2, producer_attrs=("transpose_a", "transpose_b")),
+               fused="_FusedMatMulApplyGradientDescent", producer_inputs=2,
+               producer_attrs=("transpose_a", "transpose_b")),
     # Adam's update with the same matmul, in bands of rows that stay in cache
-    FusionRule(consumer="ApplyAdam", producer="MatMul", input_index=9,
-               fused="_FusedMatMulApplyAdam", producer_inputs=2, producer_attrs=("transpose_a", "transpose_b")),
+    FusionRule(consumer="ApplyAdam", producer="MatMul", input_index=9, fused="_FusedMatMulApplyAdam",
+               producer_inputs=2, producer_attrs=("transpose_a", "transpose_b")),
 ]
 
 

@@ -472,6 +472,13 @@ def _common_dtype(values):
     return [convert_to_tensor(v, dtype=dt) if not isinstance(v, Tensor) else v for v in values]
 
 
+def _x_and_static_arg(op):
+    """(input 0, the static value of input 1 or None, input 0's rank or None): where the shape rules of
+    ops with a constant argument (an axis, dims) start."""
+    x, arg = op._inputs[:2]
+    return x, _const_value(arg), x.shape.ndims
+
+
 def _math():
     from nanotf.ops import math_ops   # math_ops imports this module
     return math_ops
@@ -482,9 +489,7 @@ class ExpandDims(OpDef):
     view_map = {0: (0,)}
 
     def infer(op):
-        x, dim = op._inputs
-        d = _const_value(dim)
-        r = x.shape.ndims
+        x, d, r = _x_and_static_arg(op)
         if d is None:
             return x.dtype, unknown_shape(None if r is None else r + 1)
         d = int(d.reshape(-1)[0]) if d.size == 1 else None
@@ -1264,9 +1269,7 @@ class ReverseV2(OpDef):
     view_map = {0: (0,)}
 
     def infer(op):
-        x, axis_t = op._inputs
-        axes = _const_value(axis_t)
-        r = x.shape.ndims
+        x, axes, r = _x_and_static_arg(op)
         if axes is not None and r is not None:
             seen = set()
             for a in axes.reshape(-1):
@@ -1406,7 +1409,7 @@ def sequence_mask(lengths, maxlen=None, dtype=dtypes.bool, name=None):
         return mask if dtype is dtypes.bool else m.cast(mask, dtype)
 
 
-# The indexing ops (gather, slice, strided_slice, Tensor.__getitem__, ...) live in indexing_ops.py, which builds
-# on the helpers above; they stay array_ops names, as in TF. Imported last: indexing_ops imports this module.
-from nanotf.ops.indexing_ops import (_index_tuple, boolean_mask, gather, gather_nd, scatter_nd, slice,  # noqa: E402,F401
-                                     strided_slice)
+# The indexing ops (gather, slice, strided_slice, Tensor.__getitem__, ...) live in indexing_ops.py, which
+# builds on the helpers above; they stay array_ops names, as in TF. Imported last: indexing_ops imports this.
+from nanotf.ops.indexing_ops import (_index_tuple, boolean_mask, gather, gather_nd,  # noqa: E402,F401
+                                     scatter_nd, slice, strided_slice)

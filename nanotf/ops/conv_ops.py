@@ -462,9 +462,10 @@ def _backprop_samples(build, cases):
 
 
 class _Conv2DBackprop(OpDef):
-    """The two gradients of Conv2D: one input is the static shape of the result (input i, `sizes`); the
-    others share a floating dtype; `shape_of(op, sizes, *others)` is the result's static shape and
-    `backprop(op type, strides, padding)` makes the NumPy kernel."""
+    """The two gradients of Conv2D: input i (`sizes` = (i, its name)) is the static shape of the result; the
+    other two (`other`, then out_backprop) share a floating dtype and are rank 4; `shape_of(op, sizes,
+    other's dims, out_backprop's dims)` is the result's static shape; `backprop(op type, strides, padding)`
+    makes the NumPy kernel."""
     abstract = True
     fresh_output = True
     splits_work = True
@@ -477,20 +478,18 @@ class _Conv2DBackprop(OpDef):
     def infer(cls, op):
         _check_attrs(op)
         i, what = cls.sizes
-        others = [t for j, t in enumerate(op._inputs) if j != i]
-        dt = _same_float_dtype(op, *others)
-        return dt, cls.shape_of(op, _sizes_input(op, op._inputs[i], what), *others)
+        other, dy = [t for j, t in enumerate(op._inputs) if j != i]
+        dt = _same_float_dtype(op, other, dy)
+        sizes = _sizes_input(op, op._inputs[i], what)
+        return dt, cls.shape_of(op, sizes, _rank4(op, other, cls.other), _rank4(op, dy, "out_backprop"))
 
 
 class Conv2DBackpropInput(_Conv2DBackprop):
     """Gradient of Conv2D w.r.t. its input: (input_sizes, filter, out_backprop) -> d input."""
-    sizes = (0, "input_sizes")
-    backprop = staticmethod(_conv2d_backprop_input)
+    sizes, other, backprop = (0, "input_sizes"), "filter", staticmethod(_conv2d_backprop_input)
 
-    def shape_of(op, sizes, w, dy):
-        n, h, wd, c = sizes
-        kh, kw, cin, o = _rank4(op, w, "filter")
-        dn, _, _, do = _rank4(op, dy, "out_backprop")
+    def shape_of(op, sizes, filter_dims, dy_dims):
+        (n, h, wd, c), (kh, kw, cin, o), (dn, _, _, do) = sizes, filter_dims, dy_dims
         _merge(o, do, op, "filter out_channels vs out_backprop depth")
         return TensorShape([_merge(n, dn, op, "batch"), h, wd, _merge(c, cin, op, "input depth vs filter")])
 
@@ -509,13 +508,11 @@ class Conv2DBackpropInput(_Conv2DBackprop):
 
 class Conv2DBackpropFilter(_Conv2DBackprop):
     """Gradient of Conv2D w.r.t. its filter: (input, filter_sizes, out_backprop) -> d filter."""
-    sizes = (1, "filter_sizes")
-    backprop = staticmethod(_conv2d_backprop_filter)
+    sizes, other, backprop = (1, "filter_sizes"), "input", staticmethod(_conv2d_backprop_filter)
 
-    def shape_of(op, sizes, x, dy):
+    def shape_of(op, sizes, x_dims, dy_dims):
         kh, kw, cin, o = sizes
-        _, _, _, c = _rank4(op, x, "input")
-        _, _, _, do = _rank4(op, dy, "out_backprop")
+        c, do = x_dims[3], dy_dims[3]
         return TensorShape([kh, kw, _merge(cin, c, op, "filter in_channels vs input depth"),
                             _merge(o, do, op, "filter out_channels vs out_backprop depth")])
 
@@ -853,6 +850,23 @@ def _max_pool_grad_op(op_type, x, y, g, kw, name):
     return apply_op(op_type, [x, y, g], dict(kw), name=name)
 
 
+def _max_pool_grad_pair(other):
+    """The gradient of MaxPoolGrad (other = "MaxPoolGradGrad") or MaxPoolGradGrad (other = "MaxPoolGrad"):
+    linear in its third input through the other op of the pair; the pooled values get none (zeros)."""
+    def grad(op, g):
+        x, y, _ = op._inputs
+        return [array_ops.zeros_like(x), array_ops.zeros_like(y),
+                _max_pool_grad_op(other, x, y, g, _pool_kw(op), other)]
+    return grad
+
+
+def _max_pool_grad_samples(op_type, third_shape):
+    """Samples (x with distinct values, its max pool, a third input of third_shape(x shape, k, s, p))."""
+    return [Sample(lambda x, g, k=k, s=s, p=p: _max_pool_grad_op(
+                op_type, x, max_pool(x, k, s, p), g, _pool_attrs("t", k, s, p, "NHWC"), op_type),
+                [_distinct(*shape), third_shape(shape, k, s, p)]) for shape, k, s, p in _POOL_CASES[:3]]
+
+
 class MaxPoolGrad(OpDef):
     """(orig_input, orig_output, grad) -> d orig_input: each grad value goes to its window's first max."""
     fresh_output = True
@@ -868,16 +882,8 @@ class MaxPoolGrad(OpDef):
         return dt, x.shape
 
     kernel = _kernel_from(_max_pool_grad_kernel, _POOL_ATTRS)
-
-    def grad(op, g):
-        x, y, _ = op._inputs
-        return [array_ops.zeros_like(x), array_ops.zeros_like(y),
-                _max_pool_grad_op("MaxPoolGradGrad", x, y, g, _pool_kw(op), "MaxPoolGradGrad")]
-
-    samples = [Sample(lambda x, dy, k=k, s=s, p=p: _max_pool_grad_op(
-                   "MaxPoolGrad", x, max_pool(x, k, s, p), dy, _pool_attrs("t", k, s, p, "NHWC"), "MaxPoolGrad"),
-                   [_distinct(*shape), _pooled_shape(shape, k, s, p)])
-               for shape, k, s, p in _POOL_CASES[:3]]
+    grad = _max_pool_grad_pair("MaxPoolGradGrad")
+    samples = _max_pool_grad_samples("MaxPoolGrad", _pooled_shape)   # dy is shaped as the pooled output
 
 
 class MaxPoolGradGrad(OpDef):
@@ -892,16 +898,8 @@ class MaxPoolGradGrad(OpDef):
         return dt, _pool_infer_out(op, x).merge_with(y.shape)
 
     kernel = _kernel_from(_max_pool_grad_grad_kernel, _POOL_ATTRS)
-
-    def grad(op, g):
-        x, y, _ = op._inputs
-        return [array_ops.zeros_like(x), array_ops.zeros_like(y),
-                _max_pool_grad_op("MaxPoolGrad", x, y, g, _pool_kw(op), "MaxPoolGrad")]
-
-    samples = [Sample(lambda x, g, k=k, s=s, p=p: _max_pool_grad_op(
-                   "MaxPoolGradGrad", x, max_pool(x, k, s, p), g, _pool_attrs("t", k, s, p, "NHWC"),
-                   "MaxPoolGradGrad"), [_distinct(*shape), shape])
-               for shape, k, s, p in _POOL_CASES[:3]]
+    grad = _max_pool_grad_pair("MaxPoolGrad")
+    samples = _max_pool_grad_samples("MaxPoolGradGrad", lambda shape, *window: shape)   # g is shaped as x
 
 
 class AvgPool(OpDef):

@@ -948,7 +948,8 @@ not_equal = _elementwise("NotEqual", 2, _ANY, None, _COMPARISON_PAIRS, fn=np.not
 less = _elementwise("Less", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.less, out_dtype=dtypes.bool)
 less_equal = _elementwise("LessEqual", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.less_equal, out_dtype=dtypes.bool)
 greater = _elementwise("Greater", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.greater, out_dtype=dtypes.bool)
-greater_equal = _elementwise("GreaterEqual", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.greater_equal, out_dtype=dtypes.bool)
+greater_equal = _elementwise("GreaterEqual", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.greater_equal,
+                             out_dtype=dtypes.bool)
 logical_and = _elementwise("LogicalAnd", 2, _BOOL, None, [_BOOL_PAIR], fn=np.logical_and)
 logical_or = _elementwise("LogicalOr", 2, _BOOL, None, [_BOOL_PAIR], fn=np.logical_or)
 logical_not = _elementwise("LogicalNot", 1, _BOOL, None, _BOOL_PAIR[:1], fn=np.logical_not)

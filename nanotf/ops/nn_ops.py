@@ -146,7 +146,8 @@ def _normal(s):
 # ReluGrad masks by the output y > 0, as TF's does
 relu = _activation("Relu", lambda x, out=None: np.maximum(x, 0, out=out), "ReluGrad", ("g", "y"), infer=_real_unary,
                    fresh_output=True, destroy_map={0: (0,)})
-relu6 = _activation("Relu6", lambda x: np.clip(x, 0, 6), "Relu6Grad", ("g", "x"), infer=_real_unary, inputs=_relu6_inputs)
+relu6 = _activation("Relu6", lambda x: np.clip(x, 0, 6), "Relu6Grad", ("g", "x"), infer=_real_unary,
+                    inputs=_relu6_inputs)
 # expm1 only of the non-positive part: no overflow warning from the branch np.where discards
 elu = _activation("Elu", lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))), "EluGrad", ("g", "y"))
 softplus = _activation("Softplus", lambda x: np.logaddexp(x, 0), "SoftplusGrad", ("g", "x"), inputs=_normal)
@@ -203,7 +204,8 @@ _activation_grad("SoftplusGrad", lambda g, x: g * _np_sigmoid(x), "gradients * s
 _activation_grad("LeakyReluGrad", lambda g, x, alpha: np.where(x > 0, g, g * alpha),
                  "gradients * (1 if features > 0 else alpha).", attrs=("alpha",))
 _activation_grad("SigmoidGrad", lambda y, dy: dy * (y * (1 - y)),
-                 "dy * y * (1 - y), inputs (y, dy) in TensorFlow's order.", grad=_sigmoid_grad_grad, inputs=(None, None))
+                 "dy * y * (1 - y), inputs (y, dy) in TensorFlow's order.", grad=_sigmoid_grad_grad,
+                 inputs=(None, None))
 _activation_grad("TanhGrad", lambda y, dy: dy * (1 - y * y), "dy * (1 - y^2), inputs (y, dy).", grad=_tanh_grad_grad,
                  inputs=(None, None))
 

@@ -18,9 +18,7 @@ class AdadeltaOptimizer(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-8, use_locking=False, name="Adadelta"):
         super().__init__(use_locking, name)
-        self._lr = learning_rate
-        self._rho = rho
-        self._epsilon = epsilon
+        self._lr, self._rho, self._epsilon = learning_rate, rho, epsilon
 
     def _create_slots(self, var_list):
         for v in var_list:

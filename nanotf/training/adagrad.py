@@ -18,8 +18,7 @@ class AdagradOptimizer(Optimizer):
         if initial_accumulator_value <= 0.0:
             raise ValueError("initial_accumulator_value must be positive: %s" % initial_accumulator_value)
         super().__init__(use_locking, name)
-        self._learning_rate = learning_rate
-        self._initial_accumulator_value = initial_accumulator_value
+        self._learning_rate, self._initial_accumulator_value = learning_rate, initial_accumulator_value
 
     def _create_slots(self, var_list):
         for v in var_list:

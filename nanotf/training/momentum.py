@@ -18,9 +18,7 @@ class MomentumOptimizer(Optimizer):
 
     def __init__(self, learning_rate, momentum, use_locking=False, name="Momentum", use_nesterov=False):
         super().__init__(use_locking, name)
-        self._learning_rate = learning_rate
-        self._momentum = momentum
-        self._use_nesterov = use_nesterov
+        self._learning_rate, self._momentum, self._use_nesterov = learning_rate, momentum, use_nesterov
 
     def _create_slots(self, var_list):
         for v in var_list:
