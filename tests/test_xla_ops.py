@@ -53,8 +53,14 @@ OPS = registered_ops()
 CASES = [(name, i) for name in sorted(OPS) if name in LOWERINGS for i in range(len(OPS[name].samples))]
 
 
+def _numpy_pass_internal(name):
+    """Op types the NumPy backend's passes make (e.g. _FusedMatMulApplyAdam): never in a graph, so never in a
+    plan the XLA backend sees (it gets the plan before those passes)."""
+    return name.startswith("_")
+
+
 def test_ops_without_lowering_are_listed_with_a_reason():
-    missing = set(OPS) - set(LOWERINGS) - HANDLED_BY_EXECUTABLE
+    missing = {n for n in set(OPS) - set(LOWERINGS) - HANDLED_BY_EXECUTABLE if not _numpy_pass_internal(n)}
     assert missing - set(NO_LOWERING) == set(), "op types without an XLA lowering: add one or list it here"
     assert set(NO_LOWERING) - missing == set(), "listed op types that now lower (or are gone): drop them"
 
