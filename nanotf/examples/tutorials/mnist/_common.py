@@ -125,6 +125,15 @@ def add_data_dir_flag(parser, name, dataset="mnist"):
                              "is unset)." % (dataset, dataset))
 
 
+def add_training_flags(parser, steps, batch_size, seed_use):
+    """--steps (default `steps`, of `batch_size` examples each), --fake_data and --seed (for `seed_use`), as
+    mnist_softmax and mnist_deep take them."""
+    parser.add_argument("--steps", type=non_negative_int, default=steps,
+                        help="Training steps of %d examples." % batch_size)
+    parser.add_argument("--fake_data", action="store_true", help="Use fake data (no download).")
+    parser.add_argument("--seed", type=seed_value, default=None, help="Seed for %s." % seed_use)
+
+
 def data_dir_of(flags, flag="--data_dir", dataset="mnist"):
     """flags.data_dir, or the default one when the flag is not given. One that is a file is named before
     anything is read or downloaded."""

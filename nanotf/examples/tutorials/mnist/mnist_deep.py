@@ -13,8 +13,8 @@ import time
 import nanotf as tf
 from nanotf.examples.tutorials.mnist import input_data
 from nanotf.examples.tutorials.mnist._common import (EXIT_INTERRUPTED, CommandError, RunDirectory,
-                                                     add_data_dir_flag, data_dir_of,
-                                                     make_parser, non_negative_int, run_command, seed_value)
+                                                     add_data_dir_flag, add_training_flags, data_dir_of,
+                                                     make_parser, run_command)
 
 PROG = "nanotf-mnist-deep"
 
@@ -69,9 +69,7 @@ def deepnn(x):
 def build_parser():
     p = make_parser(PROG, __doc__)
     add_data_dir_flag(p, "--data_dir")
-    p.add_argument("--steps", type=non_negative_int, default=20000, help="Training steps of 50 examples.")
-    p.add_argument("--fake_data", action="store_true", help="Use fake data (no download).")
-    p.add_argument("--seed", type=seed_value, default=None, help="Seed for weights, dropout and batch order.")
+    add_training_flags(p, steps=20000, batch_size=50, seed_use="weights, dropout and batch order")
     p.add_argument("--log_dir", default=os.path.join("runs", "mnist_deep"),
                    help="The graph is written to a fresh run directory under this one.")
     return p

@@ -10,8 +10,7 @@ import sys
 import nanotf as tf
 from nanotf.examples.tutorials.mnist import input_data
 from nanotf.examples.tutorials.mnist._common import (EXIT_INTERRUPTED, CommandError, add_data_dir_flag,
-                                                     data_dir_of, make_parser, non_negative_int,
-                                                     run_command, seed_value)
+                                                     add_training_flags, data_dir_of, make_parser, run_command)
 
 PROG = "nanotf-mnist-softmax"
 
@@ -34,9 +33,7 @@ def build_model():
 def build_parser():
     p = make_parser(PROG, __doc__)
     add_data_dir_flag(p, "--data_dir")
-    p.add_argument("--steps", type=non_negative_int, default=1000, help="Training steps of 100 examples.")
-    p.add_argument("--fake_data", action="store_true", help="Use fake data (no download).")
-    p.add_argument("--seed", type=seed_value, default=None, help="Seed for the batch order.")
+    add_training_flags(p, steps=1000, batch_size=100, seed_use="the batch order")
     return p
 
 
