@@ -339,24 +339,23 @@ def test_eval_with_a_session_of_another_graph_raises():
             c.eval()
 
 
-def test_arithmetic_operators_with_python_scalars_on_both_sides():
+def test_arithmetic_operators_with_python_scalars_on_both_sides(graph):
     xv = np.array([1.0, 2.0, 4.0], dtype=np.float32)
-    with tf.Graph().as_default():
-        x = tf.constant(xv)
-        exprs = {
-            "x+2": (x + 2, xv + 2), "2+x": (2 + x, 2 + xv),
-            "x-2": (x - 2, xv - 2), "2-x": (2 - x, 2 - xv),
-            "x*3": (x * 3, xv * 3), "3*x": (3 * x, 3 * xv),
-            "x/2": (x / 2, xv / 2), "2/x": (2 / x, 2 / xv),
-            "-x": (-x, -xv), "x*x": (x * x, xv * xv),
-            "x+1.5": (x + 1.5, xv + 1.5), "1.5-x": (1.5 - x, 1.5 - xv),
-        }
-        with tf.Session() as sess:
-            for label, (t, expected) in exprs.items():
-                assert t.dtype is tf.float32, label
-                got = sess.run(t)
-                assert got.dtype == np.float32, label
-                np.testing.assert_allclose(got, expected.astype(np.float32), rtol=1e-6, err_msg=label)
+    x = tf.constant(xv)
+    exprs = {
+        "x+2": (x + 2, xv + 2), "2+x": (2 + x, 2 + xv),
+        "x-2": (x - 2, xv - 2), "2-x": (2 - x, 2 - xv),
+        "x*3": (x * 3, xv * 3), "3*x": (3 * x, 3 * xv),
+        "x/2": (x / 2, xv / 2), "2/x": (2 / x, 2 / xv),
+        "-x": (-x, -xv), "x*x": (x * x, xv * xv),
+        "x+1.5": (x + 1.5, xv + 1.5), "1.5-x": (1.5 - x, 1.5 - xv),
+    }
+    with tf.Session() as sess:
+        for label, (t, expected) in exprs.items():
+            assert t.dtype is tf.float32, label
+            got = sess.run(t)
+            assert got.dtype == np.float32, label
+            np.testing.assert_allclose(got, expected.astype(np.float32), rtol=1e-6, err_msg=label)
 
 
 def test_operator_op_types_and_default_names(graph):
@@ -368,15 +367,14 @@ def test_operator_op_types_and_default_names(graph):
     assert (-x).op.type == "Neg"
 
 
-def test_matmul_operator():
+def test_matmul_operator(graph):
     av = np.arange(6, dtype=np.float32).reshape(2, 3)
     bv = np.arange(12, dtype=np.float32).reshape(3, 4)
-    with tf.Graph().as_default():
-        c = tf.constant(av) @ tf.constant(bv)
-        assert c.op.type == "MatMul"
-        assert c.shape.as_list() == [2, 4]
-        with tf.Session() as sess:
-            np.testing.assert_allclose(sess.run(c), av @ bv)
+    c = tf.constant(av) @ tf.constant(bv)
+    assert c.op.type == "MatMul"
+    assert c.shape.as_list() == [2, 4]
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(c), av @ bv)
 
 
 def test_tensor_hash_and_eq_are_by_identity(graph):
@@ -530,16 +528,15 @@ def test_convert_to_tensor_of_python_lists_and_scalars(graph):
         assert sess.run(d).dtype == np.float64
 
 
-def test_convert_to_tensor_of_numpy_arrays_keeps_dtype():
+def test_convert_to_tensor_of_numpy_arrays_keeps_dtype(graph):
     arr = np.arange(6, dtype=np.float64).reshape(2, 3)
-    with tf.Graph().as_default():
-        t = tf.convert_to_tensor(arr)
-        assert t.dtype is tf.float64 and t.shape.as_list() == [2, 3]
-        arr[0, 0] = 100.0  # the constant holds a copy
-        with tf.Session() as sess:
-            out = sess.run(t)
-        assert out[0, 0] == 0.0 and out.dtype == np.float64
-        assert tf.convert_to_tensor(np.int64(5)).dtype is tf.int64
+    t = tf.convert_to_tensor(arr)
+    assert t.dtype is tf.float64 and t.shape.as_list() == [2, 3]
+    arr[0, 0] = 100.0  # the constant holds a copy
+    with tf.Session() as sess:
+        out = sess.run(t)
+    assert out[0, 0] == 0.0 and out.dtype == np.float64
+    assert tf.convert_to_tensor(np.int64(5)).dtype is tf.int64
 
 
 def test_convert_to_tensor_passes_tensors_and_converts_variables(graph):

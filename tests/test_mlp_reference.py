@@ -31,27 +31,26 @@ def _numpy_step(x, labels, params, lr):
     return loss, updated
 
 
-def test_first_loss_and_first_update_match_numpy(rng):
+def test_first_loss_and_first_update_match_numpy(rng, graph):
     x = rng.random((20, mnist.IMAGE_PIXELS)).astype(np.float32)
     labels = rng.integers(0, mnist.NUM_CLASSES, 20).astype(np.int32)
-    with tf.Graph().as_default():
-        tf.set_random_seed(3)
-        images_pl = tf.placeholder(tf.float32, shape=(20, mnist.IMAGE_PIXELS))
-        labels_pl = tf.placeholder(tf.int32, shape=(20))
-        logits = mnist.inference(images_pl, 16, 8)
-        loss = mnist.loss(logits, labels_pl)
-        train_op = mnist.training(loss, 0.5)
-        variables = [tf.get_default_graph().get_tensor_by_name("%s/%s:0" % (scope, kind))
-                     for scope in ("hidden1", "hidden2", "softmax_linear") for kind in ("weights", "biases")]
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            before = sess.run(variables)
-            # the biases start at zero; give them values so their gradient paths are exercised
-            sess.run([tf.assign(v, rng.standard_normal(b.shape).astype(np.float32) * 0.1)
-                      for v, b in zip(variables[1::2], before[1::2])])
-            before = sess.run(variables)
-            _, loss_value = sess.run([train_op, loss], {images_pl: x, labels_pl: labels})
-            after = sess.run(variables)
+    tf.set_random_seed(3)
+    images_pl = tf.placeholder(tf.float32, shape=(20, mnist.IMAGE_PIXELS))
+    labels_pl = tf.placeholder(tf.int32, shape=(20))
+    logits = mnist.inference(images_pl, 16, 8)
+    loss = mnist.loss(logits, labels_pl)
+    train_op = mnist.training(loss, 0.5)
+    variables = [tf.get_default_graph().get_tensor_by_name("%s/%s:0" % (scope, kind))
+                 for scope in ("hidden1", "hidden2", "softmax_linear") for kind in ("weights", "biases")]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        before = sess.run(variables)
+        # the biases start at zero; give them values so their gradient paths are exercised
+        sess.run([tf.assign(v, rng.standard_normal(b.shape).astype(np.float32) * 0.1)
+                  for v, b in zip(variables[1::2], before[1::2])])
+        before = sess.run(variables)
+        _, loss_value = sess.run([train_op, loss], {images_pl: x, labels_pl: labels})
+        after = sess.run(variables)
     params = [(before[i].astype(np.float64), before[i + 1].astype(np.float64)) for i in (0, 2, 4)]
     want_loss, want = _numpy_step(x.astype(np.float64), labels, params, 0.5)
     np.testing.assert_allclose(loss_value, want_loss, rtol=1e-6)

@@ -131,28 +131,27 @@ def _reference_step(kind, v, x, state):
 
 
 @pytest.mark.parametrize("kind", sorted(CELLS))
-def test_one_step_matches_numpy(kind):
+def test_one_step_matches_numpy(kind, graph):
     make, sizes = CELLS[kind]
     rng = np.random.default_rng(1)
     x_val = rng.standard_normal((4, 5))
     state_val = (tuple(rng.standard_normal((4, s)) for s in sizes) if isinstance(sizes, tuple)
                  else rng.standard_normal((4, sizes)))
-    with tf.Graph().as_default():
-        cell = make()
-        x = tf.placeholder(F64, [4, 5])
-        if isinstance(sizes, tuple):
-            state = tf.nn.rnn_cell.LSTMStateTuple(*[tf.placeholder(F64, [4, s]) for s in sizes])
-            feed = {state[0]: state_val[0], state[1]: state_val[1]}
-        else:
-            state = tf.placeholder(F64, [4, sizes])
-            feed = {state: state_val}
-        with tf.variable_scope("s", initializer=_random_init()):
-            out, new_state = cell(x, state)
-        feed[x] = x_val
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            got_out, got_state = sess.run([out, new_state], feed)
-            want_out, want_state = _reference_step(kind, _values(sess), x_val, state_val)
+    cell = make()
+    x = tf.placeholder(F64, [4, 5])
+    if isinstance(sizes, tuple):
+        state = tf.nn.rnn_cell.LSTMStateTuple(*[tf.placeholder(F64, [4, s]) for s in sizes])
+        feed = {state[0]: state_val[0], state[1]: state_val[1]}
+    else:
+        state = tf.placeholder(F64, [4, sizes])
+        feed = {state: state_val}
+    with tf.variable_scope("s", initializer=_random_init()):
+        out, new_state = cell(x, state)
+    feed[x] = x_val
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got_out, got_state = sess.run([out, new_state], feed)
+        want_out, want_state = _reference_step(kind, _values(sess), x_val, state_val)
     np.testing.assert_allclose(got_out, want_out, rtol=1e-12, atol=1e-12)
     for g, w in zip(ref_flat(got_state), ref_flat(want_state)):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
@@ -195,23 +194,22 @@ class CallOnlyCell(tf.nn.rnn_cell.RNNCell):
 
 
 @pytest.mark.parametrize("make", [OldStyleCell, CallOnlyCell])
-def test_custom_cells_share_their_variables_across_steps(make):
+def test_custom_cells_share_their_variables_across_steps(make, graph):
     rng = np.random.default_rng(16)
     B, T, I, H = 2, 3, 2, 3
     xs = rng.standard_normal((B, T, I))
-    with tf.Graph().as_default():
-        x = tf.placeholder(F64, [B, T, I])
-        with tf.variable_scope("d", initializer=_random_init(), dtype=F64):
-            out, _ = tf.nn.dynamic_rnn(make(H), x, dtype=F64)
-        with tf.variable_scope("s", initializer=_random_init(), dtype=F64):
-            outs, _ = tf.nn.static_rnn(make(H), tf.unstack(x, T, 1), dtype=F64)
-        names = sorted(_names())
-        cell_dir = "old_style_cell" if make is OldStyleCell else "call_only_cell"
-        assert names == ["d/rnn/%s/w" % cell_dir, "s/rnn/%s/w" % cell_dir]
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            got, got_s = sess.run([out, outs], {x: xs})
-            v = _values(sess)
+    x = tf.placeholder(F64, [B, T, I])
+    with tf.variable_scope("d", initializer=_random_init(), dtype=F64):
+        out, _ = tf.nn.dynamic_rnn(make(H), x, dtype=F64)
+    with tf.variable_scope("s", initializer=_random_init(), dtype=F64):
+        outs, _ = tf.nn.static_rnn(make(H), tf.unstack(x, T, 1), dtype=F64)
+    names = sorted(_names())
+    cell_dir = "old_style_cell" if make is OldStyleCell else "call_only_cell"
+    assert names == ["d/rnn/%s/w" % cell_dir, "s/rnn/%s/w" % cell_dir]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got, got_s = sess.run([out, outs], {x: xs})
+        v = _values(sess)
     for prefix, value in (("d", got), ("s", np.stack(got_s, 1))):
         w = v["%s/rnn/%s/w" % (prefix, cell_dir)]
         want, _ = ref.run(lambda x_, h: (np.tanh(np.concatenate([x_, h], 1) @ w),) * 2, xs.transpose(1, 0, 2),
@@ -261,35 +259,34 @@ def _lstm_params(v, prefix):
 @pytest.mark.parametrize("with_lengths", [False, True])
 @pytest.mark.parametrize("kind", ["lstm_fused", "lstm_peephole_fused", "lstm_unrolled", "gru", "gru_relu_unrolled",
                                   "multi"])
-def test_dynamic_rnn_matches_numpy(kind, with_lengths, time_major):
+def test_dynamic_rnn_matches_numpy(kind, with_lengths, time_major, graph):
     rng = np.random.default_rng(2)
     B, T, I, H = 3, 5, 4, 3
     xs = rng.standard_normal((T, B, I))
     lengths = np.array([5, 2, 0]) if with_lengths else None
-    with tf.Graph().as_default():
-        if kind == "lstm_fused":
-            cell = tf.nn.rnn_cell.BasicLSTMCell(H)
-        elif kind == "lstm_peephole_fused":
-            cell = tf.nn.rnn_cell.LSTMCell(H, use_peepholes=True, cell_clip=0.8, forget_bias=0.7)
-        elif kind == "lstm_unrolled":   # a projection keeps LSTMCell off the fused path
-            cell = tf.nn.rnn_cell.LSTMCell(H, num_proj=H, forget_bias=0.7)
-        elif kind == "gru":
-            cell = tf.nn.rnn_cell.GRUCell(H)
-        elif kind == "gru_relu_unrolled":
-            cell = tf.nn.rnn_cell.GRUCell(H, activation=tf.nn.relu)
-        else:
-            cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.BasicLSTMCell(H), tf.nn.rnn_cell.BasicLSTMCell(2)])
-        x = tf.placeholder(F64, [T, B, I] if time_major else [B, T, I])
-        seq = tf.placeholder(tf.int32, [B]) if with_lengths else None
-        with tf.variable_scope("m", initializer=_random_init()):
-            out, state = tf.nn.dynamic_rnn(cell, x, sequence_length=seq, dtype=F64, time_major=time_major)
-        feed = {x: xs if time_major else xs.transpose(1, 0, 2)}
-        if with_lengths:
-            feed[seq] = lengths
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            got_out, got_state = sess.run([out, state], feed)
-            v = _values(sess)
+    if kind == "lstm_fused":
+        cell = tf.nn.rnn_cell.BasicLSTMCell(H)
+    elif kind == "lstm_peephole_fused":
+        cell = tf.nn.rnn_cell.LSTMCell(H, use_peepholes=True, cell_clip=0.8, forget_bias=0.7)
+    elif kind == "lstm_unrolled":   # a projection keeps LSTMCell off the fused path
+        cell = tf.nn.rnn_cell.LSTMCell(H, num_proj=H, forget_bias=0.7)
+    elif kind == "gru":
+        cell = tf.nn.rnn_cell.GRUCell(H)
+    elif kind == "gru_relu_unrolled":
+        cell = tf.nn.rnn_cell.GRUCell(H, activation=tf.nn.relu)
+    else:
+        cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.BasicLSTMCell(H), tf.nn.rnn_cell.BasicLSTMCell(2)])
+    x = tf.placeholder(F64, [T, B, I] if time_major else [B, T, I])
+    seq = tf.placeholder(tf.int32, [B]) if with_lengths else None
+    with tf.variable_scope("m", initializer=_random_init()):
+        out, state = tf.nn.dynamic_rnn(cell, x, sequence_length=seq, dtype=F64, time_major=time_major)
+    feed = {x: xs if time_major else xs.transpose(1, 0, 2)}
+    if with_lengths:
+        feed[seq] = lengths
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got_out, got_state = sess.run([out, state], feed)
+        v = _values(sess)
     zeros = lambda n: np.zeros((B, n))  # noqa: E731
     if kind == "lstm_fused":
         k, b = _lstm_params(v, "m/rnn/basic_lstm_cell")
@@ -341,31 +338,30 @@ def ref_flat(s):
     return [s]
 
 
-def test_static_rnn_with_lengths_matches_numpy():
+def test_static_rnn_with_lengths_matches_numpy(graph):
     rng = np.random.default_rng(4)
     B, T, I, H = 3, 4, 2, 3
     xs = rng.standard_normal((T, B, I))
     lengths = np.array([1, 4, 3])
-    with tf.Graph().as_default():
-        inputs = [tf.placeholder(F64, [B, I]) for _ in range(T)]
-        for fused, cell in ((True, tf.contrib.rnn.BasicLSTMCell(H)), (False, tf.contrib.rnn.BasicRNNCell(H))):
-            with tf.variable_scope("fused" if fused else "steps", initializer=_random_init()):
-                outs, state = tf.contrib.rnn.static_rnn(cell, inputs, dtype=F64, sequence_length=lengths)
-            with tf.Session() as sess:
-                sess.run(tf.global_variables_initializer())
-                got_outs, got_state = sess.run([outs, state], dict(zip(inputs, xs)))
-                v = _values(sess, "fused" if fused else "steps")
-            if fused:
-                k, b = _lstm_params(v, "fused/rnn/basic_lstm_cell")
-                want_out, want_state = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b), xs,
-                                               (np.zeros((B, H)), np.zeros((B, H))), lengths)
-            else:
-                k, b = _lstm_params(v, "steps/rnn/basic_rnn_cell")
-                want_out, want_state = ref.run(lambda x_, s: ref.basic_rnn_step(x_, s, k, b), xs, np.zeros((B, H)),
-                                               lengths)
-            np.testing.assert_allclose(np.stack(got_outs), want_out, rtol=1e-10, atol=1e-12)
-            for g, w in zip(ref_flat(got_state), ref_flat(want_state)):
-                np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+    inputs = [tf.placeholder(F64, [B, I]) for _ in range(T)]
+    for fused, cell in ((True, tf.contrib.rnn.BasicLSTMCell(H)), (False, tf.contrib.rnn.BasicRNNCell(H))):
+        with tf.variable_scope("fused" if fused else "steps", initializer=_random_init()):
+            outs, state = tf.contrib.rnn.static_rnn(cell, inputs, dtype=F64, sequence_length=lengths)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got_outs, got_state = sess.run([outs, state], dict(zip(inputs, xs)))
+            v = _values(sess, "fused" if fused else "steps")
+        if fused:
+            k, b = _lstm_params(v, "fused/rnn/basic_lstm_cell")
+            want_out, want_state = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b), xs,
+                                           (np.zeros((B, H)), np.zeros((B, H))), lengths)
+        else:
+            k, b = _lstm_params(v, "steps/rnn/basic_rnn_cell")
+            want_out, want_state = ref.run(lambda x_, s: ref.basic_rnn_step(x_, s, k, b), xs, np.zeros((B, H)),
+                                           lengths)
+        np.testing.assert_allclose(np.stack(got_outs), want_out, rtol=1e-10, atol=1e-12)
+        for g, w in zip(ref_flat(got_state), ref_flat(want_state)):
+            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("cell_kind", ["lstm", "gru"])
@@ -402,21 +398,20 @@ def test_bidirectional_dynamic_rnn_matches_numpy(cell_kind):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
 
 
-def test_static_bidirectional_rnn_matches_numpy():
+def test_static_bidirectional_rnn_matches_numpy(graph):
     rng = np.random.default_rng(6)
     B, T, I, H = 2, 3, 2, 2
     xs = rng.standard_normal((T, B, I))
     lengths = np.array([3, 1])
-    with tf.Graph().as_default():
-        inputs = [tf.placeholder(F64, [B, I]) for _ in range(T)]
-        with tf.variable_scope("s", initializer=_random_init()):
-            outs, _, s_bw = tf.contrib.rnn.static_bidirectional_rnn(
-                tf.contrib.rnn.BasicLSTMCell(H), tf.contrib.rnn.BasicLSTMCell(H), inputs, dtype=F64,
-                sequence_length=lengths)
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            got, got_s = sess.run([outs, s_bw], dict(zip(inputs, xs)))
-            v = _values(sess)
+    inputs = [tf.placeholder(F64, [B, I]) for _ in range(T)]
+    with tf.variable_scope("s", initializer=_random_init()):
+        outs, _, s_bw = tf.contrib.rnn.static_bidirectional_rnn(
+            tf.contrib.rnn.BasicLSTMCell(H), tf.contrib.rnn.BasicLSTMCell(H), inputs, dtype=F64,
+            sequence_length=lengths)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got, got_s = sess.run([outs, s_bw], dict(zip(inputs, xs)))
+        v = _values(sess)
 
     def run(d, seq):
         k, b = v["s/bidirectional_rnn/%s/basic_lstm_cell/kernel" % d], v["s/bidirectional_rnn/%s/basic_lstm_cell/bias" % d]
@@ -453,84 +448,81 @@ def _fd_check(sess, loss, grads, feed, var_feeds, rng, eps=1e-6, picks=6):
 
 @pytest.mark.parametrize("kind", ["lstm_fused", "lstm_peephole_fused", "gru_fused", "basic_rnn_unrolled",
                                   "multi_dropout_fused"])
-def test_dynamic_rnn_gradients_by_finite_differences(kind):
+def test_dynamic_rnn_gradients_by_finite_differences(kind, graph):
     rng = np.random.default_rng(7)
     B, T, I, H = 3, 4, 3, 3
-    with tf.Graph().as_default():
-        x = tf.placeholder(F64, [B, T, I])
-        seq = tf.placeholder(tf.int32, [B])
-        c0 = tf.placeholder(F64, [B, H])
-        if kind == "lstm_fused":
-            cell, init = tf.nn.rnn_cell.BasicLSTMCell(H), tf.nn.rnn_cell.LSTMStateTuple(c0, tf.zeros([B, H], F64))
-        elif kind == "lstm_peephole_fused":
-            cell = tf.nn.rnn_cell.LSTMCell(H, use_peepholes=True, cell_clip=1.5)
-            init = tf.nn.rnn_cell.LSTMStateTuple(c0, tf.zeros([B, H], F64))
-        elif kind == "gru_fused":
-            cell, init = tf.nn.rnn_cell.GRUCell(H), c0
-        elif kind == "basic_rnn_unrolled":
-            cell, init = tf.nn.rnn_cell.BasicRNNCell(H), c0
-        else:
-            cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.BasicLSTMCell(H),
-                                                                               output_keep_prob=1.0),
-                                                tf.nn.rnn_cell.BasicLSTMCell(H)])
-            init = (tf.nn.rnn_cell.LSTMStateTuple(c0, tf.zeros([B, H], F64)), cell._cells[1].zero_state(B, F64))
-        with tf.variable_scope("g", initializer=_random_init()):
-            out, state = tf.nn.dynamic_rnn(cell, x, sequence_length=seq, initial_state=init)
-        r1 = rng.standard_normal((B, T, H))
-        r2 = rng.standard_normal((B, H))
-        last = state[-1] if kind == "multi_dropout_fused" else state
-        last_c = last.c if isinstance(last, tuple) else last
-        loss = tf.reduce_sum(out * r1) + tf.reduce_sum(last_c * r2)
-        variables = tf.trainable_variables()
-        grads = tf.gradients(loss, [x, c0] + variables)
-        feed = {x: rng.standard_normal((B, T, I)), seq: np.array([4, 1, 3]), c0: rng.standard_normal((B, H))}
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            targets = [("feed", x), ("feed", c0)] + [("var", v) for v in variables]
-            _fd_check(sess, loss, list(zip(grads, targets)), feed, None, rng)
+    x = tf.placeholder(F64, [B, T, I])
+    seq = tf.placeholder(tf.int32, [B])
+    c0 = tf.placeholder(F64, [B, H])
+    if kind == "lstm_fused":
+        cell, init = tf.nn.rnn_cell.BasicLSTMCell(H), tf.nn.rnn_cell.LSTMStateTuple(c0, tf.zeros([B, H], F64))
+    elif kind == "lstm_peephole_fused":
+        cell = tf.nn.rnn_cell.LSTMCell(H, use_peepholes=True, cell_clip=1.5)
+        init = tf.nn.rnn_cell.LSTMStateTuple(c0, tf.zeros([B, H], F64))
+    elif kind == "gru_fused":
+        cell, init = tf.nn.rnn_cell.GRUCell(H), c0
+    elif kind == "basic_rnn_unrolled":
+        cell, init = tf.nn.rnn_cell.BasicRNNCell(H), c0
+    else:
+        cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.BasicLSTMCell(H),
+                                                                           output_keep_prob=1.0),
+                                            tf.nn.rnn_cell.BasicLSTMCell(H)])
+        init = (tf.nn.rnn_cell.LSTMStateTuple(c0, tf.zeros([B, H], F64)), cell._cells[1].zero_state(B, F64))
+    with tf.variable_scope("g", initializer=_random_init()):
+        out, state = tf.nn.dynamic_rnn(cell, x, sequence_length=seq, initial_state=init)
+    r1 = rng.standard_normal((B, T, H))
+    r2 = rng.standard_normal((B, H))
+    last = state[-1] if kind == "multi_dropout_fused" else state
+    last_c = last.c if isinstance(last, tuple) else last
+    loss = tf.reduce_sum(out * r1) + tf.reduce_sum(last_c * r2)
+    variables = tf.trainable_variables()
+    grads = tf.gradients(loss, [x, c0] + variables)
+    feed = {x: rng.standard_normal((B, T, I)), seq: np.array([4, 1, 3]), c0: rng.standard_normal((B, H))}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        targets = [("feed", x), ("feed", c0)] + [("var", v) for v in variables]
+        _fd_check(sess, loss, list(zip(grads, targets)), feed, None, rng)
 
 
-def test_static_rnn_gradient_of_last_output_by_finite_differences():
+def test_static_rnn_gradient_of_last_output_by_finite_differences(graph):
     rng = np.random.default_rng(8)
     B, T, I, H = 2, 3, 2, 3
-    with tf.Graph().as_default():
-        x = tf.placeholder(F64, [B, T, I])
-        with tf.variable_scope("s", initializer=_random_init()):
-            outs, _ = tf.contrib.rnn.static_rnn(tf.contrib.rnn.BasicLSTMCell(H), tf.unstack(x, T, 1), dtype=F64)
-        loss = tf.reduce_sum(tf.square(outs[-1]))
-        kernel = tf.trainable_variables()[0]
-        grads = tf.gradients(loss, [x, kernel])
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            _fd_check(sess, loss, list(zip(grads, [("feed", x), ("var", kernel)])), {x: rng.standard_normal((B, T, I))},
-                      None, rng)
+    x = tf.placeholder(F64, [B, T, I])
+    with tf.variable_scope("s", initializer=_random_init()):
+        outs, _ = tf.contrib.rnn.static_rnn(tf.contrib.rnn.BasicLSTMCell(H), tf.unstack(x, T, 1), dtype=F64)
+    loss = tf.reduce_sum(tf.square(outs[-1]))
+    kernel = tf.trainable_variables()[0]
+    grads = tf.gradients(loss, [x, kernel])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        _fd_check(sess, loss, list(zip(grads, [("feed", x), ("var", kernel)])), {x: rng.standard_normal((B, T, I))},
+                  None, rng)
 
 
-def test_output_and_input_projection_wrappers_match_numpy():
+def test_output_and_input_projection_wrappers_match_numpy(graph):
     rng = np.random.default_rng(14)
     B, T, I, H = 2, 3, 1, 4
     xs = rng.standard_normal((B, T, I))
-    with tf.Graph().as_default():
-        x = tf.placeholder(F64, [None, T, I])
-        with tf.variable_scope("o", initializer=_random_init()):
-            cell = tf.contrib.rnn.OutputProjectionWrapper(tf.contrib.rnn.BasicRNNCell(H, activation=tf.nn.relu), 1)
-            out, _ = tf.nn.dynamic_rnn(cell, x, dtype=F64)
-        with tf.variable_scope("i", initializer=_random_init()):
-            icell = tf.contrib.rnn.InputProjectionWrapper(tf.contrib.rnn.GRUCell(H), num_proj=3)
-            iout, _ = tf.nn.dynamic_rnn(icell, x, dtype=F64)
-        assert _names() == {
-            "o/rnn/output_projection_wrapper/basic_rnn_cell/kernel": (I + H, H),
-            "o/rnn/output_projection_wrapper/basic_rnn_cell/bias": (H,),
-            "o/rnn/output_projection_wrapper/kernel": (H, 1), "o/rnn/output_projection_wrapper/bias": (1,),
-            "i/rnn/input_projection_wrapper/kernel": (I, 3), "i/rnn/input_projection_wrapper/bias": (3,),
-            "i/rnn/input_projection_wrapper/gru_cell/gates/kernel": (3 + H, 2 * H),
-            "i/rnn/input_projection_wrapper/gru_cell/gates/bias": (2 * H,),
-            "i/rnn/input_projection_wrapper/gru_cell/candidate/kernel": (3 + H, H),
-            "i/rnn/input_projection_wrapper/gru_cell/candidate/bias": (H,)}
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            got, igot = sess.run([out, iout], {x: xs})
-            v = _values(sess)
+    x = tf.placeholder(F64, [None, T, I])
+    with tf.variable_scope("o", initializer=_random_init()):
+        cell = tf.contrib.rnn.OutputProjectionWrapper(tf.contrib.rnn.BasicRNNCell(H, activation=tf.nn.relu), 1)
+        out, _ = tf.nn.dynamic_rnn(cell, x, dtype=F64)
+    with tf.variable_scope("i", initializer=_random_init()):
+        icell = tf.contrib.rnn.InputProjectionWrapper(tf.contrib.rnn.GRUCell(H), num_proj=3)
+        iout, _ = tf.nn.dynamic_rnn(icell, x, dtype=F64)
+    assert _names() == {
+        "o/rnn/output_projection_wrapper/basic_rnn_cell/kernel": (I + H, H),
+        "o/rnn/output_projection_wrapper/basic_rnn_cell/bias": (H,),
+        "o/rnn/output_projection_wrapper/kernel": (H, 1), "o/rnn/output_projection_wrapper/bias": (1,),
+        "i/rnn/input_projection_wrapper/kernel": (I, 3), "i/rnn/input_projection_wrapper/bias": (3,),
+        "i/rnn/input_projection_wrapper/gru_cell/gates/kernel": (3 + H, 2 * H),
+        "i/rnn/input_projection_wrapper/gru_cell/gates/bias": (2 * H,),
+        "i/rnn/input_projection_wrapper/gru_cell/candidate/kernel": (3 + H, H),
+        "i/rnn/input_projection_wrapper/gru_cell/candidate/bias": (H,)}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got, igot = sess.run([out, iout], {x: xs})
+        v = _values(sess)
     p = "o/rnn/output_projection_wrapper/"
 
     def step(x_, h):
@@ -546,23 +538,22 @@ def test_output_and_input_projection_wrappers_match_numpy():
 
 
 @pytest.mark.parametrize("as_list", [False, True])
-def test_lstm_block_fused_cell_matches_numpy(as_list):
+def test_lstm_block_fused_cell_matches_numpy(as_list, graph):
     rng = np.random.default_rng(18)
     B, T, I, H = 3, 4, 2, 3
     xs = rng.standard_normal((T, B, I))
     lengths = np.array([4, 0, 2])
-    with tf.Graph().as_default():
-        x = tf.placeholder(F64, [T, None, I])
-        cell = tf.contrib.rnn.LSTMBlockFusedCell(H, forget_bias=0.5, use_peephole=True)
-        with tf.variable_scope("f", initializer=_random_init()):
-            out, state = cell(tf.unstack(x, T) if as_list else x, dtype=F64, sequence_length=lengths)
-        assert _names() == {"f/lstm_fused_cell/kernel": (I + H, 4 * H), "f/lstm_fused_cell/bias": (4 * H,),
-                            "f/lstm_fused_cell/w_i_diag": (H,), "f/lstm_fused_cell/w_f_diag": (H,),
-                            "f/lstm_fused_cell/w_o_diag": (H,)}
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            got, got_state = sess.run([out, state], {x: xs})
-            v = _values(sess)
+    x = tf.placeholder(F64, [T, None, I])
+    cell = tf.contrib.rnn.LSTMBlockFusedCell(H, forget_bias=0.5, use_peephole=True)
+    with tf.variable_scope("f", initializer=_random_init()):
+        out, state = cell(tf.unstack(x, T) if as_list else x, dtype=F64, sequence_length=lengths)
+    assert _names() == {"f/lstm_fused_cell/kernel": (I + H, 4 * H), "f/lstm_fused_cell/bias": (4 * H,),
+                        "f/lstm_fused_cell/w_i_diag": (H,), "f/lstm_fused_cell/w_f_diag": (H,),
+                        "f/lstm_fused_cell/w_o_diag": (H,)}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got, got_state = sess.run([out, state], {x: xs})
+        v = _values(sess)
     p = "f/lstm_fused_cell/"
     peep = tuple(v[p + "w_%s_diag" % g] for g in "ifo")
     want, want_state = ref.run(lambda x_, s: ref.lstm_step(x_, s, v[p + "kernel"], v[p + "bias"], forget_bias=0.5,
@@ -572,28 +563,27 @@ def test_lstm_block_fused_cell_matches_numpy(as_list):
     np.testing.assert_allclose(got_state.h, want_state[1], rtol=1e-10, atol=1e-12)
 
 
-def test_layer_norm_basic_lstm_cell_matches_numpy():
+def test_layer_norm_basic_lstm_cell_matches_numpy(graph):
     rng = np.random.default_rng(19)
     B, T, I, H = 3, 3, 2, 4
     xs = rng.standard_normal((B, T, I))
-    with tf.Graph().as_default():
-        x = tf.placeholder(F64, [B, T, I])
-        cell = tf.contrib.rnn.LayerNormBasicLSTMCell(H, forget_bias=0.5, norm_gain=1.5, norm_shift=0.1)
-        with tf.variable_scope("ln", initializer=_random_init()):
-            out, state = tf.nn.dynamic_rnn(cell, x, dtype=F64)
-        names = _names()
-        assert names["ln/rnn/layer_norm_basic_lstm_cell/kernel"] == (I + H, 4 * H)
-        assert "ln/rnn/layer_norm_basic_lstm_cell/bias" not in names
-        assert sorted(n.split("/")[-2] for n in names if n.endswith("gamma")) == ["forget", "input", "output",
-                                                                                  "state", "transform"]
-        loss = tf.reduce_sum(out * out)
-        kernel = [v for v in tf.trainable_variables() if v.op.name.endswith("kernel")][0]
-        grads = tf.gradients(loss, [x, kernel])
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            got, got_state = sess.run([out, state], {x: xs})
-            v = _values(sess)
-            _fd_check(sess, loss, list(zip(grads, [("feed", x), ("var", kernel)])), {x: xs}, None, rng)
+    x = tf.placeholder(F64, [B, T, I])
+    cell = tf.contrib.rnn.LayerNormBasicLSTMCell(H, forget_bias=0.5, norm_gain=1.5, norm_shift=0.1)
+    with tf.variable_scope("ln", initializer=_random_init()):
+        out, state = tf.nn.dynamic_rnn(cell, x, dtype=F64)
+    names = _names()
+    assert names["ln/rnn/layer_norm_basic_lstm_cell/kernel"] == (I + H, 4 * H)
+    assert "ln/rnn/layer_norm_basic_lstm_cell/bias" not in names
+    assert sorted(n.split("/")[-2] for n in names if n.endswith("gamma")) == ["forget", "input", "output",
+                                                                              "state", "transform"]
+    loss = tf.reduce_sum(out * out)
+    kernel = [v for v in tf.trainable_variables() if v.op.name.endswith("kernel")][0]
+    grads = tf.gradients(loss, [x, kernel])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got, got_state = sess.run([out, state], {x: xs})
+        v = _values(sess)
+        _fd_check(sess, loss, list(zip(grads, [("feed", x), ("var", kernel)])), {x: xs}, None, rng)
     p = "ln/rnn/layer_norm_basic_lstm_cell/"
 
     def norm(z, name):
@@ -613,22 +603,21 @@ def test_layer_norm_basic_lstm_cell_matches_numpy():
     np.testing.assert_allclose(got_state.c, want_state[0], rtol=1e-9, atol=1e-11)
 
 
-def test_embedding_wrapper_looks_ids_up_before_the_cell():
+def test_embedding_wrapper_looks_ids_up_before_the_cell(graph):
     rng = np.random.default_rng(20)
     B, T, V, E, H = 3, 4, 7, 2, 3
     ids = rng.integers(0, V, (B, T))
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.int32, [B, T])
-        cell = tf.contrib.rnn.EmbeddingWrapper(tf.contrib.rnn.BasicRNNCell(H), embedding_classes=V, embedding_size=E)
-        with tf.variable_scope("e", initializer=_random_init()):
-            outs, _ = tf.contrib.rnn.static_rnn(cell, tf.unstack(x, T, 1), dtype=F64)
-        assert _names() == {"e/rnn/embedding_wrapper/embedding": (V, E),
-                            "e/rnn/embedding_wrapper/basic_rnn_cell/kernel": (E + H, H),
-                            "e/rnn/embedding_wrapper/basic_rnn_cell/bias": (H,)}
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            got = np.stack(sess.run(outs, {x: ids}))
-            v = _values(sess)
+    x = tf.placeholder(tf.int32, [B, T])
+    cell = tf.contrib.rnn.EmbeddingWrapper(tf.contrib.rnn.BasicRNNCell(H), embedding_classes=V, embedding_size=E)
+    with tf.variable_scope("e", initializer=_random_init()):
+        outs, _ = tf.contrib.rnn.static_rnn(cell, tf.unstack(x, T, 1), dtype=F64)
+    assert _names() == {"e/rnn/embedding_wrapper/embedding": (V, E),
+                        "e/rnn/embedding_wrapper/basic_rnn_cell/kernel": (E + H, H),
+                        "e/rnn/embedding_wrapper/basic_rnn_cell/bias": (H,)}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = np.stack(sess.run(outs, {x: ids}))
+        v = _values(sess)
     p = "e/rnn/embedding_wrapper/"
     emb = v[p + "embedding"][ids.T]          # [T, B, E]
     want, _ = ref.run(lambda x_, h: ref.basic_rnn_step(x_, h, v[p + "basic_rnn_cell/kernel"],
@@ -637,21 +626,20 @@ def test_embedding_wrapper_looks_ids_up_before_the_cell():
 
 
 # -- DropoutWrapper
-def test_dropout_wrapper_keep_prob_tensor_and_output_dropout():
+def test_dropout_wrapper_keep_prob_tensor_and_output_dropout(graph):
     rng = np.random.default_rng(9)
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float32, [64, 6, 3])
-        keep = tf.placeholder(tf.float32, [])
-        base = tf.nn.rnn_cell.BasicLSTMCell(5)
-        cell = tf.nn.rnn_cell.DropoutWrapper(base, output_keep_prob=keep)
-        out, _ = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)
-        with tf.variable_scope(tf.get_variable_scope(), reuse=True):
-            plain, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(5), x, dtype=tf.float32)
-        xs = rng.standard_normal((64, 6, 3)).astype(np.float32)
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            full, want = sess.run([out, plain], {x: xs, keep: 1.0})
-            half = sess.run(out, {x: xs, keep: 0.5})
+    x = tf.placeholder(tf.float32, [64, 6, 3])
+    keep = tf.placeholder(tf.float32, [])
+    base = tf.nn.rnn_cell.BasicLSTMCell(5)
+    cell = tf.nn.rnn_cell.DropoutWrapper(base, output_keep_prob=keep)
+    out, _ = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+    with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+        plain, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(5), x, dtype=tf.float32)
+    xs = rng.standard_normal((64, 6, 3)).astype(np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        full, want = sess.run([out, plain], {x: xs, keep: 1.0})
+        half = sess.run(out, {x: xs, keep: 0.5})
     np.testing.assert_allclose(full, want, rtol=1e-6, atol=1e-7)
     kept = half != 0
     np.testing.assert_allclose(half[kept], 2 * want[kept], rtol=1e-5, atol=1e-6)
@@ -685,54 +673,52 @@ def test_errors_name_the_problem(graph):
                                          tf.nn.rnn_cell.LSTMStateTuple(tf.zeros([2, 2]), tf.zeros([2, 2])))
 
 
-def test_unknown_time_dimension_runs_fused_lstm():
+def test_unknown_time_dimension_runs_fused_lstm(graph):
     rng = np.random.default_rng(10)
-    with tf.Graph().as_default():
-        x = tf.placeholder(F64, [None, None, 2])
-        with tf.variable_scope("u", initializer=_random_init()):
-            out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=F64)
-        assert out.shape.as_list() == [None, None, 3]
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            v = _values(sess)
-            for T in (1, 4):
-                xs = rng.standard_normal((2, T, 2))
-                got = sess.run(out, {x: xs})
-                k, b = v["u/rnn/basic_lstm_cell/kernel"], v["u/rnn/basic_lstm_cell/bias"]
-                want, _ = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b), xs.transpose(1, 0, 2),
-                                  (np.zeros((2, 3)),) * 2)
-                np.testing.assert_allclose(got, want.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
+    x = tf.placeholder(F64, [None, None, 2])
+    with tf.variable_scope("u", initializer=_random_init()):
+        out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3), x, dtype=F64)
+    assert out.shape.as_list() == [None, None, 3]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        v = _values(sess)
+        for T in (1, 4):
+            xs = rng.standard_normal((2, T, 2))
+            got = sess.run(out, {x: xs})
+            k, b = v["u/rnn/basic_lstm_cell/kernel"], v["u/rnn/basic_lstm_cell/bias"]
+            want, _ = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b), xs.transpose(1, 0, 2),
+                              (np.zeros((2, 3)),) * 2)
+            np.testing.assert_allclose(got, want.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
 
 
-def test_unknown_time_dimension_runs_other_cells_in_a_loop():
+def test_unknown_time_dimension_runs_other_cells_in_a_loop(graph):
     """A cell with no fused kernel (BasicRNNCell) over an unknown number of steps: a tf.scan loop, checked
     against NumPy and by finite differences."""
     rng = np.random.default_rng(12)
     B, I, H = 3, 2, 3
-    with tf.Graph().as_default():
-        x = tf.placeholder(F64, [B, None, I])
-        seq = tf.placeholder(tf.int32, [B])
-        with tf.variable_scope("loop", initializer=_random_init()):
-            out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicRNNCell(H), x, sequence_length=seq, dtype=F64)
-        assert out.shape.as_list() == [B, None, H] and state.shape.as_list() == [B, H]
-        assert any(op.type == "While" for op in tf.get_default_graph().get_operations())
-        loss = tf.reduce_sum(out * out) + tf.reduce_sum(state * tf.constant(rng.standard_normal((B, H))))
-        variables = tf.trainable_variables()
-        assert sorted(v.op.name for v in variables) == ["loop/rnn/basic_rnn_cell/bias", "loop/rnn/basic_rnn_cell/kernel"]
-        grads = tf.gradients(loss, [x] + variables)
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            v = _values(sess)
-            k, b = v["loop/rnn/basic_rnn_cell/kernel"], v["loop/rnn/basic_rnn_cell/bias"]
-            for T, lengths in ((4, np.array([4, 1, 0])), (2, np.array([2, 2, 1]))):
-                xs = rng.standard_normal((B, T, I))
-                got_out, got_state = sess.run([out, state], {x: xs, seq: lengths})
-                want_out, want_state = ref.run(lambda x_, s: ref.basic_rnn_step(x_, s, k, b), xs.transpose(1, 0, 2),
-                                               np.zeros((B, H)), lengths)
-                np.testing.assert_allclose(got_out, want_out.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
-                np.testing.assert_allclose(got_state, want_state, rtol=1e-10, atol=1e-12)
-            feed = {x: rng.standard_normal((B, 4, I)), seq: np.array([4, 2, 3])}
-            _fd_check(sess, loss, list(zip(grads, [("feed", x)] + [("var", w) for w in variables])), feed, None, rng)
+    x = tf.placeholder(F64, [B, None, I])
+    seq = tf.placeholder(tf.int32, [B])
+    with tf.variable_scope("loop", initializer=_random_init()):
+        out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicRNNCell(H), x, sequence_length=seq, dtype=F64)
+    assert out.shape.as_list() == [B, None, H] and state.shape.as_list() == [B, H]
+    assert any(op.type == "While" for op in tf.get_default_graph().get_operations())
+    loss = tf.reduce_sum(out * out) + tf.reduce_sum(state * tf.constant(rng.standard_normal((B, H))))
+    variables = tf.trainable_variables()
+    assert sorted(v.op.name for v in variables) == ["loop/rnn/basic_rnn_cell/bias", "loop/rnn/basic_rnn_cell/kernel"]
+    grads = tf.gradients(loss, [x] + variables)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        v = _values(sess)
+        k, b = v["loop/rnn/basic_rnn_cell/kernel"], v["loop/rnn/basic_rnn_cell/bias"]
+        for T, lengths in ((4, np.array([4, 1, 0])), (2, np.array([2, 2, 1]))):
+            xs = rng.standard_normal((B, T, I))
+            got_out, got_state = sess.run([out, state], {x: xs, seq: lengths})
+            want_out, want_state = ref.run(lambda x_, s: ref.basic_rnn_step(x_, s, k, b), xs.transpose(1, 0, 2),
+                                           np.zeros((B, H)), lengths)
+            np.testing.assert_allclose(got_out, want_out.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(got_state, want_state, rtol=1e-10, atol=1e-12)
+        feed = {x: rng.standard_normal((B, 4, I)), seq: np.array([4, 2, 3])}
+        _fd_check(sess, loss, list(zip(grads, [("feed", x)] + [("var", w) for w in variables])), feed, None, rng)
 
 
 @pytest.fixture
@@ -753,85 +739,82 @@ def _ragged_dynamic_rnn(cell, B, T, I, lengths):
 
 
 @pytest.mark.parametrize("threads", [2, 3])
-def test_fused_gru_in_concurrent_batch_slices_matches_numpy(tiny_slices, threads):
+def test_fused_gru_in_concurrent_batch_slices_matches_numpy(tiny_slices, threads, graph):
     rng = np.random.default_rng(15)
     B, T, I, H = 6, 4, 3, 2
     lengths = np.array([4, 0, 2, 3, 1, 4])
-    with tf.Graph().as_default():
-        x, out, state = _ragged_dynamic_rnn(tf.nn.rnn_cell.GRUCell(H), B, T, I, lengths)
-        loss = tf.reduce_sum(out * rng.standard_normal((B, T, H))) + tf.reduce_sum(state * state)
-        variables = tf.trainable_variables()
-        with tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=threads)) as sess:
-            sess.run(tf.global_variables_initializer())
-            xs = rng.standard_normal((B, T, I))
-            forward_only = sess.run([out, state], {x: xs})
-            grads = tf.gradients(loss, [x] + variables)
-            got_out, got_state = sess.run([out, state], {x: xs})
-            np.testing.assert_allclose(forward_only[0], got_out, rtol=1e-12, atol=1e-14)
-            np.testing.assert_allclose(forward_only[1], got_state, rtol=1e-12, atol=1e-14)
-            v = _values(sess)
-            g = [v["p/rnn/gru_cell/%s" % n] for n in ("gates/kernel", "gates/bias", "candidate/kernel",
-                                                      "candidate/bias")]
-            want_out, want_state = ref.run(lambda x_, s: ref.gru_step(x_, s, *g), xs.transpose(1, 0, 2),
-                                           np.zeros((B, H)), lengths)
-            np.testing.assert_allclose(got_out, want_out.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
-            np.testing.assert_allclose(got_state, want_state, rtol=1e-10, atol=1e-12)
-            _fd_check(sess, loss, list(zip(grads, [("feed", x)] + [("var", w) for w in variables])), {x: xs}, None,
-                      rng)
-            assert sess.run(state.op.outputs[2], {x: xs}).shape[0] == threads
+    x, out, state = _ragged_dynamic_rnn(tf.nn.rnn_cell.GRUCell(H), B, T, I, lengths)
+    loss = tf.reduce_sum(out * rng.standard_normal((B, T, H))) + tf.reduce_sum(state * state)
+    variables = tf.trainable_variables()
+    with tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=threads)) as sess:
+        sess.run(tf.global_variables_initializer())
+        xs = rng.standard_normal((B, T, I))
+        forward_only = sess.run([out, state], {x: xs})
+        grads = tf.gradients(loss, [x] + variables)
+        got_out, got_state = sess.run([out, state], {x: xs})
+        np.testing.assert_allclose(forward_only[0], got_out, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(forward_only[1], got_state, rtol=1e-12, atol=1e-14)
+        v = _values(sess)
+        g = [v["p/rnn/gru_cell/%s" % n] for n in ("gates/kernel", "gates/bias", "candidate/kernel",
+                                                  "candidate/bias")]
+        want_out, want_state = ref.run(lambda x_, s: ref.gru_step(x_, s, *g), xs.transpose(1, 0, 2),
+                                       np.zeros((B, H)), lengths)
+        np.testing.assert_allclose(got_out, want_out.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got_state, want_state, rtol=1e-10, atol=1e-12)
+        _fd_check(sess, loss, list(zip(grads, [("feed", x)] + [("var", w) for w in variables])), {x: xs}, None,
+                  rng)
+        assert sess.run(state.op.outputs[2], {x: xs}).shape[0] == threads
 
 
 @pytest.mark.parametrize("threads", [2, 3])
-def test_fused_lstm_in_concurrent_batch_slices_matches_numpy(tiny_slices, threads):
+def test_fused_lstm_in_concurrent_batch_slices_matches_numpy(tiny_slices, threads, graph):
     """The fused LSTM splits the batch into slices run on the pool's threads; results and gradients are the
     same as NumPy's (forced here on a small problem)."""
     rng = np.random.default_rng(13)
     B, T, I, H = 6, 4, 3, 2
     lengths = np.array([4, 0, 2, 3, 1, 4])
-    with tf.Graph().as_default():
-        x, out, state = _ragged_dynamic_rnn(tf.nn.rnn_cell.LSTMCell(H, use_peepholes=True), B, T, I, lengths)
-        loss = tf.reduce_sum(out * rng.standard_normal((B, T, H))) + tf.reduce_sum(state.c * state.h)
-        variables = tf.trainable_variables()
-        config = tf.ConfigProto(intra_op_parallelism_threads=threads)
-        with tf.Session(config=config) as sess:
-            sess.run(tf.global_variables_initializer())
-            xs = rng.standard_normal((B, T, I))
-            # before any gradient exists the kernel keeps only two steps of state: same results
-            forward_only = sess.run([out, state], {x: xs})
-            assert sess.run(state.c.op.outputs[3], {x: xs}).size == 0   # nothing kept for a gradient
-            grads = tf.gradients(loss, [x] + variables)
-            got_out, got_state = sess.run([out, state], {x: xs})
-            np.testing.assert_allclose(forward_only[0], got_out, rtol=1e-12, atol=1e-14)
-            np.testing.assert_allclose(forward_only[1].c, got_state.c, rtol=1e-12, atol=1e-14)
-            v = _values(sess)
-            k, b = v["p/rnn/lstm_cell/kernel"], v["p/rnn/lstm_cell/bias"]
-            peep = tuple(v["p/rnn/lstm_cell/w_%s_diag" % g] for g in "ifo")
-            want_out, want_state = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b, peepholes=peep),
-                                           xs.transpose(1, 0, 2), (np.zeros((B, H)),) * 2, lengths)
-            np.testing.assert_allclose(got_out, want_out.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
-            np.testing.assert_allclose(got_state.c, want_state[0], rtol=1e-10, atol=1e-12)
-            np.testing.assert_allclose(got_state.h, want_state[1], rtol=1e-10, atol=1e-12)
-            _fd_check(sess, loss, list(zip(grads, [("feed", x)] + [("var", w) for w in variables])), {x: xs}, None,
-                      rng)
-            slices = sess.run(state.c.op.outputs[3], {x: xs}).shape[0]
+    x, out, state = _ragged_dynamic_rnn(tf.nn.rnn_cell.LSTMCell(H, use_peepholes=True), B, T, I, lengths)
+    loss = tf.reduce_sum(out * rng.standard_normal((B, T, H))) + tf.reduce_sum(state.c * state.h)
+    variables = tf.trainable_variables()
+    config = tf.ConfigProto(intra_op_parallelism_threads=threads)
+    with tf.Session(config=config) as sess:
+        sess.run(tf.global_variables_initializer())
+        xs = rng.standard_normal((B, T, I))
+        # before any gradient exists the kernel keeps only two steps of state: same results
+        forward_only = sess.run([out, state], {x: xs})
+        assert sess.run(state.c.op.outputs[3], {x: xs}).size == 0   # nothing kept for a gradient
+        grads = tf.gradients(loss, [x] + variables)
+        got_out, got_state = sess.run([out, state], {x: xs})
+        np.testing.assert_allclose(forward_only[0], got_out, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(forward_only[1].c, got_state.c, rtol=1e-12, atol=1e-14)
+        v = _values(sess)
+        k, b = v["p/rnn/lstm_cell/kernel"], v["p/rnn/lstm_cell/bias"]
+        peep = tuple(v["p/rnn/lstm_cell/w_%s_diag" % g] for g in "ifo")
+        want_out, want_state = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b, peepholes=peep),
+                                       xs.transpose(1, 0, 2), (np.zeros((B, H)),) * 2, lengths)
+        np.testing.assert_allclose(got_out, want_out.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got_state.c, want_state[0], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got_state.h, want_state[1], rtol=1e-10, atol=1e-12)
+        _fd_check(sess, loss, list(zip(grads, [("feed", x)] + [("var", w) for w in variables])), {x: xs}, None,
+                  rng)
+        slices = sess.run(state.c.op.outputs[3], {x: xs}).shape[0]
     assert slices == (2 if threads == 2 else 3)
 
 
 # -- array helpers
-def test_reverse_sequence_and_sequence_mask_match_numpy():
+def test_reverse_sequence_and_sequence_mask_match_numpy(graph):
     rng = np.random.default_rng(11)
     xs = rng.standard_normal((3, 5, 2))
     lengths = np.array([5, 0, 3])
-    with tf.Graph().as_default():
-        rev = tf.reverse_sequence(xs, lengths, seq_axis=1, batch_axis=0)
-        rev_tm = tf.reverse_sequence(xs.transpose(1, 0, 2), lengths, seq_axis=0, batch_axis=1)
-        mask = tf.sequence_mask(lengths)
-        mask8 = tf.sequence_mask(tf.constant([[1, 2], [0, 4]]), maxlen=4, dtype=tf.float32)
-        assert mask8.shape.as_list() == [2, 2, 4]
-        with tf.Session() as sess:
-            got, got_tm, m, m8 = sess.run([rev, rev_tm, mask, mask8])
-            with pytest.raises(tf.errors.InvalidArgumentError, match="seq_lengths"):
-                sess.run(tf.reverse_sequence(xs, [6, 1, 1], seq_axis=1, batch_axis=0))
+    rev = tf.reverse_sequence(xs, lengths, seq_axis=1, batch_axis=0)
+    rev_tm = tf.reverse_sequence(xs.transpose(1, 0, 2), lengths, seq_axis=0, batch_axis=1)
+    mask = tf.sequence_mask(lengths)
+    mask8 = tf.sequence_mask(tf.constant([[1, 2], [0, 4]]), maxlen=4, dtype=tf.float32)
+    assert mask8.shape.as_list() == [2, 2, 4]
+    with tf.Session() as sess:
+        got, got_tm, m, m8 = sess.run([rev, rev_tm, mask, mask8])
+        with pytest.raises(tf.errors.InvalidArgumentError, match="seq_lengths"):
+            sess.run(tf.reverse_sequence(xs, [6, 1, 1], seq_axis=1, batch_axis=0))
     want = ref.reverse_valid(xs.transpose(1, 0, 2), lengths)
     np.testing.assert_array_equal(got, want.transpose(1, 0, 2))
     np.testing.assert_array_equal(got_tm, want)

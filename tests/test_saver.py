@@ -51,14 +51,13 @@ def state_text(directory):
         return f.read()
 
 
-def test_round_trip_in_fresh_graph_without_init_op(tmp_path):
+def test_round_trip_in_fresh_graph_without_init_op(tmp_path, graph):
     prefix = saved_checkpoint(tmp_path)
     assert prefix == str(tmp_path / "model.ckpt-7")
-    with tf.Graph().as_default():
-        v, saver = build()
-        sess = tf.Session()
-        saver.restore(sess, prefix)   # no initializer run: restoring initializes
-        w, b, step, counter = sess.run([v["weights"], v["biases"], v["global_step"], v["counter"]])
+    v, saver = build()
+    sess = tf.Session()
+    saver.restore(sess, prefix)   # no initializer run: restoring initializes
+    w, b, step, counter = sess.run([v["weights"], v["biases"], v["global_step"], v["counter"]])
     np.testing.assert_array_equal(w, W)
     assert w.dtype == np.float32 and w.shape == (4, 3)
     np.testing.assert_array_equal(b, B)
@@ -83,28 +82,27 @@ def test_data_file_is_plain_safetensors_with_metadata(tmp_path):
     assert raw[8:9] == b"{" and n + 8 <= len(raw)
 
 
-def test_save_scope_in_graph_and_restore_adds_no_ops(tmp_path):
+def test_save_scope_in_graph_and_restore_adds_no_ops(tmp_path, graph):
     prefix = saved_checkpoint(tmp_path)
-    with tf.Graph().as_default() as g:
-        v, saver = build()
-        names = {op.name: op.type for op in g.get_operations() if op.name.startswith("save/")}
-        assert names["save/Const"] == "Const"
-        assert names["save/restore_all"] == "NoOp"
-        assigns = sorted(n for n, t in names.items() if t == "Assign")
-        assert assigns == ["save/Assign", "save/Assign_1", "save/Assign_2", "save/Assign_3"]
-        # Restore ops in checkpoint-key order, as TensorFlow orders them.
-        targets = [g.get_operation_by_name(n).inputs[0].op.name for n in
-                   ("save/Assign", "save/Assign_1", "save/Assign_2", "save/Assign_3")]
-        assert targets == ["counter", "global_step", "hidden1/biases", "hidden1/weights"]
-        n_ops = len(g.get_operations())
-        sess = tf.Session()
-        saver.restore(sess, prefix)
-        saver.restore(sess, prefix)
-        saver.save(sess, str(tmp_path / "again"))
-        assert len(g.get_operations()) == n_ops
-        # A second Saver gets its own scope.
-        tf.train.Saver(name=None)
-        assert g.get_operation_by_name("save_1/restore_all").type == "NoOp"
+    v, saver = build()
+    names = {op.name: op.type for op in graph.get_operations() if op.name.startswith("save/")}
+    assert names["save/Const"] == "Const"
+    assert names["save/restore_all"] == "NoOp"
+    assigns = sorted(n for n, t in names.items() if t == "Assign")
+    assert assigns == ["save/Assign", "save/Assign_1", "save/Assign_2", "save/Assign_3"]
+    # Restore ops in checkpoint-key order, as TensorFlow orders them.
+    targets = [graph.get_operation_by_name(n).inputs[0].op.name for n in
+               ("save/Assign", "save/Assign_1", "save/Assign_2", "save/Assign_3")]
+    assert targets == ["counter", "global_step", "hidden1/biases", "hidden1/weights"]
+    n_ops = len(graph.get_operations())
+    sess = tf.Session()
+    saver.restore(sess, prefix)
+    saver.restore(sess, prefix)
+    saver.save(sess, str(tmp_path / "again"))
+    assert len(graph.get_operations()) == n_ops
+    # A second Saver gets its own scope.
+    tf.train.Saver(name=None)
+    assert graph.get_operation_by_name("save_1/restore_all").type == "NoOp"
 
 
 def test_state_file_text_relative_dir(tmp_path, monkeypatch):
@@ -183,22 +181,21 @@ def test_moved_directory_with_absolute_paths_in_the_state_file(tmp_path):
     assert tf.train.latest_checkpoint(str(new)) is None
 
 
-def test_disk_full_keeps_the_previous_checkpoint(tmp_path, full_disk):
+def test_disk_full_keeps_the_previous_checkpoint(tmp_path, full_disk, graph):
     """The data file's write fails with ENOSPC (as safetensors reports it): save raises OSError with the errno,
     and the previous checkpoint, the state file and the directory listing are exactly as before."""
     import errno
     d = str(tmp_path)
-    with tf.Graph().as_default():
-        v, saver, sess = trained_session()
-        first = saver.save(sess, os.path.join(d, "m"), global_step=1)
-        before = {name: (tmp_path / name).read_bytes() for name in os.listdir(d)}
-        full_disk(True)
-        with pytest.raises(OSError) as err:
-            saver.save(sess, os.path.join(d, "m"), global_step=2)
-        assert err.value.errno == errno.ENOSPC and "No space left" in str(err.value)
-        assert {name: (tmp_path / name).read_bytes() for name in os.listdir(d)} == before
-        assert tf.train.latest_checkpoint(d) == first
-        assert saver.last_checkpoints == [first]
+    v, saver, sess = trained_session()
+    first = saver.save(sess, os.path.join(d, "m"), global_step=1)
+    before = {name: (tmp_path / name).read_bytes() for name in os.listdir(d)}
+    full_disk(True)
+    with pytest.raises(OSError) as err:
+        saver.save(sess, os.path.join(d, "m"), global_step=2)
+    assert err.value.errno == errno.ENOSPC and "No space left" in str(err.value)
+    assert {name: (tmp_path / name).read_bytes() for name in os.listdir(d)} == before
+    assert tf.train.latest_checkpoint(d) == first
+    assert saver.last_checkpoints == [first]
 
 
 def test_state_file_write_failure_drops_the_new_data_file(tmp_path, monkeypatch):
@@ -287,15 +284,14 @@ def test_max_to_keep_none_keeps_all_and_lists_latest_only(tmp_path, keep):
     assert tf.train.latest_checkpoint(d) == os.path.join(d, "m-7")
 
 
-def test_keep_checkpoint_every_n_hours(tmp_path, monkeypatch):
+def test_keep_checkpoint_every_n_hours(tmp_path, monkeypatch, graph):
     clock = {"now": 0.0}
     monkeypatch.setattr(saver_mod.time, "time", lambda: clock["now"])
     d = str(tmp_path)
-    with tf.Graph().as_default():
-        v, saver, sess = trained_session(max_to_keep=1, keep_checkpoint_every_n_hours=1)  # next keep: t > 3600
-        for step, t in [(1, 0), (2, 1000), (3, 4000), (4, 5000), (5, 6000), (6, 7300), (7, 7400)]:
-            clock["now"] = float(t)
-            saver.save(sess, os.path.join(d, "m"), global_step=step)
+    v, saver, sess = trained_session(max_to_keep=1, keep_checkpoint_every_n_hours=1)  # next keep: t > 3600
+    for step, t in [(1, 0), (2, 1000), (3, 4000), (4, 5000), (5, 6000), (6, 7300), (7, 7400)]:
+        clock["now"] = float(t)
+        saver.save(sess, os.path.join(d, "m"), global_step=step)
     # Pushed out: 1 (t=0) deleted, 2 (1000) deleted, 3 (4000 > 3600) kept -> next 7200,
     # 4 (5000) deleted, 5 (6000) deleted, 6 (7300 > 7200) kept; 7 is the kept latest.
     assert sorted(os.listdir(d)) == ["checkpoint", "m-3.safetensors", "m-6.safetensors", "m-7.safetensors"]
@@ -317,29 +313,27 @@ def test_recover_last_checkpoints_resumes_deletion(tmp_path):
         os.path.join(d, "m-%d" % i) for i in (2, 3, 4)]
 
 
-def test_global_step_forms_and_padding(tmp_path):
+def test_global_step_forms_and_padding(tmp_path, graph):
     d = str(tmp_path)
-    with tf.Graph().as_default():
-        v, saver, sess = trained_session(pad_step_number=True)
-        assert saver.save(sess, os.path.join(d, "a"), global_step=np.int64(12)) == os.path.join(d, "a-00000012")
-        t = tf.constant(40) + 2
-        assert saver.save(sess, os.path.join(d, "b"), global_step=t) == os.path.join(d, "b-00000042")
-        assert saver.save(sess, os.path.join(d, "c"), global_step=v["global_step"]) == os.path.join(d, "c-00000007")
-        assert saver.save(sess, os.path.join(d, "plain")) == os.path.join(d, "plain")
-        with pytest.raises(TypeError, match="global_step"):
-            saver.save(sess, os.path.join(d, "e"), global_step=1.5)
-        with pytest.raises(TypeError, match="integer scalar"):
-            saver.save(sess, os.path.join(d, "e"), global_step=v["weights"])
+    v, saver, sess = trained_session(pad_step_number=True)
+    assert saver.save(sess, os.path.join(d, "a"), global_step=np.int64(12)) == os.path.join(d, "a-00000012")
+    t = tf.constant(40) + 2
+    assert saver.save(sess, os.path.join(d, "b"), global_step=t) == os.path.join(d, "b-00000042")
+    assert saver.save(sess, os.path.join(d, "c"), global_step=v["global_step"]) == os.path.join(d, "c-00000007")
+    assert saver.save(sess, os.path.join(d, "plain")) == os.path.join(d, "plain")
+    with pytest.raises(TypeError, match="global_step"):
+        saver.save(sess, os.path.join(d, "e"), global_step=1.5)
+    with pytest.raises(TypeError, match="integer scalar"):
+        saver.save(sess, os.path.join(d, "e"), global_step=v["weights"])
     with safetensors.safe_open(os.path.join(d, "plain.safetensors"), framework="np") as f:
         assert "global_step" not in f.metadata()
 
 
-def test_restore_missing_file(tmp_path):
-    with tf.Graph().as_default():
-        v, saver = build()
-        missing = str(tmp_path / "nope.ckpt-3")
-        with pytest.raises(tf.errors.NotFoundError) as err:
-            saver.restore(tf.Session(), missing)
+def test_restore_missing_file(tmp_path, graph):
+    v, saver = build()
+    missing = str(tmp_path / "nope.ckpt-3")
+    with pytest.raises(tf.errors.NotFoundError) as err:
+        saver.restore(tf.Session(), missing)
     assert missing in str(err.value) and "latest_checkpoint" in str(err.value)
 
 
@@ -363,47 +357,43 @@ def _initialized_session():
     return sess
 
 
-def test_restore_shape_mismatch(tmp_path):
+def test_restore_shape_mismatch(tmp_path, graph):
     prefix = saved_checkpoint(tmp_path)
-    with tf.Graph().as_default():
-        with tf.name_scope("hidden1"):
-            tf.Variable(np.zeros((3, 4), np.float32), name="weights")
-        saver = tf.train.Saver()
-        with pytest.raises(tf.errors.InvalidArgumentError) as err:
-            saver.restore(tf.Session(), prefix)
+    with tf.name_scope("hidden1"):
+        tf.Variable(np.zeros((3, 4), np.float32), name="weights")
+    saver = tf.train.Saver()
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:
+        saver.restore(tf.Session(), prefix)
     msg = str(err.value)
     assert "hidden1/weights" in msg and "(3, 4)" in msg and "[4, 3]" in msg
 
 
-def test_restore_with_reshape(tmp_path):
+def test_restore_with_reshape(tmp_path, graph):
     prefix = saved_checkpoint(tmp_path)
-    with tf.Graph().as_default():
-        with tf.name_scope("hidden1"):
-            w = tf.Variable(np.zeros((3, 4), np.float32), name="weights")
-        saver = tf.train.Saver([w], reshape=True)
-        sess = tf.Session()
-        saver.restore(sess, prefix)
-        np.testing.assert_array_equal(sess.run(w), W.reshape(3, 4))
+    with tf.name_scope("hidden1"):
+        w = tf.Variable(np.zeros((3, 4), np.float32), name="weights")
+    saver = tf.train.Saver([w], reshape=True)
+    sess = tf.Session()
+    saver.restore(sess, prefix)
+    np.testing.assert_array_equal(sess.run(w), W.reshape(3, 4))
 
 
-def test_restore_dtype_mismatch(tmp_path):
+def test_restore_dtype_mismatch(tmp_path, graph):
     prefix = saved_checkpoint(tmp_path)   # global_step saved as int64
-    with tf.Graph().as_default():
-        gs = tf.Variable(np.int32(0), name="global_step")
-        saver = tf.train.Saver([gs])
-        with pytest.raises(tf.errors.InvalidArgumentError) as err:
-            saver.restore(tf.Session(), prefix)
+    gs = tf.Variable(np.int32(0), name="global_step")
+    saver = tf.train.Saver([gs])
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:
+        saver.restore(tf.Session(), prefix)
     msg = str(err.value)
     assert "global_step" in msg and "int32" in msg and "int64" in msg
 
 
-def test_restore_corrupt_file_is_data_loss(tmp_path):
+def test_restore_corrupt_file_is_data_loss(tmp_path, graph):
     with open(str(tmp_path / "bad.safetensors"), "wb") as f:
         f.write(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
-    with tf.Graph().as_default():
-        v, saver = build()
-        with pytest.raises(tf.errors.DataLossError, match="bad"):
-            saver.restore(tf.Session(), str(tmp_path / "bad"))
+    v, saver = build()
+    with pytest.raises(tf.errors.DataLossError, match="bad"):
+        saver.restore(tf.Session(), str(tmp_path / "bad"))
 
 
 def test_var_list_forms_and_errors(tmp_path):
@@ -454,16 +444,15 @@ def test_save_path_errors(tmp_path):
             saver.save(tf.Session(), str(tmp_path / "m"))
 
 
-def test_defer_build(tmp_path):
-    with tf.Graph().as_default() as g:
-        saver = tf.train.Saver(defer_build=True)
-        a = tf.Variable(np.float32(4.0), name="a")
-        sess = _initialized_session()
-        with pytest.raises(RuntimeError, match="build"):
-            saver.save(sess, str(tmp_path / "m"))
-        saver.build()
-        assert g.get_operation_by_name("save/restore_all") is not None
-        prefix = saver.save(sess, str(tmp_path / "m"))
+def test_defer_build(tmp_path, graph):
+    saver = tf.train.Saver(defer_build=True)
+    a = tf.Variable(np.float32(4.0), name="a")
+    sess = _initialized_session()
+    with pytest.raises(RuntimeError, match="build"):
+        saver.save(sess, str(tmp_path / "m"))
+    saver.build()
+    assert graph.get_operation_by_name("save/restore_all") is not None
+    prefix = saver.save(sess, str(tmp_path / "m"))
     np.testing.assert_array_equal(safetensors.numpy.load_file(prefix + ".safetensors")["a"], np.float32(4.0))
     assert a.name == "a:0"
 
@@ -574,10 +563,9 @@ def _assert_restores_w(prefix, expected):
         np.testing.assert_array_equal(sess.run(v["weights"]), expected)
 
 
-def test_restore_from_data_file_name_and_overwrite_initialized(tmp_path):
+def test_restore_from_data_file_name_and_overwrite_initialized(tmp_path, graph):
     prefix = saved_checkpoint(tmp_path)
-    with tf.Graph().as_default():
-        v, saver = build(np.ones((4, 3), np.float32))
-        sess = _initialized_session()
-        saver.restore(sess, prefix + cm.DATA_SUFFIX)
-        np.testing.assert_array_equal(sess.run(v["weights"]), W)
+    v, saver = build(np.ones((4, 3), np.float32))
+    sess = _initialized_session()
+    saver.restore(sess, prefix + cm.DATA_SUFFIX)
+    np.testing.assert_array_equal(sess.run(v["weights"]), W)

@@ -81,14 +81,13 @@ def _check_grads(build, arrays, ints=()):
     ((4,), np.array([[3], [0], [3]], np.int64)),
     ((2, 3), np.zeros((2, 0), np.int32)),               # empty prefix: the whole of params per row
 ])
-def test_gather_nd_values_and_static_shape(pshape, indices):
+def test_gather_nd_values_and_static_shape(pshape, indices, graph):
     params = RNG.standard_normal(pshape).astype(np.float32)
-    with tf.Graph().as_default():
-        out = tf.gather_nd(params, indices)
-        assert out.op.type == "GatherNd" and out.op.name == "GatherNd"
-        want = _gather_nd_ref(params, indices)
-        assert out.shape.as_list() == list(want.shape)
-        got = _run(out)
+    out = tf.gather_nd(params, indices)
+    assert out.op.type == "GatherNd" and out.op.name == "GatherNd"
+    want = _gather_nd_ref(params, indices)
+    assert out.shape.as_list() == list(want.shape)
+    got = _run(out)
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, want)
 
@@ -149,12 +148,11 @@ def test_gather_nd_gradient_scatters_and_sums_repeats():
     ([[[1, 2]], [[0, 0]]], (2, 1, 2), [2, 3, 2]),       # batched index rows
     (np.array([[4], [3], [1], [7]], np.int64), (4,), [8]),
 ])
-def test_scatter_nd_values_sum_repeats(indices, ushape, shape):
+def test_scatter_nd_values_sum_repeats(indices, ushape, shape, graph):
     updates = RNG.standard_normal(ushape).astype(np.float32)
-    with tf.Graph().as_default():
-        out = tf.scatter_nd(indices, updates, shape)
-        assert out.op.type == "ScatterNd" and out.shape.as_list() == shape
-        got = _run(out)
+    out = tf.scatter_nd(indices, updates, shape)
+    assert out.op.type == "ScatterNd" and out.shape.as_list() == shape
+    got = _run(out)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, _scatter_nd_ref(indices, updates, shape), rtol=1e-6)
 
@@ -197,12 +195,11 @@ def test_scatter_nd_gradient_gathers():
     ([[0, 1, 0], [1, 0, 1]], [2, 2, 2], [1.0, 2.0], 0.0),
     (np.zeros((0, 2), np.int32), [2, 2], np.zeros(0, np.float32), 3.0),   # no indices at all
 ])
-def test_sparse_to_dense_values_and_static_shape(indices, shape, values, default):
-    with tf.Graph().as_default():
-        out = tf.sparse_to_dense(indices, shape, np.asarray(values, np.float32), default)
-        assert out.op.type == "SparseToDense" and out.op.name == "SparseToDense"
-        assert out.dtype == tf.float32 and out.shape.as_list() == shape
-        got = _run(out)
+def test_sparse_to_dense_values_and_static_shape(indices, shape, values, default, graph):
+    out = tf.sparse_to_dense(indices, shape, np.asarray(values, np.float32), default)
+    assert out.op.type == "SparseToDense" and out.op.name == "SparseToDense"
+    assert out.dtype == tf.float32 and out.shape.as_list() == shape
+    got = _run(out)
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, _sparse_to_dense_ref(indices, shape, np.asarray(values, np.float32),
                                                             np.float32(default)))
@@ -265,12 +262,11 @@ def test_sparse_to_dense_rejects_repeated_and_unsorted_indices():
     _expect_error([[1, 0], [0, 5], [0, 0]], [2, 3], 1.0, r"^indices\[1\] = \[0,5\] is out of bounds")
 
 
-def test_sparse_to_dense_without_validation_allows_unsorted_and_repeats():
-    with tf.Graph().as_default():
-        unsorted = tf.sparse_to_dense([[1, 2], [0, 0], [1, 0]], [2, 3], [1.0, 2.0, 3.0], -1.0,
-                                      validate_indices=False)
-        repeated = tf.sparse_to_dense([2, 0, 2], [3], [1.0, 2.0, 3.0], validate_indices=False)
-        a, b = _run([unsorted, repeated])
+def test_sparse_to_dense_without_validation_allows_unsorted_and_repeats(graph):
+    unsorted = tf.sparse_to_dense([[1, 2], [0, 0], [1, 0]], [2, 3], [1.0, 2.0, 3.0], -1.0,
+                                  validate_indices=False)
+    repeated = tf.sparse_to_dense([2, 0, 2], [3], [1.0, 2.0, 3.0], validate_indices=False)
+    a, b = _run([unsorted, repeated])
     np.testing.assert_array_equal(a, [[2, -1, -1], [3, -1, 1]])
     np.testing.assert_array_equal(b, [2, 0, 3])   # a repeated index keeps its last value, as TF's loop does
 
@@ -310,61 +306,59 @@ def _tutorial_onehot(labels):
     return tf.sparse_to_dense(concated, tf.pack([batch_size, NUM_CLASSES]), 1.0, 0.0)
 
 
-def test_tutorial_onehot_labels_match_eye():
+def test_tutorial_onehot_labels_match_eye(graph):
     labels_v = np.array([3, 0, 9, 3, 7, 1, 1, 5], np.int32)
-    with tf.Graph().as_default():
-        labels = tf.placeholder(tf.int32, [None])
-        onehot = _tutorial_onehot(labels)
-        assert onehot.op.type == "SparseToDense"
-        assert onehot.dtype == tf.float32 and onehot.shape.as_list() == [None, NUM_CLASSES]
-        with tf.Session() as sess:
-            got = sess.run(onehot, {labels: labels_v})
-            got_one = sess.run(onehot, {labels: [4]})
-            with pytest.raises(tf.errors.InvalidArgumentError, match=r"indices\[1\] = \[1,10\] is out of bounds"):
-                sess.run(onehot, {labels: [2, 10]})
+    labels = tf.placeholder(tf.int32, [None])
+    onehot = _tutorial_onehot(labels)
+    assert onehot.op.type == "SparseToDense"
+    assert onehot.dtype == tf.float32 and onehot.shape.as_list() == [None, NUM_CLASSES]
+    with tf.Session() as sess:
+        got = sess.run(onehot, {labels: labels_v})
+        got_one = sess.run(onehot, {labels: [4]})
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"indices\[1\] = \[1,10\] is out of bounds"):
+            sess.run(onehot, {labels: [2, 10]})
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, np.eye(NUM_CLASSES)[labels_v])
     np.testing.assert_array_equal(got_one, np.eye(NUM_CLASSES)[[4]])
 
 
-def test_tutorial_onehot_softmax_regression_trains():
+def test_tutorial_onehot_softmax_regression_trains(graph):
     """A softmax regression on the tutorial's one-hot labels: its gradient matches finite differences,
     the first SGD step matches the closed form, and training lowers the loss."""
     n_in, lr = 6, 0.5
     xv = RNG.standard_normal((8, n_in))
     labels_v = np.array([3, 0, 9, 3, 7, 1, 1, 5], np.int32)
     y = np.eye(NUM_CLASSES)[labels_v]
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float64, [None, n_in])
-        labels = tf.placeholder(tf.int32, [None])
-        onehot = tf.cast(_tutorial_onehot(labels), tf.float64)
-        w = tf.Variable(tf.zeros([n_in, NUM_CLASSES], dtype=tf.float64))
-        b = tf.Variable(tf.zeros([NUM_CLASSES], dtype=tf.float64))
-        logits = tf.matmul(x, w) + b
-        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits, onehot, name="xentropy"))
-        gw, gb = tf.gradients(loss, [w, b])
-        train = tf.train.GradientDescentOptimizer(lr).minimize(loss)
-        feed = {x: xv, labels: labels_v}
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            # closed form at W = 0, b = 0: softmax is uniform, dloss/dlogits = (1/10 - onehot) / batch
-            dlogits = (np.full_like(y, 0.1) - y) / len(y)
-            loss0, gw0, gb0 = sess.run([loss, gw, gb], feed)
-            np.testing.assert_allclose(loss0, np.log(NUM_CLASSES))
-            np.testing.assert_allclose(gw0, xv.T @ dlogits, atol=1e-12)
-            np.testing.assert_allclose(gb0, dlogits.sum(0), atol=1e-12)
+    x = tf.placeholder(tf.float64, [None, n_in])
+    labels = tf.placeholder(tf.int32, [None])
+    onehot = tf.cast(_tutorial_onehot(labels), tf.float64)
+    w = tf.Variable(tf.zeros([n_in, NUM_CLASSES], dtype=tf.float64))
+    b = tf.Variable(tf.zeros([NUM_CLASSES], dtype=tf.float64))
+    logits = tf.matmul(x, w) + b
+    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits, onehot, name="xentropy"))
+    gw, gb = tf.gradients(loss, [w, b])
+    train = tf.train.GradientDescentOptimizer(lr).minimize(loss)
+    feed = {x: xv, labels: labels_v}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        # closed form at W = 0, b = 0: softmax is uniform, dloss/dlogits = (1/10 - onehot) / batch
+        dlogits = (np.full_like(y, 0.1) - y) / len(y)
+        loss0, gw0, gb0 = sess.run([loss, gw, gb], feed)
+        np.testing.assert_allclose(loss0, np.log(NUM_CLASSES))
+        np.testing.assert_allclose(gw0, xv.T @ dlogits, atol=1e-12)
+        np.testing.assert_allclose(gb0, dlogits.sum(0), atol=1e-12)
+        sess.run(train, feed)
+        w1, b1 = sess.run([w, b])
+        np.testing.assert_allclose(w1, -lr * xv.T @ dlogits, atol=1e-12)
+        np.testing.assert_allclose(b1, -lr * dlogits.sum(0), atol=1e-12)
+        # finite differences at the new point: loss as a function of W (placeholder view of it)
+        wv = tf.placeholder(tf.float64, [n_in, NUM_CLASSES])
+        loss_w = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
+            logits=tf.matmul(x, wv) + b, labels=onehot))
+        gw_sym = sess.run(tf.gradients(loss_w, wv)[0], {**feed, wv: w1})
+        np.testing.assert_allclose(gw_sym, _fd_grad(sess, loss_w, wv, w1, feed, 1.0), atol=1e-8)
+        losses = [sess.run(loss, feed)]
+        for _ in range(30):
             sess.run(train, feed)
-            w1, b1 = sess.run([w, b])
-            np.testing.assert_allclose(w1, -lr * xv.T @ dlogits, atol=1e-12)
-            np.testing.assert_allclose(b1, -lr * dlogits.sum(0), atol=1e-12)
-            # finite differences at the new point: loss as a function of W (placeholder view of it)
-            wv = tf.placeholder(tf.float64, [n_in, NUM_CLASSES])
-            loss_w = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
-                logits=tf.matmul(x, wv) + b, labels=onehot))
-            gw_sym = sess.run(tf.gradients(loss_w, wv)[0], {**feed, wv: w1})
-            np.testing.assert_allclose(gw_sym, _fd_grad(sess, loss_w, wv, w1, feed, 1.0), atol=1e-8)
-            losses = [sess.run(loss, feed)]
-            for _ in range(30):
-                sess.run(train, feed)
-            losses.append(sess.run(loss, feed))
+        losses.append(sess.run(loss, feed))
     assert losses[0] < loss0 and losses[1] < 0.5 * losses[0]

@@ -82,13 +82,12 @@ def test_variable_scope_initializer_and_regularizer_apply_to_layers(graph):
     assert loss == pytest.approx(0.1 * 6 * 0.25, rel=1e-6)
 
 
-def test_dense_default_initializer_is_glorot_uniform_and_bias_zero():
-    with tf.Graph().as_default():
-        tf.set_random_seed(1)
-        x = tf.placeholder(tf.float32, [None, 300])
-        layer = tf.layers.Dense(200)
-        layer(x)
-        k, b = _run([layer.kernel, layer.bias])
+def test_dense_default_initializer_is_glorot_uniform_and_bias_zero(graph):
+    tf.set_random_seed(1)
+    x = tf.placeholder(tf.float32, [None, 300])
+    layer = tf.layers.Dense(200)
+    layer(x)
+    k, b = _run([layer.kernel, layer.bias])
     limit = np.sqrt(6.0 / 500)
     assert np.abs(k).max() <= limit and np.abs(k).max() > 0.99 * limit
     # variance of U(-l, l) is l^2/3; 60000 draws: relative standard error sqrt(0.8/N) ~ 0.37%, bound 5 SE
@@ -97,35 +96,33 @@ def test_dense_default_initializer_is_glorot_uniform_and_bias_zero():
 
 
 # -- values
-def test_dense_values_rank2_and_rank3(rng):
+def test_dense_values_rank2_and_rank3(rng, graph):
     xv = rng.standard_normal((2, 4, 3))
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float64, [None, 4, 3])
-        layer = tf.layers.Dense(5, activation=tf.nn.tanh, bias_initializer=tf.constant_initializer(0.3))
-        y = layer(x)
-        y2 = tf.layers.dense(tf.reshape(x, [-1, 3]), 2, use_bias=False)
-        assert y.shape.as_list() == [None, 4, 5]
-        yv, y2v, k, k2 = _run([y, y2, layer.kernel, tf.global_variables()[-1]], {x: xv})
+    x = tf.placeholder(tf.float64, [None, 4, 3])
+    layer = tf.layers.Dense(5, activation=tf.nn.tanh, bias_initializer=tf.constant_initializer(0.3))
+    y = layer(x)
+    y2 = tf.layers.dense(tf.reshape(x, [-1, 3]), 2, use_bias=False)
+    assert y.shape.as_list() == [None, 4, 5]
+    yv, y2v, k, k2 = _run([y, y2, layer.kernel, tf.global_variables()[-1]], {x: xv})
     np.testing.assert_allclose(yv, np.tanh(xv @ k + 0.3), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(y2v, xv.reshape(-1, 3) @ k2, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("padding,stride", [("same", 1), ("valid", 2), ("same", 2)])
-def test_conv2d_matches_numpy_and_channels_first_agrees(padding, stride):
+def test_conv2d_matches_numpy_and_channels_first_agrees(padding, stride, graph):
     rng = np.random.default_rng(1)
     xv = rng.standard_normal((2, 7, 6, 3))
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float64, [None, 7, 6, 3])
-        layer = tf.layers.Conv2D(4, (3, 2), strides=stride, padding=padding, activation=tf.nn.relu,
-                                 bias_initializer=tf.random_normal_initializer())
-        y = layer(x)
-        first = tf.layers.Conv2D(4, (3, 2), strides=stride, padding=padding, data_format="channels_first")
-        yf = first(tf.transpose(x, [0, 3, 1, 2]))
-        sync = tf.assign(first.kernel, layer.kernel)
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            sess.run(sync)
-            yv, yfv, k, b = sess.run([y, yf, layer.kernel, layer.bias], {x: xv})
+    x = tf.placeholder(tf.float64, [None, 7, 6, 3])
+    layer = tf.layers.Conv2D(4, (3, 2), strides=stride, padding=padding, activation=tf.nn.relu,
+                             bias_initializer=tf.random_normal_initializer())
+    y = layer(x)
+    first = tf.layers.Conv2D(4, (3, 2), strides=stride, padding=padding, data_format="channels_first")
+    yf = first(tf.transpose(x, [0, 3, 1, 2]))
+    sync = tf.assign(first.kernel, layer.kernel)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(sync)
+        yv, yfv, k, b = sess.run([y, yf, layer.kernel, layer.bias], {x: xv})
     ref = conv2d_ref(xv, k, stride, padding.upper())
     assert y.shape.as_list() == [None] + list(ref.shape[1:])
     np.testing.assert_allclose(yv, np.maximum(ref + b, 0), rtol=1e-10, atol=1e-12)
@@ -133,45 +130,42 @@ def test_conv2d_matches_numpy_and_channels_first_agrees(padding, stride):
 
 
 @pytest.mark.parametrize("padding,stride,k", [("same", 2, 3), ("valid", 2, 3), ("valid", 3, 2), ("same", 1, 3)])
-def test_conv2d_transpose_matches_scatter_add_reference(padding, stride, k):
+def test_conv2d_transpose_matches_scatter_add_reference(padding, stride, k, graph):
     rng = np.random.default_rng(2)
     xv = rng.standard_normal((2, 4, 3, 2))
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float64, [None, 4, 3, 2])
-        layer = tf.layers.Conv2DTranspose(5, k, strides=stride, padding=padding)
-        y = layer(x)
-        yv, w = _run([y, layer.kernel], {x: xv})
+    x = tf.placeholder(tf.float64, [None, 4, 3, 2])
+    layer = tf.layers.Conv2DTranspose(5, k, strides=stride, padding=padding)
+    y = layer(x)
+    yv, w = _run([y, layer.kernel], {x: xv})
     oh = 4 * stride + (max(k - stride, 0) if padding == "valid" else 0)
     ow = 3 * stride + (max(k - stride, 0) if padding == "valid" else 0)
     assert y.shape.as_list() == [None, oh, ow, 5] and yv.shape == (2, oh, ow, 5)
     np.testing.assert_allclose(yv, conv2d_transpose_ref(xv, w, stride, oh, ow), rtol=1e-10, atol=1e-12)
 
 
-def test_conv1d_matches_numpy():
+def test_conv1d_matches_numpy(graph):
     rng = np.random.default_rng(3)
     xv = rng.standard_normal((2, 9, 3))
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float64, [None, 9, 3])
-        layer = tf.layers.Conv1D(4, 3, strides=2, padding="same")
-        y = layer(x)
-        yv, w = _run([y, layer.kernel], {x: xv})
+    x = tf.placeholder(tf.float64, [None, 9, 3])
+    layer = tf.layers.Conv1D(4, 3, strides=2, padding="same")
+    y = layer(x)
+    yv, w = _run([y, layer.kernel], {x: xv})
     ref = conv2d_ref(xv[:, None], w[None], 2, "SAME")[:, 0]
     np.testing.assert_allclose(yv, ref, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("padding", ["valid", "same"])
-def test_pooling_2d_and_1d_match_numpy(kind, padding):
+def test_pooling_2d_and_1d_match_numpy(kind, padding, graph):
     rng = np.random.default_rng(4)
     xv = rng.standard_normal((2, 7, 5, 3))
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float64, [None, 7, 5, 3])
-        f2 = tf.layers.max_pooling2d if kind == "max" else tf.layers.average_pooling2d
-        f1 = tf.layers.max_pooling1d if kind == "max" else tf.layers.average_pooling1d
-        y2 = f2(x, 3, 2, padding=padding)
-        y1 = f1(x[:, :, 0, :], 2, 2, padding=padding)
-        assert y2.op.name.startswith("max_pooling2d/" if kind == "max" else "average_pooling2d/")
-        v2, v1 = _run([y2, y1], {x: xv})
+    x = tf.placeholder(tf.float64, [None, 7, 5, 3])
+    f2 = tf.layers.max_pooling2d if kind == "max" else tf.layers.average_pooling2d
+    f1 = tf.layers.max_pooling1d if kind == "max" else tf.layers.average_pooling1d
+    y2 = f2(x, 3, 2, padding=padding)
+    y1 = f1(x[:, :, 0, :], 2, 2, padding=padding)
+    assert y2.op.name.startswith("max_pooling2d/" if kind == "max" else "average_pooling2d/")
+    v2, v1 = _run([y2, y1], {x: xv})
     np.testing.assert_allclose(v2, pool2d_ref(xv, 3, 2, padding.upper(), kind), rtol=1e-12)
     # 1-D pooling reference directly
     n = v1.shape[1]
@@ -181,28 +175,26 @@ def test_pooling_2d_and_1d_match_numpy(kind, padding):
     np.testing.assert_allclose(v1, direct, rtol=1e-12)
 
 
-def test_flatten_shapes_and_values():
+def test_flatten_shapes_and_values(graph):
     xv = np.arange(24.0).reshape(2, 3, 4)
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float64, [None, 3, 4])
-        y = tf.layers.flatten(x)
-        assert y.shape.as_list() == [None, 12] and y.op.name.startswith("flatten/")
-        np.testing.assert_array_equal(_run(y, {x: xv}), xv.reshape(2, 12))
+    x = tf.placeholder(tf.float64, [None, 3, 4])
+    y = tf.layers.flatten(x)
+    assert y.shape.as_list() == [None, 12] and y.op.name.startswith("flatten/")
+    np.testing.assert_array_equal(_run(y, {x: xv}), xv.reshape(2, 12))
 
 
 # -- dropout
-def test_dropout_training_false_is_identity_and_true_drops_rate():
+def test_dropout_training_false_is_identity_and_true_drops_rate(graph):
     xv = np.ones((200, 100))
-    with tf.Graph().as_default():
-        tf.set_random_seed(3)
-        x = tf.placeholder(tf.float64, [None, 100])
-        off = tf.layers.dropout(x, rate=0.3)                   # TF's default: training=False
-        on = tf.layers.dropout(x, rate=0.3, training=True)
-        flag = tf.placeholder_with_default(False, [])
-        switch = tf.layers.dropout(x, rate=0.3, training=flag)
-        with tf.Session() as sess:
-            a, b, c0 = sess.run([off, on, switch], {x: xv})
-            c1 = sess.run(switch, {x: xv, flag: True})
+    tf.set_random_seed(3)
+    x = tf.placeholder(tf.float64, [None, 100])
+    off = tf.layers.dropout(x, rate=0.3)                   # TF's default: training=False
+    on = tf.layers.dropout(x, rate=0.3, training=True)
+    flag = tf.placeholder_with_default(False, [])
+    switch = tf.layers.dropout(x, rate=0.3, training=flag)
+    with tf.Session() as sess:
+        a, b, c0 = sess.run([off, on, switch], {x: xv})
+        c1 = sess.run(switch, {x: xv, flag: True})
     np.testing.assert_array_equal(a, xv)
     np.testing.assert_array_equal(c0, xv)
     for v in (b, c1):
@@ -226,21 +218,20 @@ def _bn_graph(shape, training, **kw):
     return x, layer, y
 
 
-def test_batch_norm_training_output_and_moving_average_updates():
+def test_batch_norm_training_output_and_moving_average_updates(graph):
     rng = np.random.default_rng(5)
     xv = rng.standard_normal((6, 3)) * 2 + 1
-    with tf.Graph().as_default():
-        x, layer, y = _bn_graph([None, 3], True, beta_initializer=tf.constant_initializer(0.5),
-                                gamma_initializer=tf.constant_initializer(2.0))
-        updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
-        assert len(updates) == 2 and updates[0].op.name == "batch_normalization/AssignMovingAvg"
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            yv = sess.run(y, {x: xv})
-            mm, mv = sess.run([layer.moving_mean, layer.moving_variance])
-            np.testing.assert_array_equal(mm, 0) and np.testing.assert_array_equal(mv, 1)
-            sess.run(updates, {x: xv})
-            mm, mv = sess.run([layer.moving_mean, layer.moving_variance])
+    x, layer, y = _bn_graph([None, 3], True, beta_initializer=tf.constant_initializer(0.5),
+                            gamma_initializer=tf.constant_initializer(2.0))
+    updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    assert len(updates) == 2 and updates[0].op.name == "batch_normalization/AssignMovingAvg"
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        yv = sess.run(y, {x: xv})
+        mm, mv = sess.run([layer.moving_mean, layer.moving_variance])
+        np.testing.assert_array_equal(mm, 0) and np.testing.assert_array_equal(mv, 1)
+        sess.run(updates, {x: xv})
+        mm, mv = sess.run([layer.moving_mean, layer.moving_variance])
     mean, var = xv.mean(0), xv.var(0)
     np.testing.assert_allclose(yv, 2.0 * (xv - mean) / np.sqrt(var + 1e-3) + 0.5, rtol=1e-10)
     # 2-D input: not fused in TF 1.15, so the biased variance feeds the moving average
@@ -248,59 +239,55 @@ def test_batch_norm_training_output_and_moving_average_updates():
     np.testing.assert_allclose(mv, 0.99 + 0.01 * var, rtol=1e-10)
 
 
-def test_batch_norm_4d_fused_uses_bessel_corrected_moving_variance():
+def test_batch_norm_4d_fused_uses_bessel_corrected_moving_variance(graph):
     rng = np.random.default_rng(6)
     xv = rng.standard_normal((2, 3, 2, 4))
-    with tf.Graph().as_default():
-        x, layer, y = _bn_graph([None, 3, 2, 4], True, momentum=0.9)
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            yv, _ = sess.run([y, tf.get_collection(tf.GraphKeys.UPDATE_OPS)], {x: xv})
-            mv = sess.run(layer.moving_variance)
+    x, layer, y = _bn_graph([None, 3, 2, 4], True, momentum=0.9)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        yv, _ = sess.run([y, tf.get_collection(tf.GraphKeys.UPDATE_OPS)], {x: xv})
+        mv = sess.run(layer.moving_variance)
     flat = xv.reshape(-1, 4)
     np.testing.assert_allclose(yv, (xv - flat.mean(0)) / np.sqrt(flat.var(0) + 1e-3), rtol=1e-10)
     np.testing.assert_allclose(mv, 0.9 + 0.1 * flat.var(0, ddof=1), rtol=1e-10)
 
 
-def test_batch_norm_inference_uses_moving_statistics_and_adds_no_updates():
+def test_batch_norm_inference_uses_moving_statistics_and_adds_no_updates(graph):
     xv = np.array([[1.0, 2.0], [3.0, 5.0]])
-    with tf.Graph().as_default():
-        x, layer, y = _bn_graph([None, 2], False, moving_mean_initializer=tf.constant_initializer(1.0),
-                                moving_variance_initializer=tf.constant_initializer(4.0))
-        assert tf.get_collection(tf.GraphKeys.UPDATE_OPS) == []
-        yv = _run(y, {x: xv})
+    x, layer, y = _bn_graph([None, 2], False, moving_mean_initializer=tf.constant_initializer(1.0),
+                            moving_variance_initializer=tf.constant_initializer(4.0))
+    assert tf.get_collection(tf.GraphKeys.UPDATE_OPS) == []
+    yv = _run(y, {x: xv})
     np.testing.assert_allclose(yv, (xv - 1.0) / np.sqrt(4.0 + 1e-3), rtol=1e-12)
 
 
-def test_batch_norm_training_tensor_updates_only_when_true():
+def test_batch_norm_training_tensor_updates_only_when_true(graph):
     rng = np.random.default_rng(7)
     xv = rng.standard_normal((5, 2))
-    with tf.Graph().as_default():
-        flag = tf.placeholder(tf.bool, [])
-        x, layer, y = _bn_graph([None, 2], flag, axis=1)
-        updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
-        with tf.control_dependencies(updates):
-            step = tf.identity(y)
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            y_inf = sess.run(step, {x: xv, flag: False})
-            assert not sess.run(layer.moving_mean).any()
-            np.testing.assert_array_equal(sess.run(layer.moving_variance), 1)
-            y_tr = sess.run(step, {x: xv, flag: True})
-            mm = sess.run(layer.moving_mean)
+    flag = tf.placeholder(tf.bool, [])
+    x, layer, y = _bn_graph([None, 2], flag, axis=1)
+    updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    with tf.control_dependencies(updates):
+        step = tf.identity(y)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        y_inf = sess.run(step, {x: xv, flag: False})
+        assert not sess.run(layer.moving_mean).any()
+        np.testing.assert_array_equal(sess.run(layer.moving_variance), 1)
+        y_tr = sess.run(step, {x: xv, flag: True})
+        mm = sess.run(layer.moving_mean)
     np.testing.assert_allclose(y_inf, xv / np.sqrt(1 + 1e-3), rtol=1e-12)
     np.testing.assert_allclose(y_tr, (xv - xv.mean(0)) / np.sqrt(xv.var(0) + 1e-3), rtol=1e-10)
     np.testing.assert_allclose(mm, 0.01 * xv.mean(0), rtol=1e-10)
 
 
-def test_batch_norm_axis1_on_nchw():
+def test_batch_norm_axis1_on_nchw(graph):
     rng = np.random.default_rng(8)
     xv = rng.standard_normal((3, 2, 2, 2))
-    with tf.Graph().as_default():
-        x, layer, y = _bn_graph([None, 2, 2, 2], True, axis=1, center=False, scale=False)
-        assert [v.name for v in tf.global_variables()] == ["batch_normalization/moving_mean:0",
-                                                            "batch_normalization/moving_variance:0"]
-        yv = _run(y, {x: xv})
+    x, layer, y = _bn_graph([None, 2, 2, 2], True, axis=1, center=False, scale=False)
+    assert [v.name for v in tf.global_variables()] == ["batch_normalization/moving_mean:0",
+                                                        "batch_normalization/moving_variance:0"]
+    yv = _run(y, {x: xv})
     m = xv.mean((0, 2, 3), keepdims=True)
     v = xv.var((0, 2, 3), keepdims=True)
     np.testing.assert_allclose(yv, (xv - m) / np.sqrt(v + 1e-3), rtol=1e-10)

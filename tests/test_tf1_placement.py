@@ -42,16 +42,15 @@ def test_missing_device_raises_tensorflows_error_without_soft_placement(spec, sh
         {a.op: CPU, b.op: CPU}
 
 
-def test_device_functions_and_log_device_placement():
-    with tf.Graph().as_default():
-        with tf.device(lambda op: "/gpu:0" if op.type == "MatMul" else "/cpu:0"):
-            x = tf.constant(np.eye(2), name="x")
-            y = tf.matmul(x, x, name="y")
-        assert y.op.device == "/device:GPU:0" and x.op.device == "/device:CPU:0"
-        out = io.StringIO()
-        device.check_placement([x.op, y.op], tf.ConfigProto(allow_soft_placement=True, log_device_placement=True),
-                               out=out)
-        assert out.getvalue() == "x: (Const): %s\ny: (MatMul): %s\n" % (CPU, CPU)
+def test_device_functions_and_log_device_placement(graph):
+    with tf.device(lambda op: "/gpu:0" if op.type == "MatMul" else "/cpu:0"):
+        x = tf.constant(np.eye(2), name="x")
+        y = tf.matmul(x, x, name="y")
+    assert y.op.device == "/device:GPU:0" and x.op.device == "/device:CPU:0"
+    out = io.StringIO()
+    device.check_placement([x.op, y.op], tf.ConfigProto(allow_soft_placement=True, log_device_placement=True),
+                           out=out)
+    assert out.getvalue() == "x: (Const): %s\ny: (MatMul): %s\n" % (CPU, CPU)
     assert device.device_mapping_message() == "Device mapping: no known devices."
 
 

@@ -120,66 +120,62 @@ def test_variable_stores_are_per_graph():
 
 
 # -- get_variable options
-def test_scope_defaults_initializer_dtype_and_regularizer():
-    with tf.Graph().as_default():
-        with tf.variable_scope("s", initializer=tf.constant_initializer(3.0), dtype=tf.float64,
-                               regularizer=lambda t: tf.reduce_sum(t) * 0.5):
-            v = tf.get_variable("v", [2])
-            w = tf.get_variable("w", [2], initializer=tf.zeros_initializer())
-        assert v.dtype == tf.float64
-        losses = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
-        assert len(losses) == 2 and losses[0].op.name.startswith("s/v/Regularizer/")
-        vv, wv, lv = _init_values([v, w, losses[0]])
+def test_scope_defaults_initializer_dtype_and_regularizer(graph):
+    with tf.variable_scope("s", initializer=tf.constant_initializer(3.0), dtype=tf.float64,
+                           regularizer=lambda t: tf.reduce_sum(t) * 0.5):
+        v = tf.get_variable("v", [2])
+        w = tf.get_variable("w", [2], initializer=tf.zeros_initializer())
+    assert v.dtype == tf.float64
+    losses = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
+    assert len(losses) == 2 and losses[0].op.name.startswith("s/v/Regularizer/")
+    vv, wv, lv = _init_values([v, w, losses[0]])
     np.testing.assert_array_equal(vv, [3.0, 3.0])
     np.testing.assert_array_equal(wv, [0.0, 0.0])
     assert lv == 3.0
 
 
-def test_default_initializers_by_dtype_and_value_initializers():
-    with tf.Graph().as_default():
-        i = tf.get_variable("i", [3], dtype=tf.int32)
-        b = tf.get_variable("b", [2], dtype=tf.bool)
-        t = tf.get_variable("t", initializer=tf.constant([1.0, 2.0]))
-        lst = tf.get_variable("lst", initializer=[[1, 2]])
-        loc = tf.get_local_variable("loc", [1])
-        with pytest.raises(ValueError, match="do not specify shape"):
-            tf.get_variable("bad", [2], initializer=tf.constant([1.0, 2.0]))
-        with pytest.raises(ValueError, match="must be fully defined"):
-            tf.get_variable("partial", [None, 2])
-        with pytest.raises(ValueError, match="don't match"):
-            tf.get_variable("mismatch", dtype=tf.float64, initializer=np.float32(1.0) * np.ones(2, np.float32))
-        assert t.shape.as_list() == [2] and lst.dtype == tf.int32
-        assert loc in tf.local_variables() and loc not in tf.global_variables() and not loc.trainable
-        with tf.Session() as sess:
-            sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
-            vals = sess.run([i, b, t, lst, loc])
+def test_default_initializers_by_dtype_and_value_initializers(graph):
+    i = tf.get_variable("i", [3], dtype=tf.int32)
+    b = tf.get_variable("b", [2], dtype=tf.bool)
+    t = tf.get_variable("t", initializer=tf.constant([1.0, 2.0]))
+    lst = tf.get_variable("lst", initializer=[[1, 2]])
+    loc = tf.get_local_variable("loc", [1])
+    with pytest.raises(ValueError, match="do not specify shape"):
+        tf.get_variable("bad", [2], initializer=tf.constant([1.0, 2.0]))
+    with pytest.raises(ValueError, match="must be fully defined"):
+        tf.get_variable("partial", [None, 2])
+    with pytest.raises(ValueError, match="don't match"):
+        tf.get_variable("mismatch", dtype=tf.float64, initializer=np.float32(1.0) * np.ones(2, np.float32))
+    assert t.shape.as_list() == [2] and lst.dtype == tf.int32
+    assert loc in tf.local_variables() and loc not in tf.global_variables() and not loc.trainable
+    with tf.Session() as sess:
+        sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
+        vals = sess.run([i, b, t, lst, loc])
     np.testing.assert_array_equal(vals[0], [0, 0, 0])
     np.testing.assert_array_equal(vals[1], [False, False])
     np.testing.assert_array_equal(vals[2], [1.0, 2.0])
     np.testing.assert_array_equal(vals[3], [[1, 2]])
 
 
-def test_custom_getter_wraps_creation():
+def test_custom_getter_wraps_creation(graph):
     seen = []
 
     def getter(next_getter, name, *args, **kwargs):
         seen.append(name)
         return next_getter(name + "_x", *args, **kwargs)
-    with tf.Graph().as_default():
-        with tf.variable_scope("g", custom_getter=getter):
-            v = tf.get_variable("v", [1])
+    with tf.variable_scope("g", custom_getter=getter):
+        v = tf.get_variable("v", [1])
     assert seen == ["g/v"] and v.name == "g/v_x:0"
 
 
 # -- initializers
-def test_glorot_uniform_bounds_and_variance():
+def test_glorot_uniform_bounds_and_variance(graph):
     fan_in, fan_out = 300, 200
     limit = math.sqrt(6.0 / (fan_in + fan_out))
-    with tf.Graph().as_default():
-        tf.set_random_seed(1)
-        v = tf.get_variable("w", [fan_in, fan_out])   # the default initializer
-        u = tf.get_variable("u", [fan_in, fan_out], initializer=tf.glorot_uniform_initializer(seed=3))
-        vv, uv = _init_values([v, u])
+    tf.set_random_seed(1)
+    v = tf.get_variable("w", [fan_in, fan_out])   # the default initializer
+    u = tf.get_variable("u", [fan_in, fan_out], initializer=tf.glorot_uniform_initializer(seed=3))
+    vv, uv = _init_values([v, u])
     for a in (vv, uv):
         assert a.dtype == np.float32 and np.abs(a).max() <= limit
         assert np.abs(a).max() > 0.99 * limit                         # the whole interval is used
@@ -187,13 +183,12 @@ def test_glorot_uniform_bounds_and_variance():
         assert abs(a.mean()) < 0.01 * limit
 
 
-def test_truncated_and_random_normal_statistics():
-    with tf.Graph().as_default():
-        tf.set_random_seed(2)
-        t = tf.get_variable("t", [200, 100], initializer=tf.truncated_normal_initializer(mean=1.0, stddev=0.5))
-        n = tf.get_variable("n", [200, 100], initializer=tf.random_normal_initializer(stddev=2.0))
-        gn = tf.get_variable("gn", [400, 100], initializer=tf.glorot_normal_initializer())
-        tv, nv, gv = _init_values([t, n, gn])
+def test_truncated_and_random_normal_statistics(graph):
+    tf.set_random_seed(2)
+    t = tf.get_variable("t", [200, 100], initializer=tf.truncated_normal_initializer(mean=1.0, stddev=0.5))
+    n = tf.get_variable("n", [200, 100], initializer=tf.random_normal_initializer(stddev=2.0))
+    gn = tf.get_variable("gn", [400, 100], initializer=tf.glorot_normal_initializer())
+    tv, nv, gv = _init_values([t, n, gn])
     assert np.all(np.abs(tv - 1.0) <= 2 * 0.5)     # nothing beyond two standard deviations
     assert abs(tv.mean() - 1.0) < 0.01 and abs(tv.std() - 0.5 * 0.87962566) < 0.01
     assert abs(nv.mean()) < 0.05 and abs(nv.std() - 2.0) < 0.05 and np.abs(nv).max() > 4.0
@@ -221,18 +216,17 @@ def test_variance_scaling_modes_and_uniform_unit_scaling():
         tf.truncated_normal_initializer(dtype=tf.int32)
 
 
-def test_constant_zeros_ones_and_uniform_initializers():
-    with tf.Graph().as_default():
-        z = tf.zeros_initializer()([2, 2])
-        o = tf.ones_initializer(dtype=tf.int32)([3])
-        c = tf.constant_initializer([1, 2, 3, 4])([2, 2])
-        pad = tf.constant_initializer([1.0, 2.0])([4])   # TF repeats the last value
-        u = tf.random_uniform_initializer(-3.0, -1.0, seed=5)([1000])
-        assert z.op.name == "zeros" and o.dtype == tf.int32
-        with pytest.raises(TypeError, match="Invalid type"):
-            tf.constant_initializer({"a": 1})
-        with tf.Session() as sess:
-            zv, ov, cv, pv, uv = sess.run([z, o, c, pad, u])
+def test_constant_zeros_ones_and_uniform_initializers(graph):
+    z = tf.zeros_initializer()([2, 2])
+    o = tf.ones_initializer(dtype=tf.int32)([3])
+    c = tf.constant_initializer([1, 2, 3, 4])([2, 2])
+    pad = tf.constant_initializer([1.0, 2.0])([4])   # TF repeats the last value
+    u = tf.random_uniform_initializer(-3.0, -1.0, seed=5)([1000])
+    assert z.op.name == "zeros" and o.dtype == tf.int32
+    with pytest.raises(TypeError, match="Invalid type"):
+        tf.constant_initializer({"a": 1})
+    with tf.Session() as sess:
+        zv, ov, cv, pv, uv = sess.run([z, o, c, pad, u])
     np.testing.assert_array_equal(zv, np.zeros((2, 2)))
     np.testing.assert_array_equal(ov, [1, 1, 1])
     np.testing.assert_array_equal(cv, [[1.0, 2.0], [3.0, 4.0]])
@@ -240,11 +234,10 @@ def test_constant_zeros_ones_and_uniform_initializers():
     assert uv.min() >= -3.0 and uv.max() < -1.0 and abs(uv.mean() + 2.0) < 0.1
 
 
-def test_seeded_initializers_repeat_across_sessions():
-    with tf.Graph().as_default():
-        v = tf.get_variable("v", [5], initializer=tf.truncated_normal_initializer(seed=11))
-        first = _init_values(v)
-        second = _init_values(v)
+def test_seeded_initializers_repeat_across_sessions(graph):
+    v = tf.get_variable("v", [5], initializer=tf.truncated_normal_initializer(seed=11))
+    first = _init_values(v)
+    second = _init_values(v)
     np.testing.assert_array_equal(first, second)
 
 

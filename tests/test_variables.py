@@ -202,19 +202,18 @@ def test_two_sessions_on_one_graph_hold_independent_values(graph):
         s.close()
 
 
-def test_uninitialized_read_names_the_variable():
-    with tf.Graph().as_default():
-        images = tf.placeholder(tf.float32, shape=[None, 4])
-        with tf.name_scope("hidden1"):
-            weights = tf.Variable(tf.zeros([4, 2]), name="weights")
-            out = tf.matmul(images, weights)
-        with tf.Session() as sess:
-            with pytest.raises(errors.FailedPreconditionError) as info:
-                sess.run(out, {images: np.ones((1, 4))})
-            with pytest.raises(errors.FailedPreconditionError):
-                sess.run(weights)
-            with pytest.raises(errors.FailedPreconditionError):
-                sess.run(tf.assign_add(weights, np.ones((4, 2), np.float32)))
+def test_uninitialized_read_names_the_variable(graph):
+    images = tf.placeholder(tf.float32, shape=[None, 4])
+    with tf.name_scope("hidden1"):
+        weights = tf.Variable(tf.zeros([4, 2]), name="weights")
+        out = tf.matmul(images, weights)
+    with tf.Session() as sess:
+        with pytest.raises(errors.FailedPreconditionError) as info:
+            sess.run(out, {images: np.ones((1, 4))})
+        with pytest.raises(errors.FailedPreconditionError):
+            sess.run(weights)
+        with pytest.raises(errors.FailedPreconditionError):
+            sess.run(tf.assign_add(weights, np.ones((4, 2), np.float32)))
     assert "Attempting to use uninitialized value hidden1/weights" in str(info.value)
     assert info.value.op is not None and info.value.op.name == "hidden1/weights"
 
@@ -253,13 +252,12 @@ def test_op_seed_alone_is_reproducible():
         np.testing.assert_array_equal(x, y)
 
 
-def test_graph_seed_gives_distinct_streams_to_distinct_ops():
-    with tf.Graph().as_default():
-        tf.set_random_seed(99)
-        a = tf.random_normal([50])
-        b = tf.random_normal([50])
-        with tf.Session() as sess:
-            av, bv = sess.run([a, b])
+def test_graph_seed_gives_distinct_streams_to_distinct_ops(graph):
+    tf.set_random_seed(99)
+    a = tf.random_normal([50])
+    b = tf.random_normal([50])
+    with tf.Session() as sess:
+        av, bv = sess.run([a, b])
     assert not np.array_equal(av, bv)
 
 
@@ -277,34 +275,31 @@ def _truncated_std(stddev, bound=2.0):
     return stddev * math.sqrt(1 - 2 * bound * pdf / mass)
 
 
-def test_truncated_normal_bounds_and_moments():
+def test_truncated_normal_bounds_and_moments(graph):
     mean, stddev, n = 1.5, 0.5, 100_000
-    with tf.Graph().as_default():
-        t = tf.truncated_normal([n], mean=mean, stddev=stddev, seed=3)
-        assert t.shape.as_list() == [n] and t.dtype is tf.float32
-        with tf.Session() as sess:
-            v = sess.run(t)
+    t = tf.truncated_normal([n], mean=mean, stddev=stddev, seed=3)
+    assert t.shape.as_list() == [n] and t.dtype is tf.float32
+    with tf.Session() as sess:
+        v = sess.run(t)
     assert v.dtype == np.float32
     assert v.min() >= mean - 2 * stddev - 1e-6 and v.max() <= mean + 2 * stddev + 1e-6
     assert abs(v.mean() - mean) < 0.01
     assert abs(v.std() - _truncated_std(stddev)) < 0.01   # about 0.4398
 
 
-def test_random_normal_moments():
-    with tf.Graph().as_default():
-        t = tf.random_normal([100_000], mean=-2.0, stddev=3.0, seed=5)
-        with tf.Session() as sess:
-            v = sess.run(t)
+def test_random_normal_moments(graph):
+    t = tf.random_normal([100_000], mean=-2.0, stddev=3.0, seed=5)
+    with tf.Session() as sess:
+        v = sess.run(t)
     assert abs(v.mean() + 2.0) < 0.05
     assert abs(v.std() - 3.0) < 0.05
 
 
-def test_random_uniform_range_and_moments():
-    with tf.Graph().as_default():
-        t = tf.random_uniform([100_000], minval=-1.0, maxval=3.0, seed=11)
-        ti = tf.random_uniform([10_000], minval=0, maxval=10, dtype=tf.int32, seed=12)
-        with tf.Session() as sess:
-            v, vi = sess.run([t, ti])
+def test_random_uniform_range_and_moments(graph):
+    t = tf.random_uniform([100_000], minval=-1.0, maxval=3.0, seed=11)
+    ti = tf.random_uniform([10_000], minval=0, maxval=10, dtype=tf.int32, seed=12)
+    with tf.Session() as sess:
+        v, vi = sess.run([t, ti])
     assert v.min() >= -1.0 and v.max() < 3.0
     assert abs(v.mean() - 1.0) < 0.02
     assert abs(v.var() - 16.0 / 12.0) < 0.02
@@ -312,12 +307,11 @@ def test_random_uniform_range_and_moments():
     assert set(np.unique(vi)) == set(range(10))
 
 
-def test_random_ops_shape_and_dtype():
-    with tf.Graph().as_default():
-        t = tf.random_normal([2, 3], dtype=tf.float64, seed=1)
-        assert t.shape.as_list() == [2, 3] and t.dtype is tf.float64
-        with tf.Session() as sess:
-            v = sess.run(t)
+def test_random_ops_shape_and_dtype(graph):
+    t = tf.random_normal([2, 3], dtype=tf.float64, seed=1)
+    assert t.shape.as_list() == [2, 3] and t.dtype is tf.float64
+    with tf.Session() as sess:
+        v = sess.run(t)
     assert v.shape == (2, 3) and v.dtype == np.float64
 
 
