@@ -22,6 +22,13 @@ def _values(sess, prefix=""):
     return dict(zip([v.op.name for v in vs], sess.run(vs)))
 
 
+def _run_once(fetches, feed_dict):
+    """A new Session initializes the variables and runs `fetches`: (their values, {variable name: value})."""
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        return sess.run(fetches, feed_dict), _values(sess)
+
+
 # -- variable names and shapes (TF 1.15's)
 def test_static_rnn_basic_lstm_names(graph):
     xs = tf.unstack(tf.placeholder(tf.float32, [None, 28, 28]), 28, 1)
@@ -206,10 +213,7 @@ def test_custom_cells_share_their_variables_across_steps(make, graph):
     names = sorted(_names())
     cell_dir = "old_style_cell" if make is OldStyleCell else "call_only_cell"
     assert names == ["d/rnn/%s/w" % cell_dir, "s/rnn/%s/w" % cell_dir]
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        got, got_s = sess.run([out, outs], {x: xs})
-        v = _values(sess)
+    (got, got_s), v = _run_once([out, outs], {x: xs})
     for prefix, value in (("d", got), ("s", np.stack(got_s, 1))):
         w = v["%s/rnn/%s/w" % (prefix, cell_dir)]
         want, _ = ref.run(lambda x_, h: (np.tanh(np.concatenate([x_, h], 1) @ w),) * 2, xs.transpose(1, 0, 2),
@@ -229,10 +233,7 @@ def test_subclass_overriding_call_runs_its_own_call():
         with tf.variable_scope("d", initializer=_random_init()):
             out, _ = tf.nn.dynamic_rnn(DoubledLSTM(3), x, dtype=F64)
         assert not any(op.type == "LSTMSequence" for op in tf.get_default_graph().get_operations())
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            got = sess.run(out, {x: xs})
-            v = _values(sess)
+        got, v = _run_once(out, {x: xs})
     k, b = v["d/rnn/doubled_lstm/kernel"], v["d/rnn/doubled_lstm/bias"]
     want, _ = ref.run(lambda x_, s: ref.lstm_step(x_, s, k, b), xs.transpose(1, 0, 2), (np.zeros((2, 3)),) * 2)
     np.testing.assert_allclose(got, 2 * want.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
@@ -283,10 +284,7 @@ def test_dynamic_rnn_matches_numpy(kind, with_lengths, time_major, graph):
     feed = {x: xs if time_major else xs.transpose(1, 0, 2)}
     if with_lengths:
         feed[seq] = lengths
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        got_out, got_state = sess.run([out, state], feed)
-        v = _values(sess)
+    (got_out, got_state), v = _run_once([out, state], feed)
     zeros = lambda n: np.zeros((B, n))  # noqa: E731
     if kind == "lstm_fused":
         k, b = _lstm_params(v, "m/rnn/basic_lstm_cell")
@@ -376,10 +374,7 @@ def test_bidirectional_dynamic_rnn_matches_numpy(cell_kind):
         with tf.variable_scope("bi", initializer=_random_init()):
             (o_fw, o_bw), (s_fw, s_bw) = tf.nn.bidirectional_dynamic_rnn(make(H), make(H), x, sequence_length=lengths,
                                                                          dtype=F64)
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            got = sess.run([o_fw, o_bw, s_fw, s_bw], {x: xs.transpose(1, 0, 2)})
-            v = _values(sess)
+        got, v = _run_once([o_fw, o_bw, s_fw, s_bw], {x: xs.transpose(1, 0, 2)})
 
     def runner(d):
         p = "bi/bidirectional_rnn/%s/" % d
@@ -408,10 +403,7 @@ def test_static_bidirectional_rnn_matches_numpy(graph):
         outs, _, s_bw = tf.contrib.rnn.static_bidirectional_rnn(
             tf.contrib.rnn.BasicLSTMCell(H), tf.contrib.rnn.BasicLSTMCell(H), inputs, dtype=F64,
             sequence_length=lengths)
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        got, got_s = sess.run([outs, s_bw], dict(zip(inputs, xs)))
-        v = _values(sess)
+    (got, got_s), v = _run_once([outs, s_bw], dict(zip(inputs, xs)))
 
     def run(d, seq):
         k, b = v["s/bidirectional_rnn/%s/basic_lstm_cell/kernel" % d], v["s/bidirectional_rnn/%s/basic_lstm_cell/bias" % d]
@@ -519,10 +511,7 @@ def test_output_and_input_projection_wrappers_match_numpy(graph):
         "i/rnn/input_projection_wrapper/gru_cell/gates/bias": (2 * H,),
         "i/rnn/input_projection_wrapper/gru_cell/candidate/kernel": (3 + H, H),
         "i/rnn/input_projection_wrapper/gru_cell/candidate/bias": (H,)}
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        got, igot = sess.run([out, iout], {x: xs})
-        v = _values(sess)
+    (got, igot), v = _run_once([out, iout], {x: xs})
     p = "o/rnn/output_projection_wrapper/"
 
     def step(x_, h):
@@ -550,10 +539,7 @@ def test_lstm_block_fused_cell_matches_numpy(as_list, graph):
     assert _names() == {"f/lstm_fused_cell/kernel": (I + H, 4 * H), "f/lstm_fused_cell/bias": (4 * H,),
                         "f/lstm_fused_cell/w_i_diag": (H,), "f/lstm_fused_cell/w_f_diag": (H,),
                         "f/lstm_fused_cell/w_o_diag": (H,)}
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        got, got_state = sess.run([out, state], {x: xs})
-        v = _values(sess)
+    (got, got_state), v = _run_once([out, state], {x: xs})
     p = "f/lstm_fused_cell/"
     peep = tuple(v[p + "w_%s_diag" % g] for g in "ifo")
     want, want_state = ref.run(lambda x_, s: ref.lstm_step(x_, s, v[p + "kernel"], v[p + "bias"], forget_bias=0.5,
