@@ -9,20 +9,13 @@ prints `test accuracy 0.9xxx` on its last line.
 """
 import os
 import sys
-import types
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _framework import tf  # noqa: E402
+from _framework import rnn, tf  # noqa: E402  (rnn: tf.contrib.rnn)
 import _mnist_arrays  # noqa: E402
 import _scaffolding  # noqa: E402
-
-if getattr(tf, "contrib", None) is not None:
-    rnn = tf.contrib.rnn
-else:   # TensorFlow 2's compat.v1 has no contrib: the same cells and functions live under tf.nn
-    rnn = types.SimpleNamespace(BasicLSTMCell=tf.nn.rnn_cell.BasicLSTMCell,
-                                static_bidirectional_rnn=tf.nn.static_bidirectional_rnn)
 
 LEARNING_RATE = 0.001
 BATCH_SIZE = 128
