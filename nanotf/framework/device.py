@@ -17,7 +17,6 @@ a provider of them here, consulted only for Sessions that select the XLA backend
 '/device:XLA_GPU:0' place a plan's XLA computation on that GPU; a device JAX lacks still falls back to
 the CPU with allow_soft_placement or fails as above. This module never imports JAX itself.
 """
-import os
 import sys
 
 from nanotf.framework import errors
@@ -60,8 +59,9 @@ def _xla_selected(config):
         return backend.backend_for(config) == "xla"
     except (ImportError, AttributeError):
         pass
+    from nanotf.framework import environment
     level = getattr(getattr(getattr(config, "graph_options", None), "optimizer_options", None), "global_jit_level", 0)
-    return level in (1, 2) or os.environ.get("NANOTF_XLA", "") not in ("", "0")
+    return level in (1, 2) or environment.xla()
 
 
 def _provided(config):

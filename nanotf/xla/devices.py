@@ -12,8 +12,6 @@ the variables' new values are constrained to stay replicated. So the result is t
 the order of float32 additions. In a multi-process run each process feeds its own part of the batch (its
 rows of the global batch, in process order) and fetches read the local copy of replicated results.
 """
-import os
-
 import numpy as np
 
 from nanotf.framework.ops import _parse_device
@@ -30,12 +28,8 @@ def set_data_parallel(enabled):
 def data_parallel():
     if _DATA_PARALLEL[0] is not None:
         return _DATA_PARALLEL[0]
-    try:
-        from nanotf.framework import environment
-        return environment.xla_data_parallel()
-    except (ImportError, AttributeError):
-        pass
-    return os.environ.get("NANOTF_XLA_DATA_PARALLEL", "") not in ("", "0", "false", "False")
+    from nanotf.framework import environment   # NANOTF_XLA_DATA_PARALLEL, read in the one environment module
+    return environment.xla_data_parallel()
 
 
 _KIND = {"GPU": "gpu", "XLA_GPU": "gpu", "CPU": "cpu", "XLA_CPU": "cpu", "TPU": "tpu", "XLA_TPU": "tpu"}
