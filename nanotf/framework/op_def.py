@@ -7,12 +7,25 @@
                                    arrays for several outputs, None for none); built once
                                    per Session, so attrs are read here, not per run
         def grad(op, *grads):   -> one gradient Tensor (or None) per input, built from ops
+        def lower(op, *inputs): -> the XLA lowering: output (or tuple of outputs) as jax.numpy/lax
+                                   values, for the XLA backend (docs/xla.md); None: runs on the host
         samples = [Sample(...)] -> inputs for the generic tests (shape rule vs kernel output,
                                    finite-difference gradient check, the aliasing facts below)
 
 Methods are plain functions (no self): `OpDef.lookup("MatMul").infer(op)`.
 `grad = None` declares an op not differentiable; leaving `grad` undefined makes
 `gradients()` raise LookupError, as TensorFlow does for an op with no gradient.
+
+XLA lowerings (`lower`) use `from nanotf.framework import lowering as xla` and name `xla.jnp`, `xla.lax`,
+`xla.jax` only inside the function (at call time): `import nanotf` never imports JAX. Inputs arrive as JAX
+values or as NumPy arrays when known while tracing (read compile-time constants with `xla.static_value`).
+Two facts change the calling convention:
+    lower_updates_refs = True    the op updates variables through `ref_inputs` (Assign*, Apply*): the ref
+                                 inputs arrive as the variables' current values and `lower` returns their
+                                 new values (a tuple when several); the op's output is the first of them.
+    lower_takes_key = True       random ops: `lower(op, key, *inputs)`, key a jax.random key derived from
+                                 the op's seeds and how many times it has run (nanotf/xla/rng.py).
+tests/test_xla_ops.py checks every lowering against the kernel on the samples.
 
 Aliasing facts (tests/test_op_registry.py checks them for every op with samples; a wrong fact
 corrupts values, so they are facts, not hints). Input indices count every input, ref inputs too.
@@ -87,6 +100,9 @@ class OpDef:
                               #   (compiler/chunking.py). `elementwise` ops are row-wise by their own rule
     splits_work = False       # kernel splits big work over the intra-op pool: plans holding it run BLAS
                               #   single-threaded and split big products too (see framework/parallel.py)
+    lower = None              # XLA lowering fn(op, *inputs) beside the kernel (see above); None: host only
+    lower_updates_refs = False  # lower returns the ref inputs' new values (see above)
+    lower_takes_key = False   # lower takes a jax.random key first (random ops)
     samples = ()
 
     def __init_subclass__(cls, **kw):

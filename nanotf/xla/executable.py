@@ -30,8 +30,8 @@ from nanotf.framework.ops import Operation, Tensor
 from nanotf.xla import rng
 from nanotf.xla import devices as devices_lib
 from nanotf.xla._jax import jax
+from nanotf.framework.lowering import is_concrete
 from nanotf.xla.lowerings import RANDOM, UPDATES_REFS, lowering_for
-from nanotf.xla.lowerings._registry import is_concrete
 from nanotf.xla.variables import synced_store, to_host
 
 # CPU backends may not use every donated buffer; the donation is still right (the old value is dead).
@@ -40,11 +40,25 @@ warnings.filterwarnings("ignore", message="Some donated buffers were not usable"
 _READS_STATE = ("VariableV2", "IsVariableInitialized")
 
 
+# An op's lowering and its conventions are facts of its OpDef (nanotf/framework/op_def.py); the table in
+# nanotf/xla/lowerings/ still holds the op types whose lowerings have not moved yet.
+def lowering_of(op):
+    return op._def.lower or lowering_for(op._type)
+
+
+def updates_refs(op):
+    return op._def.lower_updates_refs or op._type in UPDATES_REFS
+
+
+def takes_key(op):
+    return op._def.lower_takes_key or op._type in RANDOM
+
+
 def runs_on_host(op):
     """Whether `op` runs as its NumPy kernel on the host rather than inside the XLA computation."""
     if op._type in _READS_STATE:
         return False
-    if lowering_for(op._type) is None:
+    if lowering_of(op) is None:
         return True
     refs = op._def.ref_inputs
     return any(t.dtype is dtypes.string for t in op._outputs) or any(
@@ -125,12 +139,12 @@ class XlaExecutable:
             for v in refs:
                 if v not in plan_vars:
                     plan_vars.append(v)
-            if op._type in UPDATES_REFS:
+            if updates_refs(op):
                 for j in op._def.ref_inputs:
                     if op._inputs[j]._op not in written:
                         written.append(op._inputs[j]._op)
         self.plan_vars, self.written, self.written_set = plan_vars, written, set(written)
-        self.random_ops = [op for op in self.device_ops if op._type in RANDOM]
+        self.random_ops = [op for op in self.device_ops if takes_key(op)]
         self.seeds = {op: rng.base_seed(op, runtime) for op in self.random_ops}
         self._signatures = {}
         self._host_kernels = {op: runtime.kernel(op) for op in self.prefix + self.suffix}
@@ -176,14 +190,14 @@ class XlaExecutable:
             ins = [cur.get(x._op) if j in refs else env[x] for j, x in enumerate(op._inputs)]
         else:
             ins = [env[x] for x in op._inputs]
-        fn = lowering_for(t)
+        fn = lowering_of(op)
         if not d.stateful and outs and all(is_concrete(x) for x in ins):
             values = self.runtime.kernel(op)(*ins)   # known while tracing: fold with the NumPy kernel
-        elif t in RANDOM:
+        elif takes_key(op):
             values = fn(op, rng.key_for(self.seeds[op], counts[rand[op]]), *ins)
         else:
             values = fn(op, *ins)
-        if t in UPDATES_REFS:
+        if updates_refs(op):
             new = values if isinstance(values, tuple) else (values,)
             for j, x in zip(refs, new):
                 cur[op._inputs[j]._op] = x
