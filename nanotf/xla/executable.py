@@ -155,59 +155,9 @@ class XlaExecutable:
         cur = dict(zip(sig.donated, donated))
         cur.update(zip(sig.kept, kept))
         rand = {op: i for i, op in enumerate(self.random_ops)}
-        placement = self.placement
-        for op in self.device_ops:
-            try:
-                self._trace_op(op, env, cur, rand, counts)
-            except errors.OpError as e:
-                if e._op is None:
-                    e._op = op
-                raise
-            except Exception as e:   # a lowering failed: name the op, as the NumPy plan does
-                raise errors.InvalidArgumentError(None, op, "%s: %s (XLA lowering of %s '%s', created at %s)"
-                                                  % (type(e).__name__, e, op.type, op.name, op.where())) from e
-        new_vars = tuple(placement.constrain_variable(cur[v]) for v in self.written)
+        lower_ops(self.device_ops, env, cur, self.runtime, lambda op: rng.key_for(self.seeds[op], counts[rand[op]]))
+        new_vars = tuple(self.placement.constrain_variable(cur[v]) for v in self.written)
         return tuple(env[t] for t in self.jit_outputs), new_vars
-
-    def _trace_op(self, op, env, cur, rand, counts):
-        t = op._type
-        outs = op._outputs
-        if t == "VariableV2":
-            if op not in cur:
-                raise errors.FailedPreconditionError(None, op, "Attempting to use uninitialized value %s" % op.name)
-            env[outs[0]] = cur[op]
-            return
-        if t == "IsVariableInitialized":
-            env[outs[0]] = np.bool_(op._inputs[0]._op in cur)
-            return
-        d = op._def
-        refs = d.ref_inputs
-        if refs:
-            for j in refs:
-                v = op._inputs[j]._op
-                if v not in cur and t != "Assign":
-                    raise errors.FailedPreconditionError(None, v, "Attempting to use uninitialized value %s" % v.name)
-            ins = [cur.get(x._op) if j in refs else env[x] for j, x in enumerate(op._inputs)]
-        else:
-            ins = [env[x] for x in op._inputs]
-        fn = lowering_of(op)
-        if not d.stateful and outs and all(is_concrete(x) for x in ins):
-            values = self.runtime.kernel(op)(*ins)   # known while tracing: fold with the NumPy kernel
-        elif takes_key(op):
-            values = fn(op, rng.key_for(self.seeds[op], counts[rand[op]]), *ins)
-        else:
-            values = fn(op, *ins)
-        if updates_refs(op):
-            new = values if isinstance(values, tuple) else (values,)
-            for j, x in zip(refs, new):
-                cur[op._inputs[j]._op] = x
-            values = new[0]
-        if not outs:
-            return
-        values = values if len(outs) > 1 else (values,)
-        for o, x in zip(outs, values):
-            _check_output(op, o, x)
-            env[o] = x
 
     # -- running
     def _signature(self, initialized):
@@ -267,6 +217,65 @@ class XlaExecutable:
                     values[o] = x
 
 
+def lower_ops(ops, env, cur, runtime, key_for):
+    """Lowers `ops` in order while tracing, as the jitted step does for a whole plan (the If/While lowerings use it
+    for their function graphs): each op reads its inputs from `env` (Tensor -> value) and binds its outputs there;
+    `cur` (VariableV2 op -> value) is what variables read and updates replace; `key_for(op)` is a random op's key;
+    `runtime.kernel(op)` folds a pure op whose inputs are all known while tracing. A failure names the op."""
+    for op in ops:
+        try:
+            _lower_op(op, env, cur, runtime, key_for)
+        except errors.OpError as e:
+            if e._op is None:
+                e._op = op
+            raise
+        except Exception as e:   # a lowering failed: name the op, as the NumPy plan does
+            raise errors.InvalidArgumentError(None, op, "%s: %s (XLA lowering of %s '%s', created at %s)"
+                                              % (type(e).__name__, e, op.type, op.name, op.where())) from e
+    return env
+
+
+def _lower_op(op, env, cur, runtime, key_for):
+    t = op._type
+    outs = op._outputs
+    if t == "VariableV2":
+        if op not in cur:
+            raise errors.FailedPreconditionError(None, op, "Attempting to use uninitialized value %s" % op.name)
+        env[outs[0]] = cur[op]
+        return
+    if t == "IsVariableInitialized":
+        env[outs[0]] = np.bool_(op._inputs[0]._op in cur)
+        return
+    d = op._def
+    refs = d.ref_inputs
+    if refs:
+        for j in refs:
+            v = op._inputs[j]._op
+            if v not in cur and t != "Assign":
+                raise errors.FailedPreconditionError(None, v, "Attempting to use uninitialized value %s" % v.name)
+        ins = [cur.get(x._op) if j in refs else env[x] for j, x in enumerate(op._inputs)]
+    else:
+        ins = [env[x] for x in op._inputs]
+    fn = lowering_of(op)
+    if not d.stateful and outs and all(is_concrete(x) for x in ins):
+        values = runtime.kernel(op)(*ins)   # known while tracing: fold with the NumPy kernel
+    elif takes_key(op):
+        values = fn(op, key_for(op), *ins)
+    else:
+        values = fn(op, *ins)
+    if updates_refs(op):
+        new = values if isinstance(values, tuple) else (values,)
+        for j, x in zip(refs, new):
+            cur[op._inputs[j]._op] = x
+        values = new[0]
+    if not outs:
+        return
+    values = values if len(outs) > 1 else (values,)
+    for o, x in zip(outs, values):
+        _check_output(op, o, x)
+        env[o] = x
+
+
 def _host(x):
     return x if isinstance(x, (np.ndarray, np.generic, bytes, str)) or x is None else to_host(x)
 
@@ -298,4 +307,4 @@ def compile_plan(runtime, ops, elements, feed_tensors):
     return XlaExecutable(runtime, ops, elements, feed_tensors)
 
 
-__all__ = ["compile_plan", "XlaExecutable", "cut_plan", "runs_on_host", "PlanCutError"]
+__all__ = ["compile_plan", "XlaExecutable", "cut_plan", "runs_on_host", "PlanCutError", "lower_ops"]
