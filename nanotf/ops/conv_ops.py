@@ -22,6 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from nanotf.framework import dtypes, parallel
+from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape
@@ -417,6 +418,45 @@ def _half_via_float32(fn, op):
     return half_kernel
 
 
+# -- XLA lowerings (NHWC images, HWIO filters; lax pads SAME as TF does, the odd element after). The
+# backprops and pooling gradients are the transposes XLA derives from the forward op (jax.vjp/jvp).
+_XLA_DIMS = ("NHWC", "HWIO", "NHWC")
+
+
+def _xla_conv(op):
+    s = op._attrs["strides"]
+    return lambda x, w: xla.lax.conv_general_dilated(x, w, (s[1], s[2]), op._attrs["padding"],
+                                                     dimension_numbers=_XLA_DIMS)
+
+
+def _xla_zeros(op, sizes, index):
+    """Zeros shaped as the sizes input `index` says (the point a backprop's vjp is taken at)."""
+    return xla.jnp.zeros(xla.shape_tuple(op, sizes, index), dtype=xla.out_dtype(op))
+
+
+def _xla_window(op):
+    k, s = op._attrs["ksize"], op._attrs["strides"]
+    return (1, k[1], k[2], 1), (1, s[1], s[2], 1), op._attrs["padding"]
+
+
+def _xla_max_pool(op):
+    dims, strides, padding = _xla_window(op)
+    return lambda x: xla.lax.reduce_window(x, np.asarray(-np.inf, x.dtype), xla.lax.max, dims, strides, padding)
+
+
+def _xla_avg_pool(op):
+    """Mean over each window's elements inside the image (SAME windows at the edges hold fewer), as TF."""
+    dims, strides, padding = _xla_window(op)
+
+    def avg(x):
+        lax = xla.lax
+        total = lax.reduce_window(x, np.zeros((), x.dtype), lax.add, dims, strides, padding)
+        ones = xla.jnp.ones((1,) + x.shape[1:3] + (1,), x.dtype)
+        counts = lax.reduce_window(ones, np.zeros((), x.dtype), lax.add, dims, strides, padding)
+        return total / counts
+    return avg
+
+
 # -- Conv2D and its two backprop ops
 def _conv_kw(op):
     a = op._attrs
@@ -439,6 +479,9 @@ class Conv2D(OpDef):
         return dt, TensorShape([n, oh, ow, o])
 
     kernel = _kernel_from(_conv2d_forward, _CONV_ATTRS)
+
+    def lower(op, x, w):
+        return _xla_conv(op)(x, w)
 
     def grad(op, g):
         x, w = op._inputs
@@ -493,6 +536,9 @@ class Conv2DBackpropInput(_Conv2DBackprop):
         _merge(o, do, op, "filter out_channels vs out_backprop depth")
         return TensorShape([_merge(n, dn, op, "batch"), h, wd, _merge(c, cin, op, "input depth vs filter")])
 
+    def lower(op, sizes, w, dy):
+        return xla.jax.vjp(lambda x: _xla_conv(op)(x, w), _xla_zeros(op, sizes, 0))[1](dy)[0]
+
     def grad(op, g):
         _, w, dy = op._inputs
         kw = _conv_kw(op)
@@ -515,6 +561,9 @@ class Conv2DBackpropFilter(_Conv2DBackprop):
         c, do = x_dims[3], dy_dims[3]
         return TensorShape([kh, kw, _merge(cin, c, op, "filter in_channels vs input depth"),
                             _merge(o, do, op, "filter out_channels vs out_backprop depth")])
+
+    def lower(op, x, sizes, dy):
+        return xla.jax.vjp(lambda w: _xla_conv(op)(x, w), _xla_zeros(op, sizes, 1))[1](dy)[0]
 
     def grad(op, g):
         x, _, dy = op._inputs
@@ -839,6 +888,9 @@ class MaxPool(OpDef):
 
     kernel = _kernel_from(_max_pool_kernel, _POOL_ATTRS)
 
+    def lower(op, x):
+        return _xla_max_pool(op)(x)
+
     def grad(op, g):
         return [_max_pool_grad_op("MaxPoolGrad", op._inputs[0], op._outputs[0], g, _pool_kw(op), "MaxPoolGrad")]
 
@@ -882,6 +934,10 @@ class MaxPoolGrad(OpDef):
         return dt, x.shape
 
     kernel = _kernel_from(_max_pool_grad_kernel, _POOL_ATTRS)
+
+    def lower(op, x, y, dy):
+        return xla.jax.vjp(_xla_max_pool(op), x)[1](dy)[0]
+
     grad = _max_pool_grad_pair("MaxPoolGradGrad")
     samples = _max_pool_grad_samples("MaxPoolGrad", _pooled_shape)   # dy is shaped as the pooled output
 
@@ -898,6 +954,10 @@ class MaxPoolGradGrad(OpDef):
         return dt, _pool_infer_out(op, x).merge_with(y.shape)
 
     kernel = _kernel_from(_max_pool_grad_grad_kernel, _POOL_ATTRS)
+
+    def lower(op, x, y, g):
+        return xla.jax.jvp(_xla_max_pool(op), (x,), (g,))[1]
+
     grad = _max_pool_grad_pair("MaxPoolGrad")
     samples = _max_pool_grad_samples("MaxPoolGradGrad", lambda shape, *window: shape)   # g is shaped as x
 
@@ -911,6 +971,9 @@ class AvgPool(OpDef):
         return dt, _pool_infer_out(op, x)
 
     kernel = _kernel_from(_avg_pool_kernel, _POOL_ATTRS)
+
+    def lower(op, x):
+        return _xla_avg_pool(op)(x)
 
     def grad(op, g):
         return [_avg_pool_grad_op(array_ops._shape_of(op._inputs[0]), g, _pool_kw(op))]
@@ -930,6 +993,9 @@ class AvgPoolGrad(OpDef):
         return dt, TensorShape([_merge(n, dn, op, "batch"), h, w, _merge(c, dc, op, "depth")])
 
     kernel = _kernel_from(_avg_pool_grad_kernel, _POOL_ATTRS)
+
+    def lower(op, sizes, dy):
+        return xla.jax.vjp(_xla_avg_pool(op), _xla_zeros(op, sizes, 0))[1](dy)[0]
 
     def grad(op, g):
         return [None, apply_op("AvgPool", [g], _pool_kw(op), name="AvgPool")]

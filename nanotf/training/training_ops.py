@@ -18,6 +18,7 @@ import threading
 import numpy as np
 
 from nanotf.framework import errors, parallel
+from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import FusedOpDef, OpDef, Sample
 from nanotf.framework.ops import apply_op
 from nanotf.ops.state_ops import sample_variable
@@ -86,6 +87,7 @@ class _ApplyOp(OpDef):
     stateful = True
     grad = None
     view_map = {0: (0,)}   # the output is the variable's storage
+    lower_updates_refs = True   # the XLA lowering returns the new values of the ref inputs, in their order
     inputs = ()
     scalars = ()
 
@@ -194,6 +196,9 @@ class ApplyGradientDescent(_ApplyOp):
             return w
         return apply_gradient_descent
 
+    def lower(op, var, alpha, delta):
+        return var - alpha * delta
+
     samples = [_update_sample("ApplyGradientDescent", inputs, ref_inputs)]
 
 
@@ -259,6 +264,12 @@ class ApplyMomentum(_ApplyOp):
             np.subtract(w, buf, out=w)
             return w
         return apply_momentum
+
+    def lower(op, var, accum, lr, grad, momentum):
+        accum = accum * momentum + grad
+        if op._attrs.get("use_nesterov", False):
+            return var - (accum * momentum + grad) * lr, accum
+        return var - accum * lr, accum
 
     samples = [_update_sample("ApplyMomentum", inputs, ref_inputs),
                _update_sample("ApplyMomentum", inputs, ref_inputs, use_nesterov=True)]
@@ -333,6 +344,13 @@ class ApplyAdam(_ApplyOp):
                         nesterov, scratch, scratch2)
             return w
         return apply_adam
+
+    def lower(op, var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad):
+        alpha = lr * xla.jnp.sqrt(1 - beta2_power) / (1 - beta1_power)
+        m = m + (grad - m) * (1 - beta1)
+        v = v + (grad * grad - v) * (1 - beta2)
+        num = beta1 * m + (1 - beta1) * grad if op._attrs.get("use_nesterov", False) else m
+        return var - num / (xla.jnp.sqrt(v) + epsilon) * alpha, m, v
 
     samples = [_update_sample("ApplyAdam", inputs, ref_inputs),
                _update_sample("ApplyAdam", inputs, ref_inputs, use_nesterov=True)]
@@ -422,6 +440,10 @@ class ApplyAdagrad(_ApplyOp):
             return w
         return apply_adagrad
 
+    def lower(op, var, accum, lr, grad):
+        accum = accum + grad * grad
+        return var - grad / xla.jnp.sqrt(accum) * lr, accum
+
     samples = [_update_sample("ApplyAdagrad", inputs, ref_inputs)]
 
 
@@ -458,6 +480,18 @@ def _rms_prop_kernel(op, ctx, var_indices, centered):
     return apply_rms_prop
 
 
+def _rms_prop_lower(var, ms, mom, mg, lr, rho, momentum, epsilon, grad):
+    """The XLA lowering of both RMSProp ops (mg None: not centered) -> new (var, ms, mom, mg)."""
+    ms = ms + (grad * grad - ms) * (1 - rho)
+    if mg is not None:
+        mg = mg + (grad - mg) * (1 - rho)
+        denom = ms - mg * mg + epsilon
+    else:
+        denom = ms + epsilon
+    mom = mom * momentum + grad / xla.jnp.sqrt(denom) * lr
+    return var - mom, ms, mom, mg
+
+
 class ApplyRMSProp(_ApplyOp):
     """ms = rho * ms + (1 - rho) * grad^2; mom = momentum * mom + lr * grad / sqrt(ms + epsilon); var -= mom"""
 
@@ -467,6 +501,9 @@ class ApplyRMSProp(_ApplyOp):
 
     def kernel(op, ctx):
         return _rms_prop_kernel(op, ctx, (0, 1, 2), centered=False)
+
+    def lower(op, var, ms, mom, lr, rho, momentum, epsilon, grad):
+        return _rms_prop_lower(var, ms, mom, None, lr, rho, momentum, epsilon, grad)[:3]
 
     samples = [_update_sample("ApplyRMSProp", inputs, ref_inputs)]
 
@@ -484,6 +521,10 @@ class ApplyCenteredRMSProp(_ApplyOp):
 
     def kernel(op, ctx):
         return _rms_prop_kernel(op, ctx, (0, 2, 3, 1), centered=True)
+
+    def lower(op, var, mg, ms, mom, lr, rho, momentum, epsilon, grad):
+        var, ms, mom, mg = _rms_prop_lower(var, ms, mom, mg, lr, rho, momentum, epsilon, grad)
+        return var, mg, ms, mom
 
     samples = [_update_sample("ApplyCenteredRMSProp", inputs, ref_inputs)]
 
@@ -520,6 +561,12 @@ class ApplyAdadelta(_ApplyOp):
             np.subtract(w, update, out=w)
             return w
         return apply_adadelta
+
+    def lower(op, var, accum, accum_update, lr, rho, epsilon, grad):
+        accum = accum * rho + grad * grad * (1 - rho)
+        update = xla.jnp.sqrt((accum_update + epsilon) / (accum + epsilon)) * grad
+        accum_update = accum_update * rho + update * update * (1 - rho)
+        return var - update * lr, accum, accum_update
 
     samples = [_update_sample("ApplyAdadelta", inputs, ref_inputs)]
 
