@@ -6,15 +6,17 @@ import numpy as np
 
 from nanotf.framework import dtypes
 from nanotf.framework import func_graph as _fg
+from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Operation, Tensor, convert_to_tensor, get_default_graph, name_scope
 from nanotf.framework.tensor_shape import TensorShape
-from nanotf.ops.control_flow_util import (_RecordingFunction, _Trace, _as_flat_tensor, _differentiable, _flatten,
-                                         _gradient_graph, _grads_by_input, _index_inputs, _is_nested, _kernel_result,
-                                         _marker_deps, _math, _most_specific_compatible, _needed_inputs, _outer_deps,
-                                         _pack_as, _record_flag, _request_index, _rewrap, _rewrappers, _run_error,
-                                         _same_structure, _symbolic_gradients, _take_flag, _unwrap, _zero_grad,
-                                         _zeros_of)
+from nanotf.ops.control_flow_util import (XlaTrace, _RecordingFunction, _Trace, _as_flat_tensor, _as_jax,
+                                         _differentiable, _flatten, _gradient_graph, _grads_by_input, _index_inputs,
+                                         _inner_key, _is_nested, _kernel_result, _lower_graph, _marker_deps, _math,
+                                         _most_specific_compatible, _needed_inputs, _outer_deps, _pack_as,
+                                         _record_flag, _request_index, _rewrap, _rewrappers, _run_error,
+                                         _same_structure, _symbolic_gradients, _take_flag, _unwrap, _xla_unsupported,
+                                         _zero_grad, _zeros_of)
 
 __all__ = ["cond"]
 
@@ -54,6 +56,18 @@ class If(OpDef):
             return _kernel_result(builtins.tuple(vals[:n_out]) + (trace,))
         return run
 
+    # XLA: lax.cond over the two branch graphs, lowered op by op; random ops inside draw from this op's key
+    lower_takes_key = True
+    lower_passes_handles = True   # the trace output is an XlaTrace the IfGrad lowering reads
+
+    def lower(op, key, pred, *args):
+        a = op._attrs
+        key_for = lambda inner: _inner_key(key, inner._id)   # noqa: E731
+        outs = _select(pred, *[_branch_fn(a[k], [args[i - 1] for i in a[k + "_inputs"]], a["out_specs"], key_for)
+                               for k in ("else", "then")])
+        trace = XlaTrace(inputs=(pred,) + args, input_shapes=[()] + [np.shape(x) for x in args], key_for=key_for)
+        return tuple(outs) + (trace,)
+
     def grad(op, *grads):
         return _if_grad(op, grads)
 
@@ -61,6 +75,22 @@ class If(OpDef):
         Sample(lambda p, x, y: cond(p, lambda: x * y, lambda: _math().exp(x) - y), [np.array(True), (3,), (3,)]),
         Sample(lambda p, x, y: cond(p, lambda: x * y, lambda: _math().exp(x) - y), [np.array(False), (3,), (3,)]),
     ]
+
+
+def _branch_fn(graph, captured, out_specs, key_for):
+    """() -> the branch's outputs as JAX arrays of the op's output dtypes (lax.cond needs both alike)."""
+    def run():
+        env = dict(zip(graph.captures.values(), captured))
+        outs = _lower_graph(graph, env, graph.outputs, key_for)
+        return tuple(_as_jax(v, dt.as_numpy_dtype) for v, (dt, _) in zip(outs, out_specs))
+    return run
+
+
+def _select(pred, else_fn, then_fn):
+    """lax.cond(pred, then_fn, else_fn); a predicate known while tracing picks its branch then and there."""
+    if xla.is_concrete(pred):
+        return then_fn() if bool(pred) else else_fn()
+    return xla.lax.cond(pred, then_fn, else_fn)
 
 
 def _if_grad(op, grads):
@@ -109,6 +139,36 @@ class IfGrad(OpDef):
 
     def infer(op):
         return [(dt, sh) for dt, sh in op._attrs["out_specs"]]
+
+    # XLA: lax.cond over the two gradient graphs; the forward values a gradient graph reads are recomputed in its
+    # branch from the forward If's inputs (kept in the trace), with the forward's random keys
+    lower_passes_handles = True
+
+    def lower(op, pred, *args):
+        a = op._attrs
+        n_dys = a["n_dys"]
+        trace = args[n_dys]
+        if not isinstance(trace, XlaTrace):
+            raise _xla_unsupported(op, "the forward cond %s did not run in this XLA computation" % a["forward"])
+        forward = op._inputs[1 + n_dys]._op
+        specs = [(dt.as_numpy_dtype, trace.input_shapes[i]) for (dt, _), i in zip(a["out_specs"], a["out_inputs"])]
+
+        def branch(b, key):
+            def run():
+                fwd, g = forward._attrs[key], a["graphs"][b]
+                fwd_env = dict(zip(fwd.captures.values(), [trace.inputs[i] for i in forward._attrs[key + "_inputs"]]))
+                recorded = _lower_graph(fwd, fwd_env, list(g.intermediates), trace.key_for, control_outputs=False)
+                env = dict(zip(g.inputs, args[:n_dys]))
+                env.update(zip(g.captures.values(), [args[i - 1] for i in a["capture_inputs"][b]]))
+                env.update(zip(g.intermediates.values(), recorded))
+                vals = _lower_graph(g, env, g.outputs)
+                out = [xla.jnp.zeros(shape, dt) for dt, shape in specs]
+                for v, q in zip(vals, a["branch_outputs"][b]):
+                    out[q] = _as_jax(v, specs[q][0])
+                return tuple(out)
+            return run
+        outs = _select(pred, branch(0, "else"), branch(1, "then"))
+        return outs if len(outs) > 1 else outs[0]
 
     def kernel(op, ctx):
         a = op._attrs

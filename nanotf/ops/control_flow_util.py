@@ -294,3 +294,81 @@ def _needed_inputs(n_inputs):
 def _symbolic_gradients(ys, xs, grad_ys):
     from nanotf.ops import gradients_impl
     return gradients_impl.gradients(ys, xs, grad_ys=grad_ys, name="gradients")
+
+
+# -- XLA lowerings of the functional ops (docs/tf1_api/control_flow.md, "On the XLA backend")
+# A branch or body graph lowers op by op with the executable's own machinery (nanotf/xla/executable.lower_ops)
+# inside lax.cond / lax.scan / lax.while_loop. JAX is reached only through nanotf.framework.lowering, at call time.
+class XlaTrace:
+    """The value of an If/While's last output while an XLA step is traced: what the gradient op's lowering reads
+    (the forward op's input values and shapes, a key function, per-iteration records). It never leaves the
+    computation; it has a string scalar's dtype and shape for the executable's output check."""
+    dtype = np.dtype(object)
+    shape = ()
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+def _xla_unsupported(op, msg):
+    return errors.UnimplementedError(None, op, "%s '%s' on the XLA backend: %s; run this graph on the NumPy backend"
+                                     % (op.type, op.name, msg))
+
+
+def _function_ops(graph, wanted, known, control_outputs=True):
+    """The ops of function graph `graph` that computing `wanted` (and, with `control_outputs`, its stateful ops)
+    needs, given the tensors in `known`, in creation order (a topological order)."""
+    needed = set()
+    stack = [t.op for t in wanted if t not in known]
+    if control_outputs:
+        stack += list(graph.control_outputs)
+    while stack:
+        op = stack.pop()
+        if op in needed or op.type == "TraceRequest":   # record markers are NumPy-side flags
+            continue
+        if op.graph is not graph:
+            raise _xla_unsupported(op, "used directly inside the function graph %r (a variable's storage, as "
+                                       "read_value() or an assign inside a loop or cond uses it)" % graph.name)
+        needed.add(op)
+        stack.extend(t.op for t in op._inputs if t not in known)
+        stack.extend(op._control_inputs)
+    return sorted(needed, key=lambda o: o._id)
+
+
+def _fold_runtime():
+    """A runtime whose kernels fold pure ops over values known while tracing (no session state involved)."""
+    from nanotf.compiler.runtime import Runtime
+    return Runtime(None)
+
+
+def _lower_graph(graph, env, wanted, key_for=None, control_outputs=True):
+    """Lowers what `wanted` needs of function graph `graph` over `env` (its placeholders' values); returns the
+    values of `wanted`. `key_for(op)` gives the random ops inside their keys."""
+    from nanotf.xla.executable import lower_ops
+    ops = _function_ops(graph, wanted, env, control_outputs)
+
+    def no_key(op):
+        raise _xla_unsupported(op, "a random op inside a gradient function")
+    lower_ops(ops, env, {}, _fold_runtime(), key_for or no_key)
+    return [env[t] for t in wanted]
+
+
+def _inner_key(key, *salt):
+    """The key of a random op inside a function graph: the enclosing op's key of this run folded with the op's
+    id (and the iteration, in a loop)."""
+    from nanotf.framework import lowering as xla
+    for s in salt:
+        key = xla.jax.random.fold_in(key, s)
+    return key
+
+
+def _as_jax(x, dtype):
+    """A lowered value as a JAX array of `dtype` (a NumPy constant becomes one; loop carries need arrays)."""
+    from nanotf.framework import lowering as xla
+    return xla.jnp.asarray(x, dtype=dtype)
+
+
+def _static_int(x):
+    """x as a Python int when known while tracing, else None."""
+    from nanotf.framework import lowering as xla
+    return int(np.asarray(x)) if xla.is_concrete(x) else None

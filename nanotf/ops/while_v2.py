@@ -7,16 +7,19 @@ import numpy as np
 
 from nanotf.framework import dtypes
 from nanotf.framework import func_graph as _fg
+from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Tensor, convert_to_tensor, get_default_graph, name_scope
 from nanotf.framework.tensor_shape import TensorShape, as_shape, unknown_shape
 from nanotf.ops import array_ops
-from nanotf.ops.control_flow_util import (_EMPTY_RECORDS, _RecordingFunction, _Trace, _as_flat_tensor,
-                                         _differentiable, _flatten, _flow_add, _gradient_graph, _grads_by_input,
-                                         _index_inputs, _is_nested, _kernel_result, _leq_shape, _marker_deps, _math,
+from nanotf.ops.control_flow_util import (_EMPTY_RECORDS, XlaTrace, _RecordingFunction, _Trace, _as_flat_tensor,
+                                         _as_jax, _differentiable, _flatten, _flow_add, _fold_runtime,
+                                         _function_ops, _gradient_graph, _grads_by_input, _index_inputs, _inner_key,
+                                         _is_nested, _kernel_result, _leq_shape, _lower_graph, _marker_deps, _math,
                                          _needed_inputs, _nn, _outer_deps, _pack_as, _record_flag, _request_index,
-                                         _rewrap, _rewrappers, _run_error, _same_structure, _symbolic_gradients,
-                                         _take_flag, _unwrap, _zero_grad, _zeros_of)
+                                         _rewrap, _rewrappers, _run_error, _same_structure, _static_int,
+                                         _symbolic_gradients, _take_flag, _unwrap, _xla_unsupported, _zero_grad,
+                                         _zeros_of)
 
 __all__ = ["while_loop"]
 
@@ -50,6 +53,13 @@ class While(OpDef):
 
     def kernel(op, ctx):
         return _WhileRunner(op, ctx).run
+
+    # XLA: see _lower_while (lax.scan over a trip count known while tracing, else lax.while_loop)
+    lower_takes_key = True
+    lower_passes_handles = True   # the trace output is an XlaTrace the WhileGrad lowering reads
+
+    def lower(op, key, *ins):
+        return _lower_while(op, key, ins)
 
     samples = [
         # an RNN-like loop: loop var, captured tensors, three iterations
@@ -143,6 +153,220 @@ class _WhileRunner:
         return builtins.tuple(vals) + builtins.tuple(stacked) + (trace,)
 
 
+# -- XLA lowering -------------------------------------------------------------------------------------
+_MAX_STATIC_TRIPS = 100000   # a trip count found by running the loop's counter while tracing stops here
+
+
+def _gradient_wanted(op):
+    return any(c.type == "WhileGrad" for c in op.outputs[-1].consumers())
+
+
+def _var_deps(graph, wanted, n):
+    """Indices of the first n inputs (loop variables) of `graph` that `wanted` depends on."""
+    args = graph.inputs[:n]
+    ops = _function_ops(graph, wanted, set(args) | set(graph.captures.values()), control_outputs=False)
+    used = {t for op in ops for t in op._inputs}.union(wanted)
+    return {j for j, t in enumerate(args) if t in used}
+
+
+def _static_trip_count(op, ins, limit):
+    """The number of iterations when the loop variables its condition depends on (through the body too) are
+    known while tracing and computed by pure ops (a counter `i < 28`, dynamic_rnn's time < shape(x)[0]): the loop
+    is run then and there on those alone, with the NumPy kernels. None when it is only known at run time."""
+    a = op._attrs
+    cond, body, n = a["cond"], a["body"], a["n_vars"]
+    deps = _var_deps(cond, cond.outputs[:1], n)
+    while True:
+        more = _var_deps(body, [body.outputs[j] for j in sorted(deps)], n) - deps
+        if not more:
+            break
+        deps |= more
+    if not all(xla.is_concrete(ins[j]) for j in deps):
+        return None
+    runtime = _fold_runtime()
+
+    def evaluate(graph, env, wanted, captured):
+        env.update(zip(graph.captures.values(), captured))
+        for o in _function_ops(graph, wanted, env, control_outputs=False):
+            args = [env[t] for t in o._inputs]
+            if o._def.stateful or not all(xla.is_concrete(x) for x in args):
+                return None
+            outs = runtime.kernel(o)(*args)
+            env.update(zip(o._outputs, outs if len(o._outputs) > 1 else (outs,)))
+        return [env[t] for t in wanted]
+    cond_caps = [ins[i] for i in a["cond_inputs"]]
+    body_caps = [ins[i] for i in a["body_inputs"]]
+    vals = {j: ins[j] for j in deps}
+    cap = _MAX_STATIC_TRIPS if limit is None else min(limit, _MAX_STATIC_TRIPS)
+    for count in range(cap + 1):
+        if limit is not None and count == limit:
+            return count
+        c = evaluate(cond, {cond.inputs[j]: v for j, v in vals.items()}, cond.outputs[:1], cond_caps)
+        if c is None:
+            return None
+        if not c[0]:
+            return count
+        nxt = evaluate(body, {body.inputs[j]: v for j, v in vals.items()}, [body.outputs[j] for j in sorted(deps)],
+                       body_caps)
+        if nxt is None:
+            return None
+        vals = dict(zip(sorted(deps), nxt))
+    return None
+
+
+def _lower_while(op, key, ins):
+    """The While op on XLA. With a trip count known while tracing (the for-each-row form, or a counter loop), one
+    lax.scan runs the body that many times, stacking the per-iteration outputs and, when the graph holds the
+    loop's gradient, the forward values the gradient body reads (a["request"]), as TF's stacks do. Otherwise a
+    lax.while_loop runs it (bounded by maximum_iterations); its gradient then needs maximum_iterations known while
+    tracing: the loop runs as a scan of that length, iterations past the condition's end leaving the carry as
+    it is."""
+    a = op._attrs
+    body, cond, n, nx = a["body"], a["cond"], a["n_vars"], a["n_xs"]
+    ny = len(body.outputs) - n
+    jnp, lax = xla.jnp, xla.lax
+    dts = [t.dtype.as_numpy_dtype for t in body.inputs[:n]]
+    init = tuple(_as_jax(v, dt) for v, dt in zip(ins[:n], dts))
+    xs = ins[n:n + nx]
+    body_caps = [ins[i] for i in a["body_inputs"]]
+    cond_caps = [ins[i] for i in a["cond_inputs"]]
+    limit = None   # maximum_iterations: an int known while tracing, or a traced value (lax.while_loop only)
+    if a["max_input"] is not None:
+        limit = _static_int(ins[a["max_input"]])
+        if limit is None:
+            if nx:
+                raise _xla_unsupported(op, "maximum_iterations is computed at run time and the loop slices its "
+                                           "inputs (the stacked outputs' size would depend on it)")
+            limit = ins[a["max_input"]]
+        else:
+            limit = max(limit, 0)
+    requests = list(a["request"]) if _gradient_wanted(op) else []
+    reverse = a["reverse"]
+
+    constant = {}   # request index -> value known while tracing (the same in every iteration): not stacked
+
+    def step(i, vals, rows):
+        env = dict(zip(body.inputs[:n], vals))
+        env.update(zip(body.inputs[n:], rows))
+        env.update(zip(body.captures.values(), body_caps))
+        outs = _lower_graph(body, env, list(body.outputs) + requests, lambda o: _inner_key(key, o._id, i))
+        recs = []
+        for k, (t, v) in enumerate(zip(requests, outs[n + ny:])):
+            if isinstance(v, XlaTrace):
+                raise _xla_unsupported(op, "the gradient of a loop or cond inside a loop body (%s)" % t.name)
+            if xla.is_concrete(v):
+                constant[k] = v
+            else:
+                recs.append(v)
+        return tuple(_as_jax(v, dt) for v, dt in zip(outs[:n], dts)), tuple(outs[n:n + ny]), tuple(recs)
+
+    def records(stacked):
+        """Per request: (True, value for every iteration) or (False, values stacked by row)."""
+        it = iter(stacked)
+        return [(True, constant[k]) if k in constant else (False, next(it)) for k in range(len(requests))]
+
+    def holds(vals):
+        env = {t: v for t, v in zip(cond.inputs, vals)}
+        env.update(zip(cond.captures.values(), cond_caps))
+        return _lower_graph(cond, env, cond.outputs[:1])[0]
+
+    trips = None
+    if cond is None:
+        rows = np.shape(xs[0])[0] if np.ndim(xs[0]) else 0
+        for x in xs:
+            if np.ndim(x) == 0 or np.shape(x)[0] != rows:
+                raise ValueError("the inputs to slice must have the same first dimension, got shapes %s"
+                                 % [np.shape(x) for x in xs])
+        trips = rows if limit is None else min(limit, rows)
+    elif limit is None or isinstance(limit, int):
+        trips = _static_trip_count(op, ins, limit)
+    trace = dict(input_shapes=[np.shape(x) for x in ins], reverse=reverse, records=None)
+    if trips is not None:
+        def scan_step(vals, i_rows):
+            i, rows = i_rows
+            nxt, ys, recs = step(i, vals, rows)
+            return nxt, (ys, recs)
+        final, (ys, recs) = lax.scan(scan_step, init, (jnp.arange(trips), tuple(x[:trips] for x in xs)),
+                                     length=trips, reverse=reverse)
+        trace.update(n=trips, rows=trips, records=records(recs))
+        return final + tuple(ys) + (XlaTrace(**trace),)
+    if requests and isinstance(limit, int):   # a masked scan of maximum_iterations steps, for the gradient
+        def masked_step(carry, i):
+            vals, count, live = carry
+            live = jnp.logical_and(live, holds(vals))
+            nxt, _, recs = step(i, vals, ())
+            nxt = tuple(jnp.where(live, new, old) for new, old in zip(nxt, vals))
+            return (nxt, count + live.astype(np.int32), live), recs
+        (final, count, _), recs = lax.scan(masked_step, (init, np.int32(0), jnp.bool_(True)), jnp.arange(limit))
+        trace.update(n=count, rows=limit, records=records(recs))
+        return final + (XlaTrace(**trace),)
+
+    def going(carry):
+        i, vals = carry
+        c = jnp.asarray(holds(vals), dtype=bool)
+        return c if limit is None else jnp.logical_and(c, i < limit)
+
+    def next_carry(carry):
+        i, vals = carry
+        return i + 1, step(i, vals, ())[0]
+    count, final = lax.while_loop(going, next_carry, (jnp.int32(0), init))
+    trace.update(n=count, rows=None)
+    return final + (XlaTrace(**trace),)
+
+
+def _lower_while_grad(op, ins):
+    """WhileGrad on XLA: a lax.scan over the forward loop's recorded iterations in reverse, running the gradient
+    body on each one's recorded forward values; iterations past a masked forward loop's end change nothing."""
+    a = op._attrs
+    jnp, lax = xla.jnp, xla.lax
+    nv, ny = a["n_dvars"], a["n_dys"]
+    trace = ins[nv + ny]
+    forward = op._inputs[nv + ny]._op.name
+    if not isinstance(trace, XlaTrace):
+        raise _xla_unsupported(op, "the forward loop %s did not run in this XLA computation" % forward)
+    if trace.records is None:
+        raise _xla_unsupported(op, "the forward loop %s runs a number of iterations known only at run time; its "
+                                   "gradient needs maximum_iterations (as TF's XLA does)" % forward)
+    gb = a["grad_body"]
+    caps = ins[nv + ny + 1:]
+    out_inputs, sliced = a["out_inputs"], a["slice_outputs"]
+    dts = [dt.as_numpy_dtype for dt, _ in a["out_specs"]]
+    shapes = [trace.input_shapes[i] for i in out_inputs]
+    n_rows, n = trace.rows, trace.n
+    recorded = [trace.records[k] for k in a["record_index"]]
+    stacked = tuple(v for same, v in recorded if not same)
+    accumulated = [q for q in range(nv, len(out_inputs)) if not sliced[q]]
+    slices = [q for q in range(nv, len(out_inputs)) if sliced[q]]
+
+    def back(carry, row_values):
+        dv, acc = carry
+        row, dy, rec = row_values
+        env = dict(zip(gb.inputs, tuple(dv) + tuple(dy)))
+        env.update(zip(gb.captures.values(), caps))
+        rec = iter(rec)
+        env.update(zip(gb.intermediates.values(), [v if same else next(rec) for same, v in recorded]))
+        outs = [_as_jax(v, dts[q]) for q, v in enumerate(_lower_graph(gb, env, gb.outputs))]
+        live = row < n if not isinstance(n, int) or n != n_rows else None
+
+        def masked(new, old):
+            return new if live is None else jnp.where(live, new, old)
+        dv = tuple(masked(outs[q], dv[q]) for q in range(nv))
+        acc = tuple(x + masked(outs[q], jnp.zeros_like(outs[q])) for x, q in zip(acc, accumulated))
+        return (dv, acc), tuple(masked(outs[q], jnp.zeros_like(outs[q])) for q in slices)
+    init = (tuple(_as_jax(x, dts[q]) for q, x in enumerate(ins[:nv])),
+            tuple(jnp.zeros(shapes[q], dts[q]) for q in accumulated))
+    dys = tuple(y[:n_rows] for y in ins[nv:nv + ny])
+    (dv, acc), xgrads = lax.scan(back, init, (jnp.arange(n_rows), dys, stacked), length=n_rows,
+                                 reverse=not trace.reverse)
+    result = list(dv) + [None] * (len(out_inputs) - nv)
+    for q, x in zip(accumulated, acc):
+        result[q] = x
+    for q, g in zip(slices, xgrads):   # rows the loop never reached get zeros
+        pad = shapes[q][0] - n_rows
+        result[q] = jnp.concatenate([g, jnp.zeros((pad,) + tuple(shapes[q][1:]), dts[q])]) if pad else g
+    return _kernel_result(result)
+
+
 def _while_grad(op, grads):
     a = op._attrs
     n_inputs = len(op._inputs)
@@ -198,6 +422,11 @@ class WhileGrad(OpDef):
 
     def infer(op):
         return [(dt, sh) for dt, sh in op._attrs["out_specs"]]
+
+    lower_passes_handles = True   # reads the forward While's XlaTrace
+
+    def lower(op, *ins):
+        return _lower_while_grad(op, ins)
 
     def kernel(op, ctx):
         a = op._attrs
