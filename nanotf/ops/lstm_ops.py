@@ -20,6 +20,7 @@ writes into them.
 """
 import numpy as np
 
+from nanotf.framework import lowering as xla
 from nanotf.framework import parallel
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import apply_op, convert_to_tensor
@@ -111,6 +112,12 @@ class LSTMSequence(OpDef):
             return _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, _keeps(op))
         return run
 
+    def lower(op, *args):
+        x, c0, h0, w, b, lengths, peeps = _sequence_args(op)(args)
+        out, c_last, h_last, (acts, h_prev, cs, tcs) = _lstm_scan(
+            x, c0, h0, w, b, lengths, peeps, op._attrs["forget_bias"], op._attrs["cell_clip"])
+        return (out, c_last, h_last) + saved_for_gradient(_keeps(op), acts, step_inputs(x, h_prev, final=True), cs, tcs)
+
     def grad(op, d_out, d_c, d_h, *unused):
         op._attrs[KEEP_ATTR] = True
         seq, peep = _input_layout(op)
@@ -171,6 +178,21 @@ class LSTMSequenceGrad(OpDef):
             _, peep = _input_layout(op)
             out += [(x.dtype, op._inputs[peep + k].shape) for k in range(3)]
         return out
+
+    def lower(op, *args):
+        """The gradients through jax.vjp of the forward scan (recomputed; the saved values are not read), with a
+        zero addend on the pre-activation gates whose cotangent is d_gates."""
+        x, c0, h0, w, b, lengths, peeps = _sequence_args(op)(args)
+        acts, d_out, d_c, d_h = args[-7], args[-3], args[-2], args[-1]
+        a = op._attrs
+
+        def forward(eps, c0, h0, w, b, peeps):
+            return _lstm_scan(x, c0, h0, w, b, lengths, peeps or None, a["forget_bias"], a["cell_clip"], eps)[:3]
+        T, B = x.shape[:2]
+        eps = xla.jnp.zeros((T, B, w.shape[1]), x.dtype)
+        outs, vjp = xla.jax.vjp(forward, eps, c0, h0, w, b, tuple(peeps or ()))
+        d_eps, dc0, dh0, dw, db, d_peeps = vjp(_cotangents(outs, (d_out, d_c, d_h)))
+        return (_per_slice(d_eps, acts.shape[0]), dc0, dh0, dw, db) + tuple(d_peeps)
 
     def kernel(op, ctx):
         inputs = _sequence_args(op)
@@ -492,6 +514,79 @@ def _weight_gradient(g, xs):
     T, n, B = g.shape
     K = xs.shape[1]
     return np.matmul(g.transpose(1, 0, 2).reshape(n, T * B), xs.transpose(1, 0, 2).reshape(K, T * B).T)
+
+
+# -- XLA lowerings: one lax.scan over time, [batch, features] per step (the NumPy kernels' [features, batch]
+# layout is for NumPy's contiguous loops); the saved values come out in the kernel's layout with one batch slice
+def _sigmoid(v):
+    return 0.5 * xla.jnp.tanh(0.5 * v) + 0.5   # as the NumPy kernel computes it
+
+
+def _lstm_scan(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, eps=None):
+    """(h per step masked, final c, final h, (gate activations [T, B, 4H], h entering each step and the final
+    one [T + 1, B, H], c states [T + 1, B, H], tanh(c) [T, B, H])); `eps` [T, B, 4H] is added to the gates'
+    pre-activations (the gradient's handle on them)."""
+    jnp, lax = xla.jnp, xla.lax
+    I, H = x.shape[2], c0.shape[1]
+    bias = jnp.asarray(b).at[2 * H:3 * H].add(forget_bias)
+    zx = jnp.matmul(x, w[:I]) + bias
+    if eps is not None:
+        zx = zx + eps
+    w_h = w[I:]
+
+    def step(carry, inp):
+        c, h = carry
+        t, z = inp
+        z = z + jnp.matmul(h, w_h)
+        zi, zj, zf, zo = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
+        if peeps is not None:
+            zi, zf = zi + peeps[0] * c, zf + peeps[1] * c
+        i, j, f = _sigmoid(zi), jnp.tanh(zj), _sigmoid(zf)
+        cc = f * c + i * j
+        if clip is not None:
+            cc = jnp.clip(cc, -clip, clip)
+        o = _sigmoid(zo + peeps[2] * cc if peeps is not None else zo)
+        tc = jnp.tanh(cc)
+        hn = o * tc
+        out = hn
+        if lengths is not None:   # past a sequence's end: state carried over, output zero
+            dead = (t >= lengths)[:, None]
+            cc, hn, out = jnp.where(dead, c, cc), jnp.where(dead, h, hn), jnp.where(dead, 0, hn).astype(hn.dtype)
+        return (cc, hn), (out, jnp.concatenate([i, j, f, o], axis=1), h, cc, tc)
+    (c_last, h_last), (out, acts, h_prev, cs, tcs) = lax.scan(step, (c0, h0), (jnp.arange(x.shape[0]), zx))
+    h_prev = jnp.concatenate([h_prev, h_last[None]])
+    cs = jnp.concatenate([c0[None], cs])
+    return out, c_last, h_last, (acts, h_prev, cs, tcs)
+
+
+def saved_for_gradient(keep, *per_step):
+    """[steps, B, rows] arrays as the kernel outputs them for the gradient, [1, steps, rows, B] (one batch
+    slice); without `keep` (no gradient in the graph) empty [0, steps, rows, 0] arrays, as the kernel gives."""
+    jnp = xla.jnp
+    if keep:
+        return tuple(jnp.transpose(v, (0, 2, 1))[None] for v in per_step)
+    return tuple(jnp.zeros((0, v.shape[0], v.shape[2], 0), v.dtype) for v in per_step)
+
+
+def step_inputs(x, h, final):
+    """[x_t; h_t; 1] per step ([T, B, I + H + 1]); with `final`, h has T + 1 rows and a last row [0; h_T; 1]
+    follows."""
+    jnp = xla.jnp
+    if final:
+        x = jnp.concatenate([x, jnp.zeros_like(x[:1])])
+    return jnp.concatenate([x, h, jnp.ones(h.shape[:2] + (1,), x.dtype)], axis=2)
+
+
+def _cotangents(outs, grads):
+    """The incoming gradients as cotangents of `outs`; a 0-d gradient stands for zeros (as in the kernels)."""
+    return tuple(xla.jnp.broadcast_to(xla.jnp.asarray(g, o.dtype), o.shape) for o, g in zip(outs, grads))
+
+
+def _per_slice(g, n_slices):
+    """[T, B, n] -> [P, T, n, B / P], the kernels' per-slice layout of a gate gradient (P as the saved values)."""
+    T, B, n = g.shape
+    P = max(int(n_slices), 1)
+    return xla.jnp.transpose(g.reshape(T, P, B // P, n), (1, 0, 3, 2))
 
 
 def lstm_sequence(x, c0, h0, w, b, sequence_length=None, peepholes=None, forget_bias=1.0, cell_clip=None,
