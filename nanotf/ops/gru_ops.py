@@ -14,12 +14,14 @@ the candidate [P, T, H, B/P] (K = I + H + 1).
 """
 import numpy as np
 
+from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import apply_op, convert_to_tensor
 from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops import array_ops, math_ops
-from nanotf.ops.lstm_ops import (KEEP_ATTR, _in_parts, _incoming_dh, _is_zeros, _keeps, _num_parts, _rows,
-                                 _step_buffers, _unsaved, _weight_gradient)
+from nanotf.ops.lstm_ops import (KEEP_ATTR, _cotangents, _in_parts, _incoming_dh, _is_zeros, _keeps, _num_parts,
+                                 _per_slice, _rows, _sigmoid, _step_buffers, _unsaved, _weight_gradient,
+                                 saved_for_gradient, step_inputs)
 
 __all__ = []
 
@@ -68,6 +70,12 @@ class GRUSequence(OpDef):
             return _forward(*args[:6], args[6] if has_seq else None, _keeps(op))
         return run
 
+    def lower(op, *args):
+        x = args[0]
+        out, h_last, (acts, h_prev, rh, cand) = _gru_scan(*args[:6], args[6] if op._attrs["has_seq_len"] else None)
+        return (out, h_last) + saved_for_gradient(_keeps(op), acts, step_inputs(x, h_prev, final=True),
+                                                  step_inputs(x, rh, final=False), cand)
+
     def grad(op, d_out, d_h, *unused):
         op._attrs[KEEP_ATTR] = True
         x, wg, wc = op._inputs[0], op._inputs[2], op._inputs[4]
@@ -110,6 +118,22 @@ class GRUSequenceGrad(OpDef):
         a_g, cand = op._inputs[-6], op._inputs[-3]
         return [(x.dtype, a_g.shape), (x.dtype, cand.shape), (x.dtype, h0.shape), (x.dtype, wg.shape),
                 (x.dtype, bg.shape), (x.dtype, wc.shape), (x.dtype, bc.shape)]
+
+    def lower(op, *args):
+        """The gradients through jax.vjp of the forward scan (recomputed), with zero addends on the gates' and the
+        candidate's pre-activations whose cotangents are the first two outputs."""
+        x, h0, wg, bg, wc, bc = args[:6]
+        lengths = args[6] if op._attrs["has_seq_len"] else None
+        acts, d_out, d_h = args[-4], args[-2], args[-1]
+
+        def forward(eps_g, eps_c, h0, wg, bg, wc, bc):
+            return _gru_scan(x, h0, wg, bg, wc, bc, lengths, eps_g, eps_c)[:2]
+        T, B, H = x.shape[0], x.shape[1], h0.shape[1]
+        eps = (xla.jnp.zeros((T, B, 2 * H), x.dtype), xla.jnp.zeros((T, B, H), x.dtype))
+        outs, vjp = xla.jax.vjp(forward, *eps, h0, wg, bg, wc, bc)
+        d_gates, d_cand, dh0, dwg, dbg, dwc, dbc = vjp(_cotangents(outs, (d_out, d_h)))
+        P = acts.shape[0]
+        return (_per_slice(d_gates, P), _per_slice(d_cand, P), dh0, dwg, dbg, dwc, dbc)
 
     def kernel(op, ctx):
         has_seq = op._attrs["has_seq_len"]
@@ -281,6 +305,34 @@ def _backward_slice(wg, wc, I, lengths, a_g, xh, xrh, cand, d_out, d_h, g_gates,
             dh += keep_h
     dh0[...] = dh.T
     return _weight_gradient(g_gates, xh[:T]), _weight_gradient(g_cand, xrh)
+
+
+def _gru_scan(x, h0, wg, bg, wc, bc, lengths, eps_g=None, eps_c=None):
+    """The XLA form (lstm_ops._lstm_scan's layout): (h per step masked, final h, (gate activations [T, B, 2H],
+    h entering each step and the final one [T + 1, B, H], r * h per step [T, B, H], candidate [T, B, H])).
+    `eps_g`, `eps_c` are added to the gates' and the candidate's pre-activations (the gradient's handles)."""
+    jnp, lax = xla.jnp, xla.lax
+    I, H = x.shape[2], h0.shape[1]
+    zg_x = jnp.matmul(x, wg[:I]) + bg
+    zc_x = jnp.matmul(x, wc[:I]) + bc
+    if eps_g is not None:
+        zg_x, zc_x = zg_x + eps_g, zc_x + eps_c
+    wg_h, wc_h = wg[I:], wc[I:]
+
+    def step(h, inp):
+        t, zg, zc = inp
+        ru = _sigmoid(zg + jnp.matmul(h, wg_h))
+        r, u = ru[:, :H], ru[:, H:]
+        rh = r * h
+        c = jnp.tanh(zc + jnp.matmul(rh, wc_h))
+        hn = c + u * (h - c)
+        out = hn
+        if lengths is not None:   # past a sequence's end: state carried over, output zero
+            dead = (t >= lengths)[:, None]
+            hn, out = jnp.where(dead, h, hn), jnp.where(dead, 0, hn).astype(hn.dtype)
+        return hn, (out, ru, h, rh, c)
+    h_last, (out, acts, h_prev, rh, cand) = lax.scan(step, h0, (jnp.arange(x.shape[0]), zg_x, zc_x))
+    return out, h_last, (acts, jnp.concatenate([h_prev, h_last[None]]), rh, cand)
 
 
 def gru_sequence(x, h0, gate_kernel, gate_bias, cand_kernel, cand_bias, sequence_length=None, name=None):
