@@ -38,12 +38,20 @@ def __getattr__(name):
     raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
-def elementwise(jnp_name):
-    """A lowering `lower(op, *inputs) -> jnp.<jnp_name>(*inputs)`, naming the function lazily (table entries)."""
+def elementwise(fn_name):
+    """A lowering `lower(op, *inputs) -> jnp.<fn_name>(*inputs)` (or lax.<name> for "lax.<name>"), naming
+    the function lazily: table entries declare it without importing JAX."""
+    namespace, _, name = fn_name.rpartition(".")
+
     def lower(op, *inputs):
-        return getattr(sys.modules[__name__].jnp, jnp_name)(*inputs)
-    lower.__name__ = "lower_" + jnp_name
+        return getattr(getattr(sys.modules[__name__], namespace or "jnp"), name)(*inputs)
+    lower.__name__ = "lower_" + name
     return lower
+
+
+def zero_of(x):
+    """A NumPy 0 of x's dtype (a constant that folds while tracing, and keeps float32 float32)."""
+    return np.zeros((), dtype=x.dtype)
 
 
 def is_concrete(x):
@@ -52,6 +60,11 @@ def is_concrete(x):
         return True
     jax = sys.modules.get("jax")   # not imported: x cannot be a JAX array
     return jax is not None and isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer)
+
+
+def is_numpy(x):
+    """Whether x is a NumPy value (known while tracing), not a JAX value."""
+    return isinstance(x, (np.ndarray, np.generic, bool))
 
 
 def static_value(op, x, index):
@@ -93,5 +106,5 @@ def asarray(x, dtype=None):
 
 
 # jax, jnp, lax stay out of __all__: a star import must not import JAX
-__all__ = ["elementwise", "is_concrete", "static_value", "out_dtype", "in_dtype", "axes_of", "shape_tuple",
-           "asarray"]
+__all__ = ["elementwise", "zero_of", "is_concrete", "is_numpy", "static_value", "out_dtype", "in_dtype", "axes_of",
+           "shape_tuple", "asarray"]

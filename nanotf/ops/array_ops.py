@@ -10,6 +10,7 @@ import numpy as np
 
 from nanotf.framework import dtypes
 from nanotf.framework import errors
+from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import OpDef, Sample, every_output_views
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, get_default_graph, name_scope
 from nanotf.framework.tensor_shape import Dimension, TensorShape, as_shape, unknown_shape
@@ -43,6 +44,9 @@ class Const(OpDef):
         v = op._attrs["value"]
         v.flags.writeable = False  # kernels never write into a constant
         return lambda: v
+
+    def lower(op):
+        return op._attrs["value"]
 
     grad = None
 
@@ -118,6 +122,9 @@ class PlaceholderWithDefault(OpDef):
     def kernel(op, ctx):
         return lambda x: x
 
+    def lower(op, x):
+        return x
+
     def grad(op, g):
         return [g]
 
@@ -139,6 +146,9 @@ class Identity(OpDef):
 
     def kernel(op, ctx):
         return lambda x: x
+
+    def lower(op, x):
+        return x
 
     def grad(op, g):
         return [g]
@@ -171,6 +181,9 @@ class Shape(OpDef):
         npd = op._attrs["out_type"].as_numpy_dtype
         return lambda x: np.asarray(np.shape(x), dtype=npd)
 
+    def lower(op, x):
+        return np.asarray(np.shape(x), dtype=xla.out_dtype(op))
+
     grad = None
 
     samples = [Sample(lambda x: shape(x), [(2, 3)], grad=()), Sample(lambda x: shape(x), [()], grad=())]
@@ -188,6 +201,9 @@ class Size(OpDef):
         npd = op._attrs["out_type"].as_numpy_dtype
         return lambda x: np.asarray(np.size(x), dtype=npd)
 
+    def lower(op, x):
+        return np.asarray(int(np.prod(np.shape(x), dtype=np.int64)), dtype=xla.out_dtype(op))
+
     grad = None
 
     samples = [Sample(lambda x: size(x), [(2, 3)], grad=())]
@@ -203,6 +219,9 @@ class Rank(OpDef):
 
     def kernel(op, ctx):
         return lambda x: np.asarray(np.ndim(x), dtype=np.int32)
+
+    def lower(op, x):
+        return np.asarray(np.ndim(x), dtype=np.int32)
 
     grad = None
 
@@ -266,6 +285,9 @@ class Reshape(OpDef):
     def kernel(op, ctx):
         return lambda x, s: np.reshape(x, s)
 
+    def lower(op, x, shape):
+        return xla.jnp.reshape(x, xla.shape_tuple(op, shape, 1))
+
     def grad(op, g):
         return [reshape(g, shape(op._inputs[0])), None]
 
@@ -286,6 +308,9 @@ class Fill(OpDef):
 
     def kernel(op, ctx):
         return lambda dims, v: np.full(tuple(dims), v, dtype=np.asarray(v).dtype)
+
+    def lower(op, dims, value):
+        return xla.jnp.full(xla.shape_tuple(op, dims, 0), value, dtype=xla.out_dtype(op))
 
     def grad(op, g):
         from nanotf.ops.math_ops import reduce_sum
@@ -325,6 +350,9 @@ class ZerosLike(OpDef):
     def kernel(op, ctx):
         return np.zeros_like
 
+    def lower(op, x):
+        return xla.jnp.zeros(np.shape(x), dtype=xla.out_dtype(op))
+
     grad = None
 
     samples = [Sample(lambda x: zeros_like(x), [(2, 3)], grad=())]
@@ -335,6 +363,9 @@ class OnesLike(OpDef):
 
     def kernel(op, ctx):
         return np.ones_like
+
+    def lower(op, x):
+        return xla.jnp.ones(np.shape(x), dtype=xla.out_dtype(op))
 
     grad = None
 
@@ -512,6 +543,9 @@ class ExpandDims(OpDef):
         idx = (_pyslice(None),) * d + (None,) if d >= 0 else (Ellipsis, None) + (_pyslice(None),) * (-d - 1)
         return lambda x, dim: x[idx]
 
+    def lower(op, x, dim):
+        return xla.jnp.expand_dims(x, int(np.reshape(xla.static_value(op, dim, 1), -1)[0]))
+
     def grad(op, g):
         return [reshape(g, _shape_of(op._inputs[0])), None]
 
@@ -559,6 +593,10 @@ class Squeeze(OpDef):
         if not axes:
             return np.squeeze
         return lambda x: np.squeeze(x, axis=axes)
+
+    def lower(op, x):
+        axes = tuple(op._attrs["squeeze_dims"])
+        return xla.jnp.squeeze(x, axis=axes if axes else None)
 
     def grad(op, g):
         return [reshape(g, _shape_of(op._inputs[0]))]
@@ -615,6 +653,9 @@ class Transpose(OpDef):
         p = tuple(int(i) for i in p.reshape(-1))
         return lambda x, perm: np.transpose(x, p)
 
+    def lower(op, x, perm):
+        return xla.jnp.transpose(x, xla.shape_tuple(op, perm, 1))
+
     def grad(op, g):
         p = _const_value(op._inputs[1])
         if p is not None:
@@ -656,6 +697,9 @@ class InvertPermutation(OpDef):
                 raise ValueError("%s is not a permutation of 0..%d" % (p.tolist(), p.size - 1))
             return np.argsort(p).astype(npd)
         return invert
+
+    def lower(op, p):
+        return xla.jnp.argsort(p).astype(xla.out_dtype(op))
 
 
 def invert_permutation(x, name=None):
@@ -710,6 +754,10 @@ class ConcatV2(OpDef):
         if len(op._inputs) == 3:
             return lambda x, y, _: np.concatenate((x, y), axis=a)
         return lambda *xs: np.concatenate(xs[:-1], axis=a)
+
+    def lower(op, *xs):
+        axis = int(xla.static_value(op, xs[-1], len(xs) - 1))
+        return xla.jnp.concatenate([xla.asarray(x, xla.out_dtype(op)) for x in xs[:-1]], axis=axis)
 
     def grad(op, g):
         values, axis_t = op._inputs[:-1], op._inputs[-1]
@@ -773,6 +821,10 @@ class ConcatOffset(OpDef):
     def kernel(op, ctx):
         return concat_offsets
 
+    def lower(op, axis, *shapes):   # the same offsets, from the static shapes XLA knows while tracing
+        return concat_offsets(xla.static_value(op, axis, 0), *(xla.static_value(op, s, i + 1)
+                                                              for i, s in enumerate(shapes)))
+
 
 class ShapeN(OpDef):
     grad = None
@@ -784,6 +836,9 @@ class ShapeN(OpDef):
     def kernel(op, ctx):
         npd = op._attrs["out_type"].as_numpy_dtype
         return lambda *xs: tuple(np.asarray(np.shape(x), dtype=npd) for x in xs)
+
+    def lower(op, *xs):
+        return tuple(np.asarray(np.shape(x), dtype=xla.out_dtype(op, i)) for i, x in enumerate(xs))
 
     samples = [Sample(lambda a, b: shape_n([a, b])[1], [(2, 3), (4,)], grad=())]
 
@@ -818,6 +873,9 @@ class Pack(OpDef):
     def kernel(op, ctx):
         a = op._attrs["axis"]
         return lambda *xs: np.stack(xs, axis=a)
+
+    def lower(op, *xs):
+        return xla.jnp.stack([xla.asarray(x, xla.out_dtype(op)) for x in xs], axis=op._attrs["axis"])
 
     def grad(op, g):
         return unstack(g, num=len(op._inputs), axis=op._attrs["axis"])
@@ -877,6 +935,10 @@ class Unpack(OpDef):
             # iterating over the first axis gives views, one per slice
             return tuple(x if a == 0 else np.moveaxis(x, a, 0))
         return unpack
+
+    def lower(op, x):
+        a = op._attrs["axis"] % max(np.ndim(x), 1)
+        return tuple(xla.jnp.squeeze(p, a) for p in xla.jnp.split(x, op._attrs["num"], axis=a))
 
     def grad(op, *grads):
         return [stack(list(grads), axis=op._attrs["axis"])]
@@ -948,6 +1010,10 @@ class Split(OpDef):
             return _pieces(x, a, _split_bounds(d, [d // num] * num))
         return split_kernel
 
+    def lower(op, axis, x):
+        a = int(xla.static_value(op, axis, 0)) % np.ndim(x)
+        return tuple(xla.jnp.split(x, op._attrs["num_split"], axis=a))
+
     def grad(op, *grads):
         return [None, concat(list(grads), op._inputs[0])]
 
@@ -996,6 +1062,14 @@ class SplitV(OpDef):
                 raise ValueError("size_splits %s do not add up to dimension %d of size %d" % (sizes, a, d))
             return _pieces(x, a, _split_bounds(d, sizes))
         return splitv
+
+    def lower(op, x, sizes, axis):
+        a = int(xla.static_value(op, axis, 2)) % np.ndim(x)
+        sizes = [int(s) for s in xla.static_value(op, sizes, 1)]
+        d = np.shape(x)[a]
+        if -1 in sizes:
+            sizes[sizes.index(-1)] = d - (sum(sizes) + 1)
+        return tuple(xla.jnp.split(x, np.cumsum(sizes)[:-1].tolist(), axis=a))
 
     def grad(op, *grads):
         return [concat(list(grads), op._inputs[2]), None, None]
@@ -1058,6 +1132,9 @@ class Tile(OpDef):
             return np.tile(x, multiples)
         return tile
 
+    def lower(op, x, multiples):
+        return xla.jnp.tile(x, xla.shape_tuple(op, multiples, 1))
+
     def grad(op, g):
         return [apply_op("TileGrad", [g, op._inputs[1]], name="TileGrad"), None]
 
@@ -1090,6 +1167,12 @@ class TileGrad(OpDef):
                 split_shape += [k, d // k if k else 0]
             return g.reshape(split_shape).sum(axis=tuple(range(0, len(split_shape), 2)))
         return tile_grad
+
+    def lower(op, g, multiples):
+        split_shape = []
+        for d, k in zip(np.shape(g), xla.shape_tuple(op, multiples, 1)):
+            split_shape += [k, d // k if k else 0]
+        return xla.jnp.sum(xla.jnp.reshape(g, split_shape), axis=tuple(range(0, len(split_shape), 2)))
 
     def grad(op, gg):
         return [tile(gg, op._inputs[1]), None]
@@ -1128,6 +1211,10 @@ class Pad(OpDef):
             out[tuple(_pyslice(int(b), int(b) + d) for d, (b, _) in zip(np.shape(x), paddings))] = x
             return out
         return pad
+
+    def lower(op, x, paddings, value=None):
+        pads = [(int(b), int(e)) for b, e in xla.static_value(op, paddings, 1)]
+        return xla.jnp.pad(x, pads, constant_values=0 if value is None else value)
 
     def grad(op, g):
         x, pads_t = op._inputs[:2]
@@ -1203,6 +1290,14 @@ class OneHot(OpDef):
             return np.where(hot, np.asarray(on, dtype=npd), np.asarray(off, dtype=npd))
         return one_hot_kernel
 
+    def lower(op, idx, depth, on, off):
+        depth = int(xla.static_value(op, depth, 1))
+        a = op._attrs["axis"]
+        k = np.ndim(idx) if a == -1 else a
+        classes = xla.jnp.arange(depth).reshape((depth,) + (1,) * (np.ndim(idx) - k))
+        hot = xla.jnp.expand_dims(idx, k) == classes
+        return xla.jnp.where(hot, xla.asarray(on, xla.out_dtype(op)), xla.asarray(off, xla.out_dtype(op)))
+
     samples = [Sample(lambda i: one_hot(i, 4), [np.array([0, 3, 1, 5, -1], np.int32)], grad=()),
                Sample(lambda i, on, off: one_hot(i, 3, on, off, axis=0), [np.array([[0, 2], [1, 1]], np.int64),
                                                                         (), ()], grad=())]
@@ -1253,6 +1348,9 @@ class BroadcastTo(OpDef):
     def kernel(op, ctx):
         return lambda x, shp: np.broadcast_to(x, tuple(shp))
 
+    def lower(op, x, shape):
+        return xla.jnp.broadcast_to(x, xla.shape_tuple(op, shape, 1))
+
     def grad(op, g):
         return [_math().sum_to_shape_of(g, op._inputs[0]), None]
 
@@ -1290,6 +1388,10 @@ class ReverseV2(OpDef):
             return lambda x, a: x[index(np.ndim(x), a)]
         idx = index(r, axes)
         return lambda x, a: x[idx]
+
+    def lower(op, x, axes):
+        flip = xla.axes_of([int(a) for a in np.reshape(xla.static_value(op, axes, 1), -1)], np.ndim(x))
+        return xla.jnp.flip(x, flip) if flip else x
 
     def grad(op, g):
         return [reverse(g, op._inputs[1]), None]
@@ -1352,6 +1454,17 @@ class ReverseSequence(OpDef):
             index = src if seq_dim < batch_dim else src.T
             return np.take_along_axis(x, index.reshape(shape), axis=seq_dim)
         return reverse_sequence
+
+    def lower(op, x, lengths):
+        seq_dim, batch_dim = op._attrs["seq_dim"], op._attrs["batch_dim"]
+        n, b = np.shape(x)[seq_dim], np.shape(x)[batch_dim]
+        t = xla.jnp.arange(n)[:, None]
+        lengths = lengths.astype(np.int64)[None, :]
+        src = xla.jnp.where(t < lengths, lengths - 1 - t, t)
+        shape = [1] * np.ndim(x)
+        shape[seq_dim], shape[batch_dim] = n, b
+        index = src if seq_dim < batch_dim else src.T
+        return xla.jnp.take_along_axis(x, xla.jnp.reshape(index, shape), axis=seq_dim)
 
     def grad(op, g):
         return [reverse_sequence(g, op._inputs[1], seq_axis=op._attrs["seq_dim"],

@@ -6,6 +6,7 @@ import numpy as np
 
 from nanotf.framework import dtypes
 from nanotf.framework import errors
+from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape, unknown_shape
@@ -47,6 +48,10 @@ class GatherV2(OpDef):
             return np.take(params, idx, axis=a)
         return gather_kernel
 
+    def lower(op, params, idx, axis):
+        a = int(xla.static_value(op, axis, 2))
+        return xla.jnp.take(params, idx, axis=a, mode="clip")   # XLA cannot raise on a bad index: clamped, as TF/XLA
+
     def grad(op, g):
         params, idx, axis_t = op._inputs
         a = int(_const_value(axis_t))
@@ -73,6 +78,11 @@ class GatherGrad(OpDef):
             np.add.at(out, (_pyslice(None),) * ax + (idx,), g)
             return out
         return gather_grad
+
+    def lower(op, g, idx, params):
+        a = op._attrs["axis"] % np.ndim(params)
+        out = xla.jnp.zeros(np.shape(params), dtype=xla.out_dtype(op))
+        return out.at[(_pyslice(None),) * a + (idx,)].add(g)
 
     def grad(op, gg):
         g, idx, params = op._inputs
@@ -166,6 +176,12 @@ class GatherNd(OpDef):
                 return np.array(np.broadcast_to(params, batch + params.shape))
             return params[tuple(flat.T)].reshape(batch + params.shape[k:])
         return gather_nd_kernel
+
+    def lower(op, params, idx):
+        k = np.shape(idx)[-1]
+        if k == 0:
+            return xla.jnp.broadcast_to(params, np.shape(idx)[:-1] + np.shape(params))
+        return xla.jnp.asarray(params)[tuple(xla.jnp.moveaxis(idx, -1, 0))]
 
     def grad(op, g):
         params, idx = op._inputs
@@ -275,6 +291,14 @@ class ScatterNd(OpDef):
             return out
         return scatter_nd_kernel
 
+    def lower(op, idx, upd, shape):
+        shp = xla.shape_tuple(op, shape, 2)
+        k = np.shape(idx)[-1]
+        out = xla.jnp.zeros(shp, dtype=xla.out_dtype(op))
+        if k == 0:
+            return out + xla.jnp.sum(xla.jnp.reshape(upd, (-1,) + shp), axis=0).astype(out.dtype)
+        return out.at[tuple(xla.jnp.moveaxis(idx, -1, 0))].add(upd)
+
     def grad(op, g):
         idx = op._inputs[0]
         return [None, gather_nd(g, idx), None]
@@ -355,6 +379,11 @@ class Slice(OpDef):
         idx = tuple(_pyslice(int(b), None if s == -1 else int(b) + int(s)) for b, s in zip(begin, size))
         return lambda x, b, s: x[idx]
 
+    def lower(op, x, begin, size):
+        b = [int(v) for v in xla.static_value(op, begin, 1)]
+        s = [int(v) for v in xla.static_value(op, size, 2)]
+        return x[tuple(_pyslice(bi, None if si == -1 else bi + si) for bi, si in zip(b, s))]
+
     def grad(op, g):
         x, begin_t, _ = op._inputs
         y = op._outputs[0]
@@ -406,6 +435,11 @@ def _index_tuple(begin, end, strides, attrs):
             e = None if em & bit else (end[i] if end[i] is _UNKNOWN else int(end[i]))
             idx.append(_pyslice(b, e, s))
     return tuple(idx)
+
+
+def _strided_index(op, b, e, s, first):
+    """The StridedSlice spec in inputs first..first+2 (known while tracing) as a NumPy index, for lowerings."""
+    return _index_tuple(*(xla.static_value(op, v, first + i) for i, v in enumerate((b, e, s))), op._attrs)
 
 
 def _sliced_dims(op, idx, dims):
@@ -473,6 +507,12 @@ class StridedSlice(OpDef):
         idx = _index_tuple(*spec, attrs)
         return lambda x, b, e, s: x[idx]
 
+    def lower(op, x, b, e, s):
+        idx = _strided_index(op, b, e, s, 1)
+        if xla.is_concrete(x):
+            return np.asarray(np.asarray(x)[idx])
+        return x[idx]
+
     def grad(op, g):
         x, b, e, s = op._inputs
         return [_strided_slice_grad(_shape_of(x), b, e, s, g, op._attrs), None, None, None]
@@ -516,6 +556,10 @@ class StridedSliceGrad(OpDef):
             out[static_idx if static_idx is not None else _index_tuple(b, e, s, attrs)] = dy
             return out
         return strided_slice_grad
+
+    def lower(op, shp, b, e, s, dy):
+        out = xla.jnp.zeros(xla.shape_tuple(op, shp, 0), dtype=xla.out_dtype(op))
+        return out.at[_strided_index(op, b, e, s, 1)].set(dy)
 
     def grad(op, gg):
         _, b, e, s, _ = op._inputs

@@ -15,6 +15,7 @@ import re
 import numpy as np
 
 from nanotf.framework import dtypes, parallel
+from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import OpDef, Sample, define_op, writes_into
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape, broadcast_shapes, unknown_shape
@@ -105,6 +106,13 @@ class SumToShapeOf(OpDef):
             return sum_to_static_shape
         return lambda g, x: sum_to_shape(g, np.shape(x))
 
+    def lower(op, g, x):
+        g_dims, x_dims = np.shape(g), np.shape(x)
+        extra = len(g_dims) - len(x_dims)
+        axes = tuple(_py_range(extra)) + tuple(i + extra for i, d in enumerate(x_dims)
+                                               if d == 1 and g_dims[i + extra] != 1)
+        return xla.jnp.reshape(xla.jnp.sum(g, axis=axes, keepdims=True), x_dims) if axes else xla.jnp.reshape(g, x_dims)
+
     def grad(op, gg):
         return [broadcast_to_shape_of(gg, op._inputs[0]), None]
 
@@ -122,6 +130,9 @@ class BroadcastToShapeOf(OpDef):
 
     def kernel(op, ctx):
         return lambda g, x: np.broadcast_to(g, np.shape(x))
+
+    def lower(op, g, x):
+        return xla.jnp.broadcast_to(g, np.shape(x))
 
     def grad(op, gg):
         return [sum_to_shape_of(gg, op._inputs[0]), None]
@@ -228,6 +239,12 @@ def _real_div_kernel(op):
     return np.true_divide
 
 
+def _real_div_lower(op, a, b):
+    if op._inputs[0].dtype.is_integer:
+        return xla.jnp.trunc(xla.jnp.true_divide(a, b)).astype(xla.out_dtype(op))
+    return xla.jnp.true_divide(a, b)
+
+
 def _real_div_grad(op, g):
     x, y = op._inputs
     return [sum_to_shape_of(divide(g, y), x), sum_to_shape_of(multiply(g, divide(negative(x), multiply(y, y))), y)]
@@ -236,6 +253,12 @@ def _real_div_grad(op, g):
 def _div_no_nan(x, y):
     zero = y == 0
     return np.where(zero, 0, np.true_divide(x, np.where(zero, 1, y)))
+
+
+def _div_no_nan_lower(op, x, y):
+    zero = y == 0
+    return xla.jnp.where(zero, xla.zero_of(xla.jnp.asarray(x)),
+                         xla.jnp.true_divide(x, xla.jnp.where(zero, np.ones((), y.dtype), y)))
 
 
 def _div_no_nan_grad(op, g):
@@ -247,16 +270,18 @@ def _div_no_nan_grad(op, g):
 
 # the kernel may write the result into either operand (out=)
 add = _elementwise("Add", 2, _NUMERIC + "O", lambda op, g: [sum_to_shape_of(g, t) for t in op._inputs], _FLOAT_PAIRS,
-                   fn=writes_into(np.add), fresh_output=True, destroy_map={0: (0, 1)})   # "O": strings concatenate
+                   fn=writes_into(np.add), fresh_output=True, destroy_map={0: (0, 1)},
+                   lower=xla.elementwise("add"))   # "O": strings concatenate
 subtract = _elementwise("Sub", 2, _NUMERIC, _sub_grad, _FLOAT_PAIRS, fn=writes_into(np.subtract),
-                        fresh_output=True, destroy_map={0: (0, 1)})
+                        fresh_output=True, destroy_map={0: (0, 1)}, lower=xla.elementwise("subtract"))
 multiply = _elementwise("Mul", 2, _NUMERIC, _mul_grad, _FLOAT_PAIRS, fn=writes_into(np.multiply),
-                        fresh_output=True, destroy_map={0: (0, 1)})
+                        fresh_output=True, destroy_map={0: (0, 1)}, lower=xla.elementwise("multiply"))
 _elementwise("RealDiv", 2, _NUMERIC, _real_div_grad, _DIVISOR_PAIRS, kernel=_real_div_kernel,
-             public=lambda x, y: divide(x, y))
+             public=lambda x, y: divide(x, y), lower=_real_div_lower)
 _elementwise("DivNoNan", 2, None, _div_no_nan_grad, [_DIVISOR_PAIRS[0], [(2, 3), lambda rng: rng.uniform(1, 2, ())]],
-             fn=_div_no_nan, infer=broadcast_infer, public=lambda x, y: div_no_nan(x, y))
-negative = _elementwise("Neg", 1, _NUMERIC, lambda op, g: [negative(g)], [(2, 3)], fn=np.negative)
+             fn=_div_no_nan, infer=broadcast_infer, public=lambda x, y: div_no_nan(x, y), lower=_div_no_nan_lower)
+negative = _elementwise("Neg", 1, _NUMERIC, lambda op, g: [negative(g)], [(2, 3)], fn=np.negative,
+                        lower=xla.elementwise("negative"))
 sub, mul, neg = subtract, multiply, negative
 
 
@@ -299,6 +324,12 @@ def _reciprocal_kernel(op):
     return int_reciprocal
 
 
+def _reciprocal_lower(op, x):
+    if op._inputs[0].dtype.is_integer:
+        return xla.jnp.trunc(1.0 / x).astype(xla.out_dtype(op))
+    return xla.jnp.reciprocal(x)
+
+
 def _cube_times(y, c):
     return multiply(multiply(y, square(y)), c)
 
@@ -309,27 +340,34 @@ def _no_input_gradient(op, g):
 
 
 square = _elementwise("Square", 1, _NUMERIC, lambda op, g: [multiply(g, multiply(op._inputs[0], 2.0))],
-                      [(2, 3), (), _INT_ARRAY], fn=np.square)
+                      [(2, 3), (), _INT_ARRAY], fn=np.square, lower=xla.elementwise("square"))
 sqrt = _elementwise("Sqrt", 1, _FLOAT, lambda op, g: [divide(multiply(g, 0.5), op._outputs[0])],  # 0.5 / sqrt(x)
-                    [_positive(2, 3)], fn=np.sqrt)
+                    [_positive(2, 3)], fn=np.sqrt, lower=xla.elementwise("sqrt"))
 rsqrt = _elementwise("Rsqrt", 1, _FLOAT, lambda op, g: [multiply(g, _cube_times(op._outputs[0], -0.5))],  # -y^3/2
-                     [_positive(2, 3)], fn=lambda x: np.reciprocal(np.sqrt(x)))
-exp = _elementwise("Exp", 1, _FLOAT, lambda op, g: [multiply(g, op._outputs[0])], [(2, 3)], fn=np.exp)
-log = _elementwise("Log", 1, _FLOAT, lambda op, g: [divide(g, op._inputs[0])], [_positive(2, 3)], fn=np.log)
+                     [_positive(2, 3)], fn=lambda x: np.reciprocal(np.sqrt(x)), lower=xla.elementwise("lax.rsqrt"))
+exp = _elementwise("Exp", 1, _FLOAT, lambda op, g: [multiply(g, op._outputs[0])], [(2, 3)], fn=np.exp,
+                   lower=xla.elementwise("exp"))
+log = _elementwise("Log", 1, _FLOAT, lambda op, g: [divide(g, op._inputs[0])], [_positive(2, 3)], fn=np.log,
+                   lower=xla.elementwise("log"))
 log1p = _elementwise("Log1p", 1, _FLOAT, lambda op, g: [divide(g, add(op._inputs[0], 1.0))],
-                     [lambda rng: rng.uniform(-0.5, 2.0, (2, 3))], fn=np.log1p)
+                     [lambda rng: rng.uniform(-0.5, 2.0, (2, 3))], fn=np.log1p, lower=xla.elementwise("log1p"))
 abs = _elementwise("Abs", 1, _NUMERIC, lambda op, g: [multiply(g, sign(op._inputs[0]))],  # noqa: A001 - TF's name
-                   [_away_from_zero(2, 3), _INT_ARRAY], fn=np.abs)
+                   [_away_from_zero(2, 3), _INT_ARRAY], fn=np.abs, lower=xla.elementwise("abs"))
 sign = _elementwise("Sign", 1, _NUMERIC, lambda op, g: [array_ops.zeros_like(op._inputs[0])],  # 0 a.e., as TF gives
-                    [_away_from_zero(2, 3), _INT_ARRAY], fn=np.sign)
+                    [_away_from_zero(2, 3), _INT_ARRAY], fn=np.sign, lower=xla.elementwise("sign"))
 reciprocal = _elementwise("Reciprocal", 1, _NUMERIC, lambda op, g: [multiply(negative(g), square(op._outputs[0]))],
-                          [_away_from_zero(2, 3)], kernel=_reciprocal_kernel)
-floor = _elementwise("Floor", 1, _FLOAT, _no_input_gradient, [_spread(2, 3)], fn=np.floor)
-ceil = _elementwise("Ceil", 1, _FLOAT, _no_input_gradient, [_spread(2, 3)], fn=np.ceil)
+                          [_away_from_zero(2, 3)], kernel=_reciprocal_kernel, lower=_reciprocal_lower)
+floor = _elementwise("Floor", 1, _FLOAT, _no_input_gradient, [_spread(2, 3)], fn=np.floor,
+                     lower=xla.elementwise("floor"))
+ceil = _elementwise("Ceil", 1, _FLOAT, _no_input_gradient, [_spread(2, 3)], fn=np.ceil, lower=xla.elementwise("ceil"))
 # rounds half to even (banker's rounding), as TensorFlow and NumPy do; integers pass through unchanged
+def _round_lower(op, x):
+    return x if op._inputs[0].dtype.is_integer else xla.jnp.round(x)
+
+
 round = _elementwise("Round", 1, _NUMERIC, _no_input_gradient, [_spread(2, 3), _INT_ARRAY],  # noqa: A001
                      kernel=lambda op: (lambda x: x) if op._inputs[0].dtype.is_integer else np.round,
-                     view_map={0: (0,)})
+                     view_map={0: (0,)}, lower=_round_lower)
 
 
 # -- elementwise binary math
@@ -342,6 +380,12 @@ def _pow_kernel(op):
             raise ValueError("Integers to negative integer powers are not allowed")
         return np.power(x, y)
     return int_pow
+
+
+def _pow_lower(op, x, y):
+    if op._inputs[0].dtype.is_integer and np.ndim(y) == 0 and xla.is_numpy(y):
+        return xla.lax.integer_pow(x, int(xla.static_value(op, y, 1)))
+    return xla.jnp.power(x, y)
 
 
 def _pow_grad(op, g):
@@ -369,6 +413,10 @@ def _squared_difference_grad(op, g):
     return [sum_to_shape_of(gx, x), sum_to_shape_of(negative(gx), y)]
 
 
+def _squared_difference_lower(op, x, y):
+    return xla.jnp.square(xla.jnp.subtract(x, y))
+
+
 def _int_division_checked(fn):
     """Integer floor division/modulo by zero is an error in TF (NumPy would warn and return 0)."""
     def checked(x, y):
@@ -388,19 +436,21 @@ _SPREAD_BY_DIVISOR = [[lambda rng: rng.normal(0, 4, (2, 3)), lambda rng: rng.uni
 
 pow = _elementwise("Pow", 2, _NUMERIC, _pow_grad, [[_positive(2, 3), (2, 3)], [_positive(2, 3), (3,)],  # noqa: A001
                                                    [_positive(), _positive(2, 2)],
-                                                   [_INT_ARRAY, np.array([2, 0, 3], np.int32)]], kernel=_pow_kernel)
+                                                   [_INT_ARRAY, np.array([2, 0, 3], np.int32)]], kernel=_pow_kernel,
+                   lower=_pow_lower)
 maximum = _elementwise("Maximum", 2, _NUMERIC, _select_gradient(lambda x, y: greater_equal(x, y)), _FLOAT_PAIRS,
-                       fn=np.maximum)
+                       fn=np.maximum, lower=xla.elementwise("maximum"))
 minimum = _elementwise("Minimum", 2, _NUMERIC, _select_gradient(lambda x, y: less_equal(x, y)), _FLOAT_PAIRS,
-                       fn=np.minimum)
+                       fn=np.minimum, lower=xla.elementwise("minimum"))
 squared_difference = _elementwise("SquaredDifference", 2, _NUMERIC, _squared_difference_grad, _FLOAT_PAIRS,
-                                  fn=lambda x, y: np.square(np.subtract(x, y)))
+                                  fn=lambda x, y: np.square(np.subtract(x, y)), lower=_squared_difference_lower)
 _elementwise("FloorDiv", 2, _NUMERIC, _no_input_gradient, _SPREAD_BY_DIVISOR,
-             kernel=_int_division_checked(np.floor_divide), public=lambda x, y: floordiv(x, y))
+             kernel=_int_division_checked(np.floor_divide), public=lambda x, y: floordiv(x, y),
+             lower=xla.elementwise("floor_divide"))   # XLA cannot raise: integer division by zero gives 0/-1
 # the remainder of floor division: the result has the sign of y (Python's %)
 floormod = _elementwise("FloorMod", 2, _NUMERIC, _floormod_grad, _SPREAD_BY_DIVISOR[:1] + [
     [lambda rng: rng.normal(0, 4, (2, 3)), lambda rng: rng.uniform(1, 2, (3,))]] + _SPREAD_BY_DIVISOR[1:],
-    kernel=_int_division_checked(np.mod))
+    kernel=_int_division_checked(np.mod), lower=xla.elementwise("mod"))
 mod = floormod
 
 
@@ -449,6 +499,11 @@ class MatMul(OpDef):
         if not ta and not tb:
             return parallel.matmul
         return lambda a, b: parallel.matmul(a.T if ta else a, b.T if tb else b)
+
+    def lower(op, a, b):
+        a = a.T if op._attrs["transpose_a"] else a
+        b = b.T if op._attrs["transpose_b"] else b
+        return xla.jnp.matmul(a, b)
 
     def grad(op, g):
         a, b = op._inputs
@@ -502,6 +557,11 @@ class _Reduction(OpDef):
         return x.dtype, reduced_shape(x.shape, op._attrs["axis"], op._attrs["keep_dims"])
 
 
+def _reduction_axes(op, x):
+    """A reduction's axes as a tuple of non-negative ints, for its lowering (x's rank is static there)."""
+    return xla.axes_of(op._attrs["axis"], np.ndim(x))
+
+
 def _count(shape, axes):
     n = 1
     for a in axes:
@@ -547,6 +607,16 @@ class UnreduceLike(OpDef):
             return out
         return unreduce
 
+    def lower(op, g, x):
+        shp = np.shape(x)
+        ax = xla.axes_of(op._attrs["axis"], len(shp))
+        if ax and not op._attrs["keep_dims"]:
+            g = xla.jnp.expand_dims(g, ax)
+        if op._attrs["mean"]:
+            count = max(int(np.prod([shp[a] for a in ax], dtype=np.int64)), 1)
+            g = g / np.asarray(count, dtype=xla.out_dtype(op))
+        return xla.jnp.broadcast_to(g, shp)
+
     def grad(op, gg):
         a = op._attrs
         red = reduce_mean if a["mean"] else reduce_sum
@@ -588,6 +658,9 @@ class Sum(_Reduction):
         npd = op._inputs[0].dtype.as_numpy_dtype
         return lambda x: np.sum(x, axis=axes, keepdims=keep, dtype=npd)
 
+    def lower(op, x):
+        return xla.jnp.sum(x, axis=_reduction_axes(op, x), keepdims=op._attrs["keep_dims"], dtype=xla.out_dtype(op))
+
     def grad(op, g):
         a = op._attrs
         return [_unreduce_like(g, op._inputs[0], a["axis"], a["keep_dims"], False)]
@@ -617,6 +690,12 @@ class Mean(_Reduction):
                 return true_divide(s, intp(n), out=s, casting="unsafe")
             return npd(s / intp(n))
         return mean
+
+    def lower(op, x):
+        axes, keep = _reduction_axes(op, x), op._attrs["keep_dims"]
+        if op._inputs[0].dtype.is_integer:
+            return xla.jnp.trunc(xla.jnp.mean(x, axis=axes, keepdims=keep)).astype(xla.out_dtype(op))
+        return xla.jnp.mean(x, axis=axes, keepdims=keep, dtype=xla.out_dtype(op))
 
     def grad(op, g):
         a = op._attrs
@@ -658,6 +737,10 @@ class Max(_Reduction):
         lowest = _lowest(op._inputs[0].dtype.as_numpy_dtype)   # max of nothing, as TF returns
         return lambda x: np.max(x, axis=axes, keepdims=keep, initial=lowest)
 
+    def lower(op, x):
+        return xla.jnp.max(x, axis=_reduction_axes(op, x), keepdims=op._attrs["keep_dims"],
+                           initial=_lowest(xla.in_dtype(op)))
+
     samples = [Sample(lambda x: reduce_max(x), [(2, 3)]), Sample(lambda x: reduce_max(x, 1, keepdims=True), [(2, 3)]),
                Sample(lambda x: reduce_max(x, [0, 2]), [(2, 3, 2)]), Sample(lambda x: reduce_max(x, 1), [_TIES])]
 
@@ -673,6 +756,10 @@ class Min(_Reduction):
         axes, keep = op._attrs["axis"], op._attrs["keep_dims"]
         highest = _highest(op._inputs[0].dtype.as_numpy_dtype)
         return lambda x: np.min(x, axis=axes, keepdims=keep, initial=highest)
+
+    def lower(op, x):
+        return xla.jnp.min(x, axis=_reduction_axes(op, x), keepdims=op._attrs["keep_dims"],
+                           initial=_highest(xla.in_dtype(op)))
 
     samples = [Sample(lambda x: reduce_min(x), [(2, 3)]), Sample(lambda x: reduce_min(x, 0), [(2, 3)]),
                Sample(lambda x: reduce_min(x, -1, keepdims=True), [-_TIES])]
@@ -712,6 +799,23 @@ class ProdOthers(OpDef):
             return np.transpose(out, np.argsort(perm))
         return prod_others
 
+    def lower(op, x):
+        """Each element replaced by the product of the others of its group: exclusive prefix and suffix products."""
+        nd = np.ndim(x)
+        red = xla.axes_of(op._attrs["axis"], nd)
+        kept = [a for a in _py_range(nd) if a not in red]
+        perm = kept + list(red)
+        xt = xla.jnp.transpose(x, perm)
+        n = int(np.prod([np.shape(x)[a] for a in red], dtype=np.int64))
+        if n == 0 or np.size(x) == 0:
+            return xla.jnp.zeros(np.shape(x), xla.out_dtype(op))
+        flat = xla.jnp.reshape(xt, xt.shape[:len(kept)] + (n,))
+        ones = xla.jnp.ones(flat.shape[:-1] + (1,), dtype=xla.out_dtype(op))
+        before = xla.jnp.cumprod(xla.jnp.concatenate([ones, flat[..., :-1]], -1), -1)
+        after = xla.jnp.cumprod(xla.jnp.concatenate([ones, flat[..., :0:-1]], -1), -1)[..., ::-1]
+        out = xla.jnp.reshape(before * after, xt.shape)
+        return xla.jnp.transpose(out, np.argsort(perm))
+
     def grad(op, gg):
         # d/dx_k sum_i gg_i * prod_{j!=i} x_j = (sum_i gg_i P_i - gg_k P_k) / x_k  (x_k != 0)
         x, p = op._inputs[0], op._outputs[0]
@@ -733,6 +837,9 @@ class Prod(_Reduction):
         axes, keep = op._attrs["axis"], op._attrs["keep_dims"]
         npd = op._inputs[0].dtype.as_numpy_dtype   # NumPy would widen int32 products to int64
         return lambda x: np.prod(x, axis=axes, keepdims=keep, dtype=npd)
+
+    def lower(op, x):
+        return xla.jnp.prod(x, axis=_reduction_axes(op, x), keepdims=op._attrs["keep_dims"], dtype=xla.out_dtype(op))
 
     def grad(op, g):
         x = op._inputs[0]
@@ -766,6 +873,9 @@ class All(_Reduction):
     grad = None
     kernel = _logical_reduction(np.all)
 
+    def lower(op, x):
+        return xla.jnp.all(x, axis=_reduction_axes(op, x), keepdims=op._attrs["keep_dims"])
+
     samples = [Sample(lambda x: reduce_all(x), [_BOOLS]), Sample(lambda x: reduce_all(x, 1, keepdims=True), [_BOOLS])]
 
 
@@ -777,6 +887,9 @@ class Any(_Reduction):
     input_kinds = _BOOL
     grad = None
     kernel = _logical_reduction(np.any)
+
+    def lower(op, x):
+        return xla.jnp.any(x, axis=_reduction_axes(op, x), keepdims=op._attrs["keep_dims"])
 
     samples = [Sample(lambda x: reduce_any(x), [~_BOOLS]), Sample(lambda x: reduce_any(x, 0), [~_BOOLS])]
 
@@ -819,6 +932,9 @@ class ArgMax(_ArgReduction):
         axis, npd = op._attrs["axis"], op._attrs["output_type"].as_numpy_dtype
         return lambda x: np.argmax(x, axis=axis).astype(npd, copy=False)
 
+    def lower(op, x):
+        return xla.jnp.argmax(x, axis=op._attrs["axis"]).astype(xla.out_dtype(op))
+
     samples = [Sample(lambda x: argmax(x, 1), [(2, 3)]), Sample(lambda x: argmax(x), [(4, 3)]),
                Sample(lambda x: argmax(x, -1, output_type=dtypes.int32), [(2, 3, 2)])]
 
@@ -827,6 +943,9 @@ class ArgMin(_ArgReduction):
     def kernel(op, ctx):
         axis, npd = op._attrs["axis"], op._attrs["output_type"].as_numpy_dtype
         return lambda x: np.argmin(x, axis=axis).astype(npd, copy=False)
+
+    def lower(op, x):
+        return xla.jnp.argmin(x, axis=op._attrs["axis"]).astype(xla.out_dtype(op))
 
     samples = [Sample(lambda x: argmin(x, 1), [(2, 3)]), Sample(lambda x: argmin(x, 0), [_INT_ARRAY])]
 
@@ -872,6 +991,12 @@ class Cast(OpDef):
         if op._inputs[0].dtype.is_floating and op._attrs["DstT"].is_integer:
             return lambda x: np.trunc(x).astype(npd)
         return lambda x: np.asarray(x).astype(npd, copy=False)
+
+    def lower(op, x):
+        dst = xla.out_dtype(op)
+        if op._inputs[0].dtype.is_floating and op._attrs["DstT"].is_integer:
+            x = xla.jnp.trunc(x)
+        return xla.asarray(x, dst) if not hasattr(x, "astype") else x.astype(dst)
 
     def grad(op, g):
         src, dst = op._inputs[0].dtype, op._attrs["DstT"]
@@ -923,6 +1048,12 @@ class AddN(OpDef):
             return np.add
         return lambda *xs: functools.reduce(np.add, xs)
 
+    def lower(op, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = xla.jnp.add(out, x)
+        return out
+
     def grad(op, g):
         return [g] * len(op._inputs)
 
@@ -943,16 +1074,24 @@ def add_n(inputs, name=None):
 _COMPARISON_PAIRS = [[(2, 3), (2, 3)], [(2, 3), (3,)], [(), (2, 2)], [_INT_ARRAY, np.array([0, 0, 2], np.int32)]]
 _BOOL_PAIR = [np.array([[True, False], [True, True]]), np.array([False, True])]
 
-equal = _elementwise("Equal", 2, _ANY, None, _COMPARISON_PAIRS, fn=np.equal, out_dtype=dtypes.bool)
-not_equal = _elementwise("NotEqual", 2, _ANY, None, _COMPARISON_PAIRS, fn=np.not_equal, out_dtype=dtypes.bool)
-less = _elementwise("Less", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.less, out_dtype=dtypes.bool)
-less_equal = _elementwise("LessEqual", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.less_equal, out_dtype=dtypes.bool)
-greater = _elementwise("Greater", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.greater, out_dtype=dtypes.bool)
+equal = _elementwise("Equal", 2, _ANY, None, _COMPARISON_PAIRS, fn=np.equal, out_dtype=dtypes.bool,
+                     lower=xla.elementwise("equal"))
+not_equal = _elementwise("NotEqual", 2, _ANY, None, _COMPARISON_PAIRS, fn=np.not_equal, out_dtype=dtypes.bool,
+                         lower=xla.elementwise("not_equal"))
+less = _elementwise("Less", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.less, out_dtype=dtypes.bool,
+                    lower=xla.elementwise("less"))
+less_equal = _elementwise("LessEqual", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.less_equal, out_dtype=dtypes.bool,
+                          lower=xla.elementwise("less_equal"))
+greater = _elementwise("Greater", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.greater, out_dtype=dtypes.bool,
+                       lower=xla.elementwise("greater"))
 greater_equal = _elementwise("GreaterEqual", 2, _NUMERIC, None, _COMPARISON_PAIRS, fn=np.greater_equal,
-                             out_dtype=dtypes.bool)
-logical_and = _elementwise("LogicalAnd", 2, _BOOL, None, [_BOOL_PAIR], fn=np.logical_and)
-logical_or = _elementwise("LogicalOr", 2, _BOOL, None, [_BOOL_PAIR], fn=np.logical_or)
-logical_not = _elementwise("LogicalNot", 1, _BOOL, None, _BOOL_PAIR[:1], fn=np.logical_not)
+                             out_dtype=dtypes.bool, lower=xla.elementwise("greater_equal"))
+logical_and = _elementwise("LogicalAnd", 2, _BOOL, None, [_BOOL_PAIR], fn=np.logical_and,
+                           lower=xla.elementwise("logical_and"))
+logical_or = _elementwise("LogicalOr", 2, _BOOL, None, [_BOOL_PAIR], fn=np.logical_or,
+                          lower=xla.elementwise("logical_or"))
+logical_not = _elementwise("LogicalNot", 1, _BOOL, None, _BOOL_PAIR[:1], fn=np.logical_not,
+                           lower=xla.elementwise("logical_not"))
 
 
 def logical_xor(x, y, name="LogicalXor"):
@@ -993,6 +1132,12 @@ class Select(OpDef):
                 c = np.reshape(c, (-1,) + (1,) * (rank - 1))
             return np.where(c, x, y)
         return select
+
+    def lower(op, c, x, y):
+        rank = max(np.ndim(x), np.ndim(y))
+        if np.ndim(c) == 1 and rank > 1:   # TF1: a vector condition selects along the first dimension
+            c = xla.jnp.reshape(c, (-1,) + (1,) * (rank - 1))
+        return xla.jnp.where(c, x, y)
 
     def grad(op, g):
         c, x, y = op._inputs
@@ -1082,6 +1227,12 @@ class Range(OpDef):
             return np.arange(n, dtype=npd) * np.asarray(delta, dtype=npd) + np.asarray(start, dtype=npd)
         return range_kernel
 
+    def lower(op, start, limit, delta):
+        npd = xla.out_dtype(op)
+        s, l_, d = (xla.static_value(op, v, i) for i, v in enumerate((start, limit, delta)))
+        n = _range_size(s, l_, d, npd.type)
+        return np.arange(n, dtype=npd) * np.asarray(d, dtype=npd) + np.asarray(s, dtype=npd)
+
     samples = [Sample(lambda a, b, c: range(a, b, c), [np.array(1.0), np.array(5.5), np.array(1.5)]),
                Sample(lambda a, b, c: range(a, b, c), [np.array(7, np.int32), np.array(-2, np.int32),
                                                        np.array(-3, np.int32)]),
@@ -1135,6 +1286,9 @@ class LinSpace(OpDef):
             return np.linspace(start, stop, int(num), dtype=npd)
         return linspace_kernel
 
+    def lower(op, start, stop, num):
+        return xla.jnp.linspace(start, stop, int(xla.static_value(op, num, 2)), dtype=xla.out_dtype(op))
+
     samples = [Sample(lambda a, b: linspace(a, b, 5), [np.array(-1.0), np.array(2.0)]),
                Sample(lambda a, b: linspace(a, b, 1), [np.array(3.0), np.array(2.0)])]
 
@@ -1171,6 +1325,18 @@ class Cumsum(OpDef):
                 out = np.concatenate([head, np.delete(out, -1, axis=axis)], axis=axis)
             return np.flip(out, axis) if reverse else out
         return cumsum_kernel
+
+    def lower(op, x):
+        axis, exclusive, reverse = op._attrs["axis"], op._attrs["exclusive"], op._attrs["reverse"]
+        if reverse:
+            x = xla.jnp.flip(x, axis)
+        out = xla.jnp.cumsum(x, axis=axis, dtype=xla.out_dtype(op))
+        if exclusive and out.shape[axis]:
+            a = axis % out.ndim
+            pad = [(0, 0)] * out.ndim
+            pad[a] = (1, 0)
+            out = xla.lax.slice_in_dim(xla.jnp.pad(out, pad), 0, out.shape[a], axis=a)
+        return xla.jnp.flip(out, axis) if reverse else out
 
     def grad(op, g):
         a = op._attrs
@@ -1239,6 +1405,9 @@ class Qr(OpDef):
             q, r = np.linalg.qr(x, mode=mode)
             return q.astype(x.dtype), r.astype(x.dtype)
         return qr_kernel
+
+    def lower(op, x):
+        return tuple(xla.jnp.linalg.qr(x, mode="complete" if op._attrs["full_matrices"] else "reduced"))
 
     grad = None
     samples = [Sample(lambda x: qr(x)[0], [(4, 3)], grad=()), Sample(lambda x: qr(x, True)[1], [(2, 3, 2)], grad=())]

@@ -3,6 +3,7 @@ batch-normalization op the layers use for channels-last inputs."""
 import numpy as np
 
 from nanotf.framework import dtypes
+from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape
@@ -74,6 +75,25 @@ class FusedBatchNormNT(OpDef):
                     np.asarray(variance, sd))
         return fused_bn
 
+    def lower(op, x, scale, offset, mean, variance, is_training):
+        eps = op._attrs["epsilon"]
+        c = np.shape(x)[-1]
+        sd = _stats_dtype(x)
+        x2 = xla.jnp.reshape(x, (-1, c)).astype(sd)
+
+        def batch_stats():
+            m = xla.jnp.mean(x2, axis=0)
+            return m, xla.jnp.mean(xla.jnp.square(x2 - m), axis=0)
+        training = xla.static_value(op, is_training, 5) if xla.is_numpy(is_training) else is_training
+        if isinstance(training, np.ndarray):
+            m, v = batch_stats() if bool(training) else (xla.asarray(mean, sd), xla.asarray(variance, sd))
+        else:
+            bm, bv = batch_stats()
+            m, v = xla.jnp.where(training, bm, mean.astype(sd)), xla.jnp.where(training, bv, variance.astype(sd))
+        mult = scale.astype(sd) / xla.jnp.sqrt(v + np.asarray(eps, sd))
+        y = (x2 - m) * mult + offset.astype(sd)
+        return xla.jnp.reshape(y.astype(x.dtype), np.shape(x)), m, v
+
     def grad(op, dy, dmean, dvar):
         x, scale, offset, mean, variance, is_training = op._inputs
         dx, dscale, doffset = apply_op("FusedBatchNormGradNT",
@@ -123,6 +143,23 @@ class FusedBatchNormGradNT(OpDef):
             return (dx.astype(x.dtype, copy=False).reshape(x.shape), dscale.astype(scale.dtype),
                     doffset.astype(scale.dtype))
         return fused_bn_grad
+
+    def lower(op, dy, x, scale, mean, variance, is_training):
+        eps = op._attrs["epsilon"]
+        c = np.shape(x)[-1]
+        sd = _stats_dtype(x)
+        x2 = xla.jnp.reshape(x, (-1, c)).astype(sd)
+        dy2 = xla.jnp.reshape(dy, (-1, c)).astype(sd)
+        inv = 1.0 / xla.jnp.sqrt(variance.astype(sd) + np.asarray(eps, sd))
+        xhat = (x2 - mean.astype(sd)) * inv
+        doffset = xla.jnp.sum(dy2, axis=0)
+        dscale = xla.jnp.sum(dy2 * xhat, axis=0)
+        n = max(x2.shape[0], 1)
+        dx_train = (dy2 - doffset / n - xhat * (dscale / n)) * (scale.astype(sd) * inv)
+        dx_infer = dy2 * (scale.astype(sd) * inv)
+        dx = xla.jnp.where(is_training, dx_train, dx_infer)
+        return (xla.jnp.reshape(dx.astype(x.dtype), np.shape(x)), dscale.astype(scale.dtype),
+                doffset.astype(scale.dtype))
 
 
 def _fused_bn_op(x, scale, offset, mean, variance, is_training, epsilon, name=None):

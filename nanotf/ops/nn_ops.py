@@ -12,6 +12,7 @@ import numpy as np
 
 from nanotf.framework import dtypes
 from nanotf.framework import errors
+from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import OpDef, Sample, define_op, writes_into
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape
@@ -145,18 +146,22 @@ def _normal(s):
 
 # ReluGrad masks by the output y > 0, as TF's does
 relu = _activation("Relu", lambda x, out=None: np.maximum(x, 0, out=out), "ReluGrad", ("g", "y"), infer=_real_unary,
-                   fresh_output=True, destroy_map={0: (0,)})
+                   fresh_output=True, destroy_map={0: (0,)}, lower=lambda op, x: xla.jnp.maximum(x, xla.zero_of(x)))
 relu6 = _activation("Relu6", lambda x: np.clip(x, 0, 6), "Relu6Grad", ("g", "x"), infer=_real_unary,
-                    inputs=_relu6_inputs)
+                    inputs=_relu6_inputs, lower=lambda op, x: xla.jnp.clip(x, xla.zero_of(x), np.asarray(6, x.dtype)))
 # expm1 only of the non-positive part: no overflow warning from the branch np.where discards
-elu = _activation("Elu", lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))), "EluGrad", ("g", "y"))
-softplus = _activation("Softplus", lambda x: np.logaddexp(x, 0), "SoftplusGrad", ("g", "x"), inputs=_normal)
+elu = _activation("Elu", lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))), "EluGrad", ("g", "y"),
+                  lower=lambda op, x: xla.jnp.where(x > 0, x, xla.jnp.expm1(xla.jnp.minimum(x, xla.zero_of(x)))))
+softplus = _activation("Softplus", lambda x: np.logaddexp(x, 0), "SoftplusGrad", ("g", "x"), inputs=_normal,
+                       lower=lambda op, x: xla.jnp.logaddexp(x, xla.zero_of(x)))
 _activation("LeakyRelu", lambda x, alpha: np.where(x > 0, x, x * alpha), "LeakyReluGrad", ("g", "x"), attrs=("alpha",),
             public=lambda x: leaky_relu(x),
-            more_samples=[Sample(lambda x: leaky_relu(x, alpha=0.5), [_away_from_zero((3, 2))])])
+            more_samples=[Sample(lambda x: leaky_relu(x, alpha=0.5), [_away_from_zero((3, 2))])],
+            lower=lambda op, x: xla.jnp.where(x > 0, x, x * np.asarray(op._attrs["alpha"], x.dtype)))
 sigmoid = _activation("Sigmoid", _np_sigmoid, "SigmoidGrad", ("y", "g"), infer=_float_unary("x"), param="x",
-                      inputs=_normal)
-tanh = _activation("Tanh", np.tanh, "TanhGrad", ("y", "g"), infer=_float_unary("x"), param="x", inputs=_normal)
+                      inputs=_normal, lower=lambda op, x: xla.jax.nn.sigmoid(x))
+tanh = _activation("Tanh", np.tanh, "TanhGrad", ("y", "g"), infer=_float_unary("x"), param="x", inputs=_normal,
+                   lower=lambda op, x: xla.jnp.tanh(x))
 
 
 def leaky_relu(features, alpha=0.2, name=None):
@@ -195,19 +200,23 @@ def _elu_outputs(s):   # y = elu(x) away from the kink at 0, inside (-1, 1)
 
 
 _activation_grad("ReluGrad", writes_into(lambda g, f, out=None: np.multiply(g, f > 0, out=out)),
-                 "gradients * (features > 0).", fresh_output=True, destroy_map={0: (0,)})
-_activation_grad("Relu6Grad", lambda g, f: g * ((f > 0) & (f < 6)), "gradients * (0 < features < 6).")
+                 "gradients * (features > 0).", fresh_output=True, destroy_map={0: (0,)},
+                 lower=lambda op, g, f: xla.jnp.where(f > 0, g, xla.zero_of(g)))
+_activation_grad("Relu6Grad", lambda g, f: g * ((f > 0) & (f < 6)), "gradients * (0 < features < 6).",
+                 lower=lambda op, g, f: xla.jnp.where((f > 0) & (f < 6), g, xla.zero_of(g)))
 _activation_grad("EluGrad", lambda g, y: np.where(y > 0, g, g * (y + 1)),
-                 "gradients * (1 if outputs > 0 else outputs + 1).", grad=_elu_grad_grad, inputs=(None, _elu_outputs))
+                 "gradients * (1 if outputs > 0 else outputs + 1).", grad=_elu_grad_grad, inputs=(None, _elu_outputs),
+                 lower=lambda op, g, y: xla.jnp.where(y > 0, g, g * (y + 1)))
 _activation_grad("SoftplusGrad", lambda g, x: g * _np_sigmoid(x), "gradients * sigmoid(features).",
-                 grad=_softplus_grad_grad, inputs=(None, None))
+                 grad=_softplus_grad_grad, inputs=(None, None), lower=lambda op, g, x: g * xla.jax.nn.sigmoid(x))
 _activation_grad("LeakyReluGrad", lambda g, x, alpha: np.where(x > 0, g, g * alpha),
-                 "gradients * (1 if features > 0 else alpha).", attrs=("alpha",))
+                 "gradients * (1 if features > 0 else alpha).", attrs=("alpha",),
+                 lower=lambda op, g, x: xla.jnp.where(x > 0, g, g * np.asarray(op._attrs["alpha"], g.dtype)))
 _activation_grad("SigmoidGrad", lambda y, dy: dy * (y * (1 - y)),
                  "dy * y * (1 - y), inputs (y, dy) in TensorFlow's order.", grad=_sigmoid_grad_grad,
-                 inputs=(None, None))
+                 inputs=(None, None), lower=lambda op, y, dy: dy * (y * (1 - y)))
 _activation_grad("TanhGrad", lambda y, dy: dy * (1 - y * y), "dy * (1 - y^2), inputs (y, dy).", grad=_tanh_grad_grad,
-                 inputs=(None, None))
+                 inputs=(None, None), lower=lambda op, y, dy: dy * (1 - y * y))
 
 
 # -- row reductions over a short last axis (10 classes): NumPy's x.max(axis=1) / x.sum(axis=1) are
@@ -294,6 +303,9 @@ class Softmax(_SoftmaxOp):
     samples = [Sample(lambda x: softmax(x), [s]) for s in _SHAPES] + \
         [Sample(lambda x: softmax(x, axis=0), [(3, 2)])]
 
+    def lower(op, x):
+        return xla.jax.nn.softmax(x, axis=op._attrs.get("axis", -1))
+
 
 class LogSoftmax(_SoftmaxOp):
     def along(x, axis):
@@ -312,6 +324,9 @@ class LogSoftmax(_SoftmaxOp):
 
     samples = [Sample(lambda x: log_softmax(x), [s]) for s in _SHAPES] + \
         [Sample(lambda x: log_softmax(x, axis=0), [(3, 2)])]
+
+    def lower(op, x):
+        return xla.jax.nn.log_softmax(x, axis=op._attrs.get("axis", -1))
 
 
 def _softmax_op(op_type, logits, axis, name):
@@ -379,6 +394,11 @@ class BiasAdd(OpDef):
             return writes_into(np.add)
         return writes_into(lambda x, b, out=None: np.add(x, b.reshape((-1,) + (1,) * (x.ndim - 2)), out=out))
 
+    def lower(op, x, b):
+        if op._attrs["data_format"] == "NCHW":
+            return x + xla.jnp.reshape(b, (-1,) + (1,) * (np.ndim(x) - 2))
+        return x + b
+
     def grad(op, g):
         return [g, _bias_add_grad(g, op._attrs["data_format"])]
 
@@ -411,6 +431,11 @@ class BiasAddGrad(OpDef):
         if op._attrs["data_format"] != "NCHW":
             return lambda g: g.reshape(-1, g.shape[-1]).sum(axis=0)
         return lambda g: g.sum(axis=(0,) + tuple(range(2, g.ndim)))
+
+    def lower(op, g):
+        if op._attrs["data_format"] == "NCHW":
+            return xla.jnp.sum(g, axis=(0,) + tuple(range(2, np.ndim(g))))
+        return xla.jnp.sum(g, axis=tuple(range(np.ndim(g) - 1)))
 
     def grad(op, gg):
         # broadcasting gg along g's channel axis is BiasAdd onto zeros (any rank, either data_format)
@@ -447,6 +472,9 @@ class L2Loss(OpDef):
             flat = np.ravel(t)
             return np.asarray(np.dot(flat, flat) / 2, dtype=npd)
         return l2
+
+    def lower(op, t):
+        return (xla.jnp.sum(xla.jnp.square(t)) / 2).astype(xla.out_dtype(op))
 
     def grad(op, g):
         return [math_ops.multiply(op._inputs[0], g)]
@@ -539,6 +567,18 @@ class SparseSoftmaxCrossEntropyWithLogits(OpDef):
             return loss.reshape(labels.shape), e.reshape(logits.shape)
         return sparse_xent
 
+    def lower(op, logits, labels):
+        """loss = logsumexp(logits) - logits[label]; backprop = softmax - one_hot(label). XLA cannot raise on a
+        label out of range: such a row gets NaN, as TF's XLA kernel gives."""
+        c = np.shape(logits)[-1]
+        log_p = xla.jax.nn.log_softmax(logits, axis=-1)
+        hot = xla.jnp.expand_dims(labels, -1) == xla.jnp.arange(c)
+        picked = xla.jnp.sum(xla.jnp.where(hot, log_p, xla.zero_of(log_p)), axis=-1)
+        bad = (labels < 0) | (labels >= c)
+        loss = xla.jnp.where(bad, np.asarray(np.nan, log_p.dtype), -picked)
+        backprop = xla.jnp.exp(log_p) - hot.astype(log_p.dtype)
+        return loss, xla.jnp.where(bad[..., None], np.asarray(np.nan, log_p.dtype), backprop)
+
     def grad(op, grad_loss, grad_backprop):
         return [_xent_logits_grad(op, grad_loss, grad_backprop), None]
 
@@ -576,6 +616,15 @@ class SoftmaxCrossEntropyWithLogits(OpDef):
             e = e.reshape(logits.shape)
             return loss, e
         return dense_xent
+
+    def lower(op, logits, labels):
+        """loss = sum(labels) * logsumexp(logits) - sum(labels * logits); backprop = softmax * sum(labels) - labels
+        (nanotf's kernel keeps the label sum, exact for labels that do not sum to 1)."""
+        shifted = logits - xla.jax.lax.stop_gradient(xla.jnp.max(logits, axis=-1, keepdims=True))
+        lse = xla.jnp.log(xla.jnp.sum(xla.jnp.exp(shifted), axis=-1, keepdims=True))
+        label_sums = xla.jnp.sum(labels, axis=-1, keepdims=True)
+        loss = (lse * label_sums)[..., 0] - xla.jnp.sum(labels * shifted, axis=-1)
+        return loss, xla.jnp.exp(shifted - lse) * label_sums - labels
 
     def grad(op, grad_loss, grad_backprop):
         (logits, labels), backprop = op._inputs, op._outputs[1]
@@ -759,6 +808,14 @@ def _in_top_k_kernel(op, k_fixed):
     return in_top_k_kernel
 
 
+def _lower_in_top_k(pred, targets, k):
+    """InTopK's lowering: target's score beaten by fewer than k others, finite scores, target in range."""
+    n, c = np.shape(pred)
+    target_scores = xla.jnp.take_along_axis(pred, xla.jnp.clip(targets, 0, c - 1).astype(np.int64)[:, None], axis=1)
+    inside = xla.jnp.sum(pred > target_scores, axis=1) < k
+    return inside & xla.jnp.all(xla.jnp.isfinite(pred), axis=1) & (targets >= 0) & (targets < c)
+
+
 class InTopK(OpDef):
     """Row i is True when fewer than k classes score strictly higher than targets[i] (ties count as in)."""
     row_wise = staticmethod(_in_top_k_rows)
@@ -767,6 +824,9 @@ class InTopK(OpDef):
 
     def kernel(op, ctx):
         return _in_top_k_kernel(op, op._attrs["k"])
+
+    def lower(op, pred, targets):
+        return _lower_in_top_k(pred, targets, op._attrs["k"])
 
     samples = [Sample(lambda p, t: in_top_k(p, t, 2), [(4, 3), np.array([0, 1, 2, 1], dtype=np.int32)], grad=()),
                Sample(lambda p, t: in_top_k(p, t, 1), [(2, 5), np.array([4, 0], dtype=np.int64)], grad=())]
@@ -786,6 +846,9 @@ class InTopKV2(OpDef):
 
     def kernel(op, ctx):
         return _in_top_k_kernel(op, None)
+
+    def lower(op, pred, targets, k):
+        return _lower_in_top_k(pred, targets, k)
 
     samples = [Sample(lambda p, t, k: in_top_k(p, t, k), [(4, 3), np.array([0, 1, 2, 1], dtype=np.int32),
                                                           np.array(2, dtype=np.int32)], grad=())]

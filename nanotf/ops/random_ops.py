@@ -3,6 +3,7 @@ the same seeds give the same numbers on every run of a program."""
 import numpy as np
 
 from nanotf.framework import dtypes
+from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import OpDef
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor
 from nanotf.framework.random_seed import get_seed
@@ -24,6 +25,7 @@ class _RandomOp(OpDef):
     abstract = True
     stateful = True
     grad = None
+    lower_takes_key = True   # lower(op, key, *inputs): a jax.random key per op and run (nanotf/xla/rng.py)
 
     def infer(op):
         return op._attrs["dtype"], _static_shape_from(op._inputs[0])
@@ -34,6 +36,9 @@ class RandomStandardNormal(_RandomOp):
         npd = op._attrs["dtype"].as_numpy_dtype
         rng = _rng(op, ctx)
         return lambda shape: rng.standard_normal(tuple(shape)).astype(npd)
+
+    def lower(op, key, shape):
+        return xla.jax.random.normal(key, xla.shape_tuple(op, shape, 0), dtype=xla.out_dtype(op))
 
 
 class TruncatedNormal(_RandomOp):
@@ -52,6 +57,9 @@ class TruncatedNormal(_RandomOp):
             return out.astype(npd)
         return sample
 
+    def lower(op, key, shape):
+        return xla.jax.random.truncated_normal(key, -2.0, 2.0, xla.shape_tuple(op, shape, 0), dtype=xla.out_dtype(op))
+
 
 class RandomUniform(_RandomOp):
     def kernel(op, ctx):
@@ -69,6 +77,14 @@ class RandomUniform(_RandomOp):
             return u.astype(npd)
         return uniform
 
+    def lower(op, key, shape):
+        """Multiples of 2^-m in [0, 1), m the dtype's mantissa bits, as TF's kernel and the NumPy one give: never 1.0,
+        so floor(keep_prob + u) in dropout is never 2."""
+        npd = xla.out_dtype(op)
+        scale = np.asarray(2 ** np.finfo(npd).nmant, npd)
+        u = xla.jax.random.uniform(key, xla.shape_tuple(op, shape, 0), dtype=npd)
+        return xla.jnp.floor(u * scale) / scale
+
 
 class RandomUniformInt(_RandomOp):
     def infer(op):
@@ -79,9 +95,13 @@ class RandomUniformInt(_RandomOp):
         npd = op._inputs[1].dtype.as_numpy_dtype
         return lambda shape, lo, hi: rng.integers(lo, hi, size=tuple(shape)).astype(npd)
 
+    def lower(op, key, shape, lo, hi):
+        return xla.jax.random.randint(key, xla.shape_tuple(op, shape, 0), lo, hi, dtype=xla.out_dtype(op))
+
 
 class RandomShuffle(OpDef):
     """The input with its rows (axis 0) in a random order; TF registers no gradient for it."""
+    lower_takes_key = True   # lower(op, key, value)
     stateful = True
     grad = None
 
@@ -95,6 +115,9 @@ class RandomShuffle(OpDef):
             value = np.asarray(value)
             return value.copy() if value.ndim == 0 else value[rng.permutation(value.shape[0])]
         return shuffle
+
+    def lower(op, key, value):
+        return value if np.ndim(value) == 0 else xla.jax.random.permutation(key, value, axis=0)
 
 
 def random_shuffle(value, seed=None, name=None):

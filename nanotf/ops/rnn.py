@@ -13,6 +13,7 @@ tf.scan loop when the number of steps is known only at run time.
 import numpy as np
 
 from nanotf.framework import dtypes
+from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import OpDef, Sample, every_output_views
 from nanotf.framework.ops import apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape
@@ -88,6 +89,9 @@ class UnstackSteps(OpDef):
             return tuple(x)
         return unstack
 
+    def lower(op, x):
+        return tuple(x[t] for t in range(op._attrs["num"]))
+
     def grad(op, *grads):
         steps = [t for t, g in enumerate(grads) if g is not None and g.op.type != "ZerosLike"]
         if not steps:
@@ -117,6 +121,12 @@ class UnstackStepsGrad(OpDef):
                 out[t] = g
             return out
         return fill
+
+    def lower(op, x, *grads):
+        out = xla.jnp.zeros(np.shape(x), dtype=xla.out_dtype(op))
+        for t, g in zip(op._attrs["steps"], grads):
+            out = out.at[t].set(g)
+        return out
 
 
 def _unstack_steps(x, num):

@@ -9,6 +9,7 @@ import numpy as np
 
 from nanotf.framework import dtypes
 from nanotf.framework import errors
+from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import unknown_shape
@@ -123,6 +124,20 @@ class SparseToDense(OpDef):
                     out[()] = vals[-1]
             return out
         return sparse_to_dense_kernel
+
+    def lower(op, indices, output_shape, values, default):
+        shape = xla.shape_tuple(op, output_shape, 1)
+        npd = xla.out_dtype(op)
+        num_elems = np.shape(indices)[0] if np.ndim(indices) > 0 else 1
+        num_dims = np.shape(indices)[1] if np.ndim(indices) > 1 else 1
+        out = xla.jnp.full(shape, default, dtype=npd)
+        if not num_elems:
+            return out
+        idx = xla.jnp.reshape(indices, (num_elems, num_dims))
+        vals = xla.jnp.broadcast_to(xla.jnp.asarray(values, dtype=npd), (num_elems,))
+        if not shape:
+            return out.at[()].set(vals[-1])
+        return out.at[tuple(idx.T)].set(vals, mode="drop")
 
     def grad(op, g):
         """TF's _SparseToDenseGrad: the values get the gradient at their indices, the default value the

@@ -7,6 +7,7 @@ the variable at input 0). The plan copies a fetched value that aliases this stor
 import numpy as np
 
 from nanotf.framework import errors
+from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor
 from nanotf.framework.tensor_shape import TensorShape
@@ -45,6 +46,7 @@ def sample_variable(t):
 class Assign(OpDef):
     stateful = True
     ref_inputs = (0,)
+    lower_updates_refs = True   # lower(op, ref_value, value) returns the variable's new value
     view_map = {0: (0,)}   # the variable's storage (a new array when validate_shape=False changes its shape)
     grad = None
 
@@ -77,6 +79,9 @@ class Assign(OpDef):
             return new
         return assign
 
+    def lower(op, ref, value):
+        return xla.jnp.asarray(value).astype(np.dtype(op._outputs[0].dtype.as_numpy_dtype))
+
     samples = [Sample(lambda v, x: assign(sample_variable(v), x), [(3, 2), (3, 2)]),
                Sample(lambda v, x: assign(sample_variable(v), x, validate_shape=False), [(3, 2), (2, 2)])]
 
@@ -85,6 +90,7 @@ class _AssignUpdate(OpDef):
     abstract = True
     stateful = True
     ref_inputs = (0,)
+    lower_updates_refs = True   # lower(op, ref_value, value) returns the variable's new value
     view_map = {0: (0,)}   # the variable's storage, updated in place
     grad = None
 
@@ -112,11 +118,17 @@ def _update_kernel(ufunc):
 
 class AssignAdd(_AssignUpdate):
     kernel = _update_kernel(np.add)
+
+    def lower(op, ref, value):
+        return ref + value
     samples = [Sample(lambda v, x: assign_add(sample_variable(v), x), [(3, 2), (3, 2)])]
 
 
 class AssignSub(_AssignUpdate):
     kernel = _update_kernel(np.subtract)
+
+    def lower(op, ref, value):
+        return ref - value
     samples = [Sample(lambda v, x: assign_sub(sample_variable(v), x), [(3, 2), (3, 2)])]
 
 
