@@ -56,19 +56,24 @@ def test_config_selects_the_xla_executable():
         assert any(isinstance(e, XlaExecutable) for e in sess._plans.values())
 
 
-def test_tutorial_training_losses_match_numpy_backend_for_100_steps():
+@pytest.mark.parametrize("steps,rtol", [(100, 1e-4), (2000, 2e-3)])
+def test_tutorial_training_losses_match_numpy_backend(steps, rtol):
+    """The issue's bounds: 1e-4 relative per step for 100 steps, 2e-3 for the tutorial's 2000 (float32
+    round-off grows with the steps, and relative error with it as the loss falls towards 0)."""
     g, x, y, loss, train, init = tutorial_graph()
     ref, xla = tf.Session(graph=g), tf.Session(graph=g, config=xla_config())
     ref.run(init)
     xla.run(init)
     copy_variables(g, ref, xla)   # the same initial weights (the initializers' draws differ by backend)
-    for images, labels in batches(100):
-        want = ref.run([train, loss], {x: images, y: labels})[1]
-        got = xla.run([train, loss], {x: images, y: labels})[1]
-        np.testing.assert_allclose(got, want, rtol=1e-4)
-    assert want < 2.0   # it learned: the comparison is not between two flat curves
-    for v in g.get_collection(tf.GraphKeys.GLOBAL_VARIABLES):
-        np.testing.assert_allclose(xla.run(v), ref.run(v), rtol=1e-3, atol=1e-5)
+    want, got = [], []
+    for images, labels in batches(steps):
+        want.append(ref.run([train, loss], {x: images, y: labels})[1])
+        got.append(xla.run([train, loss], {x: images, y: labels})[1])
+    np.testing.assert_allclose(got, want, rtol=rtol)
+    assert want[-1] < 2.0 and (steps < 2000 or max(want[-100:]) < 0.1 * want[0])   # it learned
+    if steps == 100:
+        for v in g.get_collection(tf.GraphKeys.GLOBAL_VARIABLES):
+            np.testing.assert_allclose(xla.run(v), ref.run(v), rtol=1e-3, atol=1e-5)
 
 
 def test_variables_sync_between_device_host_and_other_plans():

@@ -6,6 +6,13 @@ into one line on stderr, prefixed with the program name as argparse does, and an
 2 for a bad flag (argparse's convention), 1 for a failure while running, 130 for Ctrl-C (the shell's
 128 + SIGINT). `--debug` or NANOTF_DEBUG=1 adds the full traceback, for bug reports. Anything else is
 a bug and keeps Python's traceback.
+
+`run_command` also gives every command the XLA backend's flags (docs/xla.md): `--xla` runs the program's
+Sessions on it (`session_config(flags)` is their ConfigProto), and `--coordinator HOST:PORT --num_processes N
+--process_id I` joins a JAX cluster before any Session exists (implies --xla). In a cluster every process
+reads the same batches (the same --seed, 0 unless given, so weights and batch order agree) and feeds its own
+rows of each (`local_rows`); the data-parallel step sums over the whole batch, so every process ends with the
+weights one process would reach on the whole batch.
 """
 import argparse
 import errno
@@ -154,9 +161,12 @@ def run_command(parser, train, argv=None):
     printing one line saying what went wrong."""
     parser.add_argument("--debug", action="store_true",
                         help="On an error, print the full traceback too (for bug reports).")
+    add_backend_flags(parser)
     flags = parser.parse_args(argv)
+    check_backend_flags(parser, flags)
     debug = flags.debug or environment.debug()   # environment.debug() reads DEBUG_ENV
     try:
+        start_backend(flags)
         train(flags)
         return 0
     except CommandError as e:
@@ -172,6 +182,111 @@ def run_command(parser, train, argv=None):
                        % (str(e) or "MemoryError"), EXIT_FAILURE, debug)
     except OSError as e:
         return _report(parser.prog, e, describe_os_error(e), EXIT_FAILURE, debug)
+
+
+# -- the XLA backend and clusters of processes
+def coordinator_address(text):
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError("must be HOST:PORT with a port in 1..65535, got %r" % text)
+    return text
+
+
+def add_backend_flags(parser):
+    group = parser.add_argument_group("XLA backend (needs jax: pip install 'nanotf[xla]')")
+    group.add_argument("--xla", action="store_true",
+                       help="Run the Sessions on the XLA backend (one XLA computation per plan, through JAX).")
+    group.add_argument("--coordinator", type=coordinator_address, default=None, metavar="HOST:PORT",
+                       help="Join a cluster of --num_processes processes whose process 0 listens at HOST:PORT; "
+                            "each process trains on its rows of every batch (implies --xla).")
+    group.add_argument("--num_processes", type=positive_int, default=None, metavar="N",
+                       help="Processes in the cluster (with --coordinator).")
+    group.add_argument("--process_id", type=non_negative_int, default=None, metavar="I",
+                       help="This process's index in the cluster, 0..N-1 (with --coordinator).")
+
+
+def check_backend_flags(parser, flags):
+    """The cluster flags come together and name a process of the cluster (else exit 2, one line)."""
+    cluster = (flags.coordinator, flags.num_processes, flags.process_id)
+    if any(v is not None for v in cluster) and any(v is None for v in cluster):
+        parser.error("--coordinator, --num_processes and --process_id go together (given: %s)" % ", ".join(
+            name for name, v in zip(("--coordinator", "--num_processes", "--process_id"), cluster) if v is not None))
+    if flags.coordinator is not None:
+        if flags.process_id >= flags.num_processes:
+            parser.error("argument --process_id: must be below --num_processes %d, got %d"
+                         % (flags.num_processes, flags.process_id))
+        flags.xla = True
+        if getattr(flags, "seed", 0) is None:
+            flags.seed = 0   # every process must draw the same initial weights and batch order
+
+
+def start_backend(flags):
+    """Imports the XLA backend when asked for (one line naming the pip command when jax is missing) and joins
+    the cluster before any Session exists."""
+    if not flags.xla:
+        return
+    try:
+        from nanotf.xla import _jax
+        _jax.require_jax()   # also when nanotf.xla was imported before jax went missing
+    except ImportError as e:
+        raise CommandError("--xla: %s" % e) from None
+    if flags.coordinator is not None:
+        from nanotf.xla import distributed
+        try:
+            distributed.initialize(flags.coordinator, flags.num_processes, flags.process_id)
+        except (RuntimeError, ValueError) as e:   # JAX's errors: unreachable coordinator, a second initialize
+            raise CommandError("--coordinator %s: cannot join the cluster as process %d of %d: %s" % (
+                flags.coordinator, flags.process_id, flags.num_processes, " ".join(str(e).split()))) from None
+
+
+def session_config(flags):
+    """The ConfigProto of the program's Sessions: XLA's global_jit_level ON_1 with --xla, else None."""
+    if not getattr(flags, "xla", False):
+        return None
+    import nanotf as tf
+    return tf.ConfigProto(graph_options=tf.GraphOptions(optimizer_options=tf.OptimizerOptions(
+        global_jit_level=tf.OptimizerOptions.ON_1)))
+
+
+def in_cluster(flags):
+    return getattr(flags, "coordinator", None) is not None
+
+
+class _LocalRows:
+    """A DataSet seen by one process of a cluster: batches and arrays are this process's rows of the ones every
+    process draws alike; `num_examples` stays the whole set's (evaluations count over the whole batch)."""
+
+    def __init__(self, data_set, index, count):
+        self._data_set, self._index, self._count = data_set, index, count
+
+    def _rows(self, x):
+        n = len(x)
+        if n % self._count:
+            raise CommandError("a batch of %d examples does not split over %d processes; use a batch size that "
+                               "is a multiple of --num_processes" % (n, self._count))
+        part = n // self._count
+        return x[self._index * part:(self._index + 1) * part]
+
+    def next_batch(self, *args, **kwargs):
+        return tuple(self._rows(x) for x in self._data_set.next_batch(*args, **kwargs))
+
+    @property
+    def images(self):
+        return self._rows(self._data_set.images)
+
+    @property
+    def labels(self):
+        return self._rows(self._data_set.labels)
+
+    def __getattr__(self, name):
+        return getattr(self._data_set, name)
+
+
+def local_rows(data_sets, flags):
+    """`data_sets` (train, validation, test) as this process feeds them: unchanged outside a cluster."""
+    if not in_cluster(flags):
+        return data_sets
+    return type(data_sets)(*(_LocalRows(d, flags.process_id, flags.num_processes) for d in data_sets))
 
 
 def _report(prog, exc, message, code, debug, prefix="error: "):

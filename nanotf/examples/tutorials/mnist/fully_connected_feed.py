@@ -18,15 +18,16 @@ import time
 import nanotf as tf
 from nanotf.examples.tutorials.mnist import input_data, mnist
 from nanotf.examples.tutorials.mnist._common import (EXIT_INTERRUPTED, CommandError, RunDirectory,
-                                                     add_data_dir_flag, data_dir_of,
+                                                     add_data_dir_flag, data_dir_of, in_cluster, local_rows,
                                                      make_parser, non_negative_int, positive_float,
-                                                     positive_int, run_command, seed_value)
+                                                     positive_int, run_command, seed_value, session_config)
 
 FLAGS = None
 
 
 def placeholder_inputs(batch_size):
-    """Placeholders for one batch of images and labels; the batch size is part of their static shape."""
+    """Placeholders for one batch of images and labels; the batch size is part of their static shape (None in
+    a cluster, where a process feeds its rows of the batch and the step sees the whole batch)."""
     images_placeholder = tf.placeholder(tf.float32, shape=(batch_size, mnist.IMAGE_PIXELS))
     labels_placeholder = tf.placeholder(tf.int32, shape=(batch_size))
     return images_placeholder, labels_placeholder
@@ -92,6 +93,7 @@ def run_training():
     data_sets = input_data.read_data_sets(data_dir, FLAGS.fake_data, seed=FLAGS.seed,
                                           dataset=FLAGS.dataset)
     _check_batch_size(data_sets)
+    data_sets = local_rows(data_sets, FLAGS)
     if FLAGS.resume:
         run = RunDirectory.existing(_resume_dir(FLAGS.log_dir, FLAGS.resume))
     else:
@@ -118,7 +120,7 @@ def _train(data_sets, run):
     with tf.Graph().as_default():
         if FLAGS.seed is not None:
             tf.set_random_seed(FLAGS.seed)
-        images_placeholder, labels_placeholder = placeholder_inputs(FLAGS.batch_size)
+        images_placeholder, labels_placeholder = placeholder_inputs(None if in_cluster(FLAGS) else FLAGS.batch_size)
         logits = mnist.inference(images_placeholder, FLAGS.hidden1, FLAGS.hidden2)
         loss = mnist.loss(logits, labels_placeholder)
         train_op = mnist.training(loss, FLAGS.learning_rate)
@@ -129,7 +131,7 @@ def _train(data_sets, run):
         global_step = tf.train.get_global_step()
         checkpoint_file = os.path.join(run_dir, "model.ckpt")
 
-        with tf.Session() as sess:
+        with tf.Session(config=session_config(FLAGS)) as sess:
             start_step = 0
             if FLAGS.resume:
                 state = tf.train.get_checkpoint_state(run_dir)

@@ -14,7 +14,7 @@ import nanotf as tf
 from nanotf.examples.tutorials.mnist import input_data
 from nanotf.examples.tutorials.mnist._common import (EXIT_INTERRUPTED, CommandError, RunDirectory,
                                                      add_data_dir_flag, add_training_flags, data_dir_of,
-                                                     make_parser, run_command)
+                                                     local_rows, make_parser, run_command, session_config)
 
 PROG = "nanotf-mnist-deep"
 
@@ -78,7 +78,7 @@ def build_parser():
 def train(flags):
     """Trains for flags.steps, prints the test accuracy and returns it."""
     data_dir = data_dir_of(flags)
-    mnist = input_data.read_data_sets(data_dir, fake_data=flags.fake_data, seed=flags.seed)
+    mnist = local_rows(input_data.read_data_sets(data_dir, fake_data=flags.fake_data, seed=flags.seed), flags)
     with tf.Graph().as_default():
         if flags.seed is not None:
             tf.set_random_seed(flags.seed)
@@ -103,7 +103,7 @@ def _train_and_test(flags, mnist, run, x, y_, keep_prob, train_step, accuracy):
     writer.close()
 
     start = time.time()
-    with tf.Session() as sess:
+    with tf.Session(config=session_config(flags)) as sess:
         sess.run(tf.global_variables_initializer())
         i = 0
         try:

@@ -10,7 +10,8 @@ import sys
 import nanotf as tf
 from nanotf.examples.tutorials.mnist import input_data
 from nanotf.examples.tutorials.mnist._common import (EXIT_INTERRUPTED, CommandError, add_data_dir_flag,
-                                                     add_training_flags, data_dir_of, make_parser, run_command)
+                                                     add_training_flags, data_dir_of, local_rows, make_parser, run_command,
+                                                     session_config)
 
 PROG = "nanotf-mnist-softmax"
 
@@ -41,9 +42,10 @@ def train(flags):
     """Trains for flags.steps and prints the test accuracy; returns it."""
     data_dir = data_dir_of(flags)
     mnist = input_data.read_data_sets(data_dir, fake_data=flags.fake_data, one_hot=True, seed=flags.seed)
+    mnist = local_rows(mnist, flags)
     with tf.Graph().as_default():
         x, y_, train_step, accuracy = build_model()
-        sess = tf.InteractiveSession()
+        sess = tf.InteractiveSession(config=session_config(flags))
         try:
             tf.global_variables_initializer().run()
             step = 0

@@ -20,7 +20,8 @@ from nanotf.examples.tutorials.mnist import input_data
 from nanotf.examples.tutorials.mnist._common import (EXIT_INTERRUPTED, CommandError, RunDirectory,
                                                      add_data_dir_flag, data_dir_of,
                                                      keep_probability, make_parser, non_negative_int,
-                                                     positive_float, run_command, seed_value)
+                                                     positive_float, run_command, seed_value,
+                                                     local_rows, session_config)
 
 PROG = "nanotf-mnist-with-summaries"
 
@@ -59,6 +60,7 @@ def train(flags):
     """Trains for flags.max_steps with summaries; returns (last test accuracy, run directory)."""
     data_dir = data_dir_of(flags)
     mnist = input_data.read_data_sets(data_dir, fake_data=flags.fake_data, one_hot=True, seed=flags.seed)
+    mnist = local_rows(mnist, flags)
     with RunDirectory.create(flags.log_dir) as run:
         acc = _train(flags, mnist, run)
     print("Logs: %s\nSee them in TensorBoard: tensorboard --logdir %s" % (run.path, flags.log_dir))
@@ -98,7 +100,7 @@ def _train(flags, mnist, run):
         tf.summary.text("hyperparameters", hparams)
         merged = tf.summary.merge_all()
 
-        sess = tf.InteractiveSession()
+        sess = tf.InteractiveSession(config=session_config(flags))
         train_writer = tf.summary.FileWriter(os.path.join(run_dir, "train"), sess.graph)
         test_writer = tf.summary.FileWriter(os.path.join(run_dir, "test"))
         try:
