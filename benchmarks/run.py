@@ -47,11 +47,14 @@ import results  # noqa: E402  (results/*.md and .json)
 # name -> (script, venv under .venvs/ or None for this interpreter)
 PROGRAMS = {
     'nanotf': ('nanotf_mlp.py', None),
+    'nanotf-xla': ('nanotf_mlp.py', None),   # the same program, its Sessions on the XLA backend (PROGRAM_ENV)
     'numpy': ('numpy_mlp.py', None),
     'tensorflow': ('tf_mlp.py', 'tf'),
     'torch': ('torch_mlp.py', 'torch'),
     'jax': ('jax_mlp.py', 'jax'),
 }
+# what a program runs with besides the variant's environment
+PROGRAM_ENV = {'nanotf-xla': {'NANOTF_XLA': '1'}}
 OPENBLAS_VARS = ('OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE')
 STEADY_FROM = 200  # ms/step is the median over steps [200, max_steps)
 
@@ -182,7 +185,7 @@ def _run_program(name, args, env, data_dir):
     if args.threads:
         cmd += ['--threads', str(args.threads)]
     try:
-        rc, wall, rss, out, err = run_process(cmd, env, args.timeout)
+        rc, wall, rss, out, err = run_process(cmd, dict(env, **PROGRAM_ENV.get(name, {})), args.timeout)
     finally:
         shutil.rmtree(log_dir, ignore_errors=True)
     lines = [l for l in out.splitlines() if l.startswith(_bench.RESULT_PREFIX)]

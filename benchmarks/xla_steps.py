@@ -1,14 +1,22 @@
 """One SGD training step on nanotf's XLA backend against the same step written by hand in JAX (jax.jit,
 parameters donated), in one invocation: the tutorial's MLP (784-128-32-10, batch 100) and the scale MLP
-(784-1024-1024-10, batch 1000). Prints the median ms/step of each and the ratio.
+(784-1024-1024-10, batch 1000). Prints the median ms/step of each and the ratio, and writes them with the
+machine line to results/xla_steps.{md,json} (--out to change). Each timed step fetches the loss as a float,
+which waits for the step (XLA runs asynchronously).
 
     python benchmarks/xla_steps.py [--steps N] [--rounds R]
 """
 import argparse
+import os
 import statistics
+import sys
 import time
 
 import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import results  # noqa: E402  (results/*.md and .json, the machine line)
 
 
 def nanotf_step(hidden, batch, lr):
@@ -70,7 +78,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "xla_steps"))
     args = ap.parse_args()
+    rows, report = [], {}
     for name, hidden, batch, steps in (("tutorial 784-128-32-10 b100", (128, 32), 100, args.steps),
                                        ("scale MLP 784-1024-1024-10 b1000", (1024, 1024), 1000, max(args.steps // 10, 10))):
         rng = np.random.default_rng(1)
@@ -83,7 +93,21 @@ def main():
                 times[k].append(time_steps(fn, data, steps))
         med = {k: statistics.median(v) for k, v in times.items()}
         print("%-34s nanotf-xla %7.3f ms/step   jax %7.3f ms/step   ratio %.3f"
-              % (name, med["nanotf-xla"], med["jax"], med["nanotf-xla"] / med["jax"]))
+              % (name, med["nanotf-xla"], med["jax"], med["nanotf-xla"] / med["jax"]), flush=True)
+        rows.append("| %s | %.3f | %.3f | %.3f |" % (name, med["nanotf-xla"], med["jax"],
+                                                    med["nanotf-xla"] / med["jax"]))
+        report[name] = {"steps_per_round": steps, "rounds_ms": times, "median_ms": med,
+                        "ratio": med["nanotf-xla"] / med["jax"]}
+    import jax
+    machine = results.machine()
+    results.write(args.out, "# One SGD step: nanotf's XLA backend against the step written by hand in JAX\n\n"
+                  "Made by `benchmarks/xla_steps.py --steps %d --rounds %d` on %s, jax %s (%s); each cell is the "
+                  "median over %d alternating rounds of the mean ms/step of a round.\n\n"
+                  "| step | nanotf-XLA ms | hand JAX ms | ratio |\n|---|---|---|---|\n%s\n"
+                  % (args.steps, args.rounds, machine, jax.__version__, jax.default_backend(), args.rounds,
+                     "\n".join(rows)),
+                  {"steps": args.steps, "rounds": args.rounds, "machine": machine, "jax": jax.__version__,
+                   "results": report})
 
 
 if __name__ == "__main__":

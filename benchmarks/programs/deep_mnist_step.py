@@ -2,11 +2,14 @@
 
     .venv/bin/python benchmarks/programs/deep_mnist_step.py                      # nanotf
     benchmarks/.venvs/tf/bin/python benchmarks/programs/deep_mnist_step.py --framework tf
+    .venv/bin/python benchmarks/programs/deep_mnist_step.py --xla                # nanotf's XLA backend
 
 The graph is the tutorial's: conv 5x5 1->32, max-pool 2x2, conv 5x5 32->64, max-pool 2x2,
 fc 3136->1024, dropout (keep 0.5), fc 1024->10, softmax cross-entropy, Adam(1e-4). Inputs are
 random (batch 50); the program prints the median milliseconds per `sess.run(train_step)` over
-`--steps` steps after `--warmup` steps, and the same number as one JSON line.
+`--steps` steps after `--warmup` steps, and the same number as one JSON line. With --xla (nanotf only) the
+Session runs on the XLA backend (global_jit_level ON_1) and each step fetches the loss too, which waits for
+the step (XLA runs asynchronously), as the hand-written JAX step (jax_deep_mnist_step.py) does.
 """
 import argparse
 import json
@@ -61,7 +64,10 @@ def main():
     p.add_argument('--batch_size', type=int, default=50)
     p.add_argument('--warmup', type=int, default=5)
     p.add_argument('--steps', type=int, default=50)
+    p.add_argument('--xla', action='store_true', help="nanotf's XLA backend (global_jit_level ON_1)")
     args = p.parse_args()
+    if args.xla and args.framework != 'nanotf':
+        p.error('--xla is for --framework nanotf')
     tf = import_framework(args.framework)
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 1, (args.batch_size, 784)).astype(np.float32)
@@ -69,22 +75,28 @@ def main():
     with tf.Graph().as_default():
         tf.set_random_seed(1)
         x, y_, keep_prob, loss, train_step = build_graph(tf)
-        with tf.Session() as sess:
+        config = None
+        if args.xla:
+            config = tf.ConfigProto(graph_options=tf.GraphOptions(optimizer_options=tf.OptimizerOptions(
+                global_jit_level=tf.OptimizerOptions.ON_1)))
+        step = [train_step, loss] if args.xla else train_step
+        with tf.Session(config=config) as sess:
             sess.run(tf.global_variables_initializer())
             feed = {x: images, y_: labels, keep_prob: 0.5}
             for _ in range(args.warmup):
-                sess.run(train_step, feed_dict=feed)
+                sess.run(step, feed_dict=feed)
             times = []
             for _ in range(args.steps):
                 start = time.perf_counter()
-                sess.run(train_step, feed_dict=feed)
+                sess.run(step, feed_dict=feed)
                 times.append((time.perf_counter() - start) * 1e3)
             final_loss = float(sess.run(loss, feed_dict={**feed, keep_prob: 1.0}))
     median = statistics.median(times)
+    name = args.framework + ('-xla' if args.xla else '')
     print('%s: %.2f ms/step (median of %d; min %.2f), loss after %d steps %.4f'
-          % (args.framework, median, len(times), min(times), args.warmup + args.steps, final_loss))
+          % (name, median, len(times), min(times), args.warmup + args.steps, final_loss))
     quartiles = statistics.quantiles(times, n=4) if len(times) > 1 else times * 3
-    print(json.dumps({'framework': args.framework, 'median_ms': round(median, 3), 'min_ms': round(min(times), 3),
+    print(json.dumps({'framework': name, 'median_ms': round(median, 3), 'min_ms': round(min(times), 3),
                       'q1_ms': round(quartiles[0], 3), 'q3_ms': round(quartiles[2], 3),
                       'steps': len(times), 'batch_size': args.batch_size, 'final_loss': final_loss,
                       'openblas_env': {k: v for k, v in os.environ.items() if k.startswith('OPENBLAS')}}))
