@@ -174,6 +174,32 @@ def test_summaries_run_on_the_host_after_the_step():
     assert s.value[0].tag == "loss" and abs(s.value[0].simple_value - value) < 1e-6
 
 
+def test_full_trace_records_the_plan_as_one_timed_node(tmp_path):
+    """RunOptions tracing on the XLA backend: one node per plan (XLA fuses its ops), timed, on the plan's device;
+    the traced run computes what an untraced one does, and the metadata goes to TensorBoard like the NumPy's."""
+    g, x, y, loss, train, init = tutorial_graph()
+    images, labels = next(batches(1))
+    with tf.Session(graph=g) as ref:
+        ref.run(init)
+        with tf.Session(graph=g, config=xla_config()) as sess:
+            sess.run(init)
+            copy_variables(g, ref, sess)
+            want = ref.run(loss, {x: images, y: labels})
+            meta = tf.RunMetadata()
+            got = sess.run(loss, {x: images, y: labels},
+                           options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE), run_metadata=meta)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    nodes = [(d.device, n) for d in meta.step_stats.dev_stats for n in d.node_stats]
+    assert len(nodes) == 1
+    device, node = nodes[0]
+    assert device.startswith("/job:localhost/replica:0/task:0/device:CPU:") and node.node_name.startswith("xla_plan(")
+    assert node.all_start_micros > 0 and node.op_end_rel_micros >= node.op_start_rel_micros >= 0
+    writer = tf.summary.FileWriter(str(tmp_path))
+    writer.add_run_metadata(meta, "step0")
+    writer.close()
+    assert any(p.name.startswith("events.out.tfevents.") for p in tmp_path.iterdir())
+
+
 def test_a_host_op_between_device_ops_is_refused_by_name():
     g = tf.Graph()
     with g.as_default():
