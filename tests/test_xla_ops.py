@@ -19,11 +19,6 @@ from nanotf.framework import errors  # noqa: E402
 from nanotf.framework.op_def import registered_ops  # noqa: E402
 from nanotf.xla import standalone  # noqa: E402
 
-try:   # the old table: the op types whose lowerings have not moved into their OpDefs yet (see below)
-    from nanotf.xla.lowerings import LOWERINGS
-except ImportError:
-    LOWERINGS = {}
-
 
 def _import_every_op_module():
     """Imports every nanotf module, so the registry holds every op type whatever tests were collected
@@ -54,8 +49,6 @@ NO_LOWERING = {
     "TraceRequest": "host-side flag for functional ops' gradients",
     "LogUniformCandidateSampler": "rejection sampling with a data-dependent loop: host",
     "UniformCandidateSampler": "rejection sampling with a data-dependent loop: host",
-    "GRUSequence": "fused sequence op; lax.scan lowering not written yet",
-    "GRUSequenceGrad": "see GRUSequence",
     "TensorArrayV3": "TensorArrays are host-side handles in op_state",
     "TensorArrayWriteV3": "TensorArray", "TensorArrayReadV3": "TensorArray", "TensorArrayGatherV3": "TensorArray",
     "TensorArrayScatterV3": "TensorArray", "TensorArraySizeV3": "TensorArray", "TensorArrayConcatV3": "TensorArray",
@@ -76,13 +69,10 @@ NO_LOWERING = {
     "KMeansClusterSums": "not written yet (a one-hot product, as the kernel; contrib/factorization)",
 }
 HANDLED_BY_EXECUTABLE = {"VariableV2", "IsVariableInitialized"}   # read the executable's variable state
-# Modules whose owners move their lowerings out of the old table themselves (conv, training, control flow, RNN)
-STILL_IN_TABLE_FROM = ("nanotf.ops.conv_ops.", "nanotf.training.training_ops.", "nanotf.ops.while_v2.",
-                       "nanotf.ops.cond_v2.", "nanotf.ops.lstm_ops.", "nanotf.ops.gru_ops.")
 
 
 def _lowering(op_type):
-    return OPS[op_type].lower or LOWERINGS.get(op_type)
+    return OPS[op_type].lower
 
 
 LOWERED = {name for name in OPS if _lowering(name) is not None}
@@ -102,10 +92,14 @@ def test_ops_without_lowering_are_listed_with_a_reason():
 
 
 def test_lowerings_live_on_their_op_defs():
-    """Every lowering is its OpDef's `lower`, beside the kernel; the old table holds only op types of the
-    modules still moving theirs (the executable prefers the OpDef's `lower` where both exist)."""
-    stray = sorted(n for n in LOWERINGS if not OPS[n]._where.startswith(STILL_IN_TABLE_FROM))
-    assert stray == [], "lowerings still in nanotf/xla/lowerings/: move them into their OpDefs"
+    """Every lowering is its OpDef's `lower`, beside the kernel: the old table (nanotf/xla/lowerings/) is gone,
+    and nothing else in nanotf.xla holds lowerings by op type."""
+    import pathlib
+    import re
+    xla_dir = pathlib.Path(tf.__file__).parent / "xla"
+    assert not (xla_dir / "lowerings" / "__init__.py").exists()
+    tables = [str(p) for p in xla_dir.rglob("*.py") if re.search(r"^def lower_[A-Z]", p.read_text(), re.M)]
+    assert tables == [], "lower_<Type> functions outside their OpDefs: move them beside the kernels"
 
 
 def test_lowering_conventions_are_facts_of_lowered_ops():

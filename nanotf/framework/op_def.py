@@ -19,12 +19,15 @@ Methods are plain functions (no self): `OpDef.lookup("MatMul").infer(op)`.
 XLA lowerings (`lower`) use `from nanotf.framework import lowering as xla` and name `xla.jnp`, `xla.lax`,
 `xla.jax` only inside the function (at call time): `import nanotf` never imports JAX. Inputs arrive as JAX
 values or as NumPy arrays when known while tracing (read compile-time constants with `xla.static_value`).
-Two facts change the calling convention:
+Three facts change how the XLA backend calls or places the lowering:
     lower_updates_refs = True    the op updates variables through `ref_inputs` (Assign*, Apply*): the ref
                                  inputs arrive as the variables' current values and `lower` returns their
                                  new values (a tuple when several); the op's output is the first of them.
     lower_takes_key = True       random ops: `lower(op, key, *inputs)`, key a jax.random key derived from
                                  the op's seeds and how many times it has run (nanotf/xla/rng.py).
+    lower_passes_handles = True  the op's string-typed inputs/outputs are handles that lowerings exchange while
+                                 tracing (If/While's trace for IfGrad/WhileGrad), not strings: the op still
+                                 runs inside the XLA computation (string tensors otherwise keep an op on the host).
 tests/test_xla_ops.py checks every lowering against the kernel on the samples.
 
 Aliasing facts (tests/test_op_registry.py checks them for every op with samples; a wrong fact
@@ -103,6 +106,7 @@ class OpDef:
     lower = None              # XLA lowering fn(op, *inputs) beside the kernel (see above); None: host only
     lower_updates_refs = False  # lower returns the ref inputs' new values (see above)
     lower_takes_key = False   # lower takes a jax.random key first (random ops)
+    lower_passes_handles = False  # string-typed tensors of the op are trace handles, not strings (see above)
     samples = ()
 
     def __init_subclass__(cls, **kw):

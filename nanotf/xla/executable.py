@@ -31,7 +31,6 @@ from nanotf.xla import rng
 from nanotf.xla import devices as devices_lib
 from nanotf.xla._jax import jax
 from nanotf.framework.lowering import is_concrete
-from nanotf.xla.lowerings import RANDOM, UPDATES_REFS, lowering_for
 from nanotf.xla.variables import synced_store, to_host
 
 # CPU backends may not use every donated buffer; the donation is still right (the old value is dead).
@@ -40,18 +39,18 @@ warnings.filterwarnings("ignore", message="Some donated buffers were not usable"
 _READS_STATE = ("VariableV2", "IsVariableInitialized")
 
 
-# An op's lowering and its conventions are facts of its OpDef (nanotf/framework/op_def.py); the table in
-# nanotf/xla/lowerings/ still holds the op types whose lowerings have not moved yet.
+# An op's lowering and its calling conventions are facts of its OpDef (nanotf/framework/op_def.py):
+# `lower` beside the NumPy kernel, `lower_updates_refs`, `lower_takes_key`.
 def lowering_of(op):
-    return op._def.lower or lowering_for(op._type)
+    return op._def.lower
 
 
 def updates_refs(op):
-    return op._def.lower_updates_refs or op._type in UPDATES_REFS
+    return op._def.lower_updates_refs
 
 
 def takes_key(op):
-    return op._def.lower_takes_key or op._type in RANDOM
+    return op._def.lower_takes_key
 
 
 def runs_on_host(op):
@@ -60,6 +59,8 @@ def runs_on_host(op):
         return False
     if lowering_of(op) is None:
         return True
+    if op._def.lower_passes_handles:   # its string-typed tensors are handles lowerings exchange while tracing
+        return False
     refs = op._def.ref_inputs
     return any(t.dtype is dtypes.string for t in op._outputs) or any(
         t.dtype is dtypes.string for j, t in enumerate(op._inputs) if j not in refs)
