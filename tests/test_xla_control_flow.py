@@ -104,6 +104,25 @@ def test_gradient_of_a_run_time_loop_without_maximum_iterations_is_refused(graph
             standalone.run(sess, dx, {x: np.ones(3), limit: 10.0})
 
 
+def _nested(x):
+    """A loop holding a loop and a cond."""
+    def body(i, y):
+        inner = tf.while_loop(lambda j, z: j < 2, lambda j, z: (j + 1, z * 0.5 + y), [0, y])[1]
+        return i + 1, tf.cond(tf.reduce_sum(inner) > 0, lambda: inner + 1.0, lambda: inner - 1.0)
+    return tf.while_loop(lambda i, y: i < 3, body, [0, x])[1]
+
+
+def test_nested_loops_and_conds_run_and_their_gradient_is_refused(graph):
+    x = tf.placeholder(tf.float64, [3])
+    y = _nested(x)
+    dx, = tf.gradients(tf.reduce_sum(y), [x])
+    feeds = {x: np.array([1.0, -2.0, 0.5])}
+    with tf.Session() as sess:
+        _assert_close("y", sess.run(y, feeds), standalone.run(sess, y, feeds))
+        with pytest.raises(errors.UnimplementedError, match="inside a loop body"):
+            standalone.run(sess, dx, feeds)
+
+
 # -- training on both backends from the same initial weights and batches
 def _train_both(build, feeds_for, steps=4, lr=0.1):
     """Per-step losses of SGD on one batch on the NumPy and XLA backends, from the NumPy session's initial

@@ -214,6 +214,13 @@ def _static_trip_count(op, ins, limit):
     return None
 
 
+class _Unsupported:
+    """A forward value a loop's gradient would need and the XLA lowering cannot record."""
+
+    def __init__(self, what):
+        self.what = what
+
+
 def _lower_while(op, key, ins):
     """The While op on XLA. With a trip count known while tracing (the for-each-row form, or a counter loop), one
     lax.scan runs the body that many times, stacking the per-iteration outputs and, when the graph holds the
@@ -252,9 +259,9 @@ def _lower_while(op, key, ins):
         outs = _lower_graph(body, env, list(body.outputs) + requests, lambda o: _inner_key(key, o._id, i))
         recs = []
         for k, (t, v) in enumerate(zip(requests, outs[n + ny:])):
-            if isinstance(v, XlaTrace):
-                raise _xla_unsupported(op, "the gradient of a loop or cond inside a loop body (%s)" % t.name)
-            if xla.is_concrete(v):
+            if isinstance(v, XlaTrace):   # refused by WhileGrad's lowering, if the plan runs it
+                constant[k] = _Unsupported("the gradient of a loop or cond inside a loop body (%s)" % t.name)
+            elif xla.is_concrete(v):
                 constant[k] = v
             else:
                 recs.append(v)
@@ -334,6 +341,9 @@ def _lower_while_grad(op, ins):
     shapes = [trace.input_shapes[i] for i in out_inputs]
     n_rows, n = trace.rows, trace.n
     recorded = [trace.records[k] for k in a["record_index"]]
+    for _, v in recorded:
+        if isinstance(v, _Unsupported):
+            raise _xla_unsupported(op, v.what)
     stacked = tuple(v for same, v in recorded if not same)
     accumulated = [q for q in range(nv, len(out_inputs)) if not sliced[q]]
     slices = [q for q in range(nv, len(out_inputs)) if sliced[q]]
