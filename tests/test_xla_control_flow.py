@@ -123,6 +123,35 @@ def test_nested_loops_and_conds_run_and_their_gradient_is_refused(graph):
             standalone.run(sess, dx, feeds)
 
 
+def test_random_op_in_a_cond_uses_one_mask_forwards_and_backwards(graph):
+    """Dropout under tf.cond: IfGrad recomputes the branch with the forward's key, so d y / d x = mask / keep
+    for the mask y = x * mask / keep was drawn with; and each run draws a new mask."""
+    x = tf.placeholder(tf.float64, [200])
+    training = tf.placeholder(tf.bool, [])
+    y = tf.cond(training, lambda: tf.nn.dropout(x, keep_prob=0.5), lambda: x)
+    dx, = tf.gradients(tf.reduce_sum(y), [x])
+    feeds = {x: np.linspace(1.0, 2.0, 200), training: True}
+    with tf.Session() as sess:
+        y1, d1 = standalone.run(sess, [y, dx], feeds)
+        y2, _ = standalone.run(sess, [y, dx], feeds)
+    kept = y1 != 0
+    assert 50 < kept.sum() < 150 and not np.array_equal(kept, y2 != 0)
+    np.testing.assert_allclose(y1[kept], 2 * feeds[x][kept], rtol=1e-15)
+    np.testing.assert_array_equal(d1, 2.0 * kept)
+
+
+def test_random_op_in_a_loop_draws_per_iteration_and_its_gradient_reads_the_drawn_masks(graph):
+    """Two iterations of dropout: y = x * m1 * m2 * 4, so d sum(y) / dx = y / x, and the masks differ."""
+    x = tf.placeholder(tf.float64, [400])
+    _, y = tf.while_loop(lambda i, y: i < 2, lambda i, y: (i + 1, tf.nn.dropout(y, keep_prob=0.5)), [0, x])
+    dx, = tf.gradients(tf.reduce_sum(y), [x])
+    xv = np.linspace(1.0, 2.0, 400)
+    with tf.Session() as sess:
+        yv, dv = standalone.run(sess, [y, dx], {x: xv})
+    assert 50 < (yv != 0).sum() < 150   # about a quarter survive both masks: two different draws
+    np.testing.assert_allclose(dv, yv / xv, rtol=1e-15)
+
+
 # -- training on both backends from the same initial weights and batches
 def _train_both(build, feeds_for, steps=4, lr=0.1):
     """Per-step losses of SGD on one batch on the NumPy and XLA backends, from the NumPy session's initial
