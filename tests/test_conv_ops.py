@@ -128,8 +128,16 @@ CONV_CASES = [  # x shape, filter shape, (sh, sw), padding
 ]
 
 
+@pytest.fixture(params=["im2col", "row windows"])
+def conv_path(request, monkeypatch):
+    """Runs a test through both ways Conv2D and its filter backprop gather windows (conv_ops' module doc):
+    im2col, and row windows (used for row stride 1 from _ROW_WINDOW_MIN values per window row)."""
+    monkeypatch.setattr(conv_ops, "_ROW_WINDOW_MIN", 10 ** 9 if request.param == "im2col" else 1)
+    return request.param
+
+
 @pytest.mark.parametrize("xs,ws,st,pad", CONV_CASES)
-def test_conv2d_matches_direct_loops(xs, ws, st, pad):
+def test_conv2d_matches_direct_loops(xs, ws, st, pad, conv_path):
     x, w = RNG.standard_normal(xs), RNG.standard_normal(ws)
     dy_shape = (xs[0],) + _out_hw(xs, ws[0], ws[1], st[0], st[1], pad) + (ws[3],)
     dy = RNG.standard_normal(dy_shape)
@@ -181,7 +189,7 @@ def test_conv2d_gradients_match_finite_differences(st, pad):
                 np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-7)
 
 
-def test_blocks_and_row_bands_give_the_same_values(monkeypatch):
+def test_blocks_and_row_bands_give_the_same_values(monkeypatch, conv_path):
     """A tiny work budget forces one image at a time in bands of output rows, in all three kernels."""
     x, w = RNG.standard_normal((3, 9, 7, 2)), RNG.standard_normal((3, 3, 2, 4))
     for budget in (10 ** 9, 2000, 1):
@@ -195,6 +203,28 @@ def test_blocks_and_row_bands_give_the_same_values(monkeypatch):
             want = (ref_conv(x, w, st[0], st[1], pad),) + ref_conv_grads(x, w, dy, st[0], st[1], pad)
             for v, r in zip(vals, want):
                 np.testing.assert_allclose(v, r, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("st,pad", [((1, 1), "SAME"), ((1, 2), "VALID")])
+def test_deep_mnist_conv2_in_float32_matches_float64_loops(st, pad, conv_path):
+    """A layer shaped as Deep MNIST's second (5x5, 32 -> 64 channels; 160-value window rows take the row
+    windows by default), in float32: within float32 round-off of a float64 reference. Each value sums at
+    most 3 * 14 * 14 = 588 (filter gradient) or 5 * 5 * 64 = 1600 (input gradient) products; rounding
+    errors of a sum of n terms grow as sqrt(n) * eps * (sum of |terms|), hence 40 eps."""
+    x = RNG.standard_normal((3, 14, 14, 32)).astype(np.float32)
+    w = RNG.standard_normal((5, 5, 32, 64)).astype(np.float32)
+    dy = RNG.standard_normal((3,) + _out_hw(x.shape, 5, 5, st[0], st[1], pad) + (64,)).astype(np.float32)
+    with tf.Graph().as_default():
+        xt, wt = tf.constant(x), tf.constant(w)
+        y = conv_ops.conv2d(xt, wt, [1, st[0], st[1], 1], pad)
+        vals = _run([y] + tf.gradients(y, [xt, wt], grad_ys=tf.constant(dy)))
+    x64, w64, dy64 = x.astype(np.float64), w.astype(np.float64), dy.astype(np.float64)
+    want = (ref_conv(x64, w64, st[0], st[1], pad),) + ref_conv_grads(x64, w64, dy64, st[0], st[1], pad)
+    bounds = (ref_conv(np.abs(x64), np.abs(w64), st[0], st[1], pad),) + ref_conv_grads(
+        np.abs(x64), np.abs(w64), np.abs(dy64), st[0], st[1], pad)
+    for v, r, b in zip(vals, want, bounds):
+        assert v.dtype == np.float32
+        assert np.all(np.abs(v - r) <= 40 * np.finfo(np.float32).eps * b)
 
 
 def test_conv2d_backprop_ops_and_conv2d_transpose():

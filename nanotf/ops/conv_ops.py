@@ -7,7 +7,12 @@ That matrix is kh*kw times the input (conv2 of Deep MNIST on 10000 test images w
 6.3 GB), so kernels work in blocks of images, or of output rows of one image, whose matrix
 fits `_BLOCK_BYTES`; blocks that small also stay in cache between the copy and the product.
 The input backprop with column stride 1 sums a window row's kw taps inside its matrix product
-(see `_input_grad_by_rows`), leaving kh row additions instead of a kh*kw-tap scatter.
+(see `_input_grad_by_rows`), leaving kh row additions instead of a kh*kw-tap scatter. With row
+stride 1 and window rows of at least `_ROW_WINDOW_MIN` values (kw*C), the forward op and the
+filter backprop copy only the kw-wide windows of each padded row, laid out rows-major
+(rows, images, cols, kw*C), where the kh window rows of all outputs are kh contiguous slices:
+kh products over them replace the kh*kw-wide im2col matrix, a kh times smaller copy (BLAS runs
+these products as fast: their depth kw*C is still large).
 
 Pooling loops over the kh*kw window taps (strided views of the input), never over positions.
 Max-pool gradients go to the first maximum of each window in row-major order, as TensorFlow's
@@ -36,6 +41,9 @@ __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "conv2d_
 # small enough that the matrix is still in cache when the matrix product reads it (measured:
 # 4 MB blocks make conv2 of Deep MNIST ~25% faster than one 31 MB block).
 _BLOCK_BYTES = 4 << 20
+# Window rows (kw*C values) at least this long: Conv2D and its filter backprop use the row windows
+# (module doc); shorter ones (first layers, C = 1) make shallow products, and im2col serves better.
+_ROW_WINDOW_MIN = 32
 _work_buffers = threading.local()
 
 _FLOATS = (dtypes.float16, dtypes.float32, dtypes.float64)
@@ -205,7 +213,8 @@ def _blocks(n, out_rows, row_bytes, threads=1):
 class _Conv:
     """Geometry of one convolution call: sizes, strides, paddings."""
 
-    __slots__ = ("n", "h", "w", "c", "kh", "kw", "o", "sh", "sw", "oh", "ow", "pt", "pl", "hp", "wp", "threads")
+    __slots__ = ("n", "h", "w", "c", "kh", "kw", "o", "sh", "sw", "oh", "ow", "pt", "pl", "hp", "wp", "threads",
+                 "by_rows")
 
     def __init__(self, op_type, x_shape, w_shape, strides, padding):
         self.n, self.h, self.w, self.c = x_shape
@@ -221,6 +230,7 @@ class _Conv:
                              % (op_type, self.kh, self.kw, self.h, self.w))
         # each of the three kernels does this many multiply-adds
         self.threads = parallel.threads_for(self.n * self.oh * self.ow * self.kh * self.kw * self.c * self.o)
+        self.by_rows = self.sh == 1 and self.kw * self.c >= _ROW_WINDOW_MIN   # row windows (module doc)
 
     def blocks(self, itemsize):
         return _blocks(self.n, self.oh, self.ow * self.kh * self.kw * self.c * itemsize, self.threads)
@@ -235,6 +245,16 @@ class _Conv:
         src_lo, src_hi = max(lo, 0), max(min(hi, self.h), max(lo, 0))
         blk[:, src_lo - lo:src_hi - lo, self.pl:self.pl + self.w] = x[a:b, src_lo:src_hi]
         return blk
+
+    def row_windows(self, xb, rows):
+        """(rows + kh - 1, images, ow, kw*C): the kw-wide window of every output column in each padded row
+        of a block (row stride 1), one copy. Window row i of output rows [0, rows) is slice [i, i + rows)."""
+        s0, s1, s2, s3 = xb.strides
+        win = as_strided(xb, (rows + self.kh - 1, xb.shape[0], self.ow, self.kw, self.c),
+                         (s1, s0, s2 * self.sw, s2, s3), writeable=False)
+        out = _work("col", win.shape, xb.dtype)
+        np.copyto(out, win)
+        return out.reshape(win.shape[:3] + (self.kw * self.c,))
 
     def im2col(self, xb, rows):
         """(images * rows * ow, kh*kw*C) matrix of the windows of a padded block (one copy).
@@ -271,8 +291,11 @@ def _conv2d_forward(op_type, strides, padding):
         def conv_blocks(i, j):   # blocks write disjoint parts of `out`: threads share nothing else
             for a, b, bands in blocks[i:j]:
                 for r0, r1 in bands:
-                    col = g.im2col(g.padded_rows(x, a, b, r0, r1), r1 - r0)
-                    np.matmul(col, w2, out=out[a:b, r0:r1].reshape((-1, g.o), copy=False))
+                    xb = g.padded_rows(x, a, b, r0, r1)
+                    if g.by_rows:
+                        _forward_by_rows(g, xb, w2.reshape(g.kh, g.kw * g.c, g.o), out[a:b, r0:r1])
+                    else:
+                        np.matmul(g.im2col(xb, r1 - r0), w2, out=out[a:b, r0:r1].reshape((-1, g.o), copy=False))
         parallel.parallel_for(conv_blocks, len(blocks), threads=g.threads)
         return out
     return conv2d_kernel
@@ -296,14 +319,45 @@ def _conv2d_backprop_filter(op_type, strides, padding):
             part = _work("product", dw_shape, dtype)
             for a, b, bands in blocks[i:j]:
                 for r0, r1 in bands:
-                    col = g.im2col(g.padded_rows(x, a, b, r0, r1), r1 - r0)
-                    dw += np.matmul(col.T, dy[a:b, r0:r1].reshape(-1, g.o), out=part)
+                    xb = g.padded_rows(x, a, b, r0, r1)
+                    if g.by_rows:
+                        _filter_grad_by_rows(g, xb, dy[a:b, r0:r1], dw.reshape(g.kh, g.kw * g.c, g.o))
+                    else:
+                        dw += np.matmul(g.im2col(xb, r1 - r0).T, dy[a:b, r0:r1].reshape(-1, g.o), out=part)
             return dw
         dw, *others = parallel.parallel_for(filter_grad_of_blocks, len(blocks), threads=g.threads)
         for other in others:
             dw += other
         return dw.reshape(w_shape)
     return backprop_filter_kernel
+
+
+def _forward_by_rows(g, xb, w_rows, out):
+    """out (images, rows, ow, O) of a padded block xb with row stride 1: the sum over the kh filter rows i
+    of (window row i of every output) @ w_rows[i], w_rows the filter as (kh, kw*C, O)."""
+    nb, rows = out.shape[:2]
+    win = g.row_windows(xb, rows)
+    positions = rows * nb * g.ow
+    acc = _work("acc", (positions, g.o), out.dtype)
+    part = _work("product", (positions, g.o), out.dtype)
+    for i in range(g.kh):
+        np.matmul(win[i:i + rows].reshape(positions, -1), w_rows[i], out=part if i else acc)
+        if i:
+            acc += part
+    out[...] = acc.reshape(rows, nb, g.ow, g.o).transpose(1, 0, 2, 3)
+
+
+def _filter_grad_by_rows(g, xb, dy, dw_rows):
+    """Adds a block's filter gradient to dw_rows (kh, kw*C, O): filter row i gets (window row i of every
+    output)^T @ dy, dy (images, rows, ow, O) laid out rows-major as the windows are."""
+    nb, rows = dy.shape[:2]
+    win = g.row_windows(xb, rows)
+    dy_rows = _work("dy", (rows, nb, g.ow, g.o), dy.dtype)
+    np.copyto(dy_rows, dy.transpose(1, 0, 2, 3))
+    dy_rows = dy_rows.reshape(-1, g.o)
+    part = _work("product", dw_rows.shape[1:], dw_rows.dtype)
+    for i in range(g.kh):
+        dw_rows[i] += np.matmul(win[i:i + rows].reshape(len(dy_rows), -1).T, dy_rows, out=part)
 
 
 def _input_grad_by_taps(g, w, dy, dx, dtype):

@@ -283,21 +283,50 @@ def apply_momentum(var, accum, lr, grad, momentum, use_locking=False, use_nester
 _ADAM_BLOCK = 262144   # elements per block of a large variable's update (1 MB of float32 per array)
 
 
-def _adam_update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, buf, num_buf):
-    """TF's Adam step on arrays of one shape, in place, through one scratch buffer."""
+# Adam's update is ~12 NumPy passes per element (TensorFlow's kernel is one); each pass below is counted.
+# Large variables go block by block so that a block's arrays are still in cache for the next pass.
+def _adam_moments(m, v, grad, beta1, beta2, buf):
+    """m += (grad - m) * (1 - beta1); v += (grad^2 - v) * (1 - beta2), in TF's order: 7 passes."""
     _move_toward(m, grad, 1 - beta1, buf)
-    np.multiply(grad, grad, out=buf)
+    np.square(grad, out=buf)
     _move_toward(v, buf, 1 - beta2, buf)
+
+
+def _adam_moments_of_scaled(m, v, gs, beta1, beta2, buf):
+    """The same moments from gs = grad * sqrt(1 - beta2) (the fused op gets gs from its matrix product by
+    scaling the smaller operand): v = v * beta2 + gs^2, m = m * beta1 + gs * ((1 - beta1) / sqrt(1 - beta2)):
+    6 passes. Equal to TF's forms up to float32 round-off."""
+    np.square(gs, out=buf)
+    _scale_add(v, beta2, buf)
+    np.multiply(gs, (1 - beta1) / np.sqrt(1 - beta2), out=buf)
+    _scale_add(m, beta1, buf)
+
+
+def _adam_step(w, m, grad, alpha, beta1, epsilon, nesterov, v, buf, num_buf, grad_scale=1):
+    """var -= alpha * num / (sqrt(v) + epsilon), num = m (5 passes) or, with nesterov,
+    beta1 * m + (1 - beta1) * grad (3 more; `grad` is the gradient times grad_scale)."""
     num = m
-    if nesterov:   # numerator beta1 * m + (1 - beta1) * grad
+    if nesterov:
         num = num_buf
-        np.multiply(grad, 1 - beta1, out=num)
+        np.multiply(grad, (1 - beta1) / grad_scale, out=num)
         np.multiply(m, beta1, out=buf)
         np.add(num, buf, out=num)
     np.sqrt(v, out=buf)
     np.add(buf, epsilon, out=buf)
     _ratio_times(buf, num, alpha)
     np.subtract(w, buf, out=w)
+
+
+def _adam_update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, buf, num_buf):
+    """TF's Adam step on arrays of one shape, in place, through one scratch buffer (two with nesterov)."""
+    _adam_moments(m, v, grad, beta1, beta2, buf)
+    _adam_step(w, m, grad, alpha, beta1, epsilon, nesterov, v, buf, num_buf)
+
+
+def _adam_update_of_scaled(w, m, v, gs, alpha, beta1, beta2, epsilon, nesterov, buf, num_buf):
+    """_adam_update given gs = grad * sqrt(1 - beta2) instead of grad: one pass less."""
+    _adam_moments_of_scaled(m, v, gs, beta1, beta2, buf)
+    _adam_step(w, m, gs, alpha, beta1, epsilon, nesterov, v, buf, num_buf, grad_scale=np.sqrt(1 - beta2))
 
 
 def _adam_apply(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, scratch, scratch2):
@@ -389,13 +418,19 @@ class _FusedMatMulApplyAdam(FusedOpDef):
                             scratch, scratch2)
                 return w
 
+            # the gradient times sqrt(1 - beta2), for the cost of scaling the smaller operand
+            if a.size <= b.size:
+                a = a * np.sqrt(1 - beta2)
+            else:
+                b = b * np.sqrt(1 - beta2)
+
             def bands(i, j):
                 g_buf, buf, num_buf = _band_buffers(3 if nesterov else 2, (rows, w.shape[1]), w.dtype)
                 for s in range(i, j, rows):
                     e = min(s + rows, j)
-                    g = np.matmul(a[s:e], b, out=g_buf[:e - s])
-                    _adam_update(w[s:e], m[s:e], v[s:e], g, alpha, beta1, beta2, epsilon, nesterov,
-                                 buf[:e - s], num_buf[:e - s] if nesterov else None)
+                    gs = np.matmul(a[s:e], b, out=g_buf[:e - s])
+                    _adam_update_of_scaled(w[s:e], m[s:e], v[s:e], gs, alpha, beta1, beta2, epsilon, nesterov,
+                                           buf[:e - s], num_buf[:e - s] if nesterov else None)
             parallel.parallel_for(bands, w.shape[0], grain=rows)
             return w
         return apply_adam_of_matmul
