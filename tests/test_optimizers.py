@@ -528,3 +528,46 @@ def test_adam_on_a_large_variable_updates_block_by_block_exactly():
         want -= m / (np.sqrt(v) + eps) * alpha
         b1p, b2p = b1p * b1, b2p * b2
     np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("beta2", [0.999, 1.0])
+def test_adam_of_a_dense_layer_split_in_bands_matches_closed_form(monkeypatch, beta2):
+    """A dense layer's weights above the fused MatMul+Adam kernel's band size, in a run that splits work over
+    2 threads: updated band by band from the gradient times sqrt(1 - beta2) (beta2 = 1: v never changes and
+    the plain gradient is used). One step from zero slots: m = (1 - beta1) g, v = (1 - beta2) g^2,
+    w -= lr * sqrt(1 - beta2) / (1 - beta1) * m / (sqrt(v) + epsilon), in float64 from the float64 gradient."""
+    from nanotf.framework import parallel
+    from nanotf.training import training_ops
+    monkeypatch.setattr(parallel._neighbours, "busy", True)    # a plain dense plan splits on a busy machine only
+    parallel.set_intra_op_parallelism_threads(2)
+    calls = []
+    monkeypatch.setattr(training_ops, "_band_buffers", lambda *a, _orig=training_ops._band_buffers:
+                        calls.append(a) or _orig(*a))
+    rng = np.random.default_rng(3)
+    xv = rng.standard_normal((8, 600)).astype(np.float32)
+    w0 = (0.05 * rng.standard_normal((600, 1024))).astype(np.float32)
+    lr, beta1, eps = 0.01, 0.9, 1e-8
+    try:
+        with tf.Graph().as_default(), tf.Session() as sess:
+            x = tf.placeholder(tf.float32, [None, 600])
+            w = tf.Variable(w0)
+            opt = tf.train.AdamOptimizer(lr, beta1=beta1, beta2=beta2, epsilon=eps)
+            train = opt.minimize(0.5 * tf.reduce_sum(tf.square(tf.matmul(x, w))))
+            sess.run(tf.global_variables_initializer())
+            sess.run(train, {x: xv})
+            got_w, got_m, got_v = sess.run([w, opt.get_slot(w, "m"), opt.get_slot(w, "v")])
+    finally:
+        parallel.set_intra_op_parallelism_threads(0)
+    assert calls, "the banded update did not run"
+    x64 = xv.astype(np.float64)
+    g = x64.T @ (x64 @ w0)
+    b1, b2, lr32 = _f32(beta1, beta2, lr)
+    m, v = (1 - b1) * g, (1 - b2) * g * g
+    np.testing.assert_allclose(got_m, m, rtol=1e-4, atol=1e-6 * np.abs(m).max())
+    np.testing.assert_allclose(got_v, v, rtol=2e-4, atol=2e-6 * np.abs(v).max() + 1e-30)
+    want_w = w0 - lr32 * math.sqrt(1 - b2) / (1 - b1) * m / (np.sqrt(v) + eps)
+    # Each weight moves by about lr * sign(g) (less where |g| is near epsilon): where float32 surely has
+    # the gradient's sign it matches to a small fraction of lr, elsewhere within the two opposite moves.
+    sure = np.abs(g) >= 1e-3 * np.abs(g).max()
+    np.testing.assert_allclose(got_w[sure], want_w[sure], rtol=0, atol=1e-3 * lr)
+    assert np.abs(got_w - want_w).max() <= 2.001 * lr

@@ -418,19 +418,23 @@ class _FusedMatMulApplyAdam(FusedOpDef):
                             scratch, scratch2)
                 return w
 
-            # the gradient times sqrt(1 - beta2), for the cost of scaling the smaller operand
-            if a.size <= b.size:
-                a = a * np.sqrt(1 - beta2)
-            else:
-                b = b * np.sqrt(1 - beta2)
+            # the gradient times sqrt(1 - beta2), for the cost of scaling the smaller operand (beta2 = 1, where
+            # v never changes, keeps the plain gradient: the scaled moments would divide by 0)
+            update = _adam_update
+            if np.sqrt(1 - beta2) > 0:
+                update = _adam_update_of_scaled
+                if a.size <= b.size:
+                    a = a * np.sqrt(1 - beta2)
+                else:
+                    b = b * np.sqrt(1 - beta2)
 
             def bands(i, j):
                 g_buf, buf, num_buf = _band_buffers(3 if nesterov else 2, (rows, w.shape[1]), w.dtype)
                 for s in range(i, j, rows):
                     e = min(s + rows, j)
-                    gs = np.matmul(a[s:e], b, out=g_buf[:e - s])
-                    _adam_update_of_scaled(w[s:e], m[s:e], v[s:e], gs, alpha, beta1, beta2, epsilon, nesterov,
-                                           buf[:e - s], num_buf[:e - s] if nesterov else None)
+                    g = np.matmul(a[s:e], b, out=g_buf[:e - s])
+                    update(w[s:e], m[s:e], v[s:e], g, alpha, beta1, beta2, epsilon, nesterov,
+                           buf[:e - s], num_buf[:e - s] if nesterov else None)
             parallel.parallel_for(bands, w.shape[0], grain=rows)
             return w
         return apply_adam_of_matmul
