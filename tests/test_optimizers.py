@@ -538,7 +538,10 @@ def test_adam_of_a_dense_layer_split_in_bands_matches_closed_form(monkeypatch, b
     w -= lr * sqrt(1 - beta2) / (1 - beta1) * m / (sqrt(v) + epsilon), in float64 from the float64 gradient."""
     from nanotf.framework import parallel
     from nanotf.training import training_ops
-    monkeypatch.setattr(parallel._neighbours, "busy", True)    # a plain dense plan splits on a busy machine only
+    # a plain dense plan splits on a busy machine only: busy, and no new sample of the machine's load
+    monkeypatch.setattr(parallel._neighbours, "busy", True)
+    monkeypatch.setattr(parallel._neighbours, "next_check", float("inf"))
+    monkeypatch.setattr(parallel._neighbours, "last", (0.0, 0.0, 0.0))
     parallel.set_intra_op_parallelism_threads(2)
     calls = []
     monkeypatch.setattr(training_ops, "_band_buffers", lambda *a, _orig=training_ops._band_buffers:
