@@ -4,8 +4,8 @@
 
 Checks `--base` out into a temporary git worktree, then alternates the two engines round by round
 (base, this tree, base, ...), so that a neighbour's load or the machine's clock drift falls on both
-alike. Each round runs, in a fresh process with the engine chosen by PYTHONPATH and this tree's
-benchmark programs:
+alike. Each round runs, in a fresh process, each tree's own benchmark programs on its own engine
+(PYTHONPATH; the programs may use what only their engine has):
 - the tutorial (`programs/nanotf_mlp.py`, real MNIST, 2000 steps): median ms per training step and
   evaluation examples per second;
 - one Deep MNIST training step (`programs/deep_mnist_step.py`): median ms.
@@ -23,16 +23,15 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-PROGRAMS = os.path.join(HERE, "programs")
 RESULT_PREFIX = "BENCH_RESULT "
 
 
 def _run(tree, argv):
-    """Runs a benchmark program with the engine of `tree`; returns (nanotf path, last JSON line)."""
+    """Runs a benchmark program of `tree` on its engine; returns (nanotf path, last JSON line)."""
     env = dict(os.environ, PYTHONPATH=tree)
     probe = "import nanotf, runpy, sys; print('ENGINE', nanotf.__file__); sys.argv = %r; " \
             "runpy.run_path(sys.argv[0], run_name='__main__')" % (argv,)
-    out = subprocess.run([sys.executable, "-c", probe], cwd=PROGRAMS, env=env, check=True,
+    out = subprocess.run([sys.executable, "-c", probe], cwd=os.path.join(tree, "benchmarks", "programs"), env=env, check=True,
                          capture_output=True, text=True).stdout
     engine = next(line.split(None, 1)[1] for line in out.splitlines() if line.startswith("ENGINE"))
     last = [line for line in out.splitlines() if line.startswith("{") or line.startswith(RESULT_PREFIX)][-1]

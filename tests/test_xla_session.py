@@ -246,3 +246,12 @@ def test_asking_for_xla_without_jax_says_how_to_install():
     assert r.returncode == 0, r.stderr
     line = r.stdout.strip()
     assert line.startswith("ERR") and "pip install 'nanotf[xla]'" in line and "\n" not in line
+
+
+def test_a_session_on_xla_lists_the_devices_jax_sees(graph):
+    tf.constant(1.0)
+    with tf.Session(config=xla_config()) as sess:
+        names = [d.name for d in sess.list_devices()]
+    assert len(names) >= len(jax.devices()) and any("CPU:0" in n for n in names), names
+    with tf.Session() as sess:
+        assert [d.name for d in sess.list_devices()] == ["/job:localhost/replica:0/task:0/device:CPU:0"]

@@ -140,7 +140,7 @@ class BaseSession:
         return self._graph.as_graph_def()
 
     def list_devices(self):
-        return device_lib.list_devices()
+        return device_lib.list_devices(self._config)
 
     def close(self):
         self._closed = True
@@ -292,12 +292,6 @@ def _op_error(executable, e):
     if isinstance(e, (ValueError, TypeError, IndexError, FloatingPointError, ZeroDivisionError, OverflowError)):
         return errors.InvalidArgumentError(None, op, msg)
     return errors.InternalError(None, op, msg)
-
-
-def _Plan(runtime, elements, feed_tensors, may_split=True):
-    """The former plan class, for framework/func_graph.py (CompiledFunction compiles a function body
-    with `_Plan(runtime, elements, feeds, may_split=False).fn`): prefer compiler.compile_run."""
-    return compiler.compile_run(runtime, elements, feed_tensors, top_level=may_split)
 
 
 class Session(BaseSession):

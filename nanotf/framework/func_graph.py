@@ -223,6 +223,7 @@ class CompiledFunction:
     that is one of the feeds is served from the arguments without running or copying anything."""
 
     def __init__(self, runtime, graph, feeds, fetches, extra=()):
+        from nanotf import compiler
         from nanotf.client import session
         self.graph = graph
         self._op_error = session._op_error
@@ -236,7 +237,7 @@ class CompiledFunction:
                 self.sources.append((False, len(computed)))
                 computed.append(t)
         elements = computed + [op for op in list(graph.control_outputs) + list(extra) if op not in computed]
-        self.plan = session._Plan(runtime, elements, tuple(feeds), may_split=False)
+        self.plan = compiler.compile_run(runtime, elements, tuple(feeds), top_level=False)
         self._fn = self.plan.fn
         self.direct = all(not from_arg and i == k for k, (from_arg, i) in enumerate(self.sources))
         self.n_fetches = len(self.sources)
