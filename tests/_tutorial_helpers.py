@@ -39,16 +39,22 @@ class Failure:
         return "Failure(status=%r, stderr=%r)" % (self.status, self.stderr)
 
 
-def run_main(argv):
-    """(stdout, None or Failure) of fully_connected_feed.main(argv) run in this process; a SystemExit
-    (argparse's, for a bad flag) counts as its status."""
+def call_main(module, argv):
+    """(exit status, stdout, stderr) of module.main(argv) run in this process; a SystemExit (argparse's,
+    for a bad flag) counts as its status."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            status = fully_connected_feed.main([str(a) for a in argv])
+            status = module.main([str(a) for a in argv])
         except SystemExit as e:
             status = e.code
-    return out.getvalue(), (None if status == 0 else Failure(status, err.getvalue()))
+    return status, out.getvalue(), err.getvalue()
+
+
+def run_main(argv):
+    """(stdout, None or Failure) of fully_connected_feed.main(argv) run in this process."""
+    status, out, err = call_main(fully_connected_feed, argv)
+    return out, (None if status == 0 else Failure(status, err))
 
 
 def parse_output(text):

@@ -3,8 +3,6 @@ and exit 1, bad cluster flags one line and exit 2, and `--coordinator HOST:PORT 
 --process_id I` trains one model across 2 processes on 127.0.0.1: both end with the same weights, those of
 one process training on the whole batch, and the evaluation counts every process's rows (checked against
 a NumPy forward pass of the saved weights)."""
-import contextlib
-import io
 import json
 import os
 import socket
@@ -18,8 +16,8 @@ import pytest
 
 from nanotf.examples.tutorials.mnist import fully_connected_feed, mnist_deep, mnist_softmax, mnist_with_summaries
 
-from _tutorial_helpers import (EVAL_RE, as_float_images, load_checkpoint_arrays, numpy_num_correct, tiny_mnist,
-                               write_idx_gz)
+from _tutorial_helpers import (EVAL_RE, as_float_images, call_main, load_checkpoint_arrays, numpy_num_correct,
+                               tiny_mnist, write_idx_gz)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,17 +26,6 @@ COMMANDS = {"nanotf-mnist": (fully_connected_feed, ["--max_steps", "3", "--batch
             "nanotf-mnist-softmax": (mnist_softmax, ["--steps", "3"]),
             "nanotf-mnist-deep": (mnist_deep, ["--steps", "2"]),
             "nanotf-mnist-with-summaries": (mnist_with_summaries, ["--max_steps", "3"])}
-
-
-def call_main(module, argv):
-    """(exit status, stdout, stderr) of module.main(argv) in this process; argparse's SystemExit counts."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = module.main([str(a) for a in argv])
-        except SystemExit as e:
-            status = e.code
-    return status, out.getvalue(), err.getvalue()
 
 
 def log_dir_args(module, tmp_path):

@@ -58,12 +58,18 @@ def import_framework(name):
     return tf
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--framework', choices=('nanotf', 'tf'), default='nanotf')
+def step_parser(doc):
+    """The flags every Deep MNIST step program takes: --batch_size, --warmup, --steps."""
+    p = argparse.ArgumentParser(description=doc.split('\n')[0])
     p.add_argument('--batch_size', type=int, default=50)
     p.add_argument('--warmup', type=int, default=5)
     p.add_argument('--steps', type=int, default=50)
+    return p
+
+
+def main():
+    p = step_parser(__doc__)
+    p.add_argument('--framework', choices=('nanotf', 'tf'), default='nanotf')
     p.add_argument('--xla', action='store_true', help="nanotf's XLA backend (global_jit_level ON_1)")
     args = p.parse_args()
     if args.xla and args.framework != 'nanotf':

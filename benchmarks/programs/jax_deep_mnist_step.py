@@ -10,12 +10,13 @@ one jax.jit function with the parameters and Adam's slots donated. Each timed st
 float (waiting for the step, as nanotf-XLA's `sess.run([train_step, loss])` does). Prints the median ms
 per step over `--steps` after `--warmup`, and the same as one JSON line.
 """
-import argparse
 import json
 import statistics
 import time
 
 import numpy as np
+
+from deep_mnist_step import step_parser
 
 
 def init_params(jax, jnp, seed):
@@ -60,11 +61,7 @@ def make_step(jax, jnp, lr=1e-4, beta1=0.9, beta2=0.999, epsilon=1e-8):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--batch_size', type=int, default=50)
-    p.add_argument('--warmup', type=int, default=5)
-    p.add_argument('--steps', type=int, default=50)
-    args = p.parse_args()
+    args = step_parser(__doc__).parse_args()
     import jax
     import jax.numpy as jnp
     rng = np.random.default_rng(0)

@@ -344,31 +344,26 @@ def ones(shape, dtype=dtypes.float32, name=None):
     return _const_fill(shape, 1, dtype, name or "ones")
 
 
-class ZerosLike(OpDef):
+class _FillLike(OpDef):
+    """An array of x's shape and dtype holding `fill` (0 or 1): not differentiable."""
+    abstract = True
     infer = same_as_input
-
-    def kernel(op, ctx):
-        return np.zeros_like
-
-    def lower(op, x):
-        return xla.jnp.zeros(np.shape(x), dtype=xla.out_dtype(op))
-
     grad = None
 
+    def kernel(op, ctx):
+        return np.zeros_like if op._def.fill == 0 else np.ones_like
+
+    def lower(op, x):
+        return xla.jnp.full(np.shape(x), op._def.fill, dtype=xla.out_dtype(op))
+
+
+class ZerosLike(_FillLike):
+    fill = 0
     samples = [Sample(lambda x: zeros_like(x), [(2, 3)], grad=())]
 
 
-class OnesLike(OpDef):
-    infer = same_as_input
-
-    def kernel(op, ctx):
-        return np.ones_like
-
-    def lower(op, x):
-        return xla.jnp.ones(np.shape(x), dtype=xla.out_dtype(op))
-
-    grad = None
-
+class OnesLike(_FillLike):
+    fill = 1
     samples = [Sample(lambda x: ones_like(x), [(3,)], grad=())]
 
 

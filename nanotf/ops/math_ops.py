@@ -868,13 +868,18 @@ def _logical_reduction(fn):
     return kernel
 
 
+def _lowered_reduction(jnp_name):
+    """The XLA lowering of a reduction by `xla.jnp.<jnp_name>` (named lazily: no jax at import)."""
+    def lower(op, x):
+        return getattr(xla.jnp, jnp_name)(x, axis=_reduction_axes(op, x), keepdims=op._attrs["keep_dims"])
+    return lower
+
+
 class All(_Reduction):
     input_kinds = _BOOL
     grad = None
     kernel = _logical_reduction(np.all)
-
-    def lower(op, x):
-        return xla.jnp.all(x, axis=_reduction_axes(op, x), keepdims=op._attrs["keep_dims"])
+    lower = _lowered_reduction("all")
 
     samples = [Sample(lambda x: reduce_all(x), [_BOOLS]), Sample(lambda x: reduce_all(x, 1, keepdims=True), [_BOOLS])]
 
@@ -887,9 +892,7 @@ class Any(_Reduction):
     input_kinds = _BOOL
     grad = None
     kernel = _logical_reduction(np.any)
-
-    def lower(op, x):
-        return xla.jnp.any(x, axis=_reduction_axes(op, x), keepdims=op._attrs["keep_dims"])
+    lower = _lowered_reduction("any")
 
     samples = [Sample(lambda x: reduce_any(x), [~_BOOLS]), Sample(lambda x: reduce_any(x, 0), [~_BOOLS])]
 

@@ -37,6 +37,14 @@ def _channel_rows(a, sd):
     return a.reshape(-1, a.shape[-1]).astype(sd, copy=False)
 
 
+def _lowering_rows(op, x, *more):
+    """For the batch-norm lowerings: epsilon, the statistics dtype, and x (then `more`) as rows of
+    channels in that dtype."""
+    c = np.shape(x)[-1]
+    sd = _stats_dtype(x)
+    return op._attrs["epsilon"], sd, tuple(xla.jnp.reshape(a, (-1, c)).astype(sd) for a in (x,) + more)
+
+
 class FusedBatchNormNT(OpDef):
     """Batch normalization over every axis but the last, in one kernel: inputs x [..., C], scale [C],
     offset [C], mean [C], variance [C], is_training (bool scalar); outputs y (x's shape), and the mean and
@@ -76,10 +84,7 @@ class FusedBatchNormNT(OpDef):
         return fused_bn
 
     def lower(op, x, scale, offset, mean, variance, is_training):
-        eps = op._attrs["epsilon"]
-        c = np.shape(x)[-1]
-        sd = _stats_dtype(x)
-        x2 = xla.jnp.reshape(x, (-1, c)).astype(sd)
+        eps, sd, (x2,) = _lowering_rows(op, x)
 
         def batch_stats():
             m = xla.jnp.mean(x2, axis=0)
@@ -145,11 +150,7 @@ class FusedBatchNormGradNT(OpDef):
         return fused_bn_grad
 
     def lower(op, dy, x, scale, mean, variance, is_training):
-        eps = op._attrs["epsilon"]
-        c = np.shape(x)[-1]
-        sd = _stats_dtype(x)
-        x2 = xla.jnp.reshape(x, (-1, c)).astype(sd)
-        dy2 = xla.jnp.reshape(dy, (-1, c)).astype(sd)
+        eps, sd, (x2, dy2) = _lowering_rows(op, x, dy)
         inv = 1.0 / xla.jnp.sqrt(variance.astype(sd) + np.asarray(eps, sd))
         xhat = (x2 - mean.astype(sd)) * inv
         doffset = xla.jnp.sum(dy2, axis=0)
