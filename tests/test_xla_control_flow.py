@@ -238,3 +238,84 @@ def test_dynamic_rnn_training_matches_numpy_backend(cell):
     assert {fused, fused + "Grad"} <= on_device
     np.testing.assert_allclose(got, want, rtol=1e-4)
     assert want[-1] < want[0]
+
+
+# -- slices at a run-time index (x[t] with t a loop variable or a fed scalar): lax.dynamic_slice and friends
+DYNAMIC_SLICES = {
+    "shrink": lambda x, t: x[t],
+    "shrink_negative_index": lambda x, t: x[-1 - t],
+    "shrink_after_static_range": lambda x, t: x[1:3, t],
+    "shrink_with_ellipsis_and_new_axis": lambda x, t: x[..., t, None],
+    "two_traced_shrinks": lambda x, t: x[t, t - 1],
+    "tf_slice": lambda x, t: tf.slice(x, tf.stack([t, 0, 1]), [2, -1, 3]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DYNAMIC_SLICES))
+def test_slice_at_a_run_time_index_and_its_gradient_match_the_numpy_kernels(case):
+    """The index is a fed int32 scalar, so it is traced: StridedSlice/Slice and their gradients (StridedSliceGrad)
+    lower through lax.dynamic_index_in_dim / dynamic_slice / dynamic_update_slice. Values and gradients of a
+    weighted sum (float64) agree with the NumPy kernels for every valid index."""
+    rng = np.random.default_rng(zlib.crc32(case.encode()))
+    xv = rng.standard_normal((4, 3, 5))
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float64, xv.shape)
+        t = tf.placeholder(tf.int32, [])
+        y = DYNAMIC_SLICES[case](x, t)
+        w = tf.constant(rng.standard_normal(y.shape.as_list()))
+        dx, = tf.gradients(tf.reduce_sum(y * w), [x])
+    types = {op.type for op in g.get_operations()}
+    assert types & {"StridedSlice", "Slice"} and types & {"StridedSliceGrad", "Pad"} == {"StridedSliceGrad"}
+    with tf.Session(graph=g) as ref, tf.Session(graph=g, config=xla_config()) as xla:
+        for tv in (0, 1, 2):
+            want = ref.run([y, dx], {x: xv, t: tv})
+            got = xla.run([y, dx], {x: xv, t: tv})
+            for name, w_, g_ in zip(("value", "gradient"), want, got):
+                _assert_close("%s t=%d %s" % (case, tv, name), w_, g_)
+
+
+def test_out_of_range_run_time_index_is_clamped_on_xla(graph):
+    """XLA cannot raise at run time: an index past the end reads (and its gradient writes) the last row, as
+    lax.dynamic_index_in_dim clamps; tf.slice's start is clamped so the slice fits. The NumPy backend raises."""
+    xv = np.arange(12.0).reshape(4, 3)
+    x = tf.placeholder(tf.float64, xv.shape)
+    t = tf.placeholder(tf.int32, [])
+    row, block = x[t], tf.slice(x, tf.stack([t, 0]), [2, -1])
+    dx, = tf.gradients(tf.reduce_sum(row), [x])
+    with tf.Session(config=xla_config()) as sess:
+        r, b, d = sess.run([row, block, dx], {x: xv, t: 7})
+    np.testing.assert_array_equal(r, xv[3])
+    np.testing.assert_array_equal(b, xv[2:4])
+    np.testing.assert_array_equal(d, np.eye(4)[3][:, None] * np.ones(3))
+    with tf.Session() as sess, pytest.raises(errors.InvalidArgumentError):
+        sess.run(row, {x: xv, t: 7})
+
+
+def test_range_with_a_run_time_bound_is_refused_on_xla(graph):
+    """x[t:t + 2] has a static size only by arithmetic XLA does not see: its shape would depend on t, and the
+    error names the op and the input, as for any bound XLA needs as a constant."""
+    x = tf.placeholder(tf.float64, [4, 3])
+    t = tf.placeholder(tf.int32, [])
+    y = x[t:t + 2]
+    with tf.Session(config=xla_config()) as sess, pytest.raises(errors.InvalidArgumentError, match="as a constant"):
+        sess.run(y, {x: np.zeros((4, 3)), t: 1})
+
+
+def test_while_loop_rnn_mnist_example_trains_alike_on_both_backends():
+    """examples/tf1/while_loop_rnn_mnist.py's own `build` (rows[t] inside tf.while_loop: a StridedSlice at the
+    loop variable), a few SGD steps on fake MNIST rows from the same initial weights: the XLA backend's losses
+    are the NumPy backend's to float32 round-off over 28 steps of the recurrence."""
+    import while_loop_rnn_mnist   # examples/tf1 is on sys.path (conftest.py)
+
+    def build():
+        x = tf.placeholder(tf.float32, [None, while_loop_rnn_mnist.TIMESTEPS, while_loop_rnn_mnist.NUM_INPUT])
+        y = tf.placeholder(tf.int64, [None])
+        is_training = tf.placeholder_with_default(False, [], name="is_training")   # no dropout: same on both
+        logits = while_loop_rnn_mnist.build(x, is_training)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        return (x, y), loss
+    want, got, on_device = _train_both(build, _mnist_rows, steps=3)
+    assert {"While", "WhileGrad", "If", "IfGrad"} <= on_device
+    np.testing.assert_allclose(got, want, rtol=1e-4)
+    assert want[-1] < want[0]   # it trains

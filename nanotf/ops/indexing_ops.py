@@ -350,7 +350,15 @@ class Slice(OpDef):
         if begin is not None and size is not None:
             return x.dtype, TensorShape(_slice_spec(op, begin, size, dims))
         if size is not None and (dims is None or size.size == len(dims)):
-            return x.dtype, TensorShape([None if s == -1 else int(s) for s in size.reshape(-1)])
+            # begin partly known (tf.slice(x, [t, 0], [1, -1])): a -1 size is static where its begin is
+            known = _partial_ints(begin_t) or [_UNKNOWN] * size.size
+            if len(known) != size.size:
+                known = [_UNKNOWN] * size.size
+            out = []
+            for i, s in enumerate(size.reshape(-1)):
+                d = None if dims is None else dims[i]
+                out.append(int(s) if s != -1 else None if d is None or known[i] is _UNKNOWN else d - known[i])
+            return x.dtype, TensorShape(out)
         n = begin_t.shape.as_tuple()
         return x.dtype, unknown_shape(len(dims) if dims is not None else (n[0] if n else None))
 
@@ -380,8 +388,10 @@ class Slice(OpDef):
         return lambda x, b, s: x[idx]
 
     def lower(op, x, begin, size):
-        b = [int(v) for v in xla.static_value(op, begin, 1)]
         s = [int(v) for v in xla.static_value(op, size, 2)]
+        if not xla.is_concrete(begin):
+            return _dynamic_slice(op, x, begin, s)
+        b = [int(v) for v in begin]
         return x[tuple(_pyslice(bi, None if si == -1 else bi + si) for bi, si in zip(b, s))]
 
     def grad(op, g):
@@ -394,6 +404,14 @@ class Slice(OpDef):
             return [pad(g, np.stack([b, after], axis=1).astype(np.int32)), None, None]
         m = _math()
         dt = begin_t.dtype
+        if begin is None:
+            # begin only known at run time (tf.slice(x, [t, 0], [1, -1]) in a loop): g written at begin, not Pad,
+            # whose paddings XLA needs as constants; StridedSliceGrad lowers with a traced begin
+            n = begin_t.shape.as_tuple()
+            ones = _int_tensor(np.ones(n[0], dt.as_numpy_dtype), "strides", dtype=dt) if n and n[0] is not None \
+                else ones_like(begin_t)   # a constant where the rank is known: XLA needs strides as constants
+            return [_strided_slice_grad(shape(x, out_type=dt), begin_t, m.add(begin_t, shape(y, out_type=dt)),
+                                        ones, g, dict.fromkeys(_MASKS, 0)), None, None]
         after = m.subtract(m.subtract(shape(x, out_type=dt), shape(y, out_type=dt)), begin_t)
         return [pad(g, stack([begin_t, after], axis=1)), None, None]
 
@@ -508,6 +526,8 @@ class StridedSlice(OpDef):
         return lambda x, b, e, s: x[idx]
 
     def lower(op, x, b, e, s):
+        if not all(xla.is_concrete(v) for v in (b, e, s)):
+            return _dynamic_strided_slice(op, x, b, e, s)
         idx = _strided_index(op, b, e, s, 1)
         if xla.is_concrete(x):
             return np.asarray(np.asarray(x)[idx])
@@ -559,6 +579,8 @@ class StridedSliceGrad(OpDef):
 
     def lower(op, shp, b, e, s, dy):
         out = xla.jnp.zeros(xla.shape_tuple(op, shp, 0), dtype=xla.out_dtype(op))
+        if not all(xla.is_concrete(v) for v in (b, e, s)):
+            return _dynamic_strided_slice_grad(op, out, b, e, s, dy)
         return out.at[_strided_index(op, b, e, s, 1)].set(dy)
 
     def grad(op, gg):
@@ -574,6 +596,122 @@ class StridedSliceGrad(OpDef):
 def _strided_slice_grad(shape_t, b, e, s, dy, attrs):
     return apply_op("StridedSliceGrad", [shape_t, b, e, s, dy], {k: attrs[k] for k in _MASKS},
                     name="StridedSliceGrad")
+
+
+# -- XLA lowerings of slices whose begin/end are only known at run time (x[t] with t a loop variable)
+# XLA needs every shape at compile time, so a traced bound is accepted only where the slice's size is still
+# static: a shrinking index (x[t], size 1), tf.slice with a fixed size, and in StridedSliceGrad a stride-1
+# range (its size is dy's). Such a start goes through lax.dynamic_slice / dynamic_index_in_dim /
+# dynamic_update_slice, and XLA cannot raise at run time: a negative index counts from the end as in TF, then
+# the start is clamped so the slice fits (into [0, dim - size]) where TF's kernels raise an out-of-range error.
+def _known_ints(op, v, index):
+    """A begin/end input's entries as ints where known while tracing, _UNKNOWN where traced."""
+    if xla.is_concrete(v):
+        return [int(x) for x in np.reshape(np.asarray(v), -1)]
+    known = _partial_ints(op._inputs[index])
+    return known if known is not None else [_UNKNOWN] * int(np.shape(v)[0])
+
+
+def _wrapped_start(v, i, dim):
+    """Entry i of a traced start vector as an int64 scalar, a negative one counted from the end (TF)."""
+    start = xla.jnp.asarray(v[i]).astype(np.int64)
+    return xla.jnp.where(start < 0, start + dim, start)
+
+
+def _dynamic_slice(op, x, begin, size):
+    """Slice with a traced begin and static sizes (-1 only where that begin is known)."""
+    known = _known_ints(op, begin, 1)
+    starts, sizes = [], []
+    for i, (d, b, s) in enumerate(zip(np.shape(x), known, size)):
+        if b is _UNKNOWN:
+            if s == -1:   # size d - begin: not static
+                xla.static_value(op, begin, 1)
+            starts.append(xla.jnp.asarray(begin[i]).astype(np.int64))
+        else:
+            starts.append(np.int64(b))
+        sizes.append(d - b if s == -1 else s)
+    return xla.lax.dynamic_slice(x, starts, sizes)
+
+
+def _split_traced_spec(op, ndim, b, e, s, first, ranges):
+    """A StridedSlice spec (inputs first..first+2) with traced bounds, split into a static NumPy index, in which
+    each traced entry keeps its whole dimension (slice(None)), and the traced entries as (axis of x[index],
+    axis of x, start, shrinks). Traced range entries are accepted only if `ranges` (their size comes from
+    elsewhere) and with stride 1."""
+    n = int(np.shape(s)[0])
+    strides = _known_ints(op, s, first + 2)
+    if _UNKNOWN in strides:
+        xla.static_value(op, s, first + 2)   # raises: strides must be constants
+    begin, end = _known_ints(op, b, first), _known_ints(op, e, first + 1)
+    bm, em, elm, nm, sm = (op._attrs[k] for k in _MASKS)
+    consuming = sum(1 for i in range(n) if not (elm | nm) & (1 << i))
+    idx, traced, out_axis, in_axis = [], [], 0, 0
+    for i in range(n):
+        bit = 1 << i
+        if elm & bit:
+            if Ellipsis in idx:
+                raise ValueError("Multiple ellipses in slice spec not allowed")
+            idx.append(Ellipsis)
+            out_axis += ndim - consuming
+            in_axis += ndim - consuming
+            continue
+        if nm & bit:
+            idx.append(None)
+            out_axis += 1
+            continue
+        if sm & bit:
+            if begin[i] is _UNKNOWN:
+                traced.append((out_axis, in_axis, b, i, True))
+                idx.append(_pyslice(None))
+                out_axis += 1
+            else:
+                idx.append(begin[i])
+            in_axis += 1
+            continue
+        if strides[i] == 0:
+            raise ValueError("strides[%d] must be non-zero" % i)
+        lo = None if bm & bit else begin[i]
+        hi = None if em & bit else end[i]
+        if _UNKNOWN in (lo, hi):
+            if not ranges or strides[i] != 1:   # the size would depend on the traced bound
+                xla.static_value(op, b if lo is _UNKNOWN else e, first if lo is _UNKNOWN else first + 1)
+            traced.append((out_axis, in_axis, b, i, False) if lo is not None else (out_axis, in_axis, None, i, False))
+            idx.append(_pyslice(None))
+        else:
+            idx.append(_pyslice(lo, hi, strides[i]))
+        out_axis += 1
+        in_axis += 1
+    return tuple(idx), traced
+
+
+def _dynamic_strided_slice(op, x, b, e, s):
+    """StridedSlice whose traced bounds are all shrinking indices (x[t], x[t, 1:3]): the static part as a NumPy
+    index, then one lax.dynamic_index_in_dim per traced index."""
+    shape = np.shape(x)
+    idx, traced = _split_traced_spec(op, len(shape), b, e, s, 1, ranges=False)
+    y = x[idx]
+    for out_axis, in_axis, v, i, _ in reversed(traced):   # the last first: earlier axes keep their positions
+        y = xla.lax.dynamic_index_in_dim(y, _wrapped_start(v, i, shape[in_axis]), out_axis, keepdims=False)
+    return y
+
+
+def _dynamic_strided_slice_grad(op, zeros, b, e, s, dy):
+    """StridedSliceGrad with traced bounds: dy, given back its shrunk axes, written by lax.dynamic_update_slice
+    into zeros of the statically indexed part, which is then placed into the input's zeros."""
+    shape = zeros.shape
+    idx, traced = _split_traced_spec(op, len(shape), b, e, s, 1, ranges=True)
+    part_shape = np.broadcast_to(np.zeros((), np.int8), shape)[idx].shape   # a view: allocates nothing
+    dy = xla.jnp.asarray(dy).astype(zeros.dtype)
+    starts = [np.int64(0)] * len(part_shape)
+    for out_axis, in_axis, v, i, shrinks in traced:
+        if shrinks:
+            dy = xla.jnp.expand_dims(dy, out_axis)
+        if v is not None:
+            starts[out_axis] = _wrapped_start(v, i, shape[in_axis])
+    part = xla.lax.dynamic_update_slice(xla.jnp.zeros(part_shape, zeros.dtype), dy, starts)
+    if all(isinstance(it, _pyslice) and it == _pyslice(None) for it in idx):   # the part is everything
+        return part
+    return zeros.at[idx].set(part)
 
 
 def _is_int_index(v):
