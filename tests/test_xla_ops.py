@@ -65,8 +65,6 @@ NO_LOWERING = {
     "KmeansPlusPlusInitialization": "k-means++ sampling with a data-dependent loop: host",
     "KMeansInitializeClusters": _KMEANS_STATE, "KMeansMiniBatchUpdate": _KMEANS_STATE,
     "KMeansMiniBatchSync": _KMEANS_STATE,
-    "NearestNeighbors": "not written yet (lax.top_k of negated distances would do; contrib/factorization)",
-    "KMeansClusterSums": "not written yet (a one-hot product, as the kernel; contrib/factorization)",
 }
 HANDLED_BY_EXECUTABLE = {"VariableV2", "IsVariableInitialized"}   # read the executable's variable state
 

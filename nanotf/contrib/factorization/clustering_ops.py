@@ -18,6 +18,7 @@ read earlier in the same run stays what it was.
 import numpy as np
 
 from nanotf.framework import dtypes, errors
+from nanotf.framework import lowering as xla
 from nanotf.framework import ops as ops_mod
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.random_seed import get_seed
@@ -62,7 +63,20 @@ class NearestNeighbors(OpDef):
             return idx.astype(np.int64), np.take_along_axis(d, idx, 1).astype(points.dtype)
         return nearest
 
-    samples = [Sample(lambda p, c: nearest_neighbors(p, c, 2), [(5, 3), (4, 3)], grad=())]
+    def lower(op, points, centers, k):
+        k = int(xla.static_value(op, k, 2))   # XLA needs the output's width at compile time
+        jnp = xla.jnp
+        d = (jnp.sum(points * points, axis=1)[:, None] - 2.0 * (points @ centers.T)
+             + jnp.sum(centers * centers, axis=1)[None, :])
+        d = jnp.maximum(d, xla.zero_of(d))
+        if k == 1:   # argmin: the first of equal distances, as NumPy's
+            idx = jnp.argmin(d, axis=1)[:, None]
+            return idx.astype(np.int64), jnp.take_along_axis(d, idx, axis=1)
+        neg, idx = xla.lax.top_k(-d, k)   # nearest first; fewer than k centers fails while tracing
+        return idx.astype(np.int64), -neg
+
+    samples = [Sample(lambda p, c: nearest_neighbors(p, c, 2), [(5, 3), (4, 3)], grad=()),
+               Sample(lambda p, c: nearest_neighbors(p, c, 1), [(6, 2), (3, 2)], grad=())]
 
 
 def nearest_neighbors(points, centers, k, name=None):
@@ -243,7 +257,14 @@ class KMeansClusterSums(OpDef):
             return s, counts
         return sums
 
-    samples = [Sample(lambda p: cluster_sums(p, np.array([0, 2, 0, 1], np.int64), 3), [(4, 2)], grad=())]
+    def lower(op, points, idx, num_clusters):
+        k = int(xla.static_value(op, num_clusters, 2))   # the outputs' first dimension
+        # the kernel's one-hot product; an index outside [0, k) matches no column (XLA cannot raise)
+        onehot = (xla.jnp.reshape(idx, (-1, 1)) == np.arange(k)).astype(points.dtype)
+        return onehot.T @ points, xla.jnp.sum(onehot, axis=0)[:, None]
+
+    samples = [Sample(lambda p: cluster_sums(p, np.array([0, 2, 0, 1], np.int64), 3), [(4, 2)], grad=()),
+               Sample(lambda p, i: cluster_sums(p, i, 4), [(5, 3), np.array([3, 3, 0, 1, 3], np.int64)], grad=())]
 
 
 def _segment_sum_into(out, idx, points):
