@@ -862,7 +862,9 @@ def test_fused_adam_matches_closed_form(threads, spy, monkeypatch, shape, nester
     partial); a small one, or any in a single-threaded run, in one go. After each of two steps W, m and v
     equal Adam's closed form on the float64 gradient."""
     threads(2 if splitting else 1)
-    monkeypatch.setattr(parallel._neighbours, "busy", True)    # dense plans split only on a busy machine
+    # dense plans split only on a busy machine: busy, and no new sample of the machine's load during the test
+    monkeypatch.setattr(parallel._neighbours, "busy", True)
+    monkeypatch.setattr(parallel._neighbours, "next_check", float("inf"))
     bands = []
     monkeypatch.setattr(training_ops, "_band_buffers",
                         lambda *a, _orig=training_ops._band_buffers: bands.append(a) or _orig(*a))
