@@ -212,6 +212,9 @@ def test_no_thread_spins_once_a_run_has_returned(two_threads, machine):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+# JAX, imported by the XLA tests in the same process, warns on any fork; the child never touches JAX, and a
+# hung child is killed after 60 s below
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 def test_a_forked_child_splits_work_without_its_parents_threads(two_threads, machine):
     """A child process has none of its parent's pool threads: its runs still split and return."""
     with tf.Graph().as_default(), tf.Session() as sess:
