@@ -227,6 +227,44 @@ def test_deep_mnist_conv2_in_float32_matches_float64_loops(st, pad, conv_path):
         assert np.all(np.abs(v - r) <= 40 * np.finfo(np.float32).eps * b)
 
 
+PHASE_CASES = CONV_CASES + [  # shapes only the phases path meets: taps fewer than the stride in a phase
+    ((2, 5, 6, 3), (1, 1, 3, 2), (2, 2), "SAME"),    # 1x1 stride 2: odd rows and columns get no gradient
+    ((1, 8, 7, 2), (2, 3, 2, 3), (3, 2), "VALID"),   # a row phase without taps, leftover rows
+    ((2, 9, 9, 2), (5, 5, 2, 3), (2, 2), "SAME"),    # DCGAN's 5x5 stride 2 geometry
+]
+
+
+@pytest.mark.parametrize("budget", [10 ** 9, 1])
+@pytest.mark.parametrize("xs,ws,st,pad", PHASE_CASES)
+def test_input_gradient_by_phases_matches_direct_loops(xs, ws, st, pad, budget, monkeypatch):
+    """The column-strided input gradient by sub-pixel phases (used from _PHASE_MIN_DEPTH input channels),
+    forced here for any depth; budget 1 makes it go one image and one phase row at a time."""
+    monkeypatch.setattr(conv_ops, "_PHASE_MIN_DEPTH", 1)
+    monkeypatch.setattr(conv_ops, "_BLOCK_BYTES", budget)
+    w = RNG.standard_normal(ws)
+    dy = RNG.standard_normal((xs[0],) + _out_hw(xs, ws[0], ws[1], st[0], st[1], pad) + (ws[3],))
+    with tf.Graph().as_default():
+        dx = conv_ops.conv2d_backprop_input(list(xs), w, dy, [1, st[0], st[1], 1], pad)
+        got = _run(dx)
+    want, _ = ref_conv_grads(np.zeros(xs), w, dy, st[0], st[1], pad)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_dcgan_transpose_conv_in_float32_matches_float64_loops():
+    """DCGAN's generator layer 7x7x64 -> 14x14x32 (5x5, stride 2; 32 channels take the phases by default) in
+    float32: each value sums at most 3 * 3 * 64 = 576 products, within 40 eps of their absolute sum."""
+    w = RNG.standard_normal((5, 5, 32, 64)).astype(np.float32)
+    dy = RNG.standard_normal((3, 7, 7, 64)).astype(np.float32)
+    assert conv_ops._PHASE_MIN_DEPTH <= 32
+    with tf.Graph().as_default():
+        got = _run(conv_ops.conv2d_transpose(dy, w, [3, 14, 14, 32], [1, 2, 2, 1], "SAME"))
+    w64, dy64, zeros = w.astype(np.float64), dy.astype(np.float64), np.zeros((3, 14, 14, 32))
+    want, _ = ref_conv_grads(zeros, w64, dy64, 2, 2, "SAME")
+    bound, _ = ref_conv_grads(zeros, np.abs(w64), np.abs(dy64), 2, 2, "SAME")
+    assert got.dtype == np.float32
+    assert np.all(np.abs(got - want) <= 40 * np.finfo(np.float32).eps * bound)
+
+
 def test_conv2d_backprop_ops_and_conv2d_transpose():
     w, dy = RNG.standard_normal((3, 3, 2, 4)), RNG.standard_normal((2, 3, 3, 4))
     x = RNG.standard_normal((2, 5, 5, 2))
