@@ -91,6 +91,32 @@ def test_activation_default_names_and_float32_stability():
     np.testing.assert_allclose(vals[4], [-1, np.expm1(-100.0), 0, 100, 1e4], rtol=1e-6)
 
 
+@pytest.mark.parametrize("alpha", [0.2, 0.0, 1.0, 1.5, -0.3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_leaky_relu_and_its_gradient_equal_the_select_formula(alpha, dtype):
+    """LeakyRelu's max/min kernel and LeakyReluGrad's looked-up factor give exactly TF's select
+    (x > 0 ? x : alpha * x; x > 0 ? g : alpha * g), in every float dtype and for any alpha, with the signs
+    of zeros, infinities and NaN; 0-d inputs too."""
+    specials = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e-30]
+    xv = np.concatenate([RNG.standard_normal(4 * 5 * 6 - len(specials)), specials]).reshape(4, 5, 6).astype(dtype)
+    gv = np.concatenate([specials, RNG.standard_normal(4 * 5 * 6 - len(specials))]).reshape(4, 5, 6).astype(dtype)
+    a = dtype(alpha)
+    for x_val, g_val in ((xv, gv), (xv[0, 0, 0].reshape(()), gv[0, 0, 0].reshape(()))):
+        with tf.Graph().as_default():
+            x, g = tf.placeholder(dtype, x_val.shape), tf.placeholder(dtype, g_val.shape)
+            y = tf.nn.leaky_relu(x, alpha=alpha)
+            (dx,) = tf.gradients(y, x, grad_ys=g)
+            assert dx.op.type == "LeakyReluGrad"
+            with np.errstate(invalid="ignore", over="ignore"):
+                yv, dxv = _run([y, dx], {x: x_val, g: g_val})
+                want_y, want_dx = np.where(x_val > 0, x_val, x_val * a), np.where(x_val > 0, g_val, g_val * a)
+        assert yv.dtype == dxv.dtype == dtype
+        np.testing.assert_array_equal(yv, want_y)
+        np.testing.assert_array_equal(np.signbit(yv), np.signbit(want_y))
+        np.testing.assert_array_equal(dxv, want_dx)
+        np.testing.assert_array_equal(np.signbit(dxv), np.signbit(want_dx))
+
+
 def test_activation_rejects_integer_input_with_op_name():
     with tf.Graph().as_default():
         with pytest.raises(TypeError, match="Sigmoid.*int32"):
