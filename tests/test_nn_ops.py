@@ -594,3 +594,38 @@ def test_dense_xent_over_a_non_last_axis():
         got = _run(loss)
     np.testing.assert_allclose(got, -(pv * np.log(_np_softmax(lv, axis=1))).sum(1), rtol=1e-12)
     check_gradients(lambda x: tf.nn.softmax_cross_entropy_with_logits_v2(labels=pv, logits=x, axis=1), [lv])
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_fused_batch_norm_float32_matches_float64_formulas(training):
+    """FusedBatchNormNT and its gradient in float32 on a DCGAN-sized batch (6272 rows of 16 channels, mean
+    far from 0) against the closed forms in float64. Sums of n = 6272 terms carry at most n eps of their
+    absolute sums; the checks allow 1e-4 relative to each output's scale, well above that in practice."""
+    x = (RNG.standard_normal((32, 14, 14, 16)) * 3 + 5).astype(np.float32)
+    dy = RNG.standard_normal(x.shape).astype(np.float32)
+    scale, offset = RNG.uniform(0.5, 2, 16).astype(np.float32), RNG.standard_normal(16).astype(np.float32)
+    mean_in, var_in = RNG.standard_normal(16).astype(np.float32) + 5, RNG.uniform(5, 15, 16).astype(np.float32)
+    eps = 1e-3
+    with tf.Graph().as_default():
+        xt, st, ot = tf.constant(x), tf.constant(scale), tf.constant(offset)
+        if training:
+            y, m, v = tf.nn.fused_batch_norm(xt, st, ot, epsilon=eps)
+        else:
+            y, m, v = tf.nn.fused_batch_norm(xt, st, ot, mean=mean_in, variance=var_in, epsilon=eps, is_training=False)
+        grads = tf.gradients(y, [xt, st, ot], grad_ys=tf.constant(dy))
+        yv, mv, vv, dxv, dsv, dov = _run([y, m, v] + grads)
+    x64, dy64 = x.reshape(-1, 16).astype(np.float64), dy.reshape(-1, 16).astype(np.float64)
+    n = len(x64)
+    mu, var = (x64.mean(0), x64.var(0)) if training else (mean_in.astype(np.float64), var_in.astype(np.float64))
+    inv = 1 / np.sqrt(var + eps)
+    xhat = (x64 - mu) * inv
+    want_y = xhat * scale + offset
+    want_ds, want_do = (dy64 * xhat).sum(0), dy64.sum(0)
+    k = scale * inv
+    want_dx = k * (dy64 - want_do / n - xhat * want_ds / n) if training else dy64 * k
+    assert all(v.dtype == np.float32 for v in (yv, mv, vv, dxv, dsv, dov))
+    if training:
+        np.testing.assert_allclose(mv, mu, rtol=1e-5)
+        np.testing.assert_allclose(vv, var * n / (n - 1), rtol=1e-4)
+    for got, want in ((yv.reshape(-1, 16), want_y), (dxv.reshape(-1, 16), want_dx), (dsv, want_ds), (dov, want_do)):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * np.abs(want).max())

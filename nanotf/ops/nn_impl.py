@@ -37,6 +37,12 @@ def _channel_rows(a, sd):
     return a.reshape(-1, a.shape[-1]).astype(sd, copy=False)
 
 
+def _column_sums(a2):
+    """Per-channel sums of a [rows, C] matrix as one BLAS vector-matrix product: NumPy's a2.sum(0) adds
+    row after row, 5x slower for DCGAN's (12544, 32); the rounding error bound is the same (n eps sum |a|)."""
+    return np.ones(a2.shape[0], a2.dtype) @ a2
+
+
 def _lowering_rows(op, x, *more):
     """For the batch-norm lowerings: epsilon, the statistics dtype, and x (then `more`) as rows of
     channels in that dtype."""
@@ -70,7 +76,7 @@ class FusedBatchNormNT(OpDef):
             sd = _stats_dtype(x)
             x2 = _channel_rows(x, sd)
             if is_training:
-                mean = x2.mean(0)
+                mean = _column_sums(x2) / sd.type(max(x2.shape[0], 1))
                 centered = x2 - mean
                 variance = np.einsum("ij,ij->j", centered, centered) / max(x2.shape[0], 1)
             else:
@@ -134,17 +140,17 @@ class FusedBatchNormGradNT(OpDef):
             sd = _stats_dtype(x)
             x2, dy2 = _channel_rows(x, sd), _channel_rows(dy, sd)
             inv = (1.0 / np.sqrt(variance.astype(sd) + sd.type(eps))).astype(sd)
-            xhat = (x2 - mean.astype(sd)) * inv
-            doffset = dy2.sum(0)
+            xhat = x2 - mean.astype(sd)
+            xhat *= inv
+            doffset = _column_sums(dy2)
             dscale = np.einsum("ij,ij->j", dy2, xhat)
-            if is_training:
-                n = max(x2.shape[0], 1)
-                dx = dy2 - doffset / n
-                xhat *= dscale / n
+            k = scale.astype(sd) * inv
+            dx = dy2 * k
+            if is_training:   # k * (dy - doffset / n - xhat * dscale / n), with the per-channel factors merged
+                n = sd.type(max(x2.shape[0], 1))
+                xhat *= k * dscale / n
                 dx -= xhat
-                dx *= scale.astype(sd) * inv
-            else:
-                dx = dy2 * (scale.astype(sd) * inv)
+                dx -= k * doffset / n
             return (dx.astype(x.dtype, copy=False).reshape(x.shape), dscale.astype(scale.dtype),
                     doffset.astype(scale.dtype))
         return fused_bn_grad
