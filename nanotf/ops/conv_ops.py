@@ -436,6 +436,9 @@ def _input_grad_by_phases(g, w, dy, dx, dtype):
 
 
 def _input_grad_phases_of(g, dyp, dx, dtype, phases, blocks):
+    """Each phase's correlation by row windows, as `_forward_by_rows`: one copy of the ku-wide column windows of
+    the dy rows the band reads, laid out (rows, images, cols, ku*O), where window row v of all outputs is one
+    contiguous slice: kt products, not one over a kt times larger copy."""
     s0, s1, s2, s3 = dyp.strides
     for a, b, bands in blocks:
         nb = b - a
@@ -445,13 +448,21 @@ def _input_grad_phases_of(g, dyp, dx, dtype, phases, blocks):
                 if rows <= 0:
                     continue
                 start = dyp[a:b, row0 + r0:, col0:]
-                win = as_strided(start, (nb, rows, nc, kt, ku, g.o), (s0, s1, s2, s1, s2, s3), writeable=False)
+                win = as_strided(start, (rows + kt - 1, nb, nc, ku, g.o), (s1, s0, s2, s2, s3), writeable=False)
                 col = _work("col", win.shape, dyp.dtype)
                 np.copyto(col, win)
-                part = _work("product", (nb * rows * nc, g.c), dtype)
-                np.matmul(col.reshape(-1, kt * ku * g.o), w_mat, out=part)
+                col = col.reshape(rows + kt - 1, nb * nc, ku * g.o)
+                positions, depth = rows * nb * nc, ku * g.o
+                acc = _work("acc", (positions, g.c), dtype)
+                part = _work("product", (positions, g.c), dtype)
+                for v in range(kt):
+                    np.matmul(col[v:v + rows].reshape(positions, depth), w_mat[v * depth:(v + 1) * depth],
+                              out=part if v else acc)
+                    if v:
+                        acc += part
                 h0 = e + g.sh * r0
-                dx[a:b, h0:h0 + g.sh * (rows - 1) + 1:g.sh, f::g.sw] = part.reshape(nb, rows, nc, g.c)
+                dx[a:b, h0:h0 + g.sh * (rows - 1) + 1:g.sh, f::g.sw] = \
+                    acc.reshape(rows, nb, nc, g.c).transpose(1, 0, 2, 3)
 
 
 def _input_grad_by_rows(g, w, dy, dx, dtype):
