@@ -401,9 +401,9 @@ def _input_grad_by_phases(g, w, dy, dx, dtype):
     Input row h (padded row p = h + pt) receives dy at output rows y with y*sh + i = p: only filter
     rows i = p mod sh, p mod sh + sh, ... (kt of them) touch it, and y = p // sh - t for i's t-th row.
     So the rows of one phase e = h mod sh form a stride-1 correlation of the zero-padded dy with the
-    filter's rows of that phase, reversed; columns likewise. Each of the sh*sw phases is one im2col copy
-    and one (positions, kt*ku*O) @ (kt*ku*O, C) product written straight into dx[:, e::sh, f::sw]: no
-    scatter-add of kh*kw taps, and each product is kh*kw/(sh*sw) taps deep instead of being kh*kw wide."""
+    filter's rows of that phase, reversed; columns likewise. Each of the sh*sw phases is kt products
+    (positions, ku*O) @ (ku*O, C) over one copy of dy's column windows (`_input_grad_phases_of`), written
+    straight into dx[:, e::sh, f::sw]: no scatter-add of kh*kw taps."""
     def dim_phases(size, k, s, pad, out):
         # per phase e: (first input index e, count, first tap r, taps kt, dy index of phase index 0's last tap)
         res = []
