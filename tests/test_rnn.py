@@ -806,3 +806,62 @@ def test_reverse_sequence_and_sequence_mask_match_numpy(graph):
     np.testing.assert_array_equal(got_tm, want)
     np.testing.assert_array_equal(m, np.arange(5)[None, :] < lengths[:, None])
     np.testing.assert_array_equal(m8, (np.arange(4) < np.array([[1, 2], [0, 4]])[..., None]).astype(np.float32))
+
+
+def _lstm_gradients_from_final_h(xs, kernel, bias, d_h, forget_bias=1.0):
+    """Float64 backpropagation through time of TF's BasicLSTMCell equations from zero state over xs [T, B, I],
+    the only incoming gradient being d_h on the final h: (d kernel, d bias)."""
+    T, B, _ = xs.shape
+    H = bias.shape[0] // 4
+    c, h = np.zeros((B, H)), np.zeros((B, H))
+    steps = []
+    for x in xs:
+        xh = np.concatenate([x, h], 1)
+        i, j, f, o = ref.split4(xh @ kernel + bias)
+        i, j, f, o = ref.sigmoid(i), np.tanh(j), ref.sigmoid(f + forget_bias), ref.sigmoid(o)
+        c_prev, c = c, f * c + i * j
+        h = o * np.tanh(c)
+        steps.append((xh, c_prev, c, i, j, f, o))
+    dk, db = np.zeros_like(kernel), np.zeros_like(bias)
+    dh, dc = d_h, np.zeros((B, H))
+    for xh, c_prev, c, i, j, f, o in reversed(steps):
+        tc = np.tanh(c)
+        dc = dc + dh * o * (1 - tc * tc)
+        dz = np.concatenate([dc * j * i * (1 - i), dc * i * (1 - j * j), dc * c_prev * f * (1 - f),
+                             dh * tc * o * (1 - o)], 1)
+        dk += xh.T @ dz
+        db += dz.sum(0)
+        dh, dc = dz @ kernel[-H:].T, dc * f
+    return dk, db
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_static_bidirectional_lstm_float32_gradients_match_float64_bptt(tiny_slices, threads, graph):
+    """The bidirectional MNIST program's structure (a classifier on the last output of a static_bidirectional_rnn
+    of BasicLSTMCells, float32): each direction's weight gradients, from the fused backward kernel (in batch
+    slices with 2 threads), match float64 backpropagation through time within float32 round-off."""
+    rng = np.random.default_rng(21)
+    B, T, I, H = 8, 6, 3, 4
+    x = tf.placeholder(tf.float32, [None, T, I])
+    with tf.variable_scope("p", initializer=_random_init()):
+        cells = [tf.contrib.rnn.BasicLSTMCell(H) for _ in range(2)]
+        outs, _, _ = tf.contrib.rnn.static_bidirectional_rnn(cells[0], cells[1], tf.unstack(x, T, 1),
+                                                             dtype=tf.float32)
+    r = rng.standard_normal((B, 2 * H))
+    loss = tf.reduce_sum(outs[-1] * r.astype(np.float32))
+    names = ["p/bidirectional_rnn/%s/basic_lstm_cell/%s" % (d, v) for d in ("fw", "bw") for v in ("kernel", "bias")]
+    variables = {v.op.name: v for v in tf.trainable_variables()}
+    grads = tf.gradients(loss, [variables[n] for n in names])
+    with tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=threads)) as sess:
+        sess.run(tf.global_variables_initializer())
+        xs = rng.standard_normal((B, T, I)).astype(np.float32)
+        got = sess.run(grads, {x: xs})
+        v = {n: a.astype(np.float64) for n, a in _values(sess).items()}
+    xs_tm = xs.astype(np.float64).transpose(1, 0, 2)
+    # outputs[-1] = [fw's final h, bw's output at the last time]: the backward RNN reads the sequence reversed, so
+    # that output is its h after its first step, over x[T - 1] alone
+    want = (_lstm_gradients_from_final_h(xs_tm, v[names[0]], v[names[1]], r[:, :H])
+            + _lstm_gradients_from_final_h(xs_tm[T - 1:], v[names[2]], v[names[3]], r[:, H:]))
+    for n, g, w in zip(names, got, want):
+        assert g.dtype == np.float32
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5 * np.abs(w).max(), err_msg=n)

@@ -281,8 +281,7 @@ def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, keep):
     if peeps is not None:   # halved like the rows they add to; full [H, B/P] blocks (broadcast columns are slow)
         peeps = tuple(np.ascontiguousarray(np.broadcast_to(0.5 * p[:, None], (H, bw)), dtype=dt) for p in peeps)
     layout = ((4 * H, False), (K, True), (H, True), (H, False))     # gate activations, [x; h; 1], c, tanh(c)
-    # [x; h; 1] is stored features-major, so the gradient's weight product reads it without a transposing copy
-    (a, xh, cs, tcs), hs_all, last = _step_buffers(layout, P, T, H, bw, dt, keep, features_major=(1,))
+    (a, xh, cs, tcs), hs_all, last = _step_buffers(layout, P, T, H, bw, dt, keep)
     out = np.empty((T, B, H), dtype=dt)
     c_last = np.empty((B, H), dtype=dt)
     h_last = np.empty((B, H), dtype=dt)
@@ -301,24 +300,14 @@ def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, keep):
     return out, c_last, h_last, a, xh, cs, tcs
 
 
-def _step_buffers(layout, P, T, H, bw, dt, keep, features_major=()):
+def _step_buffers(layout, P, T, H, bw, dt, keep):
     """The per-slice buffers of a sequence op's forward pass, which it outputs for the gradient: one array
     [P, n, rows, B / P] per (rows, per_state) of `layout`, n = T steps or T + 1 states. Without `keep` (no
     gradient to come) they hold the one step or two states the pass cycles through, and each step's h goes to
-    the ring [P, T, H, B / P] instead. Buffers whose index is in `features_major` are views of
-    [P, rows, n, B / P] memory (see _features_major). Returns (buffers, ring or None, index of the final state)."""
-    buffers = [(_features_major if k in features_major else np.empty)(
-        (P, (T if keep else 1) + per_state, rows, bw), dtype=dt) for k, (rows, per_state) in enumerate(layout)]
+    the ring [P, T, H, B / P] instead. Returns (buffers, ring or None, index of the final state)."""
+    buffers = [np.empty((P, (T if keep else 1) + per_state, rows, bw), dtype=dt) for rows, per_state in layout]
     ring = None if keep else np.empty((P, T, H, bw), dtype=dt)
     return buffers, ring, T if keep else T & 1
-
-
-def _features_major(shape, dtype):
-    """An empty [P, n, rows, B] array laid out as [P, rows, n, B] in memory: each step's [rows, B] block is still
-    row-contiguous (a BLAS operand, and ufunc loops over rows of B), and [rows, n * B] over all steps is a view,
-    so _weight_gradient's product over all steps needs no transposing copy (2 of a 28-step LSTM's ~35 ms)."""
-    P, n, rows, B = shape
-    return np.empty((P, rows, n, B), dtype=dtype).transpose(0, 2, 1, 3)
 
 
 def _unsaved(layout, T, dt):
@@ -402,7 +391,7 @@ def _backward(x, w, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h):
     B = P * bw
     I = x.shape[2]
     dt = x.dtype
-    g_all = _features_major((P, T, 4 * H, bw), dt)     # a view: the weight product reads it without copying
+    g_all = np.empty((P, T, 4 * H, bw), dtype=dt)
     dc0 = np.empty((B, H), dtype=dt)
     dh0 = np.empty((B, H), dtype=dt)
     parts = [None] * P
