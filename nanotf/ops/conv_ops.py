@@ -255,12 +255,7 @@ class _Conv:
     def row_windows(self, xb, rows):
         """(rows + kh - 1, images, ow, kw*C): the kw-wide window of every output column in each padded row
         of a block (row stride 1), one copy. Window row i of output rows [0, rows) is slice [i, i + rows)."""
-        s0, s1, s2, s3 = xb.strides
-        win = as_strided(xb, (rows + self.kh - 1, xb.shape[0], self.ow, self.kw, self.c),
-                         (s1, s0, s2 * self.sw, s2, s3), writeable=False)
-        out = _work("col", win.shape, xb.dtype)
-        np.copyto(out, win)
-        return out.reshape(win.shape[:3] + (self.kw * self.c,))
+        return _row_windows(xb, rows + self.kh - 1, self.ow, self.kw, self.sw)
 
     def im2col(self, xb, rows):
         """(images * rows * ow, kh*kw*C) matrix of the windows of a padded block (one copy).
@@ -342,15 +337,30 @@ def _forward_by_rows(g, xb, w_rows, out):
     """out (images, rows, ow, O) of a padded block xb with row stride 1: the sum over the kh filter rows i
     of (window row i of every output) @ w_rows[i], w_rows the filter as (kh, kw*C, O)."""
     nb, rows = out.shape[:2]
-    win = g.row_windows(xb, rows)
-    positions = rows * nb * g.ow
-    acc = _work("acc", (positions, g.o), out.dtype)
-    part = _work("product", (positions, g.o), out.dtype)
-    for i in range(g.kh):
-        np.matmul(win[i:i + rows].reshape(positions, -1), w_rows[i], out=part if i else acc)
+    acc = _sum_of_row_products(g.row_windows(xb, rows), rows, w_rows, out.dtype)
+    out[...] = acc.reshape(rows, nb, g.ow, g.o).transpose(1, 0, 2, 3)
+
+
+def _row_windows(x, count, cols, k, step):
+    """(count, images, cols, k*C) copy of the k-wide windows, `step` apart, of rows [0, count) of x (images,
+    rows, cols, C), laid out rows-major: window row i of `rows` consecutive output rows is slice [i, i + rows)."""
+    s0, s1, s2, s3 = x.strides
+    win = as_strided(x, (count, x.shape[0], cols, k, x.shape[3]), (s1, s0, s2 * step, s2, s3), writeable=False)
+    out = _work("col", win.shape, x.dtype)
+    np.copyto(out, win)
+    return out.reshape(win.shape[:3] + (k * x.shape[3],))
+
+
+def _sum_of_row_products(win, rows, mats, dtype):
+    """(positions, width): the sum over i of window row i of `win` (`_row_windows`) @ mats[i] (depth, width)."""
+    positions = rows * win.shape[1] * win.shape[2]
+    acc = _work("acc", (positions, mats.shape[-1]), dtype)
+    part = _work("product", acc.shape, dtype)
+    for i in range(len(mats)):
+        np.matmul(win[i:i + rows].reshape(positions, -1), mats[i], out=part if i else acc)
         if i:
             acc += part
-    out[...] = acc.reshape(rows, nb, g.ow, g.o).transpose(1, 0, 2, 3)
+    return acc
 
 
 def _filter_grad_by_rows(g, xb, dy, dw_rows):
@@ -425,7 +435,7 @@ def _input_grad_by_phases(g, w, dy, dx, dtype):
                 continue
             # window tap v (ascending dy rows) is filter row r + sh*(kt-1-v): the phase's rows reversed
             sub = w[r::g.sh][::-1][:, rc::g.sw][:, ::-1]                       # (kt, ku, C, O)
-            w_mat = np.ascontiguousarray(sub.transpose(0, 1, 3, 2)).reshape(kt * ku * g.o, g.c)
+            w_mat = np.ascontiguousarray(sub.transpose(0, 1, 3, 2)).reshape(kt, ku * g.o, g.c)
             phases.append((e, m, kt, d - kt + 1 + plo, f, nc, ku, dc - ku + 1 + qlo, w_mat))
     if not phases:
         return
@@ -439,7 +449,6 @@ def _input_grad_phases_of(g, dyp, dx, dtype, phases, blocks):
     """Each phase's correlation by row windows, as `_forward_by_rows`: one copy of the ku-wide column windows of
     the dy rows the band reads, laid out (rows, images, cols, ku*O), where window row v of all outputs is one
     contiguous slice: kt products, not one over a kt times larger copy."""
-    s0, s1, s2, s3 = dyp.strides
     for a, b, bands in blocks:
         nb = b - a
         for r0, r1 in bands:
@@ -447,19 +456,8 @@ def _input_grad_phases_of(g, dyp, dx, dtype, phases, blocks):
                 rows = min(r1, m) - r0
                 if rows <= 0:
                     continue
-                start = dyp[a:b, row0 + r0:, col0:]
-                win = as_strided(start, (rows + kt - 1, nb, nc, ku, g.o), (s1, s0, s2, s2, s3), writeable=False)
-                col = _work("col", win.shape, dyp.dtype)
-                np.copyto(col, win)
-                col = col.reshape(rows + kt - 1, nb * nc, ku * g.o)
-                positions, depth = rows * nb * nc, ku * g.o
-                acc = _work("acc", (positions, g.c), dtype)
-                part = _work("product", (positions, g.c), dtype)
-                for v in range(kt):
-                    np.matmul(col[v:v + rows].reshape(positions, depth), w_mat[v * depth:(v + 1) * depth],
-                              out=part if v else acc)
-                    if v:
-                        acc += part
+                col = _row_windows(dyp[a:b, row0 + r0:, col0:], rows + kt - 1, nc, ku, 1)
+                acc = _sum_of_row_products(col, rows, w_mat, dtype)
                 h0 = e + g.sh * r0
                 dx[a:b, h0:h0 + g.sh * (rows - 1) + 1:g.sh, f::g.sw] = \
                     acc.reshape(rows, nb, nc, g.c).transpose(1, 0, 2, 3)
