@@ -57,64 +57,104 @@ def find_mnist():
     return str(found) if found else None
 
 
-def run_once(framework, program, args, data_dir):
+def frameworks():
+    """['nanotf', 'tensorflow'], or ['nanotf'] (and a line saying so) where benchmarks/.venvs/tf is missing."""
+    if os.path.exists(TF_PYTHON):
+        return ['nanotf', 'tensorflow']
+    print('TensorFlow column skipped: %s not found (run benchmarks/setup_peers.sh tf)' % TF_PYTHON)
+    return ['nanotf']
+
+
+def run_program(framework, script_argv, program_args, data_dir):
+    """Runs `script_argv` (a script and its own arguments), then `program_args` and the data flag, with
+    `framework`'s Python and environment, in examples/tf1/; the subprocess.CompletedProcess."""
     # TF_USE_LEGACY_KERAS: TF 2.21's compat.v1 tf.layers and rnn cells need tf-keras (Keras 2), see setup_peers.sh
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', TF_USE_LEGACY_KERAS='1', NANOTF_BENCH_FRAMEWORK=framework)
     python = TF_PYTHON if framework == 'tensorflow' else sys.executable
-    cmd = [python, os.path.join(PROGRAMS_DIR, program + '.py')] + args + (['--data_dir', data_dir] if data_dir else ['--fake_data'])
+    data = ['--data_dir', data_dir] if data_dir else ['--fake_data']
+    return subprocess.run([python] + script_argv + program_args + data, env=env, capture_output=True, text=True,
+                          cwd=PROGRAMS_DIR)
+
+
+def failure(out):
+    """'FAILED rc=N: <the last line of its stderr, else stdout>' for a failed run."""
+    tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ['(no output)']
+    return 'FAILED rc=%d: %s' % (out.returncode, tail[0][:120])
+
+
+def parse_args(doc, programs, rounds, out_name, extra_flags=lambda p: None):
+    """(flags, program names) from the command line shared by the tf1 benchmarks: program names, --rounds,
+    --fake_data, --out; `extra_flags(parser)` adds a script's own."""
+    p = argparse.ArgumentParser(description=doc.split('\n')[0])
+    p.add_argument('programs', nargs='*', help='program names (default: all)')
+    p.add_argument('--rounds', type=int, default=rounds)
+    p.add_argument('--fake_data', action='store_true', help='fake data even where real MNIST is present')
+    extra_flags(p)
+    p.add_argument('--out', default=os.path.join(HERE, 'results', out_name))
+    args = p.parse_args()
+    names = args.programs or list(programs)
+    unknown = [n for n in names if n not in programs]
+    if unknown:
+        p.error('unknown program(s): %s (known: %s)' % (', '.join(unknown), ', '.join(programs)))
+    return args, names
+
+
+def run_rounds(rounds, names, frameworks, run_once, show):
+    """{program: {framework: [run_once(framework, program), ...]}}: each round runs every program once per
+    framework, in turn, printing each run's show(result) and last line."""
+    runs = {n: {f: [] for f in frameworks} for n in names}
+    for r in range(rounds):
+        for n in names:
+            for f in frameworks:
+                res = run_once(f, n)
+                runs[n][f].append(res)
+                print('round %d  %-26s %-10s %s  %s' % (r + 1, n, f, show(res), res['last_line']), flush=True)
+    return runs
+
+
+def medians(program_runs, key):
+    """{framework: median of the runs' `key`}, None for a framework where a run failed (its `key` is None)."""
+    med = {}
+    for f, rs in program_runs.items():
+        values = [x[key] for x in rs if x[key] is not None]
+        med[f] = statistics.median(values) if values and len(values) == len(rs) else None
+    return med
+
+
+def cells(med):
+    """The table's nanotf, TensorFlow and nanotf / TF cells for `medians`' result."""
+    cell = lambda f: '%.2f' % med[f] if med.get(f) else ('failed' if f in med else 'n/a')  # noqa: E731
+    ratio = '%.2f' % (med['nanotf'] / med['tensorflow']) if med.get('tensorflow') and med.get('nanotf') else 'n/a'
+    return cell('nanotf'), cell('tensorflow'), ratio
+
+
+def run_once(framework, program, data_dir):
     t0 = time.perf_counter()
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=PROGRAMS_DIR)
+    out = run_program(framework, [os.path.join(PROGRAMS_DIR, program + '.py')], PROGRAMS[program], data_dir)
     wall = time.perf_counter() - t0
     if out.returncode != 0:
-        tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ['(no output)']
-        return {'wall_s': None, 'last_line': 'FAILED rc=%d: %s' % (out.returncode, tail[0][:120])}
+        return {'wall_s': None, 'last_line': failure(out)}
     lines = out.stdout.strip().splitlines()
     return {'wall_s': wall, 'last_line': lines[-1] if lines else ''}
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('programs', nargs='*', help='program names (default: all)')
-    p.add_argument('--rounds', type=int, default=3)
-    p.add_argument('--fake_data', action='store_true', help='fake data even where real MNIST is present')
-    p.add_argument('--contention', type=int, default=0, metavar='N',
-                   help='run N busy processes beside the programs (bounded; stopped at the end)')
-    p.add_argument('--out', default=os.path.join(HERE, 'results', 'tf1_programs'))
-    args = p.parse_args()
-    names = args.programs or list(PROGRAMS)
-    unknown = [n for n in names if n not in PROGRAMS]
-    if unknown:
-        p.error('unknown program(s): %s (known: %s)' % (', '.join(unknown), ', '.join(PROGRAMS)))
+    args, names = parse_args(__doc__, PROGRAMS, 3, 'tf1_programs', lambda p: p.add_argument(
+        '--contention', type=int, default=0, metavar='N',
+        help='run N busy processes beside the programs (bounded; stopped at the end)'))
     data_dir = None if args.fake_data else find_mnist()
     fake = data_dir is None
-    frameworks = ['nanotf', 'tensorflow'] if os.path.exists(TF_PYTHON) else ['nanotf']
-    if len(frameworks) == 1:
-        print('TensorFlow column skipped: %s not found (run benchmarks/setup_peers.sh tf)' % TF_PYTHON)
-    runs = {n: {f: [] for f in frameworks} for n in names}
     with contention.busy(args.contention, 4 * 3600):
-        for r in range(args.rounds):
-            for n in names:
-                for f in frameworks:
-                    res = run_once(f, n, PROGRAMS[n], data_dir)
-                    runs[n][f].append(res)
-                    print('round %d  %-26s %-10s %s  %s' % (r + 1, n, f, '%7.2f s' % res['wall_s']
-                          if res['wall_s'] is not None else '  failed', res['last_line']), flush=True)
+        runs = run_rounds(args.rounds, names, frameworks(), lambda f, n: run_once(f, n, data_dir),
+                          lambda res: '%7.2f s' % res['wall_s'] if res['wall_s'] is not None else '  failed')
     lines = ['| program | args | nanotf s | TensorFlow s | nanotf / TF | nanotf last line | TF last line |',
              '|---|---|---|---|---|---|---|']
     summary = {}
     for n in names:
-        med = {}
-        for f in frameworks:
-            walls = [x['wall_s'] for x in runs[n][f] if x['wall_s'] is not None]
-            med[f] = statistics.median(walls) if len(walls) == len(runs[n][f]) else None
-        summary[n] = med
-        ratio = ('%.2f' % (med['nanotf'] / med['tensorflow'])
-                 if med.get('tensorflow') and med.get('nanotf') else 'n/a')
-        cell = lambda f: '%.2f' % med[f] if med.get(f) else ('failed' if f in med else 'n/a')  # noqa: E731
+        summary[n] = med = medians(runs[n], 'wall_s')
         last = lambda f: runs[n][f][-1]['last_line'] if f in runs[n] else ''  # noqa: E731
-        lines.append('| %s | `%s` | %s | %s | %s | %s | %s |' % (n, ' '.join(PROGRAMS[n]), cell('nanotf'),
-                                                            cell('tensorflow'), ratio, last('nanotf'),
-                                                            last('tensorflow')))
+        lines.append('| %s | `%s` | %s | %s | %s | %s | %s |' % ((n, ' '.join(PROGRAMS[n])) + cells(med)
+                                                            + (last('nanotf'), last('tensorflow'))))
     machine = results.machine()
     table = '\n'.join(lines)
     print(table)

@@ -18,19 +18,16 @@ Real MNIST is used where examples/tf1/_mnist_arrays finds it, else fake data (sa
 TensorFlow runs from benchmarks/.venvs/tf (benchmarks/setup_peers.sh tf). Results go to
 results/tf1_steps.{md,json}.
 """
-import argparse
 import json
 import os
 import runpy
 import statistics
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PROGRAMS_DIR = os.path.join(ROOT, 'examples', 'tf1')
-TF_PYTHON = os.path.join(HERE, '.venvs', 'tf', 'bin', 'python')
 RESULT_PREFIX = 'TF1_STEPS '
 WARMUP_FRACTION, MIN_WARMUP = 0.2, 3
 
@@ -150,17 +147,12 @@ def step_ms(runs):
     return total, steps
 
 
-def run_once(framework, program, args, data_dir):
-    # TF_USE_LEGACY_KERAS: TF 2.21's compat.v1 tf.layers and rnn cells need tf-keras (Keras 2), see setup_peers.sh
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', TF_USE_LEGACY_KERAS='1', NANOTF_BENCH_FRAMEWORK=framework)
-    python = TF_PYTHON if framework == 'tensorflow' else sys.executable
-    argv = args + (['--data_dir', data_dir] if data_dir else ['--fake_data'])
-    out = subprocess.run([python, os.path.abspath(__file__), '--child', program, '--'] + argv, env=env,
-                         capture_output=True, text=True, cwd=PROGRAMS_DIR)
+def run_once(framework, program, data_dir):
+    from tf1_programs import failure, run_program
+    out = run_program(framework, [os.path.abspath(__file__), '--child', program, '--'], PROGRAMS[program], data_dir)
     lines = [line for line in out.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     if out.returncode != 0 or not lines:
-        tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ['(no output)']
-        return {'ms': None, 'steps': 0, 'last_line': 'FAILED rc=%d: %s' % (out.returncode, tail[0][:120])}
+        return {'ms': None, 'steps': 0, 'last_line': failure(out)}
     res = json.loads(lines[-1][len(RESULT_PREFIX):])
     ms, steps = step_ms(res['runs'])
     return {'ms': ms, 'steps': steps, 'last_line': res['last_line'],
@@ -170,45 +162,21 @@ def run_once(framework, program, args, data_dir):
 def main():
     if len(sys.argv) > 2 and sys.argv[1] == '--child':
         return child(sys.argv[2], sys.argv[4:])
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('programs', nargs='*', help='program names (default: all)')
-    p.add_argument('--rounds', type=int, default=1)
-    p.add_argument('--fake_data', action='store_true', help='fake data even where real MNIST is present')
-    p.add_argument('--out', default=os.path.join(HERE, 'results', 'tf1_steps'))
-    args = p.parse_args()
-    names = args.programs or list(PROGRAMS)
-    unknown = [n for n in names if n not in PROGRAMS]
-    if unknown:
-        p.error('unknown program(s): %s (known: %s)' % (', '.join(unknown), ', '.join(PROGRAMS)))
     sys.path.insert(0, HERE)
     import results          # results/*.md and .json
-    from tf1_programs import find_mnist
+    from tf1_programs import cells, find_mnist, frameworks, medians, parse_args, run_rounds
+    args, names = parse_args(__doc__, PROGRAMS, 1, 'tf1_steps')
     data_dir = None if args.fake_data else find_mnist()
-    frameworks = ['nanotf', 'tensorflow'] if os.path.exists(TF_PYTHON) else ['nanotf']
-    if len(frameworks) == 1:
-        print('TensorFlow column skipped: %s not found (run benchmarks/setup_peers.sh tf)' % TF_PYTHON)
-    runs = {n: {f: [] for f in frameworks} for n in names}
-    for r in range(args.rounds):
-        for n in names:
-            for f in frameworks:
-                res = run_once(f, n, PROGRAMS[n], data_dir)
-                runs[n][f].append(res)
-                print('round %d  %-26s %-10s %s  %s' % (r + 1, n, f, '%8.2f ms/step (%d timed)' % (res['ms'], res['steps'])
-                      if res['ms'] is not None else '  failed', res['last_line']), flush=True)
+    runs = run_rounds(args.rounds, names, frameworks(), lambda f, n: run_once(f, n, data_dir),
+                      lambda res: '%8.2f ms/step (%d timed)' % (res['ms'], res['steps'])
+                      if res['ms'] is not None else '  failed')
     lines = ['| program | args | nanotf ms/step | TensorFlow ms/step | nanotf / TF | timed steps (nanotf, TF) |',
              '|---|---|---|---|---|---|']
     summary = {}
     for n in names:
-        med = {}
-        for f in frameworks:
-            ms = [x['ms'] for x in runs[n][f] if x['ms'] is not None]
-            med[f] = statistics.median(ms) if ms and len(ms) == len(runs[n][f]) else None
-        summary[n] = med
-        ratio = '%.2f' % (med['nanotf'] / med['tensorflow']) if med.get('tensorflow') and med.get('nanotf') else 'n/a'
-        cell = lambda f: '%.2f' % med[f] if med.get(f) else ('failed' if f in med else 'n/a')  # noqa: E731
-        timed = ', '.join(str(runs[n][f][-1]['steps']) for f in frameworks)
-        lines.append('| %s | `%s` | %s | %s | %s | %s |' % (n, ' '.join(PROGRAMS[n]), cell('nanotf'),
-                                                          cell('tensorflow'), ratio, timed))
+        summary[n] = med = medians(runs[n], 'ms')
+        timed = ', '.join(str(rs[-1]['steps']) for rs in runs[n].values())
+        lines.append('| %s | `%s` | %s | %s | %s | %s |' % ((n, ' '.join(PROGRAMS[n])) + cells(med) + (timed,)))
     machine = results.machine()
     table = '\n'.join(lines)
     print(table)
