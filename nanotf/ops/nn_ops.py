@@ -82,6 +82,13 @@ def _in_top_k_rows(op, sliced):
 # the op named in `grad`, taking (g, x), (g, y) or TF's (y, dy) as `grad_args` says (g: the incoming
 # gradient, x: the features, y: the output). Each gradient op has a gradient of its own (second
 # derivatives work): by default the same op on (gg, its second input) and none for the mask it reads.
+def _kernel_with_attrs(kernel, attrs):
+    """kernel(op, ctx) of an op computing kernel(*arrays, **those attrs of the op)."""
+    def op_kernel(op, ctx):
+        return functools.partial(kernel, **{a: op._attrs[a] for a in attrs}) if attrs else kernel
+    return op_kernel
+
+
 def _activation(type_name, kernel, grad, grad_args, infer=_float_unary(), param="features", attrs=(),
                 inputs=_away_from_zero, public=None, more_samples=(), **facts):
     """Registers the activation `type_name` computing kernel(x, **attrs); returns its public wrapper (taking
@@ -91,12 +98,10 @@ def _activation(type_name, kernel, grad, grad_args, infer=_float_unary(), param=
         pick = {"g": g, "x": op._inputs[0], "y": op._outputs[0]}
         return [apply_op(grad, [pick[a] for a in grad_args], {a: op._attrs[a] for a in attrs}, name=grad)]
 
-    def op_kernel(op, ctx):
-        return functools.partial(kernel, **{a: op._attrs[a] for a in attrs}) if attrs else kernel
-
     wrapper = public or _unary_wrapper(type_name, param)
-    define_op(type_name, __name__, elementwise=True, infer=infer, kernel=op_kernel, grad=op_grad,
-              samples=[Sample(lambda x: wrapper(x), [inputs(s)]) for s in _SHAPES] + list(more_samples), **facts)
+    define_op(type_name, __name__, elementwise=True, infer=infer, kernel=_kernel_with_attrs(kernel, attrs),
+              grad=op_grad, samples=[Sample(lambda x: wrapper(x), [inputs(s)]) for s in _SHAPES] + list(more_samples),
+              **facts)
     return wrapper
 
 
@@ -117,13 +122,10 @@ def _activation_grad(type_name, kernel, doc, grad=None, attrs=(), inputs=(None, 
     def mask_grad(op, gg):   # kernel(g, mask) is linear in g and flat in the mask almost everywhere
         return [apply_op(type_name, [gg, op._inputs[1]], {a: op._attrs[a] for a in attrs}, name=type_name), None]
 
-    def op_kernel(op, ctx):
-        return functools.partial(kernel, **{a: op._attrs[a] for a in attrs}) if attrs else kernel
-
     samples = [Sample(lambda a, b: apply_op(type_name, [a, b], {"alpha": 0.2} if attrs else {}, name=type_name),
                       [f(s) if f else s for f in inputs], grad=(0,) if grad is None else None) for s in _SHAPES]
-    define_op(type_name, __name__, doc, elementwise=True, infer=_grad_pair_infer, kernel=op_kernel,
-              grad=grad or mask_grad, samples=samples, **facts)
+    define_op(type_name, __name__, doc, elementwise=True, infer=_grad_pair_infer,
+              kernel=_kernel_with_attrs(kernel, attrs), grad=grad or mask_grad, samples=samples, **facts)
 
 
 def _grad_op(type_name, a, b):
