@@ -4,23 +4,8 @@ once per (fetches, feeds) and runs on the Session's runtime (its variables and R
 benchmarks to exercise the backend on its own; programs select the backend through the Session config."""
 import numpy as np
 
-from nanotf.framework.ops import Tensor
+from nanotf.compiler.plan import needed_ops
 from nanotf.xla.executable import compile_plan
-
-
-def needed_ops(elements, fed):
-    needed, stack = set(), [e.op if isinstance(e, Tensor) else e for e in elements
-                            if not (isinstance(e, Tensor) and e in fed)]
-    while stack:
-        op = stack.pop()
-        if op in needed:
-            continue
-        needed.add(op)
-        for k, t in enumerate(op._inputs):
-            if t not in fed and k not in op._def.ref_inputs:
-                stack.append(t._op)
-        stack.extend(op._control_inputs)
-    return sorted(needed, key=lambda op: op._id)
 
 
 def executable_for(sess, elements, feed_tensors):
@@ -28,8 +13,8 @@ def executable_for(sess, elements, feed_tensors):
     key = (tuple(elements), tuple(feed_tensors))
     ex = cache.get(key)
     if ex is None:
-        fed = {t: i for i, t in enumerate(feed_tensors)}
-        ex = cache[key] = compile_plan(sess._runtime, needed_ops(elements, fed), elements, feed_tensors)
+        ops = sorted(needed_ops(elements, set(feed_tensors)), key=lambda op: op._id)
+        ex = cache[key] = compile_plan(sess._runtime, ops, elements, feed_tensors)
     return ex
 
 
