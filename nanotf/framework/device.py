@@ -53,15 +53,9 @@ def register_device_provider(fn):
 
 
 def _xla_selected(config):
-    """Whether a Session with this config runs on the XLA backend (the compiler's choice when it can say)."""
-    try:
-        from nanotf.compiler import backend
-        return backend.backend_for(config) == "xla"
-    except (ImportError, AttributeError):
-        pass
-    from nanotf.framework import environment
-    level = getattr(getattr(getattr(config, "graph_options", None), "optimizer_options", None), "global_jit_level", 0)
-    return level in (1, 2) or environment.xla()
+    """Whether a Session with this config runs on the XLA backend (the compiler's choice)."""
+    from nanotf.compiler import backend   # imported here: nanotf.compiler imports this module
+    return backend.backend_for(config) == "xla"
 
 
 def _provided(config):
