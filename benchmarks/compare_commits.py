@@ -52,9 +52,14 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--base", default="HEAD~1", help="the commit to compare against (default HEAD~1)")
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--data_dir", default=os.environ.get("NANOTF_DATA_DIR", "/work/shared/data/mnist"))
+    p.add_argument("--data_dir", default=None,
+                   help="the folder of the four MNIST files (default: where tf1_programs.find_mnist finds them)")
     args = p.parse_args()
-    if not os.path.isdir(args.data_dir):
+    if args.data_dir is None:
+        sys.path.insert(0, HERE)
+        from tf1_programs import find_mnist
+        args.data_dir = find_mnist()
+    if not args.data_dir or not os.path.isdir(args.data_dir):
         raise SystemExit("compare_commits: no MNIST files at %s (--data_dir)" % args.data_dir)
     base_rev = subprocess.run(["git", "rev-parse", "--short", args.base], cwd=REPO, check=True,
                               capture_output=True, text=True).stdout.strip()
