@@ -11,12 +11,13 @@ from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Operation, Tensor, convert_to_tensor, get_default_graph, name_scope
 from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops.control_flow_util import (XlaTrace, _RecordingFunction, _Trace, _as_flat_tensor, _as_jax,
-                                         _differentiable, _flatten, _gradient_graph, _grads_by_input, _index_inputs,
+                                         _flatten, _gradient_graph, _grads_by_input, _index_inputs,
                                          _inner_key, _is_nested, _kernel_result, _lower_graph, _marker_deps, _math,
                                          _most_specific_compatible, _needed_inputs, _outer_deps, _pack_as,
                                          _record_flag, _request_index, _rewrap, _rewrappers, _run_error,
                                          _same_structure, _symbolic_gradients, _take_flag, _unwrap, _xla_unsupported,
                                          _zero_grad, _zeros_of)
+from nanotf.ops.gradients_impl import _differentiable
 
 __all__ = ["cond"]
 

@@ -13,7 +13,6 @@ from nanotf.framework.op_def import OpDef
 from nanotf.framework.ops import Graph, get_default_graph
 from nanotf.framework.tensor_shape import TensorShape, unknown_shape
 from nanotf.ops import array_ops
-from nanotf.ops.gradients_impl import _differentiable  # noqa: F401  (used by while_v2, cond_v2)
 from nanotf.ops.tensor_array_ops import TensorArray
 
 

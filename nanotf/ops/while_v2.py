@@ -13,13 +13,14 @@ from nanotf.framework.ops import Tensor, convert_to_tensor, get_default_graph, n
 from nanotf.framework.tensor_shape import TensorShape, as_shape, unknown_shape
 from nanotf.ops import array_ops
 from nanotf.ops.control_flow_util import (_EMPTY_RECORDS, XlaTrace, _RecordingFunction, _Trace, _as_flat_tensor,
-                                         _as_jax, _differentiable, _flatten, _flow_add, _fold_runtime,
+                                         _as_jax, _flatten, _flow_add, _fold_runtime,
                                          _function_ops, _gradient_graph, _grads_by_input, _index_inputs, _inner_key,
                                          _is_nested, _kernel_result, _leq_shape, _lower_graph, _marker_deps, _math,
                                          _needed_inputs, _nn, _outer_deps, _pack_as, _record_flag, _request_index,
                                          _rewrap, _rewrappers, _run_error, _same_structure, _static_int,
                                          _symbolic_gradients, _take_flag, _unwrap, _xla_unsupported, _zero_grad,
                                          _zeros_of)
+from nanotf.ops.gradients_impl import _differentiable
 
 __all__ = ["while_loop"]
 
