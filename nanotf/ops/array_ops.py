@@ -1519,5 +1519,5 @@ def sequence_mask(lengths, maxlen=None, dtype=dtypes.bool, name=None):
 
 # The indexing ops (gather, slice, strided_slice, Tensor.__getitem__, ...) live in indexing_ops.py, which
 # builds on the helpers above; they stay array_ops names, as in TF. Imported last: indexing_ops imports this.
-from nanotf.ops.indexing_ops import (_index_tuple, boolean_mask, gather, gather_nd,  # noqa: E402,F401
-                                     scatter_nd, slice, strided_slice)
+from nanotf.ops.indexing_ops import (boolean_mask, gather, gather_nd, scatter_nd, slice,  # noqa: E402,F401
+                                     strided_slice)
