@@ -35,9 +35,14 @@ def data_parallel():
 _KIND = {"GPU": "gpu", "XLA_GPU": "gpu", "CPU": "cpu", "XLA_CPU": "cpu", "TPU": "tpu", "XLA_TPU": "tpu"}
 
 
+def tf_kind(d):
+    """TF's device type of a JAX device: GPUs as GPU (TF's name for them), the CPU as CPU."""
+    return "GPU" if d.platform in ("gpu", "cuda", "rocm") else d.platform.upper()
+
+
 def tf_name(d):
-    """TF's full name of a JAX device: GPUs as GPU (TF's name for them), the CPU as CPU."""
-    kind = "GPU" if d.platform in ("gpu", "cuda", "rocm") else d.platform.upper()
+    """TF's full name of a JAX device."""
+    kind = tf_kind(d)
     index = sum(1 for x in jax.local_devices() if x.platform == d.platform and x.id < d.id)
     return "/job:localhost/replica:0/task:%d/device:%s:%d" % (getattr(d, "process_index", 0), kind, index)
 
@@ -129,6 +134,5 @@ def jax_devices_as_tf():
             stats = d.memory_stats() or {}
         except Exception:   # backends without memory statistics
             pass
-        kind = "GPU" if d.platform in ("gpu", "cuda", "rocm") else d.platform.upper()
-        out.append((tf_name(d), kind, int(stats.get("bytes_limit", 268435456))))
+        out.append((tf_name(d), tf_kind(d), int(stats.get("bytes_limit", 268435456))))
     return out
