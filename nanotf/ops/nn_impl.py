@@ -32,6 +32,11 @@ def _stats_dtype(x):
     return np.float32 if x.dtype == np.float16 else x.dtype
 
 
+def _stats_dtype_of(x):
+    """The dtype of the statistics of the Tensor x: float32 for float16, else x's."""
+    return dtypes.float32 if x.dtype is dtypes.float16 else x.dtype
+
+
 def _channel_rows(a, sd):
     """An NHWC (or [N, C]) array as a [rows, C] matrix of the statistics dtype `sd` (a view when it already is)."""
     return a.reshape(-1, a.shape[-1]).astype(sd, copy=False)
@@ -66,7 +71,7 @@ class FusedBatchNormNT(OpDef):
         _bn_check(op)
         x = op._inputs[0]
         c = _channels(op)
-        stats = dtypes.float32 if x.dtype is dtypes.float16 else x.dtype
+        stats = _stats_dtype_of(x)
         return [(x.dtype, x.shape), (stats, TensorShape([c])), (stats, TensorShape([c]))]
 
     def kernel(op, ctx):
@@ -172,7 +177,7 @@ class FusedBatchNormGradNT(OpDef):
 def _fused_bn_op(x, scale, offset, mean, variance, is_training, epsilon, name=None):
     """y, mean used, variance used (biased) of FusedBatchNormNT; `is_training` a bool or a bool tensor."""
     x = convert_to_tensor(x, name="x")
-    stats = dtypes.float32 if x.dtype is dtypes.float16 else x.dtype
+    stats = _stats_dtype_of(x)
     params = [convert_to_tensor(v, dtype=stats) if not isinstance(v, Tensor) else v
               for v in (scale, offset, mean, variance)]
     flag = is_training if isinstance(is_training, Tensor) else array_ops.constant(bool(is_training),
@@ -221,7 +226,7 @@ def fused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon=0.001, 
             c = x.shape.as_list()[-1] if x.shape.ndims else None
             if c is None:
                 raise ValueError("fused_batch_norm: the channel dimension must be known, got shape %s" % (x.shape,))
-            stats = dtypes.float32 if x.dtype is dtypes.float16 else x.dtype
+            stats = _stats_dtype_of(x)
             mean, variance = array_ops.zeros([c], stats), array_ops.ones([c], stats)
         y, batch_mean, batch_var = _fused_bn_op(x, scale, offset, mean, variance, bool(is_training), epsilon)
         if data_format == "NCHW":
