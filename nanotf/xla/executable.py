@@ -40,24 +40,12 @@ _READS_STATE = ("VariableV2", "IsVariableInitialized")
 
 
 # An op's lowering and its calling conventions are facts of its OpDef (nanotf/framework/op_def.py):
-# `lower` beside the NumPy kernel, `lower_updates_refs`, `lower_takes_key`.
-def lowering_of(op):
-    return op._def.lower
-
-
-def updates_refs(op):
-    return op._def.lower_updates_refs
-
-
-def takes_key(op):
-    return op._def.lower_takes_key
-
-
+# `lower` beside the NumPy kernel, `lower_updates_refs`, `lower_takes_key`, `lower_passes_handles`.
 def runs_on_host(op):
     """Whether `op` runs as its NumPy kernel on the host rather than inside the XLA computation."""
     if op._type in _READS_STATE:
         return False
-    if lowering_of(op) is None:
+    if op._def.lower is None:
         return True
     if op._def.lower_passes_handles:   # its string-typed tensors are handles lowerings exchange while tracing
         return False
@@ -140,12 +128,12 @@ class XlaExecutable:
             for v in refs:
                 if v not in plan_vars:
                     plan_vars.append(v)
-            if updates_refs(op):
+            if op._def.lower_updates_refs:
                 for j in op._def.ref_inputs:
                     if op._inputs[j]._op not in written:
                         written.append(op._inputs[j]._op)
         self.plan_vars, self.written, self.written_set = plan_vars, written, set(written)
-        self.random_ops = [op for op in self.device_ops if takes_key(op)]
+        self.random_ops = [op for op in self.device_ops if op._def.lower_takes_key]
         self.seeds = {op: rng.base_seed(op, runtime) for op in self.random_ops}
         self._signatures = {}
         self._host_kernels = {op: runtime.kernel(op) for op in self.prefix + self.suffix}
@@ -257,14 +245,14 @@ def _lower_op(op, env, cur, runtime, key_for):
         ins = [cur.get(x._op) if j in refs else env[x] for j, x in enumerate(op._inputs)]
     else:
         ins = [env[x] for x in op._inputs]
-    fn = lowering_of(op)
+    fn = d.lower
     if not d.stateful and outs and all(is_concrete(x) for x in ins):
         values = runtime.kernel(op)(*ins)   # known while tracing: fold with the NumPy kernel
-    elif takes_key(op):
+    elif d.lower_takes_key:
         values = fn(op, key_for(op), *ins)
     else:
         values = fn(op, *ins)
-    if updates_refs(op):
+    if d.lower_updates_refs:
         new = values if isinstance(values, tuple) else (values,)
         for j, x in zip(refs, new):
             cur[op._inputs[j]._op] = x
