@@ -178,10 +178,8 @@ class XlaExecutable:
     def run_traced(self, args, run_metadata):
         """Runs once and records the whole plan as one node (XLA fuses ops: per-op times do not exist)."""
         t0 = time.perf_counter_ns()
-        out = self.run(args)
-        for x in out:
-            if hasattr(x, "block_until_ready"):
-                x.block_until_ready()
+        out = self.run(args)   # fetches come back as NumPy (waited for); wait for the variables' updates too
+        jax.block_until_ready([self.store.device.get(v) for v in self.written])
         t1 = time.perf_counter_ns()
         dev = run_metadata.step_stats.dev_stats.add()
         dev.device = self.placement.device_name
