@@ -1,7 +1,7 @@
 """nanotf's XLA backend: a Session plan compiled into one XLA computation through JAX (docs/xla.md).
 
 Importing this package imports JAX (`import nanotf` never does) and registers the "xla" backend with the
-compiler's backend seam when that seam exists. Selection: `tf.ConfigProto(graph_options=tf.GraphOptions(
+compiler's backend seam. Selection: `tf.ConfigProto(graph_options=tf.GraphOptions(
 optimizer_options=tf.OptimizerOptions(global_jit_level=tf.OptimizerOptions.ON_1)))` for one Session, or
 NANOTF_XLA=1 for every Session of the process.
 """

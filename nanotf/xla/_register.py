@@ -1,5 +1,4 @@
 """Hooks nanotf.xla into the rest of nanotf: the compiler's backend seam and the placement checks."""
-import importlib
 
 
 def _factory(runtime, plan):
@@ -8,14 +7,10 @@ def _factory(runtime, plan):
 
 
 def register():
-    """Registers "xla" with nanotf.compiler.backend (when the seam exists) and JAX's devices with
-    nanotf/framework/device.py, so tf.device('/gpu:0') and Session.list_devices() see them."""
+    """Registers "xla" with nanotf.compiler.backend and JAX's devices with nanotf/framework/device.py, so
+    tf.device('/gpu:0') and Session.list_devices() see them."""
+    from nanotf.compiler import backend
     from nanotf.framework import device as device_lib
     from nanotf.xla import devices
     device_lib.register_device_provider(devices.jax_devices_as_tf)
-    try:
-        backend = importlib.import_module("nanotf.compiler.backend")
-    except ImportError:
-        return False
     backend.register_backend("xla", _factory)
-    return True
