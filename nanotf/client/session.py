@@ -216,7 +216,7 @@ class BaseSession:
             else:
                 values = executable.run(args)
         except Exception as e:  # re-raise naming the op that failed
-            raise _op_error(executable, e) from (None if isinstance(e, errors.OpError) else e)
+            raise _op_error(e) from (None if isinstance(e, errors.OpError) else e)
         if build is None:
             return _to_result(values[0])
         return build([_to_result(v) for v in values])
@@ -270,10 +270,10 @@ def _run_traced(executable, args, run_metadata):
     return values
 
 
-def _op_error(executable, e):
+def _op_error(e):
     """Wraps `e` as a tf.errors.OpError naming the op whose kernel raised it: the op of the deepest
     traceback line inside generated plan code (emitter.line_table knows every live plan's lines, so
-    `executable`, the one that was run, is not needed; func_graph.CompiledFunction passes its own)."""
+    any plan's error, func_graph.CompiledFunction's included, is mapped here)."""
     tb = e.__traceback__
     op = None
     while tb is not None:

@@ -249,7 +249,7 @@ class CompiledFunction:
             from nanotf.framework import errors
             if isinstance(e, errors.OpError):
                 raise
-            raise self._op_error(self.plan, e) from e
+            raise self._op_error(e) from e
         if self.direct:
             return outs[:self.n_fetches] if len(outs) != self.n_fetches else outs
         return [args[i] if from_arg else outs[i] for from_arg, i in self.sources]
