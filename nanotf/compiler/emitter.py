@@ -30,13 +30,13 @@ _line_ops = {}   # filename of each live generated function -> {line number: Ope
 
 
 class Program:
-    """A generated function and what explains it: its source, its filename and each line's op."""
+    """A generated function, its source, its filename (`line_table(filename)` gives each line's op)
+    and the plan's ops."""
 
-    __slots__ = ("fn", "source", "filename", "line_ops", "ops", "steps", "__weakref__")
+    __slots__ = ("fn", "source", "filename", "ops", "__weakref__")
 
-    def __init__(self, fn, source, filename, line_ops, plan):
-        self.fn, self.source, self.filename, self.line_ops = fn, source, filename, line_ops
-        self.ops, self.steps = plan.ops, plan.steps
+    def __init__(self, fn, source, filename, ops):
+        self.fn, self.source, self.filename, self.ops = fn, source, filename, ops
 
 
 def emit(plan, runtime, trace=False):
@@ -78,7 +78,7 @@ def emit(plan, runtime, trace=False):
     exec(compile(source, filename, "exec"), env)
     fn = env["_plan"]
     _register(fn, source, filename, line_ops)
-    return Program(fn, source, filename, line_ops, plan)
+    return Program(fn, source, filename, plan.ops)
 
 
 def _label(op):
