@@ -255,3 +255,19 @@ def test_a_session_on_xla_lists_the_devices_jax_sees(graph):
     assert len(names) >= len(jax.devices()) and any("CPU:0" in n for n in names), names
     with tf.Session() as sess:
         assert [d.name for d in sess.list_devices()] == ["/job:localhost/replica:0/task:0/device:CPU:0"]
+
+
+def test_numpy_plans_built_before_the_first_xla_plan_see_its_updates(graph):
+    """A NumPy plan's kernels keep the runtime's variable store they were built with; the XLA backend
+    takes that very store over, so the plan reads what an XLA step wrote (and the XLA step what it wrote)."""
+    from nanotf.xla import standalone
+    v = tf.Variable(np.zeros(2, np.float32))
+    bump = tf.assign_add(v, np.ones(2, np.float32))
+    with tf.Session() as sess:                     # the NumPy backend
+        sess.run(v.initializer)
+        np.testing.assert_array_equal(sess.run(v), [0.0, 0.0])   # a NumPy plan reading v exists now
+        standalone.run(sess, bump)                 # one XLA step: v = 1
+        np.testing.assert_array_equal(sess.run(v), [1.0, 1.0])
+        sess.run(bump)                             # a NumPy step: v = 2
+        standalone.run(sess, bump)                 # XLA again, from the host's newer value: v = 3
+        np.testing.assert_array_equal(sess.run(v), [3.0, 3.0])

@@ -10,12 +10,18 @@ several threads at once, each run deciding for itself.
 """
 
 
+class VariableStore(dict):
+    """VariableV2 Operation -> ndarray. A dict subclass only so that a backend can take it over in place
+    (`nanotf/xla/variables.py` turns it into a store with device copies by changing its class): kernels
+    built earlier keep a reference to this very object, so it must never be replaced by another."""
+
+
 class Runtime:
     """A session's values: variables, kernels built for this session, per-op state (RNGs)."""
 
     def __init__(self, session):
         self.session = session
-        self.variables = {}   # VariableV2 Operation -> ndarray
+        self.variables = VariableStore()   # VariableV2 Operation -> ndarray
         self.op_state = {}    # Operation -> anything an op keeps between runs (e.g. an RNG)
         self._kernels = {}
 

@@ -5,9 +5,10 @@ read and update in place, `Variable.load` replaces, and `var in store` answers f
 The XLA backend keeps a device copy of each variable it touches and updates it in the compiled step (the
 old buffer donated), so a training loop never copies weights between host and device.
 
-Both views stay right because the first XLA executable built for a runtime swaps its dict for a
-`DeviceSyncedVariables` (a dict subclass holding the same entries) that records, per variable, where the
-newest value is:
+Both views stay right because the first XLA executable built for a runtime turns its store (a
+`compiler.runtime.VariableStore`) into a `DeviceSyncedVariables` in place, by changing the object's class:
+kernels built before keep their reference to the same object. It records, per variable, where the newest
+value is:
 
 - after an XLA step updates a variable, the device copy is the newest; the host entry is stale. Any host read
   through the dict (`store[v]`, `store.get(v)`, `values()`, `items()`: what NumPy kernels, `Variable.load`,
@@ -21,14 +22,14 @@ work on either backend, the checkpoint format being the same.
 """
 import numpy as np
 
+from nanotf.compiler.runtime import VariableStore
 from nanotf.xla._jax import jax, jnp
 
 
-class DeviceSyncedVariables(dict):
+class DeviceSyncedVariables(VariableStore):
     """runtime.variables with device copies: see the module docstring."""
 
-    def __init__(self, host):
-        super().__init__(host)
+    def _start_sync(self):
         self.device = {}          # var op -> jax Array whose value is current
         self.device_newer = set()  # var ops whose host entry is stale (the device copy is newer)
 
@@ -115,7 +116,10 @@ def synced_store(runtime):
     """The runtime's variable dict as a DeviceSyncedVariables (installed on first use)."""
     store = runtime.variables
     if not isinstance(store, DeviceSyncedVariables):
-        store = runtime.variables = DeviceSyncedVariables(store)
+        if not isinstance(store, VariableStore):   # a plain dict (a function's runtime): copy it once
+            store = runtime.variables = VariableStore(store)
+        store.__class__ = DeviceSyncedVariables   # in place: kernels built before hold this very object
+        store._start_sync()
     return store
 
 
