@@ -7,6 +7,7 @@ import pytest
 
 import nanotf as tf
 import nanotf.ops.conv_ops as conv_ops
+import nanotf.ops.pooling_ops as pooling_ops
 
 RNG = np.random.default_rng(2024)
 
@@ -289,9 +290,9 @@ def test_static_shapes_with_unknown_dimensions():
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [None, 28, 28, 1])
         h1 = conv_ops.conv2d(x, tf.zeros([5, 5, 1, 32]), [1, 1, 1, 1], "SAME")
-        p1 = conv_ops.max_pool(h1, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
+        p1 = pooling_ops.max_pool(h1, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
         h2 = conv_ops.conv2d(p1, tf.zeros([5, 5, 32, 64]), [1, 2, 2, 1], "VALID")
-        a = conv_ops.avg_pool(h2, 3, 2, "SAME")
+        a = pooling_ops.avg_pool(h2, 3, 2, "SAME")
         assert h1.shape.as_list() == [None, 28, 28, 32]
         assert p1.shape.as_list() == [None, 14, 14, 32]
         assert h2.shape.as_list() == [None, 5, 5, 64]
@@ -304,7 +305,7 @@ def test_static_shapes_with_unknown_dimensions():
         unknown = tf.placeholder(tf.float32)
         assert conv_ops.conv2d(unknown, tf.zeros([3, 3, 3, 2]), [1, 1, 1, 1], "SAME").shape.as_list() == \
             [None, None, None, 2]
-        assert conv_ops.max_pool(unknown, 2, 2, "VALID").shape.as_list() == [None] * 4
+        assert pooling_ops.max_pool(unknown, 2, 2, "VALID").shape.as_list() == [None] * 4
         # the unknown shapes still run
         vals = _run([y, d_x], {partial: np.ones((4, 7, 9, 3)), x: np.ones((3, 28, 28, 1))})
         assert vals[0].shape == (4, 4, 5, 2) and vals[1].shape == (3, 28, 28, 1)
@@ -346,11 +347,11 @@ def test_valid_window_larger_than_input_and_pool_attr_errors():
         with pytest.raises(ValueError, match="Negative dimension size caused by subtracting 5 from 3"):
             conv_ops.conv2d(tf.zeros([1, 3, 3, 1]), tf.zeros([5, 5, 1, 1]), [1, 1, 1, 1], "VALID")
         with pytest.raises(ValueError, match="MaxPool 'MaxPool'.*NHWC"):
-            conv_ops.max_pool(tf.zeros([1, 4, 4, 1]), 2, 2, "SAME", data_format="NCHW")
+            pooling_ops.max_pool(tf.zeros([1, 4, 4, 1]), 2, 2, "SAME", data_format="NCHW")
         with pytest.raises(ValueError, match="AvgPool 'AvgPool'.*spatial"):
-            conv_ops.avg_pool(tf.zeros([1, 4, 4, 2]), [1, 2, 2, 2], 2, "SAME")
+            pooling_ops.avg_pool(tf.zeros([1, 4, 4, 2]), [1, 2, 2, 2], 2, "SAME")
         with pytest.raises(TypeError, match="AvgPool"):
-            conv_ops.avg_pool(tf.zeros([1, 4, 4, 2], dtype=tf.int32), 2, 2, "SAME")
+            pooling_ops.avg_pool(tf.zeros([1, 4, 4, 2], dtype=tf.int32), 2, 2, "SAME")
 
 
 # -- pooling
@@ -372,8 +373,8 @@ def test_pools_and_their_gradients_match_direct_loops(xs, k, st, pad):
     ksize, strides = [1, k[0], k[1], 1], [1, st[0], st[1], 1]
     with tf.Graph().as_default():
         xt = tf.constant(x)
-        mp = conv_ops.max_pool(xt, ksize, strides, pad)
-        ap = conv_ops.avg_pool(xt, ksize, strides, pad)
+        mp = pooling_ops.max_pool(xt, ksize, strides, pad)
+        ap = pooling_ops.avg_pool(xt, ksize, strides, pad)
         assert mp.shape.as_tuple() == ap.shape.as_tuple() == out_shape
         d_mp, = tf.gradients(mp, xt, grad_ys=tf.constant(dy))
         d_ap, = tf.gradients(ap, xt, grad_ys=tf.constant(dy))
@@ -394,7 +395,7 @@ def test_max_pool_ties_route_the_gradient_to_the_first_maximum():
     with tf.Graph().as_default():
         xt = tf.constant(x)
         for ksize, strides in (([1, 2, 2, 1], [1, 2, 2, 1]), ([1, 2, 2, 1], [1, 1, 1, 1])):
-            y = conv_ops.max_pool(xt, ksize, strides, "VALID")
+            y = pooling_ops.max_pool(xt, ksize, strides, "VALID")
             dx, = tf.gradients(y, xt, grad_ys=tf.ones_like(y))
             got = _run(dx)[0, :, :, 0]
             if strides[1] == 2:   # tiling windows: top-left of each tied window
@@ -412,7 +413,7 @@ def test_max_pool_gradient_of_inf_reaches_only_the_maximum():
         xt = tf.constant(x)
         # tiling windows (one window), then overlapping stride-1 windows (maxima 3, 2, 3, 0)
         for strides, want in ((2, [[0, 0], [inf, 0]]), (1, [[0, inf], [inf, inf]])):
-            y = conv_ops.max_pool(xt, 2, strides, "SAME")
+            y = pooling_ops.max_pool(xt, 2, strides, "SAME")
             dx, = tf.gradients(y, xt, grad_ys=tf.fill(tf.shape(y), tf.constant(inf, tf.float64)))
             np.testing.assert_array_equal(_run(dx)[0, :, :, 0], want)
 
@@ -420,7 +421,7 @@ def test_max_pool_gradient_of_inf_reaches_only_the_maximum():
 def test_avg_pool_same_averages_only_real_elements_at_the_edges():
     x = np.arange(9.0).reshape(1, 3, 3, 1)
     with tf.Graph().as_default():
-        y = conv_ops.avg_pool(tf.constant(x), [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
+        y = pooling_ops.avg_pool(tf.constant(x), [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
         dx, = tf.gradients(y, [y.op.inputs[0]], grad_ys=tf.ones_like(y))
         got, got_dx = _run([y, dx])
     # windows: rows {0,1} x cols {0,1}, rows {0,1} x col 2, row 2 x cols {0,1}, row 2 x col 2
@@ -434,7 +435,7 @@ def test_max_pool_second_order_gradient():
     v = RNG.standard_normal(x.shape)
     with tf.Graph().as_default():
         xt = tf.constant(x)
-        y = conv_ops.max_pool(xt, 3, 2, "SAME")
+        y = pooling_ops.max_pool(xt, 3, 2, "SAME")
         dy = tf.placeholder(tf.float64, y.shape)
         dx, = tf.gradients(y, xt, grad_ys=dy)
         ddy, = tf.gradients(tf.reduce_sum(dx * v), dy)
@@ -454,12 +455,13 @@ def test_max_pool_second_order_gradient():
 def test_public_names_and_default_op_names():
     with tf.Graph().as_default():
         x = tf.zeros([1, 4, 4, 1])
-        assert conv_ops.max_pool(x, 2, 2, "SAME").op.name == "MaxPool"
-        assert conv_ops.max_pool2d(x, 2, 2, "SAME").op.name == "MaxPool_1"
-        assert conv_ops.avg_pool2d(x, 2, 2, "SAME", name="pool").op.name == "pool"
+        assert pooling_ops.max_pool(x, 2, 2, "SAME").op.name == "MaxPool"
+        assert pooling_ops.max_pool2d(x, 2, 2, "SAME").op.name == "MaxPool_1"
+        assert pooling_ops.avg_pool2d(x, 2, 2, "SAME", name="pool").op.name == "pool"
         assert conv_ops.conv2d(x, tf.zeros([1, 1, 1, 1]), [1, 1, 1, 1], "VALID").op.name == "Conv2D"
-    assert set(conv_ops.__all__) >= {"conv2d", "max_pool", "avg_pool", "conv2d_backprop_input",
-                                     "conv2d_backprop_filter", "conv2d_transpose"}
+    assert set(conv_ops.__all__) >= {"conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "conv2d_transpose"}
+    assert set(pooling_ops.__all__) >= {"max_pool", "max_pool2d", "avg_pool", "avg_pool2d"}
+    assert tf.nn.max_pool is pooling_ops.max_pool and tf.nn.conv2d is conv_ops.conv2d
 
 
 # -- memory: Deep MNIST's eval of 10000 test images in one run
@@ -476,7 +478,7 @@ def test_ten_thousand_images_run_in_bounded_memory():
         w1 = tf.constant(RNG.standard_normal((5, 5, 1, 8)).astype(np.float32) * 0.2)
         w2 = tf.constant(RNG.standard_normal((5, 5, 8, 8)).astype(np.float32) * 0.1)
         h1 = conv_ops.conv2d(xt, w1, [1, 1, 1, 1], "SAME")
-        p1 = conv_ops.max_pool(h1, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
+        p1 = pooling_ops.max_pool(h1, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
         h2 = conv_ops.conv2d(p1, w2, [1, 1, 1, 1], "SAME")
         d_p1, d_w2 = tf.gradients(h2, [p1, w2])
         fetches = [h2, d_p1, d_w2]

@@ -4,7 +4,7 @@
 from nanotf.framework.tensor_shape import TensorShape
 from nanotf.layers.base import Layer
 from nanotf.layers import utils
-from nanotf.ops import array_ops, conv_ops
+from nanotf.ops import array_ops, pooling_ops
 
 __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "MaxPool1D", "MaxPool2D",
            "AvgPool1D", "AvgPool2D", "max_pooling1d", "max_pooling2d", "average_pooling1d", "average_pooling2d"]
@@ -27,7 +27,7 @@ class _Pooling(Layer):
             raise ValueError("Input 0 of layer %s is incompatible with the layer: expected ndim=%d, found ndim=%d. "
                              "Full shape received: %s" % (self.name, ndims, inputs.shape.ndims, inputs.shape))
         x = utils.to_channels_last(inputs, ndims) if self.data_format == "channels_first" else inputs
-        pool = conv_ops.max_pool if self._op == "max" else conv_ops.avg_pool
+        pool = pooling_ops.max_pool if self._op == "max" else pooling_ops.avg_pool
         if self._rank == 1:
             x = array_ops.expand_dims(x, 1)
             y = pool(x, [1, 1, self.pool_size[0], 1], [1, 1, self.strides[0], 1], self.padding.upper())

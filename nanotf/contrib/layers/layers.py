@@ -11,7 +11,7 @@ from nanotf.framework.ops import GraphKeys, add_to_collection, control_dependenc
 from nanotf.layers import core as core_layers
 from nanotf.layers import convolutional as conv_layers
 from nanotf.layers import normalization as norm_layers
-from nanotf.ops import array_ops, conv_ops, init_ops, nn_ops, variable_scope as vs
+from nanotf.ops import array_ops, init_ops, nn_ops, pooling_ops, variable_scope as vs
 
 __all__ = ["fully_connected", "linear", "relu", "conv2d", "convolution2d", "conv2d_transpose",
            "convolution2d_transpose", "batch_norm", "layer_norm", "flatten", "dropout", "max_pool2d", "avg_pool2d"]
@@ -255,7 +255,7 @@ def _pool(kind, inputs, kernel_size, stride, padding, data_format, outputs_colle
         x = convert_to_tensor(inputs)
         if data_format == "NCHW":
             x = utils.to_channels_last(x, 4)
-        pool = conv_ops.max_pool if kind == "max" else conv_ops.avg_pool
+        pool = pooling_ops.max_pool if kind == "max" else pooling_ops.avg_pool
         y = pool(x, [1, kh, kw, 1], [1, sh, sw, 1], padding.upper())
         if data_format == "NCHW":
             y = utils.to_channels_first(y, 4)

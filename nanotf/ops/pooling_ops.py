@@ -1,0 +1,424 @@
+"""Pooling ops (NHWC): MaxPool with MaxPoolGrad/MaxPoolGradGrad, AvgPool with AvgPoolGrad.
+
+Pooling loops over the kh*kw window taps (strided views of the input), never over positions.
+Max-pool gradients go to the first maximum of each window in row-major order, as TensorFlow's
+CPU kernel does. Padding follows TensorFlow (see conv_ops): 'VALID' keeps whole windows; 'SAME' gives
+ceil(size / stride) outputs. AvgPool's SAME windows average only the elements inside the input.
+"""
+import numpy as np
+
+from nanotf.framework import lowering as xla
+from nanotf.framework import parallel
+from nanotf.framework.op_def import OpDef, Sample
+from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
+from nanotf.framework.tensor_shape import TensorShape
+from nanotf.ops import array_ops
+from nanotf.ops.array_ops import _fmt_shape as _fmt, _shape_error
+from nanotf.ops.conv_ops import (_POOL_ATTRS, _check_attrs, _four, _geometry, _kernel_from, _merge, _out_size,
+                                 _padding_attr, _rank4, _runtime_error, _same_float_dtype, _sizes_input,
+                                 _spatial_out, _work, _xla_zeros)
+
+__all__ = ["max_pool", "max_pool2d", "avg_pool", "avg_pool2d"]
+
+
+# -- XLA lowerings: reduce_window over NHWC; the gradients are the transposes jax derives (vjp/jvp)
+def _xla_window(op):
+    k, s = op._attrs["ksize"], op._attrs["strides"]
+    return (1, k[1], k[2], 1), (1, s[1], s[2], 1), op._attrs["padding"]
+
+
+def _xla_max_pool(op):
+    dims, strides, padding = _xla_window(op)
+    return lambda x: xla.lax.reduce_window(x, np.asarray(-np.inf, x.dtype), xla.lax.max, dims, strides, padding)
+
+
+def _xla_avg_pool(op):
+    """Mean over each window's elements inside the image (SAME windows at the edges hold fewer), as TF."""
+    dims, strides, padding = _xla_window(op)
+
+    def avg(x):
+        lax = xla.lax
+        total = lax.reduce_window(x, np.zeros((), x.dtype), lax.add, dims, strides, padding)
+        ones = xla.jnp.ones((1,) + x.shape[1:3] + (1,), x.dtype)
+        counts = lax.reduce_window(ones, np.zeros((), x.dtype), lax.add, dims, strides, padding)
+        return total / counts
+    return avg
+
+
+# -- pooling
+def _pool_geometry(op_type, x_shape, ksize, strides, padding):
+    n, h, w, c = x_shape
+    kh, kw, sh, sw = ksize[1], ksize[2], strides[1], strides[2]
+    oh, pt, hp = _geometry(h, kh, sh, padding)
+    ow, pl, wp = _geometry(w, kw, sw, padding)
+    if oh < 0 or ow < 0:
+        raise ValueError("%s: window %dx%d is larger than the %dx%d input with VALID padding"
+                         % (op_type, kh, kw, h, w))
+    return kh, kw, sh, sw, oh, ow, pt, pl, hp, wp
+
+
+def _pad(x, pt, pl, hp, wp, fill):
+    """x inside a (n, hp, wp, c) array filled with `fill` (x itself when there is no padding)."""
+    n, h, w, c = x.shape
+    if hp == h and wp == w:
+        return x
+    out = np.full((n, hp, wp, c), fill, dtype=x.dtype)
+    out[:, pt:pt + h, pl:pl + w] = x
+    return out
+
+
+def _taps(kh, kw, sh, sw, oh, ow):
+    """Index tuples selecting, for each window tap (i, j), its element of every window."""
+    return [(slice(None), slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw))
+            for i in range(kh) for j in range(kw)]
+
+
+def _tiles_exactly(x_shape, kh, kw, sh, sw, oh, ow, hp, wp):
+    """True when the windows cover every element exactly once (e.g. 2x2 stride 2 on even sizes)."""
+    return (sh, sw) == (kh, kw) and oh * sh == hp == x_shape[1] and ow * sw == wp == x_shape[2]
+
+
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _max_pool_kernel(op_type, ksize, strides, padding):
+    def max_pool_kernel(x):
+        kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = _pool_geometry(op_type, x.shape, ksize, strides, padding)
+        taps = _taps(kh, kw, sh, sw, oh, ow)
+        out = np.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
+
+        def pool(a, b):   # images a:b
+            xp = _pad(x[a:b], pt, pl, hp, wp, _lowest(x.dtype))
+            o = out[a:b]
+            np.copyto(o, xp[taps[0]])
+            for t in taps[1:]:
+                np.maximum(o, xp[t], out=o)
+        parallel.parallel_for(pool, x.shape[0], threads=parallel.threads_for(8 * x.size))
+        return out
+    return max_pool_kernel
+
+
+def _first_max_masks(x, y, ksize, strides, padding, op_type):
+    """Geometry and, per tap, where that tap holds its window's first maximum (row-major order)."""
+    geo = _pool_geometry(op_type, x.shape, ksize, strides, padding)
+    kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = geo
+    if y.shape != (x.shape[0], oh, ow, x.shape[3]):
+        raise _runtime_error(op_type, "orig_output must have shape %s" % ((x.shape[0], oh, ow, x.shape[3]),), x, y)
+    xp = _pad(x, pt, pl, hp, wp, np.nan)   # NaN never equals the max: padding is never chosen
+    taps = _taps(kh, kw, sh, sw, oh, ow)
+    masks, taken = [], None
+    for t in taps:
+        m = xp[t] == y
+        if taken is None:
+            taken = m.copy()
+        else:
+            np.greater(m, taken, out=m)    # m and not taken: an earlier tap already had the max
+            taken |= m
+        masks.append(m)
+    return geo, taps, masks
+
+
+def _tiled_first_max(x, y, kh, kw):
+    """For windows tiling x exactly: (x viewed as (n, oh, kh, ow, kw, C), bool masks (kh*kw, n, oh,
+    ow, C) true where each tap holds its window's first max). Ties (ReLU zeros: common) are dropped
+    tap by tap, on contiguous masks."""
+    n, oh, ow, c = y.shape
+    x6 = x.reshape(n, oh, kh, ow, kw, c)
+    first = _work("masks", (kh * kw,) + y.shape, bool)
+    for t in range(kh * kw):
+        np.equal(x6[:, :, t // kw, :, t % kw], y, out=first[t])
+    taken = _work("taken", y.shape, bool)
+    np.copyto(taken, first[0])
+    for t in range(1, kh * kw):
+        np.greater(first[t], taken, out=first[t])      # a max, and no earlier tap had one
+        if t + 1 < kh * kw:
+            taken |= first[t]
+    return x6, first
+
+
+def _tiled_max_pool_grad(x, y, dy, dx, kh, kw):
+    """dx (x's shape) of windows tiling x exactly: each window's dy goes to its first maximum."""
+    x6, first = _tiled_first_max(x, y, kh, kw)
+    dx6 = dx.reshape(x6.shape)
+    finite = np.isfinite(dy).all()             # then a product is a select (0 * inf is not)
+    zero = dy.dtype.type(0)
+    for t in range(kh * kw):
+        dst = dx6[:, :, t // kw, :, t % kw]
+        if finite:
+            np.multiply(dy, first[t], out=dst)
+        else:
+            dst[...] = np.where(first[t], dy, zero)
+
+
+def _max_pool_grad_kernel(op_type, ksize, strides, padding):
+    def max_pool_grad_kernel(x, y, dy):
+        if dy.shape != y.shape:
+            raise _runtime_error(op_type, "grad must have the shape of orig_output", y, dy)
+        geo = _pool_geometry(op_type, x.shape, ksize, strides, padding)
+        kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = geo
+        if _tiles_exactly(x.shape, kh, kw, sh, sw, oh, ow, hp, wp) and y.shape == (x.shape[0], oh, ow, x.shape[3]):
+            dx = np.empty(x.shape, dtype=dy.dtype)
+            grain = max(1, (1 << 18) // max(x[:1].size, 1))   # images per thread: at least ~1 MB of input
+            parallel.parallel_for(lambda a, b: _tiled_max_pool_grad(x[a:b], y[a:b], dy[a:b], dx[a:b], kh, kw),
+                                  x.shape[0], grain=grain, threads=parallel.threads_for(8 * x.size))
+            return dx
+        geo, taps, masks = _first_max_masks(x, y, ksize, strides, padding, op_type)
+        dxp = np.zeros((x.shape[0], hp, wp, x.shape[3]), dtype=dy.dtype)
+        zero = dy.dtype.type(0)
+        for t, m in zip(taps, masks):
+            dxp[t] += np.where(m, dy, zero)
+        return dxp[:, pt:pt + x.shape[1], pl:pl + x.shape[2]]
+    return max_pool_grad_kernel
+
+
+def _max_pool_grad_grad_kernel(op_type, ksize, strides, padding):
+    def max_pool_grad_grad_kernel(x, y, g):
+        geo, taps, masks = _first_max_masks(x, y, ksize, strides, padding, op_type)
+        if g.shape != x.shape:
+            raise _runtime_error(op_type, "grad must have the shape of orig_input", x, g)
+        gp = _pad(g, geo[6], geo[7], geo[8], geo[9], 0)
+        out = np.zeros(y.shape, dtype=g.dtype)
+        for t, m in zip(taps, masks):
+            np.copyto(out, gp[t], where=m)          # one first maximum per window
+        return out
+    return max_pool_grad_grad_kernel
+
+
+def _window_counts(x_shape, geo, dtype):
+    """(oh, ow, 1) number of input elements in each window (SAME windows at the edges hold fewer)."""
+    kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = geo
+    if hp == x_shape[1] and wp == x_shape[2]:
+        return dtype.type(kh * kw)
+    counts = []
+    for size, k, s, o, p in ((x_shape[1], kh, sh, oh, pt), (x_shape[2], kw, sw, ow, pl)):
+        start = np.arange(o) * s - p
+        counts.append(np.minimum(start + k, size) - np.maximum(start, 0))
+    return (counts[0][:, None] * counts[1][None, :]).astype(dtype)[:, :, None]
+
+
+def _avg_pool_kernel(op_type, ksize, strides, padding):
+    def avg_pool_kernel(x):
+        geo = _pool_geometry(op_type, x.shape, ksize, strides, padding)
+        kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = geo
+        xp = _pad(x, pt, pl, hp, wp, 0)
+        taps = _taps(kh, kw, sh, sw, oh, ow)
+        out = xp[taps[0]].copy()
+        for t in taps[1:]:
+            np.add(out, xp[t], out=out)
+        out /= _window_counts(x.shape, geo, x.dtype)
+        return out
+    return avg_pool_kernel
+
+
+def _avg_pool_grad_kernel(op_type, ksize, strides, padding):
+    def avg_pool_grad_kernel(orig_input_shape, dy):
+        x_shape = tuple(int(d) for d in np.ravel(orig_input_shape))
+        if len(x_shape) != 4:
+            raise _runtime_error(op_type, "orig_input_shape must have 4 elements", orig_input_shape)
+        geo = _pool_geometry(op_type, x_shape, ksize, strides, padding)
+        kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = geo
+        if dy.shape != (x_shape[0], oh, ow, x_shape[3]):
+            raise _runtime_error(op_type, "grad must have shape %s" % ((x_shape[0], oh, ow, x_shape[3]),), dy)
+        share = dy / _window_counts(x_shape, geo, dy.dtype)
+        dxp = np.zeros((x_shape[0], hp, wp, x_shape[3]), dtype=dy.dtype)
+        for t in _taps(kh, kw, sh, sw, oh, ow):
+            dxp[t] += share
+        return dxp[:, pt:pt + x_shape[1], pl:pl + x_shape[2]]
+    return avg_pool_grad_kernel
+
+
+def _pool_infer_out(op, x):
+    n, h, w, c = _rank4(op, x, "input")
+    k = op._attrs["ksize"]
+    oh, ow = _spatial_out(op, h, w, k[1], k[2])
+    return TensorShape([n, oh, ow, c])
+
+
+def _pool_kw(op):
+    return {k: op._attrs[k] for k in ("ksize", "strides", "padding", "data_format")}
+
+
+def _distinct(*shape):
+    """Sample input whose values are at least 0.01 apart: finite differences never swap a window's max."""
+    return lambda rng: rng.permutation(int(np.prod(shape))).reshape(shape) * 0.01 + 0.5
+
+
+def _pooled_shape(shape, k, s, padding):
+    n, h, w, c = shape
+    return (n, _out_size(h, k, s, padding), _out_size(w, k, s, padding), c)
+
+
+def _pool_attrs(fn, ksize, strides, padding, data_format):
+    if data_format not in ("NHWC", "NCHW"):
+        raise ValueError("%s: data_format must be 'NHWC' or 'NCHW', got %r" % (fn, data_format))
+    return {"ksize": _four(ksize, "ksize", fn), "strides": _four(strides, "strides", fn),
+            "padding": _padding_attr(padding, fn), "data_format": data_format}
+
+
+_POOL_CASES = [((2, 5, 5, 2), 2, 2, "SAME"), ((2, 5, 5, 2), 3, 1, "SAME"), ((2, 4, 4, 2), 2, 2, "VALID"),
+               ((2, 5, 6, 3), 3, 2, "VALID"), ((1, 5, 5, 2), 2, 3, "SAME")]
+
+
+class MaxPool(OpDef):
+    row_wise = True          # image by image (the filter is whole)
+    fresh_output = True
+    splits_work = True
+
+    def infer(op):
+        _check_attrs(op, "ksize")
+        x = op._inputs[0]
+        if not (x.dtype.is_floating or x.dtype.is_integer):
+            raise TypeError("Value passed to op '%s' (MaxPool) input %s has DataType %s; expected a real number type"
+                            % (op.name, x.name, x.dtype.name))
+        return x.dtype, _pool_infer_out(op, x)
+
+    kernel = _kernel_from(_max_pool_kernel, _POOL_ATTRS)
+
+    def lower(op, x):
+        return _xla_max_pool(op)(x)
+
+    def grad(op, g):
+        return [_max_pool_grad_op("MaxPoolGrad", op._inputs[0], op._outputs[0], g, _pool_kw(op), "MaxPoolGrad")]
+
+    samples = [Sample(lambda x, k=k, s=s, p=p: max_pool(x, k, s, p), [_distinct(*shape)])
+               for shape, k, s, p in _POOL_CASES]
+
+
+def _max_pool_grad_op(op_type, x, y, g, kw, name):
+    return apply_op(op_type, [x, y, g], dict(kw), name=name)
+
+
+def _max_pool_grad_pair(other):
+    """The gradient of MaxPoolGrad (other = "MaxPoolGradGrad") or MaxPoolGradGrad (other = "MaxPoolGrad"):
+    linear in its third input through the other op of the pair; the pooled values get none (zeros)."""
+    def grad(op, g):
+        x, y, _ = op._inputs
+        return [array_ops.zeros_like(x), array_ops.zeros_like(y),
+                _max_pool_grad_op(other, x, y, g, _pool_kw(op), other)]
+    return grad
+
+
+def _max_pool_grad_samples(op_type, third_shape):
+    """Samples (x with distinct values, its max pool, a third input of third_shape(x shape, k, s, p))."""
+    return [Sample(lambda x, g, k=k, s=s, p=p: _max_pool_grad_op(
+                op_type, x, max_pool(x, k, s, p), g, _pool_attrs("t", k, s, p, "NHWC"), op_type),
+                [_distinct(*shape), third_shape(shape, k, s, p)]) for shape, k, s, p in _POOL_CASES[:3]]
+
+
+class MaxPoolGrad(OpDef):
+    """(orig_input, orig_output, grad) -> d orig_input: each grad value goes to its window's first max."""
+    fresh_output = True
+    splits_work = True
+
+    def infer(op):
+        _check_attrs(op, "ksize")
+        x, y, dy = op._inputs
+        dt = _same_float_dtype(op, x, y, dy)
+        y_shape = _pool_infer_out(op, x).merge_with(y.shape)
+        if not y_shape.is_compatible_with(dy.shape):
+            raise _shape_error(op, "grad must have the shape of orig_output %s" % _fmt(y_shape))
+        return dt, x.shape
+
+    kernel = _kernel_from(_max_pool_grad_kernel, _POOL_ATTRS)
+
+    def lower(op, x, y, dy):
+        return xla.jax.vjp(_xla_max_pool(op), x)[1](dy)[0]
+
+    grad = _max_pool_grad_pair("MaxPoolGradGrad")
+    samples = _max_pool_grad_samples("MaxPoolGrad", _pooled_shape)   # dy is shaped as the pooled output
+
+
+class MaxPoolGradGrad(OpDef):
+    """(orig_input, orig_output, grad of d orig_input) -> grad of orig_output: picks each window's first max."""
+
+    def infer(op):
+        _check_attrs(op, "ksize")
+        x, y, g = op._inputs
+        dt = _same_float_dtype(op, x, y, g)
+        if not x.shape.is_compatible_with(g.shape):
+            raise _shape_error(op, "grad must have the shape of orig_input %s" % _fmt(x.shape))
+        return dt, _pool_infer_out(op, x).merge_with(y.shape)
+
+    kernel = _kernel_from(_max_pool_grad_grad_kernel, _POOL_ATTRS)
+
+    def lower(op, x, y, g):
+        return xla.jax.jvp(_xla_max_pool(op), (x,), (g,))[1]
+
+    grad = _max_pool_grad_pair("MaxPoolGrad")
+    samples = _max_pool_grad_samples("MaxPoolGradGrad", lambda shape, *window: shape)   # g is shaped as x
+
+
+class AvgPool(OpDef):
+    row_wise = True          # image by image (the filter is whole)
+    def infer(op):
+        _check_attrs(op, "ksize")
+        x = op._inputs[0]
+        dt = _same_float_dtype(op, x)
+        return dt, _pool_infer_out(op, x)
+
+    kernel = _kernel_from(_avg_pool_kernel, _POOL_ATTRS)
+
+    def lower(op, x):
+        return _xla_avg_pool(op)(x)
+
+    def grad(op, g):
+        return [_avg_pool_grad_op(array_ops._shape_of(op._inputs[0]), g, _pool_kw(op))]
+
+    samples = [Sample(lambda x, k=k, s=s, p=p: avg_pool(x, k, s, p), [shape]) for shape, k, s, p in _POOL_CASES]
+
+
+class AvgPoolGrad(OpDef):
+    """(orig_input_shape, grad) -> d orig_input: each grad value spread evenly over its window."""
+
+    def infer(op):
+        _check_attrs(op, "ksize")
+        sizes, dy = op._inputs
+        dt = _same_float_dtype(op, dy)
+        n, h, w, c = _sizes_input(op, sizes, "orig_input_shape")
+        dn, _, _, dc = _rank4(op, dy, "grad")
+        return dt, TensorShape([_merge(n, dn, op, "batch"), h, w, _merge(c, dc, op, "depth")])
+
+    kernel = _kernel_from(_avg_pool_grad_kernel, _POOL_ATTRS)
+
+    def lower(op, sizes, dy):
+        return xla.jax.vjp(_xla_avg_pool(op), _xla_zeros(op, sizes, 0))[1](dy)[0]
+
+    def grad(op, g):
+        return [None, apply_op("AvgPool", [g], _pool_kw(op), name="AvgPool")]
+
+    samples = [Sample(lambda dy, shape=shape, k=k, s=s, p=p: _avg_pool_grad_op(
+                   list(shape), dy, _pool_attrs("t", k, s, p, "NHWC")), [_pooled_shape(shape, k, s, p)])
+               for shape, k, s, p in _POOL_CASES]
+
+
+def _avg_pool_grad_op(sizes, g, kw):
+    sizes = array_ops._int_tensor(sizes, "orig_input_shape") if not isinstance(sizes, Tensor) else sizes
+    return apply_op("AvgPoolGrad", [sizes, g], dict(kw), name="AvgPoolGrad")
+
+
+def _pool(op_type, fn, value, ksize, strides, padding, data_format, name):
+    attrs = _pool_attrs(fn, ksize, strides, padding, data_format)
+    with name_scope(name, op_type, [value]) as scope:
+        value = convert_to_tensor(value, name="input")
+        return apply_op(op_type, [value], attrs, name=scope)
+
+
+def max_pool(value, ksize, strides, padding, data_format="NHWC", name=None, input=None):  # noqa: A002
+    """Max over each ksize window of an NHWC tensor, windows `strides` apart."""
+    return _pool("MaxPool", "max_pool", input if value is None else value, ksize, strides, padding,
+                 data_format, name)
+
+
+def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    return _pool("MaxPool", "max_pool2d", input, ksize, strides, padding, data_format, name)
+
+
+def avg_pool(value, ksize, strides, padding, data_format="NHWC", name=None, input=None):  # noqa: A002
+    """Mean over each ksize window of an NHWC tensor; SAME windows at the edges average only real elements."""
+    return _pool("AvgPool", "avg_pool", input if value is None else value, ksize, strides, padding,
+                 data_format, name)
+
+
+def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    return _pool("AvgPool", "avg_pool2d", input, ksize, strides, padding, data_format, name)
