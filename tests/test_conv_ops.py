@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import nanotf as tf
+import nanotf.ops.conv_fft as conv_fft
 import nanotf.ops.conv_ops as conv_ops
 import nanotf.ops.pooling_ops as pooling_ops
 
@@ -129,11 +130,13 @@ CONV_CASES = [  # x shape, filter shape, (sh, sw), padding
 ]
 
 
-@pytest.fixture(params=["im2col", "row windows"])
+@pytest.fixture(params=["im2col", "row windows", "frequency"])
 def conv_path(request, monkeypatch):
-    """Runs a test through both ways Conv2D and its filter backprop gather windows (conv_ops' module doc):
-    im2col, and row windows (used for row stride 1 from _ROW_WINDOW_MIN values per window row)."""
+    """Runs a test through each way the convolution kernels compute (conv_ops' module doc): im2col, row
+    windows (used for row stride 1 from _ROW_WINDOW_MIN values per window row), and the frequency
+    route of conv_fft (forced here for every stride-1 convolution; strided ones stay direct)."""
     monkeypatch.setattr(conv_ops, "_ROW_WINDOW_MIN", 10 ** 9 if request.param == "im2col" else 1)
+    monkeypatch.setattr(conv_fft, "_MAX_COST_RATIO", float("inf") if request.param == "frequency" else 0.0)
     return request.param
 
 

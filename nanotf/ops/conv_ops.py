@@ -29,7 +29,7 @@ from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape
-from nanotf.ops import array_ops
+from nanotf.ops import array_ops, conv_fft
 from nanotf.ops.array_ops import _shape_error
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "conv2d_transpose"]
@@ -281,6 +281,9 @@ def _conv2d_forward(op_type, strides, padding):
         out = np.empty((g.n, g.oh, g.ow, g.o), dtype=np.result_type(x, w))
         if out.size == 0:
             return out
+        if conv_fft.pays(g):
+            conv_fft.conv2d(g, x, w, out)
+            return out
         w2 = w.reshape(-1, g.o)
         blocks = g.blocks(x.itemsize)
 
@@ -308,6 +311,8 @@ def _conv2d_backprop_filter(op_type, strides, padding):
         dw_shape, dtype = (g.kh * g.kw * g.c, g.o), np.result_type(x, dy)
         if 0 in dw_shape or dy.size == 0:
             return np.zeros(w_shape, dtype)
+        if conv_fft.pays(g):
+            return conv_fft.backprop_filter(g, x, dy, dtype)
         blocks = g.blocks(x.itemsize)
 
         def filter_grad_of_blocks(i, j):   # each thread sums its blocks' products; the sums add up after
@@ -508,7 +513,9 @@ def _conv2d_backprop_input(op_type, strides, padding):
         if 0 in x_shape or dy.size == 0:
             return np.zeros(x_shape, dtype=dtype)
         dx = np.empty(x_shape, dtype=dtype)
-        if g.sw == 1:
+        if conv_fft.pays(g):
+            conv_fft.backprop_input(g, w, dy, dx)
+        elif g.sw == 1:
             _input_grad_by_rows(g, w, dy, dx, dtype)
         elif g.c >= _PHASE_MIN_DEPTH:
             _input_grad_by_phases(g, w, dy, dx, dtype)
