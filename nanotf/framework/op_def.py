@@ -192,6 +192,9 @@ FUSION_RULES = [
     # Adam's update with the same matmul, in bands of rows that stay in cache
     FusionRule(consumer="ApplyAdam", producer="MatMul", input_index=9, fused="_FusedMatMulApplyAdam",
                producer_inputs=2, producer_attrs=("transpose_a", "transpose_b")),
+    # a conv layer's bias added to each block of the convolution's output while it is in cache
+    FusionRule(consumer="BiasAdd", producer="Conv2D", input_index=0, fused="_FusedConv2DBiasAdd",
+               producer_inputs=2, producer_attrs=("strides", "padding", "dilations", "use_cudnn_on_gpu")),
 ]
 
 

@@ -101,6 +101,7 @@ class _Axes:
         rows = _Axis(g.h, g.kh, g.pt, g.oh, False)
         cols = _Axis(g.w, g.kw, g.pl, g.ow, True)
         self.ph, self.fw = rows.freqs, cols.freqs
+        self.periods = rows.period * cols.period      # the inverse divides by it
         self.freqs = rows.freqs * cols.freqs
         # rows: complex matrices applied on the left; columns: real matrices applied on the right
         self.rows_x, self.rows_y, self.rows_w = (rows.x_fwd.astype(cplx), rows.y_fwd.astype(cplx),
@@ -196,14 +197,17 @@ def _for_blocks(g, freqs, channels, itemsize, fn):
     return [r for part in parallel.parallel_for(run, len(blocks), threads=g.threads) for r in part]
 
 
-def conv2d(g, x, w, out):
-    """out (N, OH, OW, O) = the stride-1 correlation of x (N, H, W, C) with w (kh, kw, C, O)."""
+def conv2d(g, x, w, out, bias=None):
+    """out (N, OH, OW, O) = the stride-1 correlation of x (N, H, W, C) with w (kh, kw, C, O), plus `bias` (O,)
+    if given: added to the zero frequency, which the inverse spreads evenly over every position."""
     ax = _axes(g, out.dtype)
     wf = _embed(_filter_spectrum(w, ax))                                      # (F, 2C, 2O) real
 
     def block(a, b):
         spec = _spectrum(x[a:b], ax.rows_x, ax.cols_x, ax.cplx)              # (F, nb, C)
         prod = np.matmul(spec.view(wf.dtype), wf).view(ax.cplx)              # (F, nb, O)
+        if bias is not None:
+            prod[0] += bias * ax.periods
         _positions(prod, ax.rows_y_inv, ax.cols_y_inv, out[a:b])
     _for_blocks(g, ax.freqs, max(g.c, g.o), out.itemsize, block)
 

@@ -26,7 +26,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from nanotf.framework import dtypes, parallel
 from nanotf.framework import lowering as xla
-from nanotf.framework.op_def import OpDef, Sample
+from nanotf.framework.op_def import FusedOpDef, OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops import array_ops, conv_fft
@@ -274,7 +274,7 @@ class _Conv:
 
 
 def _conv2d_forward(op_type, strides, padding):
-    def conv2d_kernel(x, w):
+    def conv2d_kernel(x, w, bias=None):   # bias: _FusedConv2DBiasAdd's, added to each block while in cache
         if x.ndim != 4 or w.ndim != 4:
             raise _runtime_error(op_type, "input and filter must be rank 4", x, w)
         g = _Conv(op_type, x.shape, w.shape, strides, padding)
@@ -282,7 +282,7 @@ def _conv2d_forward(op_type, strides, padding):
         if out.size == 0:
             return out
         if conv_fft.pays(g):
-            conv_fft.conv2d(g, x, w, out)
+            conv_fft.conv2d(g, x, w, out, bias)
             return out
         w2 = w.reshape(-1, g.o)
         blocks = g.blocks(x.itemsize)
@@ -295,6 +295,8 @@ def _conv2d_forward(op_type, strides, padding):
                         _forward_by_rows(g, xb, w2.reshape(g.kh, g.kw * g.c, g.o), out[a:b, r0:r1])
                     else:
                         np.matmul(g.im2col(xb, r1 - r0), w2, out=out[a:b, r0:r1].reshape((-1, g.o), copy=False))
+                    if bias is not None:
+                        out[a:b, r0:r1] += bias
         parallel.parallel_for(conv_blocks, len(blocks), threads=g.threads)
         return out
     return conv2d_kernel
@@ -608,6 +610,28 @@ class Conv2D(OpDef):
         Sample(lambda x, w: conv2d(x, w, [1, 2, 1, 1], "SAME"), [(2, 5, 4, 2), (3, 2, 2, 3)]),
         Sample(lambda x, w: conv2d(x, w, [1, 3, 3, 1], "SAME"), [(1, 5, 5, 2), (3, 3, 2, 2)]),
     ]
+
+
+class _FusedConv2DBiasAdd(FusedOpDef):
+    """Conv2D whose output feeds only a BiasAdd (every tf.layers / contrib conv layer), as TensorFlow's
+    _FusedConv2D: the bias is added to each block of the output while it is in cache (in the frequency
+    route, as the spectrum's zero-frequency term: no pass at all) instead of in a pass of its own over
+    the whole output. Inputs: input, filter, bias; attrs: Conv2D's and BiasAdd's data_format."""
+
+    splits_work = True
+    fresh_output = True
+
+    def kernel(op, ctx):
+        conv = _conv2d_forward(op.type, op._attrs["strides"], op._attrs["padding"])
+        if op._attrs.get("data_format", "NHWC") != "NHWC":      # BiasAdd over axis 1 of an NHWC image
+            return _half_via_float32(lambda x, w, b: conv(x, w) + b.reshape(-1, 1, 1), op)
+        return _half_via_float32(conv, op)
+
+    samples = [Sample(lambda x, w, b, s=s, p=p: apply_op("_FusedConv2DBiasAdd", [x, w, b], dict(
+                   strides=[1, s, s, 1], padding=p, dilations=[1, 1, 1, 1], use_cudnn_on_gpu=True,
+                   data_format="NHWC"), name="FusedConv2DBiasAdd"), [xs, ws, ws[-1:]], grad=())
+               for xs, ws, s, p in [((2, 5, 5, 2), (3, 3, 2, 3), 1, "SAME"), ((2, 5, 5, 3), (2, 2, 3, 2), 2, "VALID"),
+                                    ((1, 8, 8, 32), (5, 5, 32, 32), 1, "SAME")]]   # the last one in frequencies
 
 
 def _backprop_samples(build, cases):
