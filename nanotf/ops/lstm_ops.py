@@ -224,6 +224,15 @@ def _tanh_to_sigmoid_(block):
     block += 0.5
 
 
+_GATE_ROWS = "ijfo"     # the gates' order in the rows of the saved activations (TF's column order of the kernel)
+
+
+def _gate(z, name, H, axis=0):
+    """Gate `name`'s rows (axis 0) or, with axis=1, its rows in each step of a [T, 4H, B] array."""
+    k = _GATE_ROWS.index(name) * H
+    return z[k:k + H] if axis == 0 else z[:, k:k + H]
+
+
 def _check_shapes(x, c0, h0, w, lengths):
     T, B, I = x.shape
     H = c0.shape[1]
@@ -437,6 +446,10 @@ def _rows(g, sl, axis):
 
 
 def _backward_slice(w, I, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h, g_all, dc0, dh0):
+    """One batch slice, walking the steps backwards. The factors of each step's gate gradients that do not depend on
+    the gradients arriving from later steps are computed first, for all steps at once (`_gate_factors`, into g_all
+    itself), so that the loop over time, which carries dh and dc, makes a handful of NumPy calls per step: with the
+    batch split over threads, every call releases and retakes the GIL, and fewer calls contend less."""
     T, H, B = tcs.shape
     dt = a.dtype
     w_h = w[I:]                                     # [H, 4H]: dh_prev = w_h @ g
@@ -444,68 +457,75 @@ def _backward_slice(w, I, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h,
     d_outT = None if np.ndim(d_out) == 0 else np.ascontiguousarray(d_out.transpose(0, 2, 1), dtype=dt)  # [T, H, B]
     dh = np.zeros((H, B), dtype=dt) if np.ndim(d_h) == 0 else np.array(d_h.T, dtype=dt)
     dc = np.zeros((H, B), dtype=dt) if np.ndim(d_c) == 0 else np.array(d_c.T, dtype=dt)
-    dhn = np.empty((H, B), dtype=dt)
+    p1 = np.empty((T, H, B), dtype=dt)
+    _gate_factors(a, cs, tcs, g_all, p1)
+    in_clip = None if clip is None else (np.abs(cs[1:]) < clip).astype(dt)    # where clipping let dc through
+    dhn = dh if d_outT is None and lengths is None else np.empty((H, B), dtype=dt)
     dcc = np.empty((H, B), dtype=dt)
     tmp = np.empty((H, B), dtype=dt)
-    d4 = np.empty((4 * H, B), dtype=dt)
-    d_peeps = None
     if peeps is not None:
         wci, wcf, wco = peeps
-        d_peeps = [np.zeros(H, dtype=dt) for _ in range(3)]
     for t in range(T - 1, -1, -1):
-        z = a[t]
-        i, j, f, o = z[:H], z[H:2 * H], z[2 * H:3 * H], z[3 * H:]
-        g = g_all[t]
-        gi, gj, gf, go = g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
-        c_prev, cc, tc = cs[t], cs[t + 1], tcs[t]
-        # gate derivatives: a(1 - a) for the sigmoids, (1 - a)(1 + a) for tanh
-        np.subtract(1, z, out=d4)
-        d4[:H] *= i
-        d4[2 * H:] *= z[2 * H:]
-        np.add(j, 1, out=tmp)
-        d4[H:2 * H] *= tmp
-        live, keep_h = _incoming_dh(dh, d_outT, t, lengths, dhn)
-        if live is not None:
-            keep_c = np.where(live, 0, dc)
-            np.multiply(dc, live, out=dcc)
+        g = g_all[t]                                # holds the step's factors, scaled into its gradients here
+        gi, gf, go = g[:H], g[2 * H:3 * H], g[3 * H:]
+        if dhn is not dh:
+            live, keep_h = _incoming_dh(dh, d_outT, t, lengths, dhn)    # dhn: the gradient reaching h_t
         else:
-            dcc[...] = dc
-        # h = o * tanh(cc)
-        np.multiply(dhn, tc, out=go)
-        go *= d4[3 * H:]
-        np.multiply(tc, tc, out=tmp)
-        np.subtract(1, tmp, out=tmp)
-        tmp *= o
-        tmp *= dhn
-        dcc += tmp
+            live = None
+        go *= dhn                                   # h = o * tanh(c)
+        np.multiply(dhn, p1[t], out=dcc)
+        if live is not None:                        # past a sequence's end dc passes through untouched
+            keep_c = np.where(live, 0, dc)
+            dc *= live
+        dcc += dc
         if peeps is not None:
             np.multiply(go, wco, out=tmp)
             dcc += tmp
-            d_peeps[2] += np.einsum("hb,hb->h", go, cc)
-        if clip is not None:
-            dcc *= np.abs(cc) < clip
-        # cc = f * c_prev + i * j
-        np.multiply(dcc, j, out=gi)
-        gi *= d4[:H]
-        np.multiply(dcc, i, out=gj)
-        gj *= d4[H:2 * H]
-        np.multiply(dcc, c_prev, out=gf)
-        gf *= d4[2 * H:3 * H]
-        np.multiply(dcc, f, out=dc)
+        if in_clip is not None:
+            dcc *= in_clip[t]
+        gijf = g[:3 * H].reshape(3, H, B)        # c = f * c_prev + i * j: gi, gj, gf in one call
+        gijf *= dcc
+        np.multiply(dcc, _gate(a[t], "f", H), out=dc)
         if peeps is not None:
             np.multiply(gi, wci, out=tmp)
             dc += tmp
             np.multiply(gf, wcf, out=tmp)
             dc += tmp
-            d_peeps[0] += np.einsum("hb,hb->h", gi, c_prev)
-            d_peeps[1] += np.einsum("hb,hb->h", gf, c_prev)
         np.matmul(w_h, g, out=dh)
-        if lengths is not None:
+        if live is not None:
             dh += keep_h
             dc += keep_c
     dc0[...] = dc.T
     dh0[...] = dh.T
+    d_peeps = None
+    if peeps is not None:   # sums over steps and sequences of each diagonal weight's gate gradient times its c
+        d_peeps = [np.einsum("thb,thb->h", g_all[:, :H], cs[:T]), np.einsum("thb,thb->h", g_all[:, 2 * H:3 * H], cs[:T]),
+                   np.einsum("thb,thb->h", g_all[:, 3 * H:], cs[1:])]
     return _weight_gradient(g_all, xh[:T]), d_peeps
+
+
+def _gate_factors(a, cs, tcs, g, p1):
+    """For all steps at once ([T, ...] arrays), the parts of the gate gradients that do not depend on the incoming
+    gradients: g (in TF's gate order i, j, f, o) gets each gate's derivative times what it multiplies,
+        i: j * i(1 - i)    j: i * (1 - j^2)    f: c_prev * f(1 - f)    (times dc, the gradient reaching c)
+        o: tanh(c) * o(1 - o)                                          (times dh, the gradient reaching h)
+    and p1 = o * (1 - tanh(c)^2), the part of dc that comes through h. Few calls over big arrays: the loop over
+    time then only scales them."""
+    H = tcs.shape[1]
+    i, j, f, o = (_gate(a, k, H, axis=1) for k in "ijfo")
+    gi, gj, gf, go = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
+    for gate, act in ((gi, i), (gf, f), (go, o)):   # sigmoid derivatives a(1 - a)
+        np.subtract(1, act, out=gate)
+        gate *= act
+    gi *= j
+    gf *= cs[:-1]
+    go *= tcs
+    np.multiply(j, j, out=gj)                       # tanh derivative 1 - j^2
+    np.subtract(1, gj, out=gj)
+    gj *= i
+    np.multiply(tcs, tcs, out=p1)
+    np.subtract(1, p1, out=p1)
+    p1 *= o
 
 
 def _weight_gradient(g, xs):
