@@ -132,10 +132,67 @@ def _grad_op(type_name, a, b):
     return apply_op(type_name, [a, b], name=type_name)
 
 
+def _is_float_array(x):
+    """Whether x is a float32/float64 ndarray of rank >= 1 (the fast kernels' case: ufuncs on it return arrays,
+    so they can write into them; others take the generic NumPy form)."""
+    return isinstance(x, np.ndarray) and x.ndim > 0 and x.dtype.kind == "f" and x.dtype.itemsize >= 4
+
+
 def _np_sigmoid(x):
-    """1 / (1 + e^-x) without overflow: only e^-|x| is ever computed."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1, e) / (1 + e)
+    """1 / (1 + e^-x), directly: 4 SIMD passes and a min, where np.where over e^-|x| took 6x as long.
+    Accurate to a few ulp relative everywhere: where 1 + e^-x would leave the normal range (x < -87 in
+    float32), the result is e^x itself (_far_negative_tail). float16 and scalars: the form through e^-|x|."""
+    if not _is_float_array(x):
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1, e) / (1 + e)
+    t = _one_plus_exp_of_negative(x)
+    y = np.divide(1, t, out=t)
+    tail = _far_negative_tail(x)
+    if tail is not None:
+        y[tail] = np.exp(x[tail])
+    return y
+
+
+def _one_plus_exp_of_negative(x):
+    """1 + e^-x, a new array (inf where e^-x overflows: _far_negative_tail mends those results)."""
+    t = np.negative(x)
+    with np.errstate(over="ignore"):
+        np.exp(t, out=t)
+    return np.add(t, 1, out=t)
+
+
+def _far_negative_tail(x):
+    """The mask of x where 1 / (1 + e^-x) is below the smallest normal float (there it equals e^x, which
+    stays exact down to the denormals), or None when there is none: one reduction in the common case."""
+    low = np.log(np.finfo(x.dtype).tiny)
+    if not x.min() < low:   # NaN: no tail
+        return None
+    return x < low
+
+
+def _softplus_kernel(x):
+    """log(1 + e^x) as max(x, 0) + log1p(e^-|x|): 6 SIMD passes, 10x faster than np.logaddexp(x, 0) on
+    float32, exact to a few ulp for any x (e^-|x| never overflows; for x << 0 it is log1p(e^x) ~ e^x)."""
+    if not _is_float_array(x):
+        return np.logaddexp(x, 0)
+    t = np.abs(x)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    np.log1p(t, out=t)
+    y = np.maximum(x, 0)
+    return np.add(y, t, out=y)
+
+
+def _softplus_grad_kernel(g, x):
+    """g * sigmoid(x) = g / (1 + e^-x): 4 passes and a min (see _np_sigmoid for the far negative tail)."""
+    if not (_is_float_array(x) and _is_float_array(g) and g.dtype == x.dtype and g.shape == x.shape):
+        return g * _np_sigmoid(x)
+    t = _one_plus_exp_of_negative(x)
+    y = np.divide(g, t, out=t)
+    tail = _far_negative_tail(x)
+    if tail is not None:
+        y[tail] = g[tail] * np.exp(x[tail])
+    return y
 
 
 def _relu6_inputs(s):
@@ -174,7 +231,7 @@ relu6 = _activation("Relu6", lambda x: np.clip(x, 0, 6), "Relu6Grad", ("g", "x")
 # expm1 only of the non-positive part: no overflow warning from the branch np.where discards
 elu = _activation("Elu", lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))), "EluGrad", ("g", "y"),
                   lower=lambda op, x: xla.jnp.where(x > 0, x, xla.jnp.expm1(xla.jnp.minimum(x, xla.zero_of(x)))))
-softplus = _activation("Softplus", lambda x: np.logaddexp(x, 0), "SoftplusGrad", ("g", "x"), inputs=_normal,
+softplus = _activation("Softplus", _softplus_kernel, "SoftplusGrad", ("g", "x"), inputs=_normal,
                        lower=lambda op, x: xla.jnp.logaddexp(x, xla.zero_of(x)))
 _activation("LeakyRelu", _leaky_relu_kernel, "LeakyReluGrad", ("g", "x"), attrs=("alpha",), fresh_output=True,
             public=lambda x: leaky_relu(x),
@@ -229,7 +286,7 @@ _activation_grad("Relu6Grad", lambda g, f: g * ((f > 0) & (f < 6)), "gradients *
 _activation_grad("EluGrad", lambda g, y: np.where(y > 0, g, g * (y + 1)),
                  "gradients * (1 if outputs > 0 else outputs + 1).", grad=_elu_grad_grad, inputs=(None, _elu_outputs),
                  lower=lambda op, g, y: xla.jnp.where(y > 0, g, g * (y + 1)))
-_activation_grad("SoftplusGrad", lambda g, x: g * _np_sigmoid(x), "gradients * sigmoid(features).",
+_activation_grad("SoftplusGrad", _softplus_grad_kernel, "gradients * sigmoid(features).",
                  grad=_softplus_grad_grad, inputs=(None, None), lower=lambda op, g, x: g * xla.jax.nn.sigmoid(x))
 _activation_grad("LeakyReluGrad", _leaky_relu_grad_kernel,
                  "gradients * (1 if features > 0 else alpha).", attrs=("alpha",), fresh_output=True,
@@ -413,7 +470,7 @@ class BiasAdd(OpDef):
 
     def kernel(op, ctx):
         if op._attrs["data_format"] != "NCHW":
-            return writes_into(np.add)
+            return _bias_add_channels_last
         return writes_into(lambda x, b, out=None: np.add(x, b.reshape((-1,) + (1,) * (x.ndim - 2)), out=out))
 
     def lower(op, x, b):
@@ -427,6 +484,31 @@ class BiasAdd(OpDef):
     samples = [Sample(lambda x, b: bias_add(x, b), [(2, 3), (3,)]),
                Sample(lambda x, b: bias_add(x, b), [(2, 2, 3), (3,)]),
                Sample(lambda x, b: bias_add(x, b, data_format="NCHW"), [(2, 3, 2, 2), (3,)])]
+
+
+# Channels-last bias add over many short rows (a conv layer's 32 channels): NumPy's broadcasting add runs
+# its inner loop once per row of C elements, 2-3x slower than adding two flat arrays. So a big value is
+# added a flat chunk at a time to the bias tiled to the chunk's length (a whole number of rows).
+_BIAS_CHUNK = 131072        # elements per chunk (512 KB of float32: the chunks of x, out and the tile fit L2)
+_BIAS_SHORT_ROW = 1024      # rows at least this long broadcast well as they are
+
+
+def _bias_add_channels_last(x, b, out=None):
+    """x + b over x's last axis, into `out` when given (destroy_map: may be x itself)."""
+    c = b.shape[0] if np.ndim(b) == 1 else 0
+    if (not 0 < c < _BIAS_SHORT_ROW or not isinstance(x, np.ndarray) or x.size < 2 * _BIAS_CHUNK
+            or x.shape[-1] != c or x.dtype != b.dtype or not x.flags.c_contiguous
+            or (out is not None and (out.shape != x.shape or out.dtype != x.dtype or not out.flags.c_contiguous))):
+        return np.add(x, b, out=out)
+    if out is None:
+        out = np.empty_like(x)
+    chunk = _BIAS_CHUNK // c * c
+    tiled = np.tile(b, chunk // c)
+    flat_x, flat_out, n = x.reshape(-1), out.reshape(-1), x.size
+    for s in range(0, n, chunk):
+        e = min(s + chunk, n)
+        np.add(flat_x[s:e], tiled[:e - s], out=flat_out[s:e])
+    return out
 
 
 def bias_add(value, bias, data_format=None, name=None):
@@ -450,9 +532,17 @@ class BiasAddGrad(OpDef):
         return g.dtype, TensorShape([c])
 
     def kernel(op, ctx):
+        ones, more_ones = _Ones(), _Ones()
         if op._attrs["data_format"] != "NCHW":
-            return lambda g: g.reshape(-1, g.shape[-1]).sum(axis=0)
-        return lambda g: g.sum(axis=(0,) + tuple(range(2, g.ndim)))
+            def bias_add_grad(g):
+                c = g.shape[-1]
+                return _sum_rows(g.reshape(g.size // c if c else 0, c), ones)
+        else:
+            def bias_add_grad(g):
+                n, c = g.shape[:2]
+                per_image = _sum_columns(g.reshape(n * c, int(np.prod(g.shape[2:]))), ones)   # (N*C,)
+                return _sum_rows(per_image.reshape(n, c), more_ones)
+        return bias_add_grad
 
     def lower(op, g):
         if op._attrs["data_format"] == "NCHW":
@@ -468,6 +558,40 @@ class BiasAddGrad(OpDef):
     samples = [Sample(lambda g: _bias_add_grad(g, "NHWC"), [(2, 3)]),
                Sample(lambda g: _bias_add_grad(g, "NHWC"), [(2, 2, 3)]),
                Sample(lambda g: _bias_add_grad(g, "NCHW"), [(2, 3, 2, 2)])]
+
+
+class _Ones:
+    """A cached vector of ones (a kernel's, reused while the length holds) for sums as BLAS products."""
+
+    __slots__ = ("vec",)
+
+    def __init__(self):
+        self.vec = None
+
+    def of(self, n, dtype):
+        v = self.vec
+        if v is None or v.shape[0] != n or v.dtype != dtype:
+            v = self.vec = np.ones(n, dtype)
+        return v
+
+
+def _blas_float(a):
+    return a.dtype == np.float32 or a.dtype == np.float64
+
+
+def _sum_rows(g2, ones):
+    """g2.sum(axis=0) of a 2-D array, as the BLAS product ones @ g2 for floats: one streaming pass, where
+    NumPy's column-wise reduction over short rows runs 6x slower (float32 accumulates in blocks, as in TF)."""
+    if not _blas_float(g2) or g2.shape[0] < 2 or not g2.size:
+        return g2.sum(axis=0)
+    return np.matmul(ones.of(g2.shape[0], g2.dtype), g2)
+
+
+def _sum_columns(g2, ones):
+    """g2.sum(axis=1) of a 2-D array, as g2 @ ones for floats."""
+    if not _blas_float(g2) or g2.shape[1] < 2 or not g2.size:
+        return g2.sum(axis=1)
+    return np.matmul(g2, ones.of(g2.shape[1], g2.dtype))
 
 
 def _bias_add_grad(g, data_format):

@@ -280,11 +280,20 @@ def apply_momentum(var, accum, lr, grad, momentum, use_locking=False, use_nester
                   use_nesterov=bool(use_nesterov))
 
 
-_ADAM_BLOCK = 262144   # elements per block of a large variable's update (1 MB of float32 per array)
+# A big variable's update goes a band at a time (each pass then finds the band's arrays in cache), the
+# bands shared out over the intra-op threads: two threads nearly halve the ~11 memory-bound passes, even
+# in a run that leaves BLAS its own threads (those only spin-wait meanwhile). Bands of 1 MB per float32
+# array at most: smaller ones lose more to the per-call cost of each NumPy pass (and the threads to the
+# GIL between passes) than cache saves.
+_ADAM_BLOCK = 262144   # elements per band at most; bigger variables are split over the threads
+
+
+def _band_size(size):
+    """Elements per band of a variable of `size` (> _ADAM_BLOCK) elements: one band per thread at least."""
+    return max(1, min(_ADAM_BLOCK, size // parallel.num_threads()))
 
 
 # Adam's update is ~12 NumPy passes per element (TensorFlow's kernel is one); each pass below is counted.
-# Large variables go block by block so that a block's arrays are still in cache for the next pass.
 def _adam_moments(m, v, grad, beta1, beta2, buf):
     """m += (grad - m) * (1 - beta1); v += (grad^2 - v) * (1 - beta2), in TF's order: 7 passes."""
     _move_toward(m, grad, 1 - beta1, buf)
@@ -329,23 +338,31 @@ def _adam_update_of_scaled(w, m, v, gs, alpha, beta1, beta2, epsilon, nesterov, 
     _adam_step(w, m, gs, alpha, beta1, epsilon, nesterov, v, buf, num_buf, grad_scale=np.sqrt(1 - beta2))
 
 
-def _adam_apply(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, scratch, scratch2):
-    """The update of whole arrays: at once when small, else block by block split over the intra-op
-    threads (NumPy's elementwise passes use one core and are bound by memory; ufuncs release the GIL)."""
-    if w.size <= _ADAM_BLOCK or not (w.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
-        _adam_update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov,
-                     scratch.like(w), scratch2.like(w) if nesterov else None)
+def _adam_apply(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, scratch, scratch2, update=None):
+    """The update of whole arrays (`update`: _adam_update or, given the scaled gradient, _adam_update_of_scaled):
+    at once when small, else band by band split over the intra-op threads (NumPy's elementwise passes use
+    one core and are bound by memory; ufuncs release the GIL)."""
+    update = update or _adam_update
+    if w.size <= _ADAM_BLOCK or not _all_contiguous(w, m, v):
+        update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov,
+               scratch.like(w), scratch2.like(w) if nesterov else None)
         return
     fw, fm, fv, fg = w.reshape(-1), m.reshape(-1), v.reshape(-1), np.ascontiguousarray(grad).reshape(-1)
     fb = scratch.like(fw)
     fn = scratch2.like(fw) if nesterov else None
 
+    band = _band_size(fw.size)
+
     def part(i, j):
-        for s in range(i, j, _ADAM_BLOCK):
-            e = min(s + _ADAM_BLOCK, j)
-            _adam_update(fw[s:e], fm[s:e], fv[s:e], fg[s:e], alpha, beta1, beta2, epsilon, nesterov,
-                         fb[s:e], fn[s:e] if nesterov else None)
-    parallel.parallel_for(part, fw.size, grain=_ADAM_BLOCK)
+        for s in range(i, j, band):
+            e = min(s + band, j)
+            update(fw[s:e], fm[s:e], fv[s:e], fg[s:e], alpha, beta1, beta2, epsilon, nesterov,
+                   fb[s:e], fn[s:e] if nesterov else None)
+    parallel.parallel_for(part, fw.size, grain=band)
+
+
+def _all_contiguous(*arrays):
+    return all(a.flags.c_contiguous for a in arrays)
 
 
 def _adam_step_size(lr, beta1_power, beta2_power):
@@ -395,7 +412,9 @@ class _FusedMatMulApplyAdam(FusedOpDef):
     """ApplyAdam with grad = MatMul(a, b) used nowhere else (the dense layer's weight gradient): the
     product is made a band of rows at a time into a small buffer and applied while still in cache, so
     the full gradient is never written to memory and read back. Bands are shared out over the intra-op
-    threads. Inputs: a, b, var, m, v (refs), beta1_power, beta2_power, lr, beta1, beta2, epsilon."""
+    threads. In a run that leaves BLAS its own threads, BLAS makes the whole product first, then the
+    update goes band by band over the threads.
+    Inputs: a, b, var, m, v (refs), beta1_power, beta2_power, lr, beta1, beta2, epsilon."""
 
     stateful = True
     ref_inputs = (2, 3, 4)
@@ -410,14 +429,6 @@ class _FusedMatMulApplyAdam(FusedOpDef):
             a, b, grad_shape = _product_operands(op, a, b)
             w, m, v = read(grad_shape)
             alpha = _adam_step_size(lr, beta1_power, beta2_power)
-            rows = max(1, _ADAM_BLOCK // max(w.shape[1], 1))
-            if (w.size <= _ADAM_BLOCK or not parallel.splitting()
-                    or not (w.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous)):
-                # small, or BLAS threads its own products in this run: the whole gradient, then the update
-                _adam_apply(w, m, v, np.matmul(a, b, out=whole.like(w)), alpha, beta1, beta2, epsilon, nesterov,
-                            scratch, scratch2)
-                return w
-
             # the gradient times sqrt(1 - beta2), for the cost of scaling the smaller operand (beta2 = 1, where
             # v never changes, keeps the plain gradient: the scaled moments would divide by 0)
             update = _adam_update
@@ -427,6 +438,16 @@ class _FusedMatMulApplyAdam(FusedOpDef):
                     a = a * np.sqrt(1 - beta2)
                 else:
                     b = b * np.sqrt(1 - beta2)
+            if w.size <= _ADAM_BLOCK or not _all_contiguous(w, m, v):
+                # small: the whole gradient, then the update
+                update(w, m, v, np.matmul(a, b, out=whole.like(w)), alpha, beta1, beta2, epsilon, nesterov,
+                       scratch.like(w), scratch2.like(w) if nesterov else None)
+                return w
+            if not parallel.splitting():   # BLAS threads this run's products: it makes the whole gradient
+                _adam_apply(w, m, v, np.matmul(a, b, out=whole.like(w)), alpha, beta1, beta2, epsilon, nesterov,
+                            scratch, scratch2, update)
+                return w
+            rows = max(1, _band_size(w.size) // max(w.shape[1], 1))
 
             def bands(i, j):
                 g_buf, buf, num_buf = _band_buffers(3 if nesterov else 2, (rows, w.shape[1]), w.dtype)
