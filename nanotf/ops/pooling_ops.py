@@ -1,8 +1,9 @@
 """Pooling ops (NHWC): MaxPool with MaxPoolGrad/MaxPoolGradGrad, AvgPool with AvgPoolGrad.
 
-Pooling loops over the kh*kw window taps (strided views of the input), never over positions.
-Max-pool gradients go to the first maximum of each window in row-major order, as TensorFlow's
-CPU kernel does. Padding follows TensorFlow (see conv_ops): 'VALID' keeps whole windows; 'SAME' gives
+Pooling loops over the kh*kw window taps (strided views of the input), never over positions;
+MaxPool's 2x2 windows at stride 2 tiling the input (CNNs' usual pool) have their own kernel, over
+whole image rows. Max-pool gradients go to the first maximum of each window in row-major order, as
+TensorFlow's CPU kernel does. Padding follows TensorFlow (see conv_ops): 'VALID' keeps whole windows; 'SAME' gives
 ceil(size / stride) outputs. AvgPool's SAME windows average only the elements inside the input.
 """
 import numpy as np
@@ -84,9 +85,13 @@ def _lowest(dtype):
 
 def _max_pool_kernel(op_type, ksize, strides, padding):
     def max_pool_kernel(x):
-        kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = _pool_geometry(op_type, x.shape, ksize, strides, padding)
-        taps = _taps(kh, kw, sh, sw, oh, ow)
+        geo = _pool_geometry(op_type, x.shape, ksize, strides, padding)
+        kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = geo
         out = np.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
+        if _tiles_2x2(x.shape, geo):
+            _in_blocks(lambda a, b: _max_pool_2x2(x[a:b], out[a:b]), x)
+            return out
+        taps = _taps(kh, kw, sh, sw, oh, ow)
 
         def pool(a, b):   # images a:b
             xp = _pad(x[a:b], pt, pl, hp, wp, _lowest(x.dtype))
@@ -97,6 +102,39 @@ def _max_pool_kernel(op_type, ksize, strides, padding):
         parallel.parallel_for(pool, x.shape[0], threads=parallel.threads_for(8 * x.size))
         return out
     return max_pool_kernel
+
+
+# -- MaxPool of 2x2 windows at stride 2 tiling the input (CNNs' usual pool). Taps (strided views
+# whose contiguous runs are only C elements long) cost NumPy a loop step per run, and reading a
+# window's rows as every other image row defeats the memory prefetchers. So each image row is
+# compared with the next one as one contiguous run over a whole block of images (the results at
+# bottom rows, a window's bottom row against the next window's top row, are never read: twice the
+# comparisons, still faster), and only those column maxima are reduced over column pairs.
+_TILE_BLOCK_BYTES = 1 << 20    # input per block: NumPy call overheads stay small, temporaries in cache
+
+
+def _tiles_2x2(x_shape, geo):
+    kh, kw, sh, sw, oh, ow, pt, pl, hp, wp = geo
+    return (kh, kw) == (2, 2) and _tiles_exactly(x_shape, kh, kw, sh, sw, oh, ow, hp, wp)
+
+
+def _in_blocks(fn, x):
+    """fn(a, b) over images [0, n) of x in blocks of ~_TILE_BLOCK_BYTES, the blocks split over the pool."""
+    block = max(1, _TILE_BLOCK_BYTES // max(x[:1].nbytes, 1))
+
+    def blocks(a, b):
+        for i in range(a, b, block):
+            fn(i, min(i + block, b))
+    parallel.parallel_for(blocks, x.shape[0], grain=block, threads=parallel.threads_for(8 * x.size))
+
+
+def _max_pool_2x2(x, out):
+    n, h, w, c = x.shape
+    flat, row = x.reshape(-1), w * c
+    below = _work("pool_rows", flat.shape, x.dtype)   # [p]: max(x[p], x[p + row]); the last row unset
+    np.maximum(flat[:-row], flat[row:], out=below[:-row])
+    columns = below.reshape(n * h // 2, 2, w // 2, 2, c)[:, 0]   # top rows: (window row, window col, col, c)
+    np.maximum(columns[:, :, 0], columns[:, :, 1], out=out.reshape(columns[:, :, 0].shape))
 
 
 def _first_max_masks(x, y, ksize, strides, padding, op_type):
@@ -221,6 +259,11 @@ def _avg_pool_grad_kernel(op_type, ksize, strides, padding):
         if dy.shape != (x_shape[0], oh, ow, x_shape[3]):
             raise _runtime_error(op_type, "grad must have shape %s" % ((x_shape[0], oh, ow, x_shape[3]),), dy)
         share = dy / _window_counts(x_shape, geo, dy.dtype)
+        if _tiles_exactly(x_shape, kh, kw, sh, sw, oh, ow, hp, wp):   # each element in one window: a copy
+            dx = np.empty(x_shape, dtype=dy.dtype)
+            n, _, _, c = x_shape
+            np.copyto(dx.reshape(n, oh, kh, ow, kw, c), share.reshape(n, oh, 1, ow, 1, c))
+            return dx
         dxp = np.zeros((x_shape[0], hp, wp, x_shape[3]), dtype=dy.dtype)
         for t in _taps(kh, kw, sh, sw, oh, ow):
             dxp[t] += share
