@@ -11,6 +11,7 @@ import pytest
 
 import nanotf as tf
 from nanotf.framework import parallel
+from nanotf.framework.ops import apply_op
 from nanotf.ops import nn_ops
 from nanotf.training import training_ops
 
@@ -191,3 +192,74 @@ def test_adam_banded_over_threads_in_a_run_keeping_blas_threads(rng, monkeypatch
         assert np.abs(gw - rw).max() <= 2.001 * lr
     size = shape[0] * shape[1]
     assert (size, training_ops._band_size(size)) in calls   # banded, split over the two threads
+
+
+def _bn64(x, scale, offset, eps):
+    x2 = x.reshape(-1, x.shape[-1]).astype(np.float64)
+    mean, var = x2.mean(0), x2.var(0)
+    return ((x2 - mean) / np.sqrt(var + eps) * scale + offset).reshape(x.shape), mean, var
+
+
+def _bn_grad64(dy, x, scale, mean, var, eps, training):
+    c = x.shape[-1]
+    x2, d = x.reshape(-1, c).astype(np.float64), dy.reshape(-1, c).astype(np.float64)
+    inv = 1 / np.sqrt(var.astype(np.float64) + eps)
+    xhat = (x2 - mean) * inv
+    dscale, doffset = (d * xhat).sum(0), d.sum(0)
+    n = x2.shape[0]
+    dx = scale * inv * (d - doffset / n - xhat * dscale / n) if training else d * scale * inv
+    return dx.reshape(x.shape), dscale, doffset
+
+
+@pytest.mark.parametrize("shape", [(64, 14, 14, 32), (66, 3, 5, 7, 16), (300, 300, 3)])
+@pytest.mark.parametrize("training", [True, False])
+def test_fused_batch_norm_in_chunks_matches_float64(rng, shape, training):
+    """Big inputs of few channels take the chunked kernels (partial last chunk included). Inputs off
+    centre (mean 3, std 2): the centred forms are what keeps the statistics exact."""
+    from nanotf.ops import nn_impl
+    c = shape[-1]
+    x = (rng.standard_normal(shape) * 2 + 3).astype(np.float32)
+    assert nn_impl._chunked_case(x)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    scale, offset = (rng.random(c) + 0.5).astype(np.float32), rng.standard_normal(c).astype(np.float32)
+    mean_in, var_in = (rng.standard_normal(c) + 3).astype(np.float32), (rng.random(c) * 4 + 1).astype(np.float32)
+    eps, n = 1e-3, x.size // c
+    xt, st, ot = tf.constant(x), tf.constant(scale), tf.constant(offset)
+    y, mean, var = nn_impl._fused_bn_op(xt, st, ot, tf.constant(mean_in), tf.constant(var_in), training, eps)
+    grads = tf.gradients(y, [xt, st, ot], grad_ys=tf.constant(dy))
+    got_y, got_mean, got_var, dx, dscale, doffset = _run([y, mean, var] + grads)
+    if training:   # the batch's statistics (variance biased)
+        want_y, want_mean, want_var = _bn64(x, scale, offset, eps)
+        np.testing.assert_allclose(got_mean, want_mean, rtol=0, atol=8 * np.sqrt(n) * EPS32 * np.abs(x).max())
+        np.testing.assert_allclose(got_var, want_var, rtol=1e-5)
+    else:          # the given ones
+        want_mean, want_var = mean_in.astype(np.float64), var_in.astype(np.float64)
+        want_y = (x - want_mean) / np.sqrt(want_var + eps) * scale + offset
+        np.testing.assert_array_equal(got_mean, mean_in)
+        np.testing.assert_array_equal(got_var, var_in)
+    np.testing.assert_allclose(got_y, want_y, rtol=0, atol=1e-5 * np.abs(want_y).max())
+    want_dx, want_dscale, want_doffset = _bn_grad64(dy, x, scale, want_mean, want_var, eps, training)
+    np.testing.assert_allclose(dx, want_dx, rtol=0, atol=1e-5 * np.abs(want_dx).max())
+    # sums of n terms: within sqrt(n) eps (blocked float32 accumulation) of the sum of their magnitudes
+    magnitude = np.abs(dy.astype(np.float64)).reshape(-1, c).sum(0)
+    assert (np.abs(doffset - want_doffset) <= 4 * np.sqrt(n) * EPS32 * magnitude).all()
+    magnitude = np.abs(dy * (x - want_mean)).reshape(-1, c).sum(0) / np.sqrt(want_var + eps)
+    assert (np.abs(dscale - want_dscale) <= 8 * np.sqrt(n) * EPS32 * magnitude).all()
+
+
+@pytest.mark.parametrize("alpha", [0.2, 0.1, 1 / 3, 0.01, 1.0, 1.5, 0.0, -0.3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_leaky_relu_grad_is_tfs_select(rng, alpha, dtype):
+    """select(x > 0, g, g * alpha) to the bit, zeros, NaN and infinities included, for alphas whose map
+    f * (1 - alpha) + alpha is exact and for those where the kernel falls back to a lookup."""
+    x = rng.standard_normal(4000).astype(dtype)
+    g = rng.standard_normal(4000).astype(dtype)
+    x[:5] = [0.0, -0.0, np.nan, np.inf, -np.inf]
+    g[5:9] = [np.inf, -np.inf, np.nan, -0.0]
+    x[5:9] = [-1.0, 1.0, -1.0, 1.0]
+    with np.errstate(invalid="ignore"):
+        want = np.where(x > 0, g, g * dtype(alpha))
+        got = _run(apply_op("LeakyReluGrad", [tf.constant(g), tf.constant(x)], {"alpha": alpha}, name="LeakyReluGrad"))
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want)
+    assert (np.signbit(got) == np.signbit(want)).all()

@@ -215,11 +215,20 @@ def _leaky_relu_kernel(x, alpha):
 
 
 def _leaky_relu_grad_kernel(g, x, alpha):
-    """g * (1 if x > 0 else alpha): the factor looked up by the mask (np.take of [alpha, 1]), then one product;
-    3x faster than np.where(x > 0, g, g * alpha) and the same values (g * 1 is g)."""
+    """g * (1 if x > 0 else alpha): the mask as 0/1 floats, mapped to the factor by f * (1 - alpha) + alpha,
+    then one product: 4x faster than looking the factor up (np.take) and 10x than np.where. The same values
+    as TF's select(x > 0, g, g * alpha): the map is exact at 0 (0 * (1 - alpha) + alpha) and checked exact at
+    1 for this alpha in this dtype (else the lookup), and g * 1 is g."""
     if not isinstance(g, np.ndarray) or g.ndim == 0 or np.shape(g) != np.shape(x) or g.dtype.kind != "f":
         return np.where(x > 0, g, g * alpha)
-    factor = np.array([alpha, 1], dtype=g.dtype).take(np.greater(x, 0).view(np.uint8))
+    dt = g.dtype.type
+    keep, slope = dt(1) - dt(alpha), dt(alpha)
+    if keep + slope != 1:   # 1 - alpha rounded so that the map misses 1 (rare alphas): the lookup
+        factor = np.array([alpha, 1], dtype=g.dtype).take(np.greater(x, 0).view(np.uint8))
+        return np.multiply(factor, g, out=factor)
+    factor = np.greater(x, 0).astype(g.dtype)
+    np.multiply(factor, keep, out=factor)
+    np.add(factor, slope, out=factor)
     return np.multiply(factor, g, out=factor)
 
 
@@ -489,25 +498,40 @@ class BiasAdd(OpDef):
 # Channels-last bias add over many short rows (a conv layer's 32 channels): NumPy's broadcasting add runs
 # its inner loop once per row of C elements, 2-3x slower than adding two flat arrays. So a big value is
 # added a flat chunk at a time to the bias tiled to the chunk's length (a whole number of rows).
-_BIAS_CHUNK = 131072        # elements per chunk (512 KB of float32: the chunks of x, out and the tile fit L2)
-_BIAS_SHORT_ROW = 1024      # rows at least this long broadcast well as they are
+# Batch normalization's kernels (nn_impl) go through their rows the same way.
+_ROW_CHUNK = 131072         # elements per chunk (512 KB of float32: the chunks of x, out and the tile fit L2)
+# Measured: rows of 64 gain only from ~256K elements (a few % below), of 32 or fewer from ~64K; rows of
+# 256 or more broadcast as well as flat arrays add.
+_SHORT_ROW = 256
+
+
+def _short_rows(x, c):
+    """Whether the contiguous float array x, seen as rows of c channels, is big with short rows: the case
+    where going through it in flat chunks against tiled per-channel vectors pays."""
+    return (isinstance(x, np.ndarray) and 1 < c < _SHORT_ROW and x.size >= (65536 if c < 64 else 262144)
+            and x.ndim >= 2 and x.shape[-1] == c and x.flags.c_contiguous and x.dtype.kind == "f")
+
+
+def _row_chunks(rows, c):
+    """Consecutive (first, end) row ranges of about _ROW_CHUNK elements (or fewer) covering `rows` rows of c,
+    and the row count of a full one (what per-channel vectors are tiled to)."""
+    step = max(1, min(_ROW_CHUNK // c, rows))
+    return [(r, min(r + step, rows)) for r in range(0, rows, step)], step
 
 
 def _bias_add_channels_last(x, b, out=None):
     """x + b over x's last axis, into `out` when given (destroy_map: may be x itself)."""
     c = b.shape[0] if np.ndim(b) == 1 else 0
-    if (not 0 < c < _BIAS_SHORT_ROW or not isinstance(x, np.ndarray) or x.size < 2 * _BIAS_CHUNK
-            or x.shape[-1] != c or x.dtype != b.dtype or not x.flags.c_contiguous
+    if (not _short_rows(x, c) or x.dtype != b.dtype
             or (out is not None and (out.shape != x.shape or out.dtype != x.dtype or not out.flags.c_contiguous))):
         return np.add(x, b, out=out)
     if out is None:
         out = np.empty_like(x)
-    chunk = _BIAS_CHUNK // c * c
-    tiled = np.tile(b, chunk // c)
-    flat_x, flat_out, n = x.reshape(-1), out.reshape(-1), x.size
-    for s in range(0, n, chunk):
-        e = min(s + chunk, n)
-        np.add(flat_x[s:e], tiled[:e - s], out=flat_out[s:e])
+    x2, out2 = x.reshape(-1, c), out.reshape(-1, c)
+    chunks, step = _row_chunks(x2.shape[0], c)
+    tiled = np.tile(b, step)
+    for r0, r1 in chunks:
+        np.add(x2[r0:r1].reshape(-1), tiled[:(r1 - r0) * c], out=out2[r0:r1].reshape(-1))
     return out
 
 
