@@ -82,16 +82,6 @@ def _real_part_right(m):
     return r.reshape(-1, m.shape[0])
 
 
-def _embed(m):
-    """Real (.., 2K, 2N) matrices E with x.view(real) @ E equal to (x @ m).view(real), for complex x (.., K)
-    and m (.., K, N): the complex product as one real product on complex64 memory (faster in BLAS)."""
-    *lead, k, n = m.shape
-    e = np.empty(tuple(lead) + (k, 2, n, 2), dtype=m.real.dtype)
-    e[..., 0, :, 0], e[..., 0, :, 1] = m.real, m.imag
-    e[..., 1, :, 0], e[..., 1, :, 1] = -m.imag, m.real
-    return e.reshape(tuple(lead) + (2 * k, 2 * n))
-
-
 class _Axes:
     """The matrices of both spatial axes of one geometry, in the types the transforms use."""
 
@@ -104,8 +94,7 @@ class _Axes:
         self.periods = rows.period * cols.period      # the inverse divides by it
         self.freqs = rows.freqs * cols.freqs
         # rows: complex matrices applied on the left; columns: real matrices applied on the right
-        self.rows_x, self.rows_y, self.rows_w = (rows.x_fwd.astype(cplx), rows.y_fwd.astype(cplx),
-                                                 rows.w_fwd.astype(cplx))
+        self.rows_x, self.rows_y = rows.x_fwd.astype(cplx), rows.y_fwd.astype(cplx)
         self.rows_x_conj = rows.x_fwd.conj().astype(cplx)
         self.rows_x_inv, self.rows_y_inv, self.rows_w_inv = (rows.x_inv.astype(cplx), rows.y_inv.astype(cplx),
                                                              rows.w_inv.astype(cplx))
@@ -113,7 +102,10 @@ class _Axes:
         self.cols_x_conj = _real_right(cols.x_fwd.conj()).astype(real)
         self.cols_x_inv = _real_part_right(cols.x_inv).astype(real)
         self.cols_y_inv = _real_part_right(cols.y_inv).astype(real)
-        self.cols_w, self.cols_w_inv = cols.w_fwd.astype(cplx), cols.w_inv.astype(cplx)
+        self.cols_w_inv = cols.w_inv.astype(cplx)
+        # the 2-D DFT of each filter tap (a, b): taps[(fh, fw), (a, b)] = rows.w_fwd[fh, a] * cols.w_fwd[fw, b]
+        taps = (rows.w_fwd[:, None, :, None] * cols.w_fwd[None, :, None, :]).reshape(self.freqs, -1)
+        self.taps_re, self.taps_im = taps.real.astype(real), taps.imag.astype(real)
         self.cplx = cplx
 
 
@@ -171,12 +163,26 @@ def _positions(spec, rows_inv, cols_real, out):
     out[...] = res.reshape(r, nb, ch, s).transpose(1, 0, 3, 2)
 
 
-def _filter_spectrum(w, ax):
-    """(Ph * Fw, C, O) spectrum of the filter w (kh, kw, C, O)."""
-    kh, kw, c, o = w.shape
-    t = np.matmul(ax.cols_w, w.transpose(1, 0, 2, 3).reshape(kw, -1))        # (Fw, kh * C * O)
-    t = t.reshape(ax.fw, kh, c * o).transpose(1, 0, 2).reshape(kh, -1)
-    return np.matmul(ax.rows_w, t).reshape(-1, c, o)
+def _embedded_filter(g, w, ax, adjoint):
+    """The filter's spectrum Wf (F, C, O) as real (F, 2C, 2O) matrices E with x.view(real) @ E[f] equal to
+    (x @ Wf[f]).view(real) for complex x (.., C): the complex product as one real product on complex64
+    memory (faster in BLAS than the complex one); `adjoint`: conj(Wf[f]).T instead, (F, 2O, 2C), for the
+    input gradient. Built over the intra-op threads by ranges of frequencies (it is a serial step)."""
+    k, c, o = g.kh * g.kw, g.c, g.o
+    w2 = w.reshape(k, c * o)
+    rows, cols = (o, c) if adjoint else (c, o)
+    e = np.empty((ax.freqs, rows, 2, cols, 2), w.dtype)
+
+    def part(i, j):
+        re = np.matmul(ax.taps_re[i:j], w2).reshape(j - i, c, o)    # Re Wf, Im Wf of frequencies i:j
+        im = np.matmul(ax.taps_im[i:j], w2).reshape(j - i, c, o)
+        if adjoint:                                                  # conj(Wf).T: transpose, negate Im
+            re, im = re.transpose(0, 2, 1), -im.transpose(0, 2, 1)
+        blk = e[i:j]
+        blk[:, :, 0, :, 0], blk[:, :, 0, :, 1] = re, im
+        blk[:, :, 1, :, 0], blk[:, :, 1, :, 1] = -im, re
+    parallel.parallel_for(part, ax.freqs, threads=g.threads)
+    return e.reshape(ax.freqs, 2 * rows, 2 * cols)
 
 
 def _image_blocks(n, per_image_bytes, threads):
@@ -201,7 +207,7 @@ def conv2d(g, x, w, out, bias=None):
     """out (N, OH, OW, O) = the stride-1 correlation of x (N, H, W, C) with w (kh, kw, C, O), plus `bias` (O,)
     if given: added to the zero frequency, which the inverse spreads evenly over every position."""
     ax = _axes(g, out.dtype)
-    wf = _embed(_filter_spectrum(w, ax))                                      # (F, 2C, 2O) real
+    wf = _embedded_filter(g, w, ax, adjoint=False)                            # (F, 2C, 2O) real
 
     def block(a, b):
         spec = _spectrum(x[a:b], ax.rows_x, ax.cols_x, ax.cplx)              # (F, nb, C)
@@ -215,7 +221,7 @@ def conv2d(g, x, w, out, bias=None):
 def backprop_input(g, w, dy, dx):
     """dx (N, H, W, C) of a stride-1 correlation, from the filter w and the output gradient dy."""
     ax = _axes(g, dx.dtype)
-    wf = _embed(_filter_spectrum(w, ax).conj().transpose(0, 2, 1))           # (F, 2O, 2C) real
+    wf = _embedded_filter(g, w, ax, adjoint=True)                             # (F, 2O, 2C) real
 
     def block(a, b):
         spec = _spectrum(dy[a:b], ax.rows_y, ax.cols_y, ax.cplx)             # (F, nb, O)
