@@ -449,8 +449,14 @@ def _backward_slice(w, I, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h,
     """One batch slice, walking the steps backwards. The factors of each step's gate gradients that do not depend on
     the gradients arriving from later steps are computed first, for all steps at once (`_gate_factors`, into g_all
     itself), so that the loop over time, which carries dh and dc, makes a handful of NumPy calls per step: with the
-    batch split over threads, every call releases and retakes the GIL, and fewer calls contend less."""
-    T, H, B = tcs.shape
+    batch split over threads, every call releases and retakes the GIL, and fewer calls contend less.
+    Steps that no incoming gradient reaches are skipped (see _steps_reached): their gate gradients are zero."""
+    T = _steps_reached(tcs.shape[0], d_out, d_c, d_h)
+    g_all[T:] = 0
+    a, cs, tcs, g_all, xh = a[:T], cs[:T + 1], tcs[:T], g_all[:T], xh[:T + 1]
+    if np.ndim(d_out):
+        d_out = d_out[:T]
+    H, B = tcs.shape[1:]
     dt = a.dtype
     w_h = w[I:]                                     # [H, 4H]: dh_prev = w_h @ g
     # a 0-d gradient stands for zeros (nothing used those outputs)
@@ -502,6 +508,21 @@ def _backward_slice(w, I, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h,
         d_peeps = [np.einsum("thb,thb->h", g_all[:, :H], cs[:T]), np.einsum("thb,thb->h", g_all[:, 2 * H:3 * H], cs[:T]),
                    np.einsum("thb,thb->h", g_all[:, 3 * H:], cs[1:])]
     return _weight_gradient(g_all, xh[:T]), d_peeps
+
+
+def _steps_reached(T, d_out, d_c, d_h):
+    """How many of the T steps, from the first, the incoming gradients reach: all of them when the final state's
+    gradient is not zero, else up to the last step whose output's gradient is not zero. Later steps pass no
+    gradient back, so the backward pass skips them. A classifier reading `outputs[-1]` of a static bidirectional
+    RNN reads the backward direction's output after its first step: its backward pass is one step, not T (a 0-d
+    gradient stands for zeros)."""
+    if (np.ndim(d_c) and d_c.any()) or (np.ndim(d_h) and d_h.any()):
+        return T
+    if np.ndim(d_out) == 0:
+        return 0
+    while T and not d_out[T - 1].any():
+        T -= 1
+    return T
 
 
 def _gate_factors(a, cs, tcs, g, p1):
