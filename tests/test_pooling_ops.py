@@ -189,3 +189,27 @@ def test_avg_pool_gradient_matches_finite_differences(shape, k, s, padding):
                 e[idx] = eps
                 numeric[idx] = (sess.run(loss, {xp: x + e}) - sess.run(loss, {xp: x - e})) / (2 * eps)
     np.testing.assert_allclose(got, numeric, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("shape,k,s,padding", [((3, 8, 8, 5), (2, 2), (2, 2), "SAME"),
+                                               ((2, 7, 5, 3), (3, 3), (2, 2), "SAME"),
+                                               ((2, 6, 6, 4), (3, 3), (1, 1), "VALID")])
+def test_relu_then_max_pool_gradient_fused_matches_reference(shape, k, s, padding):
+    """Gradient of sum(max_pool(relu(z)) * r) w.r.t. the ReLU output's input: the fused
+    _FusedMaxPoolGradReluGrad step (mask applied to the pooled gradient) against the float64 loop
+    reference of MaxPoolGrad followed by the ReLU mask; half the inputs negative, so many windows
+    tie at 0 and route their (masked) gradient to their first element."""
+    z = np.round(RNG.standard_normal(shape), 1)
+    relu_z = np.maximum(z, 0)
+    y = ref_max_pool(relu_z, k, s, padding)
+    r = RNG.standard_normal(y.shape)
+    want = ref_max_pool_grad(relu_z, r, k, s, padding) * (relu_z > 0)
+    with tf.Graph().as_default():
+        zt, rt = tf.placeholder(tf.float64, shape), tf.placeholder(tf.float64, y.shape)   # r fed: not folded
+        pooled = pooling_ops.max_pool(tf.nn.relu(zt), [1, k[0], k[1], 1], [1, s[0], s[1], 1], padding)
+        dz, = tf.gradients(tf.reduce_sum(pooled * rt), [zt])
+        with tf.Session() as sess:
+            got = sess.run(dz, {zt: z, rt: r})
+            plan = next(iter(sess._plans.values())).plan
+    assert any(step.op.type == "_FusedMaxPoolGradReluGrad" for step in plan.steps)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)

@@ -10,12 +10,13 @@ import numpy as np
 
 from nanotf.framework import lowering as xla
 from nanotf.framework import parallel
-from nanotf.framework.op_def import OpDef, Sample
+from nanotf.framework.op_def import FusedOpDef, OpDef, Sample
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops import array_ops
 from nanotf.ops.array_ops import _fmt_shape as _fmt, _shape_error
-from nanotf.ops.conv_ops import (_POOL_ATTRS, _check_attrs, _four, _geometry, _kernel_from, _merge, _out_size,
+from nanotf.ops.conv_ops import (_POOL_ATTRS, _check_attrs, _four, _geometry, _half_via_float32, _kernel_from,
+                                 _merge, _out_size,
                                  _padding_attr, _rank4, _runtime_error, _same_float_dtype, _sizes_input,
                                  _spatial_out, _work, _xla_zeros)
 
@@ -370,6 +371,33 @@ class MaxPoolGrad(OpDef):
 
     grad = _max_pool_grad_pair("MaxPoolGradGrad")
     samples = _max_pool_grad_samples("MaxPoolGrad", _pooled_shape)   # dy is shaped as the pooled output
+
+
+class _FusedMaxPoolGradReluGrad(FusedOpDef):
+    """MaxPoolGrad whose result feeds only a ReluGrad (a ReLU conv layer, then max pooling). When the ReLU's
+    output is the pool's input x, as in that stack, the ReLU mask is applied to the pooled gradient instead
+    (a quarter of the elements for 2x2 windows, and no pass over the full-size gradient): the gradient
+    reaches only window maxima, where x equals the pooled output y, so x > 0 there exactly when y > 0.
+    Otherwise the two kernels run in turn. Inputs: x, y, dy (MaxPoolGrad's), then the ReLU output."""
+
+    fresh_output = True
+    splits_work = True
+
+    def kernel(op, ctx):
+        pool_grad = _max_pool_grad_kernel("MaxPoolGrad", *[op._attrs[a] for a in _POOL_ATTRS])
+        relu_grad = OpDef.lookup("ReluGrad").kernel(op, ctx)
+
+        def max_pool_grad_relu_grad(x, y, dy, relu_y):
+            if relu_y is x:
+                return pool_grad(x, y, relu_grad(dy, y))
+            return relu_grad(pool_grad(x, y, dy), relu_y)
+        return _half_via_float32(max_pool_grad_relu_grad, op)
+
+    samples = [Sample(lambda x, g, k=k, s=s, p=p, same=same: apply_op(
+                   "_FusedMaxPoolGradReluGrad", [x, max_pool(x, k, s, p), g, x if same else x * 2.0],
+                   _pool_attrs("t", k, s, p, "NHWC"), name="FusedMaxPoolGradReluGrad"),
+                   [_distinct(*shape), _pooled_shape(shape, k, s, p)], grad=())
+               for (shape, k, s, p), same in zip(_POOL_CASES[:3], (True, False, True))]
 
 
 class MaxPoolGradGrad(OpDef):
