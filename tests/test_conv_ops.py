@@ -503,3 +503,27 @@ def test_ten_thousand_images_run_in_bounded_memory():
     np.testing.assert_allclose(vals[0][:3], small[0], rtol=1e-5, atol=1e-5)   # blocks agree with one batch
     np.testing.assert_allclose(vals[1][:3], small[1], rtol=1e-5, atol=1e-5)
     assert vals[2].shape == (5, 5, 8, 8) and np.isfinite(vals[2]).all()
+
+
+@pytest.mark.parametrize("ws", [(3, 3, 2, 3), (5, 5, 32, 32)])   # direct route; frequency route (conv_fft.pays)
+def test_conv_layer_bias_fuses_in_a_training_step(ws):
+    """One SGD step on sum((conv(x, W) + b) * r): Conv2D and BiasAdd run as _FusedConv2DBiasAdd
+    although W is updated in the same run (its update comes after both), and W and b move by the
+    float64 loop gradients (dW from ref_conv_grads, db = sum of r over positions)."""
+    x = RNG.standard_normal((2, 8, 8, ws[2]))
+    w0, b0 = RNG.standard_normal(ws) * 0.1, RNG.standard_normal(ws[3])
+    r = RNG.standard_normal((2, 8, 8, ws[3]))
+    with tf.Graph().as_default():
+        xt, rt = tf.placeholder(tf.float64, x.shape), tf.placeholder(tf.float64, r.shape)
+        w, b = tf.Variable(w0), tf.Variable(b0)
+        y = tf.nn.bias_add(conv_ops.conv2d(xt, w, [1, 1, 1, 1], "SAME"), b)
+        step = tf.train.GradientDescentOptimizer(0.03125).minimize(tf.reduce_sum(y * rt))   # exact in float32
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(step, {xt: x, rt: r})
+            got_w, got_b = sess.run([w, b])
+            train_plan = next(ex.plan for ex in sess._plans.values() if len(ex.plan.steps) > 3)
+    assert any(s.op.type == "_FusedConv2DBiasAdd" for s in train_plan.steps)
+    _, dw = ref_conv_grads(x, w0, r, 1, 1, "SAME")
+    np.testing.assert_allclose(got_w, w0 - 0.03125 * dw, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got_b, b0 - 0.03125 * r.sum(axis=(0, 1, 2)), rtol=1e-10, atol=1e-12)

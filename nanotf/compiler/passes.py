@@ -123,13 +123,15 @@ def _fusable_pairs(plan):
 
     The fused kernel runs where the consumer runs, i.e. after updates that ops between the two
     may make to variables in place. So the producer's inputs must not be (views of) a variable
-    that this plan updates: V's gradient U^T @ dR in M = U @ V must read U before U's update."""
+    that an op between them updates: V's gradient U^T @ dR in M = U @ V must read U before U's
+    update. (A conv layer's Conv2D and BiasAdd have no update between them: they fuse.)"""
     rules = {}
     for rule in FUSION_RULES:
         rules.setdefault(rule.consumer, []).append(rule)
     if not any(op._type in rules for op in plan.ops):
         return {}
-    updated = {op._inputs[j].op for op in plan.ops for j in op._def.ref_inputs}
+    position = {op: k for k, op in enumerate(plan.ops)}
+    writers = [(k, op._inputs[j].op) for k, op in enumerate(plan.ops) for j in op._def.ref_inputs]
     uses = {}
     for op in plan.ops:
         for j, t in enumerate(op._inputs):
@@ -142,11 +144,19 @@ def _fusable_pairs(plan):
             p = t.op
             if (p._type == rule.producer and len(op._outputs) == 1 and len(p._outputs) == 1
                     and not p._def.stateful and uses.get(t) == 1 and t not in plan.fed and t not in plan.fetched
-                    and p not in paired and not any(_may_read_variable(x, updated, plan.fed) for x in p._inputs)):
+                    and p not in paired and not _updated_between(p, op, position, writers, plan.fed)):
                 pairs[op] = (p, rule)
                 paired.add(p)
                 break
     return pairs
+
+
+def _updated_between(producer, consumer, position, writers, fed):
+    """Whether an op after the producer and up to the consumer (plan order) updates a variable the
+    producer's inputs may be (views of)."""
+    lo, hi = position[producer], position[consumer]
+    between = {var for k, var in writers if lo < k <= hi}
+    return bool(between) and any(_may_read_variable(x, between, fed) for x in producer._inputs)
 
 
 def _may_read_variable(t, variables, fed):
