@@ -447,39 +447,39 @@ def _rows(g, sl, axis):
 
 def _backward_slice(w, I, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h, g_all, dc0, dh0):
     """One batch slice, walking the steps backwards. The factors of each step's gate gradients that do not depend on
-    the gradients arriving from later steps are computed first, for all steps at once (`_gate_factors`, into g_all
-    itself), so that the loop over time, which carries dh and dc, makes a handful of NumPy calls per step: with the
-    batch split over threads, every call releases and retakes the GIL, and fewer calls contend less.
-    Steps that no incoming gradient reaches are skipped (see _steps_reached): their gate gradients are zero."""
+    the gradients arriving from later steps are computed first, a chunk of steps at a time (`_gate_factors`, into
+    g_all itself, while the chunk's values are in cache), so that the loop over time, which carries dh and dc, makes
+    a handful of NumPy calls per step: with the batch split over threads, every call releases and retakes the GIL,
+    and fewer calls contend less. Steps that no incoming gradient reaches are skipped (see _steps_reached): their gate
+    gradients are zero; so are the output gradients of steps whose outputs nothing used (read in place then)."""
     T = _steps_reached(tcs.shape[0], d_out, d_c, d_h)
     g_all[T:] = 0
     a, cs, tcs, g_all, xh = a[:T], cs[:T + 1], tcs[:T], g_all[:T], xh[:T + 1]
-    if np.ndim(d_out):
-        d_out = d_out[:T]
     H, B = tcs.shape[1:]
     dt = a.dtype
     w_h = w[I:]                                     # [H, 4H]: dh_prev = w_h @ g
     # a 0-d gradient stands for zeros (nothing used those outputs)
-    d_outT = None if np.ndim(d_out) == 0 else np.ascontiguousarray(d_out.transpose(0, 2, 1), dtype=dt)  # [T, H, B]
+    out_grad = None if np.ndim(d_out) == 0 else np.any(d_out[:T], axis=(1, 2))    # steps whose output has a gradient
     dh = np.zeros((H, B), dtype=dt) if np.ndim(d_h) == 0 else np.array(d_h.T, dtype=dt)
     dc = np.zeros((H, B), dtype=dt) if np.ndim(d_c) == 0 else np.array(d_c.T, dtype=dt)
     p1 = np.empty((T, H, B), dtype=dt)
-    _gate_factors(a, cs, tcs, g_all, p1)
     in_clip = None if clip is None else (np.abs(cs[1:]) < clip).astype(dt)    # where clipping let dc through
-    dhn = dh if d_outT is None and lengths is None else np.empty((H, B), dtype=dt)
+    dhn = np.empty((H, B), dtype=dt)
     dcc = np.empty((H, B), dtype=dt)
     tmp = np.empty((H, B), dtype=dt)
     if peeps is not None:
         wci, wcf, wco = peeps
+    t0 = T
     for t in range(T - 1, -1, -1):
+        if t < t0:                                  # the next chunk's factors
+            t0 = max(t + 1 - _FACTOR_CHUNK, 0)
+            _gate_factors(a[t0:t + 1], cs[t0:t + 2], tcs[t0:t + 1], g_all[t0:t + 1], p1[t0:t + 1])
         g = g_all[t]                                # holds the step's factors, scaled into its gradients here
         gi, gf, go = g[:H], g[2 * H:3 * H], g[3 * H:]
-        if dhn is not dh:
-            live, keep_h = _incoming_dh(dh, d_outT, t, lengths, dhn)    # dhn: the gradient reaching h_t
-        else:
-            live = None
-        go *= dhn                                   # h = o * tanh(c)
-        np.multiply(dhn, p1[t], out=dcc)
+        d_out_t = d_out[t].T if out_grad is not None and out_grad[t] else None
+        live, keep_h, dh_t = _gradient_reaching_h(dh, d_out_t, t, lengths, dhn)
+        go *= dh_t                                  # h = o * tanh(c)
+        np.multiply(dh_t, p1[t], out=dcc)
         if live is not None:                        # past a sequence's end dc passes through untouched
             keep_c = np.where(live, 0, dc)
             dc *= live
@@ -508,6 +508,27 @@ def _backward_slice(w, I, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h,
         d_peeps = [np.einsum("thb,thb->h", g_all[:, :H], cs[:T]), np.einsum("thb,thb->h", g_all[:, 2 * H:3 * H], cs[:T]),
                    np.einsum("thb,thb->h", g_all[:, 3 * H:], cs[1:])]
     return _weight_gradient(g_all, xh[:T]), d_peeps
+
+
+_FACTOR_CHUNK = 7   # steps whose gate factors are computed at once: [7, 4H, B] stays in cache for the loop
+
+
+def _gradient_reaching_h(dh, d_out_t, t, lengths, dhn):
+    """(live mask [1, B] or None, the part of dh that passes a finished sequence's step untouched or None, the
+    gradient reaching step t's h): dh from step t + 1 plus d_out_t ([H, B] or None: zeros) from output t, zero where
+    the sequence ended before step t. Without lengths and output gradient it is dh itself (no copy)."""
+    if lengths is None:
+        if d_out_t is None:
+            return None, None, dh
+        np.add(dh, d_out_t, out=dhn)
+        return None, None, dhn
+    if d_out_t is None:
+        dhn[...] = dh
+    else:
+        np.add(dh, d_out_t, out=dhn)
+    live = (t < lengths)[None, :]
+    dhn *= live
+    return live, np.where(live, 0, dh), dhn
 
 
 def _steps_reached(T, d_out, d_c, d_h):
