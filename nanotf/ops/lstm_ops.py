@@ -116,6 +116,7 @@ class LSTMSequence(OpDef):
         x, c0, h0, w, b, lengths, peeps = _sequence_args(op)(args)
         out, c_last, h_last, (acts, h_prev, cs, tcs) = _lstm_scan(
             x, c0, h0, w, b, lengths, peeps, op._attrs["forget_bias"], op._attrs["cell_clip"])
+        acts = acts[..., _kernel_rows(c0.shape[1])]   # the NumPy kernel's gate order, as it saves them
         return (out, c_last, h_last) + saved_for_gradient(_keeps(op), acts, step_inputs(x, h_prev, final=True), cs, tcs)
 
     def grad(op, d_out, d_c, d_h, *unused):
@@ -207,14 +208,29 @@ class LSTMSequenceGrad(OpDef):
 
 # -- kernels
 # Values are kept as [time, features, batch]: one step's gate block z = a[t] is a contiguous [4H, B] array whose
-# gates (i, j, f, o) are contiguous row blocks, so each step's elementwise work runs over contiguous memory (NumPy's
+# gates are contiguous row blocks, so each step's elementwise work runs over contiguous memory (NumPy's
 # vectorized loops are several times slower on strided views), and xh[t] = [x_t; h_{t-1}; 1] is one product's
 # right operand (the bias rides on the row of ones).
+_GATE_ROWS = "ifoj"   # the gates' order in the kernel's rows and the saved activations: the three sigmoid gates first,
+                      # so that one pass turns them all from tanh to sigmoid. Gradients keep TF's order, i, j, f, o.
+
+
+def _gate(z, name, H, axis=0):
+    """Gate `name`'s rows (axis 0) or, with axis=1, its rows in each step of a [T, 4H, B] array."""
+    k = _GATE_ROWS.index(name) * H
+    return z[k:k + H] if axis == 0 else z[:, k:k + H]
+
+
+def _kernel_rows(H):
+    """Which of TF's 4H kernel columns (gates i, j, f, o) each of the kernel's rows (gates in _GATE_ROWS order) is."""
+    return np.concatenate([np.arange("ijfo".index(g) * H, ("ijfo".index(g) + 1) * H) for g in _GATE_ROWS])
+
+
 def _gate_scale(H, dtype):
     """Per-row scale of the kernel: 1/2 on the i, f, o rows, whose a = tanh(z / 2) becomes sigmoid(z) = a / 2 + 1 / 2;
     the j rows keep tanh(z)."""
     half = np.full((4 * H, 1), 0.5, dtype=dtype)
-    half[H:2 * H] = 1
+    _gate(half, "j", H)[:] = 1
     return half
 
 
@@ -222,15 +238,6 @@ def _tanh_to_sigmoid_(block):
     """a -> a / 2 + 1 / 2 in place, with scalar operands (a per-row column operand is several times slower)."""
     block *= 0.5
     block += 0.5
-
-
-_GATE_ROWS = "ijfo"     # the gates' order in the rows of the saved activations (TF's column order of the kernel)
-
-
-def _gate(z, name, H, axis=0):
-    """Gate `name`'s rows (axis 0) or, with axis=1, its rows in each step of a [T, 4H, B] array."""
-    k = _GATE_ROWS.index(name) * H
-    return z[k:k + H] if axis == 0 else z[:, k:k + H]
 
 
 def _check_shapes(x, c0, h0, w, lengths):
@@ -281,11 +288,12 @@ def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, keep):
     P = _num_parts(B, T * H * (K + 4 * H))
     bw = B // P
     half = _gate_scale(H, dt)
-    # W^T with the bias as its last column, pre-scaled by 1/2 on the sigmoid gates' rows
+    # W^T with the bias as its last column, gates in _GATE_ROWS order, pre-scaled by 1/2 on the sigmoid gates' rows
+    rows = _kernel_rows(H)
     wt = np.empty((4 * H, K), dtype=dt)
-    wt[:, :I + H] = w.T
-    wt[:, K - 1] = b
-    wt[2 * H:3 * H, K - 1] += forget_bias
+    wt[:, :I + H] = w.T[rows]
+    wt[:, K - 1] = b[rows]
+    _gate(wt, "f", H)[:, K - 1] += forget_bias
     wt *= half
     if peeps is not None:   # halved like the rows they add to; full [H, B/P] blocks (broadcast columns are slow)
         peeps = tuple(np.ascontiguousarray(np.broadcast_to(0.5 * p[:, None], (H, bw)), dtype=dt) for p in peeps)
@@ -344,25 +352,27 @@ def _forward_slice(x, c0, h0, wt, lengths, peeps, clip, a, xh, cs, tcs, hs_ring=
     tmp = np.empty((H, B), dtype=dt)
     if peeps is not None:
         wci, wcf, wco = peeps
+    # rows of z (_GATE_ROWS = "ifoj"): i, f, o (sigmoid gates: tanh of half their input, then a / 2 + 1 / 2), j
+    rows_i, rows_f, rows_o, rows_j, rows_if, rows_ifo = (slice(k * H, (k + n) * H) for k, n in
+                                                        ((0, 1), (1, 1), (2, 1), (3, 1), (0, 2), (0, 3)))
     for t in range(T):
         s0, s1, k = (t & 1, (t + 1) & 1, 0) if ring else (t, t + 1, t)
         z = a[k]
         np.matmul(wt, xh[s0], out=z)
         c_prev = cs[s0]
-        i, j, f, o = z[:H], z[H:2 * H], z[2 * H:3 * H], z[3 * H:]
+        i, f, o, j = z[rows_i], z[rows_f], z[rows_o], z[rows_j]
         if peeps is None:
             np.tanh(z, out=z)
-            _tanh_to_sigmoid_(z[:H])
-            _tanh_to_sigmoid_(z[2 * H:])
-        else:
+            _tanh_to_sigmoid_(z[rows_ifo])
+        else:   # i and f read c_prev, o the new c
             np.multiply(wci, c_prev, out=tmp)
             i += tmp
             np.multiply(wcf, c_prev, out=tmp)
             f += tmp
-            ijf = z[:3 * H]
-            np.tanh(ijf, out=ijf)
-            _tanh_to_sigmoid_(z[:H])
-            _tanh_to_sigmoid_(f)
+            i_f = z[rows_if]
+            np.tanh(i_f, out=i_f)
+            _tanh_to_sigmoid_(i_f)
+            np.tanh(j, out=j)
         cc = cs[s1]
         np.multiply(f, c_prev, out=cc)
         np.multiply(i, j, out=tmp)
