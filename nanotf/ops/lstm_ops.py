@@ -14,8 +14,8 @@ do not need it (inputs fed through placeholders).
 Inputs: x [T, B, I], c0 [B, H], h0 [B, H], w [I + H, 4H] (gate columns i, j, f, o), b [4H], then
 seq_len [B] (attr has_seq_len) and w_i_diag, w_f_diag, w_o_diag [H] (attr use_peephole).
 Outputs: h per step [T, B, H] (zero past a sequence's end), final c, final h, and four values the gradient
-reads: gate activations [T, 4H, B], each step's [x; h; 1] [T + 1, I + H + 1, B], c states [T + 1, H, B] and
-tanh(c) [T, H, B]. Some outputs are views of these arrays; the op is not `fresh_output`, so the session never
+reads: gate activations [T, 4H, B] (rows in the kernel's gate order i, f, o, j: _GATE_ROWS), each step's
+[x; h; 1] [T + 1, I + H + 1, B], c states [T + 1, H, B] and tanh(c) [T, H, B]. Some outputs are views of these arrays; the op is not `fresh_output`, so the session never
 writes into them.
 """
 import numpy as np
