@@ -145,10 +145,12 @@ def _adam64(w, m, v, g, t, lr):
     return w - lr_t * m / (np.sqrt(v) + EPSILON), m, v
 
 
+@pytest.mark.parametrize("shape", [(640, 1024), (2048, 1024)], ids=["banded", "banded-split"])
 @pytest.mark.parametrize("fused", [True, False], ids=["fused-matmul", "apply-adam"])
-def test_adam_banded_over_threads_in_a_run_keeping_blas_threads(rng, monkeypatch, fused):
+def test_adam_banded_in_a_run_keeping_blas_threads(rng, monkeypatch, fused, shape):
     """A variable bigger than _ADAM_BLOCK, on a quiet machine with 2 threads (BLAS keeps its threads, the
-    run does not split): the update goes in bands over both threads. Two steps against float64 Adam."""
+    run does not split): the update goes in bands, over both threads from _ADAM_SPLIT_BESIDE_BLAS elements
+    (one thread below). Two steps against float64 Adam."""
     parallel.set_intra_op_parallelism_threads(2)
     monkeypatch.setattr(parallel._neighbours, "busy", False)
     monkeypatch.setattr(parallel._neighbours, "next_check", float("inf"))
@@ -157,7 +159,6 @@ def test_adam_banded_over_threads_in_a_run_keeping_blas_threads(rng, monkeypatch
                         lambda fn, n, grain=1, threads=None, _orig=parallel.parallel_for:
                         calls.append((n, grain)) or _orig(fn, n, grain, threads))
     try:
-        shape = (640, 1024)
         assert shape[0] * shape[1] > training_ops._ADAM_BLOCK
         xv = rng.standard_normal((16, shape[0])).astype(np.float32)
         yv = rng.standard_normal((16, shape[1])).astype(np.float32)
@@ -191,7 +192,10 @@ def test_adam_banded_over_threads_in_a_run_keeping_blas_threads(rng, monkeypatch
         np.testing.assert_allclose(gw[sure], rw[sure], rtol=0, atol=1e-3 * lr)
         assert np.abs(gw - rw).max() <= 2.001 * lr
     size = shape[0] * shape[1]
-    assert (size, training_ops._band_size(size)) in calls   # banded, split over the two threads
+    if size >= training_ops._ADAM_SPLIT_BESIDE_BLAS:   # banded, split over the two threads
+        assert (size, training_ops._band_size(size, 2)) in calls
+    else:                                              # banded on one thread
+        assert all(n != size for n, _ in calls)
 
 
 def _bn64(x, scale, offset, eps):

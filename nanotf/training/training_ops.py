@@ -281,16 +281,27 @@ def apply_momentum(var, accum, lr, grad, momentum, use_locking=False, use_nester
 
 
 # A big variable's update goes a band at a time (each pass then finds the band's arrays in cache), the
-# bands shared out over the intra-op threads: two threads nearly halve the ~11 memory-bound passes, even
-# in a run that leaves BLAS its own threads (those only spin-wait meanwhile). Bands of 1 MB per float32
-# array at most: smaller ones lose more to the per-call cost of each NumPy pass (and the threads to the
-# GIL between passes) than cache saves.
-_ADAM_BLOCK = 262144   # elements per band at most; bigger variables are split over the threads
+# bands shared out over the intra-op threads where that pays: two threads nearly halve the ~11
+# memory-bound passes in a run that splits work (BLAS single-threaded). In a run that leaves BLAS its own
+# threads, those spin-wait beside the pool's for a while after each product (the fused op's own comes
+# right before): measured there, a split loses up to ~1.6M elements (784x512: 0.55 ms on one thread,
+# 0.68-0.80 on two) and gains beyond (3136x1024: 7.2-9.0 -> 6.4-7.3 ms). Bands of 1 MB per float32 array
+# at most: smaller ones lose more to the per-call cost of each NumPy pass (and the threads to the GIL
+# between passes) than cache saves.
+_ADAM_BLOCK = 262144            # elements per band at most; bigger variables go band by band
+_ADAM_SPLIT_BESIDE_BLAS = 1 << 21   # in runs that leave BLAS its threads, split from this many elements
 
 
-def _band_size(size):
-    """Elements per band of a variable of `size` (> _ADAM_BLOCK) elements: one band per thread at least."""
-    return max(1, min(_ADAM_BLOCK, size // parallel.num_threads()))
+def _split_threads(size):
+    """Threads to share the bands of a variable of `size` (> _ADAM_BLOCK) elements over in this run."""
+    if parallel.splitting() or size >= _ADAM_SPLIT_BESIDE_BLAS:
+        return parallel.num_threads()
+    return 1
+
+
+def _band_size(size, threads):
+    """Elements per band of a variable of `size` elements split over `threads`: one band per thread at least."""
+    return max(1, min(_ADAM_BLOCK, size // threads))
 
 
 # Adam's update is ~12 NumPy passes per element (TensorFlow's kernel is one); each pass below is counted.
@@ -340,8 +351,8 @@ def _adam_update_of_scaled(w, m, v, gs, alpha, beta1, beta2, epsilon, nesterov, 
 
 def _adam_apply(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, scratch, scratch2, update=None):
     """The update of whole arrays (`update`: _adam_update or, given the scaled gradient, _adam_update_of_scaled):
-    at once when small, else band by band split over the intra-op threads (NumPy's elementwise passes use
-    one core and are bound by memory; ufuncs release the GIL)."""
+    at once when small, else band by band, the bands split over the intra-op threads where that pays
+    (_split_threads; NumPy's elementwise passes use one core and are bound by memory; ufuncs release the GIL)."""
     update = update or _adam_update
     if w.size <= _ADAM_BLOCK or not _all_contiguous(w, m, v):
         update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov,
@@ -351,14 +362,18 @@ def _adam_apply(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, scratch, 
     fb = scratch.like(fw)
     fn = scratch2.like(fw) if nesterov else None
 
-    band = _band_size(fw.size)
+    threads = _split_threads(fw.size)
+    band = _band_size(fw.size, threads)
 
     def part(i, j):
         for s in range(i, j, band):
             e = min(s + band, j)
             update(fw[s:e], fm[s:e], fv[s:e], fg[s:e], alpha, beta1, beta2, epsilon, nesterov,
                    fb[s:e], fn[s:e] if nesterov else None)
-    parallel.parallel_for(part, fw.size, grain=band)
+    if threads > 1:
+        parallel.parallel_for(part, fw.size, grain=band)
+    else:
+        part(0, fw.size)
 
 
 def _all_contiguous(*arrays):
@@ -413,7 +428,7 @@ class _FusedMatMulApplyAdam(FusedOpDef):
     product is made a band of rows at a time into a small buffer and applied while still in cache, so
     the full gradient is never written to memory and read back. Bands are shared out over the intra-op
     threads. In a run that leaves BLAS its own threads, BLAS makes the whole product first, then the
-    update goes band by band over the threads.
+    update goes band by band (_adam_apply).
     Inputs: a, b, var, m, v (refs), beta1_power, beta2_power, lr, beta1, beta2, epsilon."""
 
     stateful = True
@@ -447,7 +462,7 @@ class _FusedMatMulApplyAdam(FusedOpDef):
                 _adam_apply(w, m, v, np.matmul(a, b, out=whole.like(w)), alpha, beta1, beta2, epsilon, nesterov,
                             scratch, scratch2, update)
                 return w
-            rows = max(1, _band_size(w.size) // max(w.shape[1], 1))
+            rows = max(1, _band_size(w.size, parallel.num_threads()) // max(w.shape[1], 1))
 
             def bands(i, j):
                 g_buf, buf, num_buf = _band_buffers(3 if nesterov else 2, (rows, w.shape[1]), w.dtype)
