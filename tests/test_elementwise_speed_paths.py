@@ -267,3 +267,14 @@ def test_leaky_relu_grad_is_tfs_select(rng, alpha, dtype):
     assert got.dtype == dtype
     np.testing.assert_array_equal(got, want)
     assert (np.signbit(got) == np.signbit(want)).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("shape, axis", [((2, 784, 256), 0), ((128, 10), None), ((100, 7), 1), ((3, 5, 7), (0, 2))])
+def test_mean_divides_in_its_dtype_with_numpys_values(rng, dtype, shape, axis):
+    """Mean divides float32/float64 sums by the count in their own dtype (exact for counts up to 2^24 / 2^53):
+    the same values as np.mean, which divides in float64 and rounds once to the dtype."""
+    x = (rng.standard_normal(shape) * 100).astype(dtype)
+    got = _run(tf.reduce_mean(tf.constant(x), axis))
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, np.mean(x, axis=axis, dtype=dtype))
