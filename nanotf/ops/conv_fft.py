@@ -200,6 +200,7 @@ def _for_blocks(g, freqs, channels, itemsize, fn):
 
     def run(i, j):
         return [fn(a, b) for a, b in blocks[i:j]]
+    run.__qualname__ = fn.__qualname__ + "_ranges"     # what a profile or a thread dump shows
     return [r for part in parallel.parallel_for(run, len(blocks), threads=g.threads) for r in part]
 
 
@@ -209,13 +210,13 @@ def conv2d(g, x, w, out, bias=None):
     ax = _axes(g, out.dtype)
     wf = _embedded_filter(g, w, ax, adjoint=False)                            # (F, 2C, 2O) real
 
-    def block(a, b):
+    def conv2d_block(a, b):
         spec = _spectrum(x[a:b], ax.rows_x, ax.cols_x, ax.cplx)              # (F, nb, C)
         prod = np.matmul(spec.view(wf.dtype), wf).view(ax.cplx)              # (F, nb, O)
         if bias is not None:
             prod[0] += bias * ax.periods
         _positions(prod, ax.rows_y_inv, ax.cols_y_inv, out[a:b])
-    _for_blocks(g, ax.freqs, max(g.c, g.o), out.itemsize, block)
+    _for_blocks(g, ax.freqs, max(g.c, g.o), out.itemsize, conv2d_block)
 
 
 def backprop_input(g, w, dy, dx):
@@ -223,22 +224,22 @@ def backprop_input(g, w, dy, dx):
     ax = _axes(g, dx.dtype)
     wf = _embedded_filter(g, w, ax, adjoint=True)                             # (F, 2O, 2C) real
 
-    def block(a, b):
+    def input_grad_block(a, b):
         spec = _spectrum(dy[a:b], ax.rows_y, ax.cols_y, ax.cplx)             # (F, nb, O)
         prod = np.matmul(spec.view(wf.dtype), wf).view(ax.cplx)              # (F, nb, C)
         _positions(prod, ax.rows_x_inv, ax.cols_x_inv, dx[a:b])
-    _for_blocks(g, ax.freqs, max(g.c, g.o), dx.itemsize, block)
+    _for_blocks(g, ax.freqs, max(g.c, g.o), dx.itemsize, input_grad_block)
 
 
 def backprop_filter(g, x, dy, dtype):
     """(kh, kw, C, O) filter gradient of a stride-1 correlation of x with output gradient dy."""
     ax = _axes(g, dtype)
 
-    def block(a, b):
+    def filter_grad_block(a, b):
         # conj(X) straight from the conjugate matrices (x is real): no conjugating pass
         xs = _spectrum(x[a:b], ax.rows_x_conj, ax.cols_x_conj, ax.cplx)      # (F, nb, C)
         return np.matmul(xs.transpose(0, 2, 1), _spectrum(dy[a:b], ax.rows_y, ax.cols_y, ax.cplx))  # (F, C, O)
-    parts = _for_blocks(g, ax.freqs, max(g.c, g.o), np.dtype(dtype).itemsize, block)
+    parts = _for_blocks(g, ax.freqs, max(g.c, g.o), np.dtype(dtype).itemsize, filter_grad_block)
     total = parts[0]
     for p in parts[1:]:
         total += p
