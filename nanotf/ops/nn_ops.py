@@ -135,7 +135,7 @@ def _grad_op(type_name, a, b):
 def _is_float_array(x):
     """Whether x is a float32/float64 ndarray of rank >= 1 (the fast kernels' case: ufuncs on it return arrays,
     so they can write into them; others take the generic NumPy form)."""
-    return isinstance(x, np.ndarray) and x.ndim > 0 and x.dtype.kind == "f" and x.dtype.itemsize >= 4
+    return isinstance(x, np.ndarray) and x.ndim > 0 and (x.dtype.type is np.float32 or x.dtype.type is np.float64)
 
 
 def _np_sigmoid(x):
@@ -161,10 +161,13 @@ def _one_plus_exp_of_negative(x):
     return np.add(t, 1, out=t)
 
 
+_TAIL_START = {t: np.log(np.finfo(t).tiny) for t in (np.float32, np.float64)}   # -87.3, -708.4
+
+
 def _far_negative_tail(x):
     """The mask of x where 1 / (1 + e^-x) is below the smallest normal float (there it equals e^x, which
     stays exact down to the denormals), or None when there is none: one reduction in the common case."""
-    low = np.log(np.finfo(x.dtype).tiny)
+    low = _TAIL_START[x.dtype.type]
     if not x.min() < low:   # NaN: no tail
         return None
     return x < low
