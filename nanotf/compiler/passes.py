@@ -11,6 +11,7 @@ from nanotf.compiler import chunking
 from nanotf.compiler import plan as plan_lib
 from nanotf.framework import parallel
 from nanotf.framework.op_def import FUSION_RULES, make_fused_node, view_map_of
+from nanotf.framework.ops import Operation
 
 
 # -- 1. constant folding
@@ -94,6 +95,37 @@ def may_alias(t, fed):
             continue
         stack.extend(op._inputs[i] for i in views)
     return False
+
+
+# -- 2b. kernels for what the plan reads
+def narrow_to_reads(plan, runtime):
+    """An op whose OpDef has `kernel_for_reads(op, ctx, readers)` may do less when the plan reads only part of
+    its outputs (LSTMSequence: only the first steps of a sequence, as a bidirectional classifier reads the
+    backward direction): the hook returns a kernel for this plan, or None for the op's own. `readers(t)` lists
+    the (op, input index) of each step reading tensor t, and (None, None) when the plan returns it; values are
+    matched by name, so reading an identity's output counts as reading its input."""
+    hooked = [step for step in plan.steps if step.kernel is None and getattr(step.op._def, "kernel_for_reads", None)]
+    if not hooked:
+        return
+    reads = {}
+    for step in plan.steps:
+        plain = isinstance(step.op, Operation)
+        positions = {}
+        if plain:
+            value_index = [j for j in range(len(step.op._inputs)) if j not in step.op._def.ref_inputs]
+            positions = dict(enumerate(value_index))
+        for k, t in enumerate(step.inputs):
+            # a fused step's inputs are in the fused order: no input index (read as a value)
+            reads.setdefault(plan.names.get(t), []).append((step.op, positions.get(k) if plain else None))
+    returned = plan.returned_names()
+
+    def readers(t):
+        name = plan.names.get(t)
+        return reads.get(name, []) + ([(None, None)] if name in returned else [])
+    for step in hooked:
+        kernel = step.op._def.kernel_for_reads(step.op, runtime, readers)
+        if kernel is not None:
+            step.kernel = kernel
 
 
 # -- 3. fusion
@@ -270,6 +302,7 @@ def _compile_part(runtime, elements, feed_tensors):
 PASSES = [
     fold_constants,
     alias_identities,
+    narrow_to_reads,
     fuse_pairs,
     donate_dead_temporaries,
     free_after_last_use,

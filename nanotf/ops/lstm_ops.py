@@ -112,6 +112,21 @@ class LSTMSequence(OpDef):
             return _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, _keeps(op))
         return run
 
+    def kernel_for_reads(op, ctx, readers):
+        """A kernel for a plan that reads only the first n steps' outputs (compiler/passes.py, narrow_to_reads):
+        it computes those steps only. None (the op's own kernel) otherwise."""
+        n = _steps_read(op, readers)
+        if n is None:
+            return None
+        inputs = _sequence_args(op)
+        forget_bias, clip = op._attrs["forget_bias"], op._attrs["cell_clip"]
+
+        def run_first_steps(*args):
+            x, c0, h0, w, b, lengths, peeps = inputs(args)
+            return _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, _keeps(op), steps=n)
+        run_first_steps.steps = n
+        return run_first_steps
+
     def lower(op, *args):
         x, c0, h0, w, b, lengths, peeps = _sequence_args(op)(args)
         out, c_last, h_last, (acts, h_prev, cs, tcs) = _lstm_scan(
@@ -200,8 +215,12 @@ class LSTMSequenceGrad(OpDef):
         clip = op._attrs["cell_clip"]   # the forget bias is inside the saved gate activations
 
         def run(*args):
-            x, _, _, w, _, lengths, peeps = inputs(args)
+            x, c0, h0, w, b, lengths, peeps = inputs(args)
             a, xh, cs, tcs, d_out, d_c, d_h = args[-7:]
+            if _steps_reached(x.shape[0], d_out, d_c, d_h) > tcs.shape[1]:
+                # the forward ran the steps its plan reads only (kernel_for_reads), and the gradient reaches
+                # further: possible only with gradients fed in place of computed ones. Recompute them all.
+                a, xh, cs, tcs = _forward(x, c0, h0, w, b, lengths, peeps, op._attrs["forget_bias"], clip, True)[3:]
             return _backward(x, w, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h)
         return run
 
@@ -278,11 +297,15 @@ def _in_parts(n_parts, fn):
         parallel.parallel_for(fn, n_parts, threads=n_parts)
 
 
-def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, keep):
+def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, keep, steps=None):
     """The LSTM over all steps. The batch runs in P equal slices, concurrently; saved values are
     [P, T, features, B / P], so that each slice's per-step blocks are contiguous. Without `keep` (no gradient
-    in the graph) only two steps' worth of them are kept, and the saved outputs are empty."""
-    T, B, I, H = _check_shapes(x, c0, h0, w, lengths)
+    in the graph) only two steps' worth of them are kept, and the saved outputs are empty. With `steps` < T, only
+    the first `steps` steps run (their plan reads nothing else: kernel_for_reads): the other outputs are zeros,
+    the final state is the one after those steps and the saved values cover them only."""
+    T_all, B, I, H = _check_shapes(x, c0, h0, w, lengths)
+    T = T_all if steps is None else min(steps, T_all)
+    x = x[:T]
     dt = x.dtype
     K = I + H + 1
     P = _num_parts(B, T * H * (K + 4 * H))
@@ -299,7 +322,7 @@ def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, keep):
         peeps = tuple(np.ascontiguousarray(np.broadcast_to(0.5 * p[:, None], (H, bw)), dtype=dt) for p in peeps)
     layout = ((4 * H, False), (K, True), (H, True), (H, False))     # gate activations, [x; h; 1], c, tanh(c)
     (a, xh, cs, tcs), hs_all, last = _step_buffers(layout, P, T, H, bw, dt, keep)
-    out = np.empty((T, B, H), dtype=dt)
+    out = np.empty((T, B, H), dtype=dt) if T == T_all else np.zeros((T_all, B, H), dtype=dt)
     c_last = np.empty((B, H), dtype=dt)
     h_last = np.empty((B, H), dtype=dt)
 
@@ -308,7 +331,7 @@ def _forward(x, c0, h0, w, b, lengths, peeps, forget_bias, clip, keep):
             sl = slice(p * bw, (p + 1) * bw)
             hs = _forward_slice(x[:, sl], c0[sl], h0[sl], wt, None if lengths is None else lengths[sl],
                                 peeps, clip, a[p], xh[p], cs[p], tcs[p], None if keep else hs_all[p])
-            out[:, sl] = hs.transpose(0, 2, 1)
+            out[:T, sl] = hs.transpose(0, 2, 1)
             c_last[sl] = cs[p, last].T
             h_last[sl] = xh[p, last, I:I + H].T
     _in_parts(P, run)
@@ -406,9 +429,8 @@ def _forward_slice(x, c0, h0, wt, lengths, peeps, clip, a, xh, cs, tcs, hs_ring=
 
 def _backward(x, w, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h):
     """Gradients, slice by slice as the forward ran; the kernel's and bias's gradients sum over the slices."""
-    P, T, H, bw = tcs.shape
-    B = P * bw
-    I = x.shape[2]
+    P, _, H, bw = tcs.shape
+    T, B, I = x.shape                               # the saved values may cover fewer steps (kernel_for_reads)
     dt = x.dtype
     g_all = np.empty((P, T, 4 * H, bw), dtype=dt)
     dc0 = np.empty((B, H), dtype=dt)
@@ -462,7 +484,7 @@ def _backward_slice(w, I, lengths, peeps, clip, a, xh, cs, tcs, d_out, d_c, d_h,
     a handful of NumPy calls per step: with the batch split over threads, every call releases and retakes the GIL,
     and fewer calls contend less. Steps that no incoming gradient reaches are skipped (see _steps_reached): their gate
     gradients are zero; so are the output gradients of steps whose outputs nothing used (read in place then)."""
-    T = _steps_reached(tcs.shape[0], d_out, d_c, d_h)
+    T = _steps_reached(g_all.shape[0], d_out, d_c, d_h)     # at most the steps saved (checked by the kernel)
     g_all[T:] = 0
     a, cs, tcs, g_all, xh = a[:T], cs[:T + 1], tcs[:T], g_all[:T], xh[:T + 1]
     H, B = tcs.shape[1:]
@@ -539,6 +561,28 @@ def _gradient_reaching_h(dh, d_out_t, t, lengths, dhn):
     live = (t < lengths)[None, :]
     dhn *= live
     return live, np.where(live, 0, dh), dhn
+
+
+def _steps_read(op, readers):
+    """n when a plan reads only the first n < T steps of LSTMSequence `op`'s outputs, else None. `readers(t)`
+    lists the (op, input index) of the plan's steps reading tensor t ((None, None) when the plan returns it). The
+    per-step outputs must be read only through UnstackSteps (or for their shape only), the final state not at all,
+    and the saved values by gradient kernels only: a bidirectional classifier on `outputs[-1]` reads the backward
+    direction's first step. (The gradient then reaches no further unless gradients are fed in place of computed
+    ones; its kernel recomputes the forward for that case.)"""
+    T = (op._inputs[0].shape.as_tuple() or (None,))[0]
+    if T is None or any(readers(t) for t in op._outputs[1:3]):
+        return None
+    if any(r is None or r.type != "LSTMSequenceGrad" for t in op._outputs[3:] for r, _ in readers(t)):
+        return None
+    n = 0
+    for r, j in readers(op._outputs[0]):
+        if r is not None and j in r._def.shape_only_inputs:
+            continue
+        if r is None or r.type != "UnstackSteps":
+            return None
+        n = max([n] + [k + 1 for k, t in enumerate(r._outputs) if readers(t)])
+    return n if n < T else None
 
 
 def _steps_reached(T, d_out, d_c, d_h):
