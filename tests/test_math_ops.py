@@ -340,3 +340,28 @@ def test_python_float_with_int_tensor_is_rejected():
 def test_broadcast_shape_mismatch_is_a_build_time_value_error():
     with pytest.raises(ValueError, match="Pow"):
         tf.pow(tf.ones([2, 3]), tf.ones([4]))
+
+
+@pytest.mark.parametrize("shape,axis,keep", [((203, 50), 1, True), ((97, 6, 5), [1, 2], False), ((64, 7), -1, False)])
+def test_l2_normalize_square_sum_fuses_and_matches_float64(shape, axis, keep, monkeypatch):
+    """Sum(Square(x)) runs as _FusedSquareSum (bands of rows squared into a small buffer, over two threads
+    when forced small here) and equals the float64 sum of squares within float32 rounding; l2_normalize
+    built on it equals x / ||x|| in float64."""
+    from nanotf.framework import parallel
+    from nanotf.ops import math_ops
+    monkeypatch.setattr(math_ops, "_SQUARE_SUM_BAND_BYTES", 256)          # many bands
+    monkeypatch.setattr(parallel, "threads_for", lambda work: 2)          # and split over the pool
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    with tf.Graph().as_default():
+        xt = tf.placeholder(tf.float32, shape)
+        s = tf.reduce_sum(tf.square(xt), axis=axis, keepdims=keep)
+        n = tf.nn.l2_normalize(xt, axis=-1)
+        with tf.Session() as sess:
+            got_s, got_n = sess.run([s, n], {xt: x})
+            fused = [st.op.type for ex in sess._plans.values() for st in ex.plan.steps]
+    assert "_FusedSquareSum" in fused
+    x64 = x.astype(np.float64)
+    want = np.sum(x64 * x64, axis=tuple(np.atleast_1d(axis)), keepdims=keep)
+    assert got_s.shape == want.shape and got_s.dtype == np.float32
+    np.testing.assert_allclose(got_s, want, rtol=8 * np.finfo(np.float32).eps * np.log2(x[0].size + 1), atol=0)
+    np.testing.assert_allclose(got_n, x64 / np.sqrt(np.sum(x64 * x64, axis=-1, keepdims=True)), rtol=1e-6, atol=1e-7)

@@ -198,6 +198,9 @@ FUSION_RULES = [
     # a ReLU layer's gradient through the max pool above it, masked on the pooled (smaller) gradient
     FusionRule(consumer="ReluGrad", producer="MaxPoolGrad", input_index=0, fused="_FusedMaxPoolGradReluGrad",
                producer_inputs=3, producer_attrs=("ksize", "strides", "padding", "data_format")),
+    # a sum of squares (l2_normalize's) without the square as big as its input
+    FusionRule(consumer="Sum", producer="Square", input_index=0, fused="_FusedSquareSum", producer_inputs=1,
+               producer_attrs=()),
 ]
 
 
@@ -237,6 +240,7 @@ class _Part:
     def __init__(self, op, op_type, inputs, attrs):
         self._name, self._type, self._graph = op._name, op_type, op._graph
         self._inputs, self._attrs = tuple(inputs), attrs
+        self._def = OpDef.lookup(op_type)     # shape rules may read class facts (e.g. a reduction's input kinds)
 
     name = property(lambda self: self._name)
     type = property(lambda self: self._type)

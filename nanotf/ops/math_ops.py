@@ -16,7 +16,7 @@ import numpy as np
 
 from nanotf.framework import dtypes, parallel
 from nanotf.framework import lowering as xla
-from nanotf.framework.op_def import OpDef, Sample, define_op, writes_into
+from nanotf.framework.op_def import FusedOpDef, OpDef, Sample, define_op, writes_into
 from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape, broadcast_shapes, unknown_shape
 from nanotf.ops import array_ops
@@ -672,6 +672,47 @@ class Sum(_Reduction):
 
 def reduce_sum(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
     return _reduce("Sum", input_tensor, axis, keepdims, name, keep_dims, reduction_indices, "Sum")
+
+
+_SQUARE_SUM_BAND_BYTES = 1 << 20     # per square buffer: stays in the core's L2 cache
+
+
+class _FusedSquareSum(FusedOpDef):
+    """Sum(Square(x)) whose square feeds nothing else (l2_normalize, norms): squares a band of rows at a time
+    into a small buffer and sums it while in cache, instead of writing a square as big as x and reading it
+    back (k-means normalizes its whole 60000x784 input every step). Each row's sum is the same np.sum as
+    the two ops make, so the values are identical. Other reductions (over axis 0, integers) run the two
+    kernels in turn."""
+
+    splits_work = True
+
+    def kernel(op, ctx):
+        axes, keep = op._attrs["axis"], op._attrs["keep_dims"]
+        npd = op._outputs[0].dtype.as_numpy_dtype
+
+        def square_sum(x):
+            x = np.asarray(x)
+            ax = None if axes is None else [a % x.ndim for a in axes] if x.ndim else axes
+            if x.dtype.kind != "f" or x.ndim < 2 or ax is None or 0 in ax or x.shape[0] < 2:
+                return np.sum(np.square(x), axis=axes, keepdims=keep, dtype=npd)
+            band = max(1, _SQUARE_SUM_BAND_BYTES // max(x[:1].nbytes, 1))
+            out = np.empty(np.sum(x[:1], axis=tuple(ax), keepdims=True).shape, x.dtype)
+            out = np.empty((x.shape[0],) + out.shape[1:], x.dtype)
+
+            def bands(i, j):
+                buf = np.empty((min(band, j - i),) + x.shape[1:], x.dtype)
+                for a in builtins.range(i, j, band):   # (math_ops defines tf.range)
+                    b = min(a + band, j)
+                    np.square(x[a:b], out=buf[:b - a])
+                    np.sum(buf[:b - a], axis=tuple(ax), keepdims=True, out=out[a:b])
+            parallel.parallel_for(bands, x.shape[0], grain=band, threads=parallel.threads_for(2 * x.size))
+            return out if keep else out.reshape(np.delete(out.shape, ax))
+        return square_sum
+
+    samples = [Sample(lambda x: apply_op("_FusedSquareSum", [x], {"axis": axis, "keep_dims": keep},
+                                         name="FusedSquareSum"), [shape], grad=())
+               for shape, axis, keep in [((5, 3), [1], True), ((4, 3, 2), [1, 2], False), ((3, 4), [0], False),
+                                         ((3, 4), None, False)]]
 
 
 class Mean(_Reduction):
