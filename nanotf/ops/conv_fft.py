@@ -21,9 +21,13 @@ with channels, each frequency's product is a matrix product: X[f] (images x C) @
 The data are real, so the column axis keeps frequencies 0..P/2 only and the inverse counts the others
 twice (c_f = 2), taking the real part.
 
-Layout: a block of images goes (cols, rows, images, C) -> column DFT -> (Fw, rows, images*C) -> rows
-to the front -> row DFT -> (Ph, Fw, images, C) = (frequencies, images, C): each frequency's matrix
-is contiguous, so the batched product needs no copy. The inverse runs the same steps backwards.
+Layout: a block of images goes (rows, images, C, cols) -> column DFT, a real product on the right whose
+columns interleave each frequency's real and imaginary parts, so its result is complex64 memory
+(rows, images*C, Fw) -> frequencies to the middle -> row DFT, a complex product on the left ->
+(Ph, Fw, images, C) = (frequencies, images, C): each frequency's matrix is contiguous, so the batched
+product needs no copy. That product, too, runs as a real one on the complex memory (the filter's spectrum
+embedded as 2x2 real blocks, `_embedded_filter`): BLAS's real kernels are faster than its complex ones.
+The inverse runs the same steps backwards, its last (column) product taking only the real part.
 
 `pays(g)` decides per call from the geometry: the frequency route is taken when its multiply-adds
 (a complex one counts 4) are well under the direct route's (first layers with one input channel stay
