@@ -668,7 +668,7 @@ class Conv2DBackpropInput(_Conv2DBackprop):
     sizes, other, backprop = (0, "input_sizes"), "filter", staticmethod(_conv2d_backprop_input)
 
     def shape_of(op, sizes, filter_dims, dy_dims):
-        (n, h, wd, c), (kh, kw, cin, o), (dn, _, _, do) = sizes, filter_dims, dy_dims
+        (n, h, wd, c), (_, _, cin, o), (dn, _, _, do) = sizes, filter_dims, dy_dims
         _merge(o, do, op, "filter out_channels vs out_backprop depth")
         return TensorShape([_merge(n, dn, op, "batch"), h, wd, _merge(c, cin, op, "input depth vs filter")])
 
