@@ -365,3 +365,14 @@ def test_l2_normalize_square_sum_fuses_and_matches_float64(shape, axis, keep, mo
     assert got_s.shape == want.shape and got_s.dtype == np.float32
     np.testing.assert_allclose(got_s, want, rtol=8 * np.finfo(np.float32).eps * np.log2(x[0].size + 1), atol=0)
     np.testing.assert_allclose(got_n, x64 / np.sqrt(np.sum(x64 * x64, axis=-1, keepdims=True)), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("axis", [3, -3])
+def test_fused_square_sum_rejects_an_axis_out_of_range_at_run_time(axis):
+    """Rank unknown at build time: an axis out of range for the fed array raises, as Sum alone does."""
+    with tf.Graph().as_default():
+        p = tf.placeholder(tf.float32, None)
+        s = tf.reduce_sum(tf.square(p), axis)
+        with tf.Session() as sess:
+            with pytest.raises(tf.errors.InvalidArgumentError, match="out of bounds"):
+                sess.run(s, {p: np.ones((4, 5), np.float32)})

@@ -184,3 +184,26 @@ def test_fetched_pieces_of_a_split_fed_array_are_copies():
     got_a[...] = 0
     got_b[...] = 0
     np.testing.assert_array_equal(x, keep)
+
+
+@pytest.mark.parametrize("later_writer", [False, True])
+def test_no_fusion_across_a_cond_that_assigns(later_writer):
+    """sq = square(v); a tf.cond whose branch assigns v runs after sq (control dependency); then
+    sum(sq). Fusing Square into the Sum would move it after the cond's assign: a cond (one op, no declared
+    ref inputs) must count as writing every variable. Closed form: the sum of v0's squares."""
+    x0 = np.arange(1, 7, dtype=np.float32).reshape(2, 3)
+    with tf.Graph().as_default():
+        v = tf.Variable(x0)
+        sq = tf.square(v)
+        with tf.control_dependencies([sq]):
+            upd = tf.cond(tf.constant(True), lambda: tf.assign(v, v * 10.0), lambda: tf.identity(v))
+        with tf.control_dependencies([upd]):
+            s = tf.reduce_sum(sq, 1)
+        fetch = [s]
+        if later_writer:
+            with tf.control_dependencies([s]):
+                fetch.append(tf.assign_add(v, tf.ones_like(v)))
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got = sess.run(fetch)[0]
+    np.testing.assert_array_equal(got, (x0 ** 2).sum(axis=1))

@@ -164,6 +164,9 @@ def _fusable_pairs(plan):
         return {}
     position = {op: k for k, op in enumerate(plan.ops)}
     writers = [(k, op._inputs[j].op) for k, op in enumerate(plan.ops) for j in op._def.ref_inputs]
+    # stateful ops that may write variables without naming them (a cond's or loop's body): every variable
+    writers += [(k, _ANY_VARIABLE) for k, op in enumerate(plan.ops)
+                if op._def.stateful and not op._def.ref_inputs and op._type not in _READS_ONLY]
     uses = {}
     for op in plan.ops:
         for j, t in enumerate(op._inputs):
@@ -183,12 +186,29 @@ def _fusable_pairs(plan):
     return pairs
 
 
+# A stateful op whose writes are not declared (If, While: their bodies may assign anything) counts as writing
+# every variable; these stateful ops only read, or touch state no op reads as a tensor (random streams).
+_ANY_VARIABLE = object()
+_READS_ONLY = frozenset(["VariableV2", "Variable", "RandomUniform", "RandomStandardNormal", "TruncatedNormal",
+                         "RandomUniformInt", "Multinomial", "RandomShuffle"])
+_VARIABLE_TYPES = frozenset(["VariableV2", "Variable"])
+
+
 def _updated_between(producer, consumer, position, writers, fed):
     """Whether an op after the producer and up to the consumer (plan order) updates a variable the
     producer's inputs may be (views of)."""
     lo, hi = position[producer], position[consumer]
     between = {var for k, var in writers if lo < k <= hi}
+    if _ANY_VARIABLE in between:
+        return any(_may_read_variable(x, _AnyVariable(), fed) for x in producer._inputs)
     return bool(between) and any(_may_read_variable(x, between, fed) for x in producer._inputs)
+
+
+class _AnyVariable:
+    """Stands for "every variable" in _may_read_variable's `op in variables` test."""
+
+    def __contains__(self, op):
+        return op._type in _VARIABLE_TYPES
 
 
 def _may_read_variable(t, variables, fed):

@@ -681,8 +681,7 @@ class _FusedSquareSum(FusedOpDef):
     """Sum(Square(x)) whose square feeds nothing else (l2_normalize, norms): squares a band of rows at a time
     into a small buffer and sums it while in cache, instead of writing a square as big as x and reading it
     back (k-means normalizes its whole 60000x784 input every step). Each row's sum is the same np.sum as
-    the two ops make, so the values are identical. Other reductions (over axis 0, integers) run the two
-    kernels in turn."""
+    the two ops make. Other reductions (over axis 0, of integers, of rank below 2) square then sum whole."""
 
     splits_work = True
 
@@ -692,11 +691,13 @@ class _FusedSquareSum(FusedOpDef):
 
         def square_sum(x):
             x = np.asarray(x)
-            ax = None if axes is None else [a % x.ndim for a in axes] if x.ndim else axes
+            # (axes out of range, with the rank unknown until now, reach np.sum below and raise there)
+            ax = None if axes is None or any(not -x.ndim <= a < x.ndim for a in axes) else \
+                sorted({a % x.ndim for a in axes})
             if x.dtype.kind != "f" or x.ndim < 2 or ax is None or 0 in ax or x.shape[0] < 2:
                 return np.sum(np.square(x), axis=axes, keepdims=keep, dtype=npd)
             band = max(1, _SQUARE_SUM_BAND_BYTES // max(x[:1].nbytes, 1))
-            out = np.empty(np.sum(x[:1], axis=tuple(ax), keepdims=True).shape, x.dtype)
+            out = np.empty(tuple(1 if d in ax else n for d, n in enumerate(x.shape)), x.dtype)
             out = np.empty((x.shape[0],) + out.shape[1:], x.dtype)
 
             def bands(i, j):
