@@ -123,3 +123,26 @@ def test_graph_gradients_by_finite_differences():
                     args_m = (minus, w0) if which == 0 else (x0, minus)
                     numeric = (f(*args_p) - f(*args_m)) / (2 * h)
                     assert abs(numeric - grad[idx]) <= 1e-6 * max(1.0, abs(numeric)), (which, idx)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_operand_stays_local_as_in_the_direct_sum(bad):
+    """A NaN or inf pixel reaches only the outputs whose windows touch it (conv_ops sends non-finite
+    operands the direct way: in the frequency domain it would reach its whole image), in the forward
+    op and in the input gradient; the other image stays finite and equal to the float64 sum."""
+    x, w = RNG.standard_normal((2, 14, 14, 32)), RNG.standard_normal((5, 5, 32, 64))
+    assert conv_fft.pays(_geometry(x.shape, w.shape, "SAME"))
+    x[0, 0, 0, 0] = bad
+    dy = RNG.standard_normal((2, 14, 14, 64))
+    dy[0, 13, 13, 0] = bad
+    with tf.Graph().as_default():
+        xt, wt, dyt = (tf.placeholder(tf.float64, a.shape) for a in (x, w, dy))
+        y = tf.nn.conv2d(xt, wt, [1, 1, 1, 1], "SAME")
+        dx = tf.nn.conv2d_backprop_input([2, 14, 14, 32], wt, dyt, [1, 1, 1, 1], "SAME")
+        with tf.Session() as sess:
+            got_y, got_dx = sess.run([y, dx], {xt: x, wt: w, dyt: dy})
+    assert (~np.isfinite(got_y[0])).sum() == 3 * 3 * 64     # the 3x3 outputs whose windows hold pixel (0, 0)
+    assert (~np.isfinite(got_dx[0])).sum() == 3 * 3 * 32    # the 3x3 inputs whose windows hold output (13, 13)
+    want_y, want_dx, _ = _reference(x[1:], w, dy[1:], "SAME")
+    np.testing.assert_allclose(got_y[1:], want_y, rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(got_dx[1:], want_dx, rtol=1e-11, atol=1e-11)

@@ -7,7 +7,13 @@ frequency, and there are about as many frequencies as positions, so the products
 (about 4x here, after the transforms). Long FFTs are not needed: each axis is short (tens of points), so
 its DFT is a small dense matrix applied with one matrix product, which BLAS runs fast and which
 handles padding and cropping for free (the matrices only have columns for real samples and rows for
-wanted outputs). Numerically this is as good as the direct sum (errors of order eps * sqrt(P) * |x||w|).
+wanted outputs).
+
+Numerics: errors are of the direct sum's size relative to each image's largest values (of order
+eps * sqrt(P) * max|x| * sum|w|), not relative to each output: in a dark corner of a bright image, or
+where the exact result is 0, an output carries that image-wide rounding (up to ~1e-7 of the image's
+scale in float32, never exactly 0). A NaN or inf would reach every output of its image, so conv_ops
+sends non-finite operands the direct way.
 
 One axis (the two spatial axes are separable). The correlation y[i] = sum_a x[i + a - p] w[a], with x of
 length n (zero outside [0, n)), w of length k and y of length `out`, is, for any period P with no

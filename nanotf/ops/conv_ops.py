@@ -273,6 +273,14 @@ class _Conv:
         return col.reshape(k, -1).T
 
 
+def _frequency_route(g, *operands):
+    """Whether the kernel goes through conv_fft: it pays for geometry g, and the operands are finite. In the
+    frequency domain a NaN or inf reaches every output of its image (the direct sum keeps it to the windows
+    that touch it, as TensorFlow does), so non-finite operands go the direct way. One sum per operand tells
+    (a sum overflowing on huge finite values only sends the call the direct way too)."""
+    return conv_fft.pays(g) and all(np.isfinite(np.add.reduce(a, axis=None)) for a in operands)
+
+
 def _conv2d_forward(op_type, strides, padding):
     def conv2d_kernel(x, w, bias=None):   # bias: _FusedConv2DBiasAdd's, added to each block while in cache
         if x.ndim != 4 or w.ndim != 4:
@@ -281,7 +289,7 @@ def _conv2d_forward(op_type, strides, padding):
         out = np.empty((g.n, g.oh, g.ow, g.o), dtype=np.result_type(x, w))
         if out.size == 0:
             return out
-        if conv_fft.pays(g):
+        if _frequency_route(g, x, w):
             conv_fft.conv2d(g, x, w, out, bias)
             return out
         w2 = w.reshape(-1, g.o)
@@ -313,7 +321,7 @@ def _conv2d_backprop_filter(op_type, strides, padding):
         dw_shape, dtype = (g.kh * g.kw * g.c, g.o), np.result_type(x, dy)
         if 0 in dw_shape or dy.size == 0:
             return np.zeros(w_shape, dtype)
-        if conv_fft.pays(g):
+        if _frequency_route(g, x, dy):
             return conv_fft.backprop_filter(g, x, dy, dtype)
         blocks = g.blocks(x.itemsize)
 
@@ -515,7 +523,7 @@ def _conv2d_backprop_input(op_type, strides, padding):
         if 0 in x_shape or dy.size == 0:
             return np.zeros(x_shape, dtype=dtype)
         dx = np.empty(x_shape, dtype=dtype)
-        if conv_fft.pays(g):
+        if _frequency_route(g, w, dy):
             conv_fft.backprop_input(g, w, dy, dx)
         elif g.sw == 1:
             _input_grad_by_rows(g, w, dy, dx, dtype)
