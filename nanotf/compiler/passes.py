@@ -199,9 +199,8 @@ def _updated_between(producer, consumer, position, writers, fed):
     producer's inputs may be (views of)."""
     lo, hi = position[producer], position[consumer]
     between = {var for k, var in writers if lo < k <= hi}
-    if _ANY_VARIABLE in between:
-        return any(_may_read_variable(x, _AnyVariable(), fed) for x in producer._inputs)
-    return bool(between) and any(_may_read_variable(x, between, fed) for x in producer._inputs)
+    variables = _AnyVariable() if _ANY_VARIABLE in between else between
+    return bool(between) and any(_may_read_variable(x, variables, fed) for x in producer._inputs)
 
 
 class _AnyVariable:

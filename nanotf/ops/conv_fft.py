@@ -55,11 +55,16 @@ _MAX_COST_RATIO = 0.5
 _BLOCK_BYTES = 6 << 20
 
 
+def _period(n, k, p, out):
+    """The smallest DFT period of one axis with no wrap-around (module doc)."""
+    return max(n + p, out + k - 1 - p)
+
+
 class _Axis:
-    """The DFT matrices of one spatial axis (module doc), in float64; `cast` gives them per dtype."""
+    """The DFT matrices of one spatial axis (module doc), in float64 (_Axes casts them)."""
 
     def __init__(self, n, k, p, out, half):
-        self.period = period = max(n + p, out + k - 1 - p)
+        self.period = period = _period(n, k, p, out)
         f = np.arange(period // 2 + 1 if half else period)
         self.freqs = len(f)
         c = np.ones(len(f))
@@ -93,13 +98,14 @@ def _real_part_right(m):
 
 
 class _Axes:
-    """The matrices of both spatial axes of one geometry, in the types the transforms use."""
+    """The matrices of both spatial axes of one geometry (rows: h, kh, pt, oh; columns: w, kw, pl, ow), in
+    the types the transforms use."""
 
-    def __init__(self, g, dtype):
+    def __init__(self, h, w, kh, kw, pt, pl, oh, ow, dtype):
         real = np.dtype(dtype)
         cplx = np.complex128 if real == np.float64 else np.complex64
-        rows = _Axis(g.h, g.kh, g.pt, g.oh, False)
-        cols = _Axis(g.w, g.kw, g.pl, g.ow, True)
+        rows = _Axis(h, kh, pt, oh, False)
+        cols = _Axis(w, kw, pl, ow, True)
         self.ph, self.fw = rows.freqs, cols.freqs
         self.periods = rows.period * cols.period      # the inverse divides by it
         self.freqs = rows.freqs * cols.freqs
@@ -119,21 +125,11 @@ class _Axes:
         self.cplx = cplx
 
 
-@functools.lru_cache(maxsize=64)
-def _axes_of(h, w, kh, kw, pt, pl, oh, ow, dtype):
-    g = _Geometry(h, w, kh, kw, pt, pl, oh, ow)
-    return _Axes(g, dtype)
-
-
-class _Geometry:
-    __slots__ = ("h", "w", "kh", "kw", "pt", "pl", "oh", "ow")
-
-    def __init__(self, *sizes):
-        self.h, self.w, self.kh, self.kw, self.pt, self.pl, self.oh, self.ow = sizes
+_axes_of = functools.lru_cache(maxsize=64)(_Axes)     # a model has a few geometries
 
 
 def _axes(g, dtype):
-    """_Axes of conv_ops._Conv geometry g (cached: a model has a few geometries)."""
+    """_Axes of conv_ops._Conv geometry g."""
     return _axes_of(g.h, g.w, g.kh, g.kw, g.pt, g.pl, g.oh, g.ow, np.dtype(dtype).str)
 
 
@@ -141,7 +137,7 @@ def pays(g):
     """True when the frequency route is cheaper for stride-1 geometry g (conv_ops._Conv)."""
     if g.sh != 1 or g.sw != 1 or min(g.oh, g.ow, g.kh * g.kw) <= 1:
         return False
-    ph, fw = max(g.h + g.pt, g.oh + g.kh - 1 - g.pt), max(g.w + g.pl, g.ow + g.kw - 1 - g.pl) // 2 + 1
+    ph, fw = _period(g.h, g.kh, g.pt, g.oh), _period(g.w, g.kw, g.pl, g.ow) // 2 + 1
     freqs = ph * fw
     # complex multiply-adds per image of the slower direction (forward, or input gradient: same shape)
     transforms = fw * g.w * g.h * g.c + ph * g.h * fw * g.c + g.oh * ph * fw * g.o + g.ow * fw * g.oh * g.o

@@ -697,8 +697,7 @@ class _FusedSquareSum(FusedOpDef):
             if x.dtype.kind != "f" or x.ndim < 2 or ax is None or 0 in ax or x.shape[0] < 2:
                 return np.sum(np.square(x), axis=axes, keepdims=keep, dtype=npd)
             band = max(1, _SQUARE_SUM_BAND_BYTES // max(x[:1].nbytes, 1))
-            out = np.empty(tuple(1 if d in ax else n for d, n in enumerate(x.shape)), x.dtype)
-            out = np.empty((x.shape[0],) + out.shape[1:], x.dtype)
+            out = np.empty(tuple(1 if d in ax else n for d, n in enumerate(x.shape)), x.dtype)   # keep_dims
 
             def bands(i, j):
                 buf = np.empty((min(band, j - i),) + x.shape[1:], x.dtype)
