@@ -342,11 +342,12 @@ def test_broadcast_shape_mismatch_is_a_build_time_value_error():
         tf.pow(tf.ones([2, 3]), tf.ones([4]))
 
 
-@pytest.mark.parametrize("shape,axis,keep", [((203, 50), 1, True), ((97, 6, 5), [1, 2], False), ((64, 7), -1, False)])
+@pytest.mark.parametrize("shape,axis,keep", [((203, 50), 1, True), ((97, 6, 5), [1, 2], False), ((64, 7), -1, False),
+                                              ((41, 6, 5), 1, False), ((13, 4, 6, 3), [2, 3], True)])
 def test_l2_normalize_square_sum_fuses_and_matches_float64(shape, axis, keep, monkeypatch):
-    """Sum(Square(x)) runs as _FusedSquareSum (bands of rows squared into a small buffer, over two threads
-    when forced small here) and equals the float64 sum of squares within float32 rounding; l2_normalize
-    built on it equals x / ||x|| in float64."""
+    """Sum(Square(x)) runs as _FusedSquareSum (rows dotted with themselves over trailing axes, bands of rows
+    squared into a small buffer over others; over two threads, in many ranges forced small here) and equals
+    the float64 sum of squares within float32 rounding; l2_normalize built on it equals x / ||x|| in float64."""
     from nanotf.framework import parallel
     from nanotf.ops import math_ops
     monkeypatch.setattr(math_ops, "_SQUARE_SUM_BAND_BYTES", 256)          # many bands

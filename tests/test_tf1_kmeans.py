@@ -51,6 +51,43 @@ def test_nearest_neighbors_matches_brute_force():
     np.testing.assert_allclose(d, np.take_along_axis(ref, order, 1), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("k", [1, 3])
+def test_nearest_neighbors_in_bands_over_two_threads_matches_brute_force(k, monkeypatch):
+    """Many bands of rows (small bands forced), split over the pool: every row's neighbours and distances
+    as the float64 brute force gives them, whichever band and thread computed it."""
+    from nanotf.contrib.factorization import clustering_ops
+    from nanotf.framework import parallel
+    monkeypatch.setattr(clustering_ops, "_NEAREST_BAND_ROWS", 7)
+    monkeypatch.setattr(parallel, "threads_for", lambda work: 2)
+    rng = np.random.RandomState(2)
+    p, c = rng.randn(101, 5).astype(np.float32), rng.randn(9, 5).astype(np.float32)
+    idx, dist = clustering_ops.nearest_neighbors(p, c, k)
+    with tf.Session() as sess:
+        i, d = sess.run([idx, dist])
+    ref = _sqdist(p, c)
+    order = np.argsort(ref, axis=1)[:, :k]
+    np.testing.assert_array_equal(i, order)
+    # |p|^2 - 2 p.c + |c|^2 in float32: error within a few eps of the terms' size
+    scale = (p.astype(np.float64) ** 2).sum(1)[:, None] + (c.astype(np.float64) ** 2).sum(1).max()
+    assert np.all(np.abs(d - np.take_along_axis(ref, order, 1)) <= 16 * np.finfo(np.float32).eps * scale)
+
+
+def test_cluster_sums_split_by_columns_over_two_threads_match_float64(monkeypatch):
+    from nanotf.contrib.factorization import clustering_ops
+    from nanotf.framework import parallel
+    monkeypatch.setattr(clustering_ops, "_SUM_COLUMNS_GRAIN", 2)
+    monkeypatch.setattr(parallel, "threads_for", lambda work: 2)
+    rng = np.random.RandomState(4)
+    points, idx = rng.randn(50, 11).astype(np.float32), rng.randint(0, 4, 50).astype(np.int64)
+    sums, counts = clustering_ops.cluster_sums(points, idx, 4)
+    with tf.Session() as sess:
+        s, n = sess.run([sums, counts])
+    want = np.zeros((4, 11))
+    np.add.at(want, idx, points.astype(np.float64))
+    np.testing.assert_allclose(s, want, rtol=0, atol=50 * np.finfo(np.float32).eps * np.abs(points).max())
+    np.testing.assert_array_equal(n[:, 0], np.bincount(idx, minlength=4))
+
+
 def test_random_init_picks_data_rows_and_sets_initialized():
     data, _ = _blobs()
     x, (_, _, _, initialized, init_op, _) = _build(num_clusters=3)

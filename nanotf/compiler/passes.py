@@ -7,7 +7,7 @@ constant input is one whose name is in `plan.constants`).
 """
 import numpy as np
 
-from nanotf.compiler import chunking
+from nanotf.compiler import chunking, recycling
 from nanotf.compiler import plan as plan_lib
 from nanotf.framework import parallel
 from nanotf.framework.op_def import FUSION_RULES, make_fused_node, view_map_of
@@ -284,6 +284,29 @@ def _may_be_big(t):
     return int(np.prod(dims, dtype=np.int64)) >= parallel._MIN_SPLIT_ELEMENTS
 
 
+def recycle_big_results(plan, runtime):
+    """An elementwise step left allocating its result (no dead input to write into: k-means' l2_normalize
+    scales a fed batch that two ops read) writes a result of 32 MB or more into the array the op made in an
+    earlier run, once nothing else holds it (compiler/recycling.py), split over the intra-op threads."""
+    keep = plan.returned_names()
+    for step in plan.steps:
+        d = step.op._def
+        if (step.kernel is None and step.out_input is None and d.elementwise and d.destroy_map
+                and len(step.outputs) == 1 and step.outputs[0] not in plan.fed
+                and plan.names[step.outputs[0]] not in keep and _may_be_huge(step.outputs[0])):
+            op, dtype = step.op, step.outputs[0].dtype.as_numpy_dtype
+            step.kernel = runtime.wrapped_kernel(op, "recycled", lambda: recycling.RecycledResult(
+                parallel.split_elementwise(runtime.kernel(op)), dtype))
+
+
+def _may_be_huge(t):
+    """Whether t may hold recycling.MIN_BYTES or more (unknown: yes)."""
+    dims = t.shape.as_tuple()
+    if dims is None or any(d is None for d in dims):
+        return True
+    return int(np.prod(dims, dtype=np.int64)) * t.dtype.size >= recycling.MIN_BYTES
+
+
 # -- 5. freeing
 def free_after_last_use(plan, runtime):
     """Deletes each intermediate value right after the step that uses it last, so a run holds only
@@ -324,6 +347,7 @@ PASSES = [
     narrow_to_reads,
     fuse_pairs,
     donate_dead_temporaries,
+    recycle_big_results,
     free_after_last_use,
     slice_big_batches,
 ]

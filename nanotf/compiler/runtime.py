@@ -32,11 +32,16 @@ class Runtime:
             fn = self._kernels[op] = op._def.kernel(op, self)
         return fn
 
-    def fused_kernel(self, consumer, producer, build):
-        """The kernel of the fused op running `producer` and `consumer` as one step (compiler/passes.py,
-        fuse_pairs), built once by `build()`."""
-        key = (consumer, producer, "fused")
+    def wrapped_kernel(self, op, how, build):
+        """A kernel of `op` wrapped for a plan in some way `how` names (compiler/passes.py: "recycled"),
+        built once by `build()` and shared by every plan of this session that runs op that way."""
+        key = (op, how)
         fn = self._kernels.get(key)
         if fn is None:
             fn = self._kernels[key] = build()
         return fn
+
+    def fused_kernel(self, consumer, producer, build):
+        """The kernel of the fused op running `producer` and `consumer` as one step (compiler/passes.py,
+        fuse_pairs), built once by `build()`."""
+        return self.wrapped_kernel((consumer, producer), "fused", build)

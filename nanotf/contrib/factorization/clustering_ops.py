@@ -17,7 +17,7 @@ read earlier in the same run stays what it was.
 """
 import numpy as np
 
-from nanotf.framework import dtypes, errors
+from nanotf.framework import dtypes, errors, parallel
 from nanotf.framework import lowering as xla
 from nanotf.framework import ops as ops_mod
 from nanotf.framework.op_def import OpDef, Sample
@@ -39,9 +39,18 @@ def _squared_distances(points, centers):
     return np.maximum(d, 0.0)
 
 
+_NEAREST_BAND_ROWS = 1024   # rows of points whose distances are made while those rows are in cache
+
+
 class NearestNeighbors(OpDef):
-    """(indices int64 [N, k], squared distances [N, k]) of the k nearest centers of each point."""
+    """(indices int64 [N, k], squared distances [N, k]) of the k nearest centers of each point.
+
+    The kernel goes through the points in bands of rows, split over the intra-op threads: a band's
+    products with the centers, its rows' squared norms and its selection are made while its rows are in
+    cache, where the whole-array form read the points twice and wrote N x centers distances three times
+    (k-means computes these for its whole training set every step)."""
     grad = None
+    splits_work = True
 
     def infer(op):
         points, centers, k = op._inputs
@@ -54,13 +63,19 @@ class NearestNeighbors(OpDef):
             k = int(k)
             if centers.ndim != 2 or centers.shape[0] < k:
                 raise ValueError("NearestNeighbors needs at least k=%d centers, got shape %s" % (k, centers.shape))
-            d = _squared_distances(points, centers)
-            if k == 1:
-                idx = np.argmin(d, axis=1)[:, None]
-            else:
-                idx = np.argpartition(d, k - 1, axis=1)[:, :k]
-                idx = np.take_along_axis(idx, np.argsort(np.take_along_axis(d, idx, 1), axis=1), 1)
-            return idx.astype(np.int64), np.take_along_axis(d, idx, 1).astype(points.dtype)
+            points = np.asarray(points)
+            n = points.shape[0]
+            idx, dist = np.empty((n, k), np.int64), np.empty((n, k), points.dtype)
+            centers_t = centers.T
+            center_norms = np.einsum("ij,ij->i", centers, centers)[None, :]
+
+            def bands(i, j):
+                for a in range(i, j, _NEAREST_BAND_ROWS):
+                    b = min(a + _NEAREST_BAND_ROWS, j)
+                    idx[a:b], dist[a:b] = _nearest_in_band(points[a:b], centers_t, center_norms, k)
+            work = n * centers.shape[0] * max(points.shape[1], 1)
+            parallel.parallel_for(bands, n, grain=_NEAREST_BAND_ROWS, threads=parallel.threads_for(work))
+            return idx, dist
         return nearest
 
     def lower(op, points, centers, k):
@@ -77,6 +92,18 @@ class NearestNeighbors(OpDef):
 
     samples = [Sample(lambda p, c: nearest_neighbors(p, c, 2), [(5, 3), (4, 3)], grad=()),
                Sample(lambda p, c: nearest_neighbors(p, c, 1), [(6, 2), (3, 2)], grad=())]
+
+
+def _nearest_in_band(points, centers_t, center_norms, k):
+    """The k nearest centers of each row of `points` and their squared distances, nearest first."""
+    d = np.einsum("ij,ij->i", points, points)[:, None] - 2.0 * (points @ centers_t) + center_norms
+    np.maximum(d, 0.0, out=d)
+    if k == 1:
+        idx = np.argmin(d, axis=1)[:, None]
+    else:
+        idx = np.argpartition(d, k - 1, axis=1)[:, :k]
+        idx = np.take_along_axis(idx, np.argsort(np.take_along_axis(d, idx, 1), axis=1), 1)
+    return idx, np.take_along_axis(d, idx, 1)
 
 
 def nearest_neighbors(points, centers, k, name=None):
@@ -241,6 +268,7 @@ class KMeansInitializeClusters(OpDef):
 class KMeansClusterSums(OpDef):
     """(sums [k, d], counts [k, 1]) of the points assigned to each of num_clusters clusters."""
     grad = None
+    splits_work = True
 
     def infer(op):
         points = op._inputs[0]
@@ -267,13 +295,20 @@ class KMeansClusterSums(OpDef):
                Sample(lambda p, i: cluster_sums(p, i, 4), [(5, 3), np.array([3, 3, 0, 1, 3], np.int64)], grad=())]
 
 
+_SUM_COLUMNS_GRAIN = 64
+
+
 def _segment_sum_into(out, idx, points):
     """out[c] = sum of the rows of points with idx == c, as one product with a one-hot matrix (BLAS).
     Written points^T @ onehot (d x N times N x k): OpenBLAS runs the k x N times N x d form of the same
     product an order of magnitude slower."""
     onehot = np.zeros((idx.shape[0], out.shape[0]), dtype=points.dtype)
     onehot[np.arange(idx.shape[0]), idx] = 1
-    out[...] = (points.T @ onehot).T
+
+    def columns(i, j):   # a block of columns per intra-op thread
+        out[:, i:j] = (points[:, i:j].T @ onehot).T
+    parallel.parallel_for(columns, points.shape[1], grain=_SUM_COLUMNS_GRAIN,
+                          threads=parallel.threads_for(points.size * out.shape[0]))
 
 
 def cluster_sums(points, cluster_idx, num_clusters, name=None):
@@ -287,6 +322,7 @@ class KMeansMiniBatchUpdate(OpDef):
     """TF's mini-batch rule: for each cluster c with old center x, old count n and k new points d_i,
     x += (sum_i d_i - k x) / (n + k) and n += k. Ref inputs: centers (0), counts (1); then points, idx."""
     stateful = True
+    splits_work = True
     grad = None
     ref_inputs = (0, 1)
 
