@@ -295,8 +295,9 @@ def recycle_big_results(plan, runtime):
                 and len(step.outputs) == 1 and step.outputs[0] not in plan.fed
                 and plan.names[step.outputs[0]] not in keep and _may_be_huge(step.outputs[0])):
             op, dtype = step.op, step.outputs[0].dtype.as_numpy_dtype
+            kernel = runtime.kernel(op)
             step.kernel = runtime.wrapped_kernel(op, "recycled", lambda: recycling.RecycledResult(
-                parallel.split_elementwise(runtime.kernel(op)), dtype))
+                kernel, parallel.split_elementwise(kernel), dtype))
 
 
 def _may_be_huge(t):

@@ -21,25 +21,29 @@ _OWNED = 3             # references to an unshared kept array: `self.kept`, the 
 
 
 class RecycledResult:
-    """An elementwise `out=` kernel (framework/op_def.py, destroy_map) called with a kept array as `out`
-    when its result has at least MIN_BYTES; smaller results are allocated as usual."""
+    """An elementwise kernel (framework/op_def.py, destroy_map: it takes `out=`) called with a kept array as
+    `out` when an operand has MIN_BYTES or more: the result is at least that big (a result bigger than
+    every operand, an outer broadcast, is simply not recycled). Smaller calls go straight to the kernel:
+    this test is all the cost the wrapper adds to the many small steps of a plan whose shapes are unknown
+    at compile time (a while loop's body)."""
 
-    __slots__ = ("kernel", "dtype", "itemsize", "kept")
+    __slots__ = ("kernel", "kernel_into", "dtype", "kept")
 
-    def __init__(self, kernel, dtype):
-        self.kernel = kernel
+    def __init__(self, kernel, kernel_into, dtype):
+        self.kernel = kernel              # fn(*arrays) -> a new array
+        self.kernel_into = kernel_into    # fn(*arrays, out=array), may split over the intra-op threads
         self.dtype = np.dtype(dtype)
-        self.itemsize = self.dtype.itemsize
         self.kept = None
 
     def __call__(self, *args):
-        # The result is at least as big as the biggest operand: a cheap test that leaves small ones alone.
-        # (A result bigger than every operand, an outer broadcast, is simply not recycled.)
-        if max(np.size(a) for a in args) * self.itemsize < MIN_BYTES:
+        for a in args:
+            if type(a) is np.ndarray and a.nbytes >= MIN_BYTES:
+                break
+        else:
             return self.kernel(*args)
         shape = np.broadcast_shapes(*[np.shape(a) for a in args])
         out = self.kept
         if out is None or out.shape != shape or sys.getrefcount(out) > _OWNED:
             self.kept = out = None   # an unshared old array is freed before the new one is made
             out = self.kept = np.empty(shape, self.dtype)
-        return self.kernel(*args, out=out)
+        return self.kernel_into(*args, out=out)
