@@ -101,11 +101,13 @@ def parse_args(doc, programs, rounds, out_name, extra_flags=lambda p: None):
 
 def run_rounds(rounds, names, frameworks, run_once, show):
     """{program: {framework: [run_once(framework, program), ...]}}: each round runs every program once per
-    framework, in turn, printing each run's show(result) and last line."""
+    framework, back to back, printing each run's show(result) and last line. The frameworks take turns going
+    first (round 2 reverses round 1's order), so neither always meets the machine as the other left it."""
     runs = {n: {f: [] for f in frameworks} for n in names}
     for r in range(rounds):
+        order = list(frameworks) if r % 2 == 0 else list(frameworks)[::-1]
         for n in names:
-            for f in frameworks:
+            for f in order:
                 res = run_once(f, n)
                 runs[n][f].append(res)
                 print('round %d  %-26s %-10s %s  %s' % (r + 1, n, f, show(res), res['last_line']), flush=True)

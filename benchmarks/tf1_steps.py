@@ -147,6 +147,13 @@ def step_ms(runs):
     return total, steps
 
 
+def round_ratios(program_runs):
+    """nanotf / TensorFlow within each round, where the two ran back to back: on a machine whose speed drifts
+    from minute to minute these say more than the ratio of the medians, which may pair different minutes."""
+    pairs = zip(program_runs.get('nanotf', ()), program_runs.get('tensorflow', ()))
+    return ', '.join('%.2f' % (a['ms'] / b['ms']) if a['ms'] and b['ms'] else 'n/a' for a, b in pairs) or 'n/a'
+
+
 def run_once(framework, program, data_dir):
     from tf1_programs import failure, run_program
     out = run_program(framework, [os.path.abspath(__file__), '--child', program, '--'], PROGRAMS[program], data_dir)
@@ -170,13 +177,15 @@ def main():
     runs = run_rounds(args.rounds, names, frameworks(), lambda f, n: run_once(f, n, data_dir),
                       lambda res: '%8.2f ms/step (%d timed)' % (res['ms'], res['steps'])
                       if res['ms'] is not None else '  failed')
-    lines = ['| program | args | nanotf ms/step | TensorFlow ms/step | nanotf / TF | timed steps (nanotf, TF) |',
-             '|---|---|---|---|---|---|']
+    lines = ['| program | args | nanotf ms/step | TensorFlow ms/step | nanotf / TF | each round\'s nanotf / TF '
+             '| timed steps (nanotf, TF) |',
+             '|---|---|---|---|---|---|---|']
     summary = {}
     for n in names:
         summary[n] = med = medians(runs[n], 'ms')
         timed = ', '.join(str(rs[-1]['steps']) for rs in runs[n].values())
-        lines.append('| %s | `%s` | %s | %s | %s | %s |' % ((n, ' '.join(PROGRAMS[n])) + cells(med) + (timed,)))
+        lines.append('| %s | `%s` | %s | %s | %s | %s | %s |' % ((n, ' '.join(PROGRAMS[n])) + cells(med)
+                                                             + (round_ratios(runs[n]), timed)))
     machine = results.machine()
     table = '\n'.join(lines)
     print(table)
@@ -184,8 +193,8 @@ def main():
     results.write(args.out, '# TF 1.x-style programs, training step only: nanotf against TensorFlow 2.21 compat.v1\n\n'
                   'Made by `benchmarks/tf1_steps.py --rounds %d` on %s, %s data; median ms per training step in '
                   'steady state (the train ops\' `Session.run` calls only; start-up, graph building, batching and '
-                  'evaluation excluded), median of the rounds. `timed steps`: steps after warm-up in the last '
-                  'round.\n\n%s\n' % (args.rounds, machine, 'fake' if fake else 'real MNIST', table),
+                  'evaluation excluded), median of the rounds; the two frameworks run back to back in each round, '
+                  'taking turns going first. `timed steps`: steps after warm-up in the last round.\n\n%s\n' % (args.rounds, machine, 'fake' if fake else 'real MNIST', table),
                   {'rounds': args.rounds, 'fake_data': fake, 'machine': machine, 'summary': summary, 'runs': runs})
 
 
