@@ -235,16 +235,20 @@ PHASE_CASES = CONV_CASES + [  # shapes only the phases path meets: taps fewer th
     ((2, 5, 6, 3), (1, 1, 3, 2), (2, 2), "SAME"),    # 1x1 stride 2: odd rows and columns get no gradient
     ((1, 8, 7, 2), (2, 3, 2, 3), (3, 2), "VALID"),   # a row phase without taps, leftover rows
     ((2, 9, 9, 2), (5, 5, 2, 3), (2, 2), "SAME"),    # DCGAN's 5x5 stride 2 geometry
+    ((3, 10, 11, 2), (4, 4, 2, 3), (3, 2), "VALID"), # row phases of 2 and 1 taps whose windows start 1 row apart
 ]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("budget", [10 ** 9, 1])
 @pytest.mark.parametrize("xs,ws,st,pad", PHASE_CASES)
-def test_input_gradient_by_phases_matches_direct_loops(xs, ws, st, pad, budget, monkeypatch):
+def test_input_gradient_by_phases_matches_direct_loops(xs, ws, st, pad, budget, threads, monkeypatch):
     """The column-strided input gradient by sub-pixel phases (used from _PHASE_MIN_DEPTH input channels),
-    forced here for any depth; budget 1 makes it go one image and one phase row at a time."""
+    forced here for any depth; budget 1 makes it go one image and one phase row at a time; 2 threads pad
+    and copy their own blocks in their own work arrays."""
     monkeypatch.setattr(conv_ops, "_PHASE_MIN_DEPTH", 1)
     monkeypatch.setattr(conv_ops, "_BLOCK_BYTES", budget)
+    monkeypatch.setattr(conv_ops.parallel, "threads_for", lambda work: threads)
     w = RNG.standard_normal(ws)
     dy = RNG.standard_normal((xs[0],) + _out_hw(xs, ws[0], ws[1], st[0], st[1], pad) + (ws[3],))
     with tf.Graph().as_default():

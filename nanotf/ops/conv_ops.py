@@ -346,9 +346,8 @@ def _conv2d_backprop_filter(op_type, strides, padding):
 def _forward_by_rows(g, xb, w_rows, out):
     """out (images, rows, ow, O) of a padded block xb with row stride 1: the sum over the kh filter rows i
     of (window row i of every output) @ w_rows[i], w_rows the filter as (kh, kw*C, O)."""
-    nb, rows = out.shape[:2]
-    acc = _sum_of_row_products(g.row_windows(xb, rows), rows, w_rows, out.dtype)
-    out[...] = acc.reshape(rows, nb, g.ow, g.o).transpose(1, 0, 2, 3)
+    rows = out.shape[1]
+    _sum_of_row_products(g.row_windows(xb, rows), rows, w_rows, out.transpose(1, 0, 2, 3))
 
 
 def _row_windows(x, count, cols, k, step):
@@ -361,16 +360,24 @@ def _row_windows(x, count, cols, k, step):
     return out.reshape(win.shape[:3] + (k * x.shape[3],))
 
 
-def _sum_of_row_products(win, rows, mats, dtype):
-    """(positions, width): the sum over i of window row i of `win` (`_row_windows`) @ mats[i] (depth, width)."""
+def _sum_of_row_products(win, rows, mats, out):
+    """Writes into `out` the sum over i of window row i of `win` (`_row_windows`) @ mats[i] (depth, width).
+
+    `out` is any view (rows, images, cols, width) of the result, e.g. a transposed or strided one into the
+    kernel's output: the last product is added straight into it, so the sum is never copied there in a pass
+    of its own (the products themselves need contiguous matrices, hence the work arrays)."""
     positions = rows * win.shape[1] * win.shape[2]
-    acc = _work("acc", (positions, mats.shape[-1]), dtype)
-    part = _work("product", acc.shape, dtype)
-    for i in range(len(mats)):
-        np.matmul(win[i:i + rows].reshape(positions, -1), mats[i], out=part if i else acc)
-        if i:
-            acc += part
-    return acc
+    acc = _work("acc", out.shape, out.dtype)
+    part = _work("product", out.shape, out.dtype)
+    for i, mat in enumerate(mats):
+        np.matmul(win[i:i + rows].reshape(positions, -1), mat, out=(part if i else acc).reshape(positions, -1))
+        if i < len(mats) - 1:
+            if i:
+                acc += part
+        elif i:
+            np.add(acc, part, out=out)
+        else:
+            out[...] = acc
 
 
 def _filter_grad_by_rows(g, xb, dy, dw_rows):
@@ -422,8 +429,9 @@ def _input_grad_by_phases(g, w, dy, dx, dtype):
     rows i = p mod sh, p mod sh + sh, ... (kt of them) touch it, and y = p // sh - t for i's t-th row.
     So the rows of one phase e = h mod sh form a stride-1 correlation of the zero-padded dy with the
     filter's rows of that phase, reversed; columns likewise. Each of the sh*sw phases is kt products
-    (positions, ku*O) @ (ku*O, C) over one copy of dy's column windows (`_input_grad_phases_of`), written
-    straight into dx[:, e::sh, f::sw]: no scatter-add of kh*kw taps."""
+    (positions, ku*O) @ (ku*O, C) over dy's column windows, written straight into dx[:, e::sh, f::sw]:
+    no scatter-add of kh*kw taps. The phases of one column phase f read the same column windows, only
+    from other rows, so they share one copy of them (`_input_grad_phases_of`)."""
     def dim_phases(size, k, s, pad, out):
         # per phase e: (first input index e, count, first tap r, taps kt, dy index of phase index 0's last tap)
         res = []
@@ -435,42 +443,60 @@ def _input_grad_by_phases(g, w, dy, dx, dtype):
         return res, lo, hi
     rows_ph, plo, phi = dim_phases(g.h, g.kh, g.sh, g.pt, g.oh)
     cols_ph, qlo, qhi = dim_phases(g.w, g.kw, g.sw, g.pl, g.ow)
-    dyp = np.zeros((g.n, plo + g.oh + phi, qlo + g.ow + qhi, g.o), dy.dtype)
-    dyp[:, plo:plo + g.oh, qlo:qlo + g.ow] = dy
-    phases = []
-    for e, m, r, kt, d in rows_ph:
-        for f, nc, rc, ku, dc in cols_ph:
+    col_phases = []      # (f, nc, ku, first window column, [(e, m, kt, first window row, filter rows)])
+    for f, nc, rc, ku, dc in cols_ph:
+        row_phases = []
+        for e, m, r, kt, d in rows_ph:
             if kt == 0 or ku == 0:                           # no filter tap reaches these inputs
                 dx[:, e::g.sh, f::g.sw] = 0
                 continue
             # window tap v (ascending dy rows) is filter row r + sh*(kt-1-v): the phase's rows reversed
             sub = w[r::g.sh][::-1][:, rc::g.sw][:, ::-1]                       # (kt, ku, C, O)
             w_mat = np.ascontiguousarray(sub.transpose(0, 1, 3, 2)).reshape(kt, ku * g.o, g.c)
-            phases.append((e, m, kt, d - kt + 1 + plo, f, nc, ku, dc - ku + 1 + qlo, w_mat))
-    if not phases:
+            row_phases.append((e, m, kt, d - kt + 1 + plo, w_mat))
+        if row_phases:
+            col_phases.append((f, nc, ku, dc - ku + 1 + qlo, row_phases))
+    if not col_phases:
         return
-    widest = max(nc * kt * ku for _, _, kt, _, _, nc, ku, _, _ in phases)
-    blocks = _blocks(g.n, max(p[1] for p in phases), widest * g.o * dy.itemsize, g.threads)
-    parallel.parallel_for(lambda i, j: _input_grad_phases_of(g, dyp, dx, dtype, phases, blocks[i:j]),
+    widest = max(nc * kt * ku for _, nc, ku, _, row_phases in col_phases for _, _, kt, _, _ in row_phases)
+    blocks = _blocks(g.n, max(m for e, m, r, kt, d in rows_ph), widest * g.o * dy.itemsize, g.threads)
+    padding = (plo, phi, qlo, qhi)
+    parallel.parallel_for(lambda i, j: _input_grad_phases_of(g, dy, padding, dx, col_phases, blocks[i:j]),
                           len(blocks), threads=g.threads)
 
 
-def _input_grad_phases_of(g, dyp, dx, dtype, phases, blocks):
-    """Each phase's correlation by row windows, as `_forward_by_rows`: one copy of the ku-wide column windows of
-    the dy rows the band reads, laid out (rows, images, cols, ku*O), where window row v of all outputs is one
-    contiguous slice: kt products, not one over a kt times larger copy."""
+def _padded_block(dy, a, b, padding):
+    """dy[a:b] with (before, after) rows and (before, after) columns of zeros, in this thread's work array: each
+    thread pads its own images (one serial padded copy of all of dy would cap what threads gain)."""
+    plo, phi, qlo, qhi = padding
+    nb, rows, cols, depth = dy[a:b].shape
+    dyp = _work("padded", (nb, plo + rows + phi, qlo + cols + qhi, depth), dy.dtype)
+    for edge in (dyp[:, :plo], dyp[:, plo + rows:], dyp[:, plo:plo + rows, :qlo], dyp[:, plo:plo + rows, qlo + cols:]):
+        edge.fill(0)
+    dyp[:, plo:plo + rows, qlo:qlo + cols] = dy[a:b]
+    return dyp
+
+
+def _input_grad_phases_of(g, dy, padding, dx, col_phases, blocks):
+    """Each phase's correlation by row windows, as `_forward_by_rows`: per column phase, one copy of the
+    ku-wide column windows of the dy rows its row phases read in a band, laid out (rows, images, cols, ku*O),
+    where window row v of a row phase's outputs is one contiguous slice: kt products, not one over a kt
+    times larger copy; the last one is added straight into the phase's rows and columns of dx."""
     for a, b, bands in blocks:
-        nb = b - a
+        dyp = _padded_block(dy, a, b, padding)
         for r0, r1 in bands:
-            for e, m, kt, row0, f, nc, ku, col0, w_mat in phases:
-                rows = min(r1, m) - r0
-                if rows <= 0:
+            for f, nc, ku, col0, row_phases in col_phases:
+                # (phase, its rows in this band, its first window row): the copy spans all their window rows
+                reads = [(p, min(r1, p[1]) - r0, p[3] + r0) for p in row_phases if min(r1, p[1]) > r0]
+                if not reads:
                     continue
-                col = _row_windows(dyp[a:b, row0 + r0:, col0:], rows + kt - 1, nc, ku, 1)
-                acc = _sum_of_row_products(col, rows, w_mat, dtype)
-                h0 = e + g.sh * r0
-                dx[a:b, h0:h0 + g.sh * (rows - 1) + 1:g.sh, f::g.sw] = \
-                    acc.reshape(rows, nb, nc, g.c).transpose(1, 0, 2, 3)
+                lo = min(row0 for _, _, row0 in reads)
+                hi = max(row0 + rows + p[2] - 1 for p, rows, row0 in reads)
+                win = _row_windows(dyp[:, lo:, col0:], hi - lo, nc, ku, 1)
+                for (e, m, kt, _, w_mat), rows, row0 in reads:
+                    h0 = e + g.sh * r0
+                    dest = dx[a:b, h0:h0 + g.sh * (rows - 1) + 1:g.sh, f::g.sw].transpose(1, 0, 2, 3)
+                    _sum_of_row_products(win[row0 - lo:], rows, w_mat, dest)
 
 
 def _input_grad_by_rows(g, w, dy, dx, dtype):
