@@ -113,5 +113,5 @@ def test_a_traced_step_runs_the_same_passed_plan_and_gives_the_same_values(trace
 
 def test_a_plan_runs_the_passes_in_their_declared_order():
     assert [p.__name__ for p in passes.PASSES] == [
-        "fold_constants", "alias_identities", "narrow_to_reads", "fuse_pairs", "donate_dead_temporaries", "recycle_big_results",
-        "free_after_last_use", "slice_big_batches"]
+        "fold_constants", "alias_identities", "narrow_to_reads", "fuse_pairs", "donate_dead_temporaries",
+        "recycle_big_results", "free_after_last_use", "slice_big_batches"]

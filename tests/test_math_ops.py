@@ -368,6 +368,33 @@ def test_l2_normalize_square_sum_fuses_and_matches_float64(shape, axis, keep, mo
     np.testing.assert_allclose(got_n, x64 / np.sqrt(np.sum(x64 * x64, axis=-1, keepdims=True)), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("cols", [784, 1009, 1 << 16, (1 << 20) + 3])
+def test_fused_square_sum_of_long_rows_stays_within_a_few_eps(cols):
+    """A constant row is the worst case for running sums (every addition rounds the same way): the rows' sums
+    of squares stay within (256 / 8 lanes + log2(blocks) + 4) eps of float64, where one einsum over the whole
+    row drifts by 9 eps at 784 values and 1e-3 at 2^20."""
+    x = np.full((3, cols), 0.3, np.float32)
+    with tf.Graph().as_default():
+        xt = tf.placeholder(tf.float32, [None, cols])
+        with tf.Session() as sess:
+            got = sess.run(tf.reduce_sum(tf.square(xt), 1), {xt: x})
+    want = np.float64(np.float32(0.3)) ** 2 * cols
+    bound = (256 / 8 + np.log2(cols / 256 + 1) + 4) * np.finfo(np.float32).eps
+    assert np.all(np.abs(got - want) <= bound * want)
+
+
+@pytest.mark.parametrize("shape,axis", [((5, 4, 3), []), ((2, 0, 5), [2]), ((0, 4), [1])])
+def test_fused_square_sum_of_no_axis_or_no_element(shape, axis):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    with tf.Graph().as_default():
+        xt = tf.placeholder(tf.float32, [None] * len(shape))
+        with tf.Session() as sess:
+            got = sess.run(tf.reduce_sum(tf.square(xt), axis), {xt: x})
+    want = np.sum(x.astype(np.float64) ** 2, axis=tuple(axis))
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 @pytest.mark.parametrize("axis", [3, -3])
 def test_fused_square_sum_rejects_an_axis_out_of_range_at_run_time(axis):
     """Rank unknown at build time: an axis out of range for the fed array raises, as Sum alone does."""

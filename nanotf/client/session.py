@@ -148,6 +148,7 @@ class BaseSession:
         self._checks.clear()
         self._fast.clear()
         self._runtime.variables.clear()
+        self._runtime.big_arrays.clear()
 
     def as_default(self):
         return _default_session_stack.get_controller(self)

@@ -6,6 +6,7 @@
 - backend.py   backends (factory(runtime, plan) -> executable); "numpy" runs passes + emitter
 - runtime.py   the per-session context kernels get (variables, per-op state, built kernels)
 - chunking.py  a big batch runs the row-wise front of a pure plan in slices
+- recycling.py big elementwise results written into a per-session pool of arrays no one else holds
 - step_stats.py  what a traced run records
 """
 from nanotf.compiler import backend as _backend

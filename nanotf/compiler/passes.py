@@ -286,8 +286,10 @@ def _may_be_big(t):
 
 def recycle_big_results(plan, runtime):
     """An elementwise step left allocating its result (no dead input to write into: k-means' l2_normalize
-    scales a fed batch that two ops read) writes a result of 32 MB or more into the array the op made in an
-    earlier run, once nothing else holds it (compiler/recycling.py), split over the intra-op threads."""
+    scales a fed batch that two ops read) writes a result of 32 MB or more into an array of the session's
+    pool that nothing else holds any more (compiler/recycling.py), split over the intra-op threads."""
+    if not recycling.ENABLED:
+        return
     keep = plan.returned_names()
     for step in plan.steps:
         d = step.op._def
@@ -297,7 +299,7 @@ def recycle_big_results(plan, runtime):
             op, dtype = step.op, step.outputs[0].dtype.as_numpy_dtype
             kernel = runtime.kernel(op)
             step.kernel = runtime.wrapped_kernel(op, "recycled", lambda: recycling.RecycledResult(
-                kernel, parallel.split_elementwise(kernel), dtype))
+                kernel, parallel.split_elementwise(kernel), dtype, runtime.big_arrays))
 
 
 def _may_be_huge(t):

@@ -8,6 +8,7 @@ The run mode that kernels consult (whether big products split over the intra-op 
 here but per thread, in `framework/parallel.py` (`parallel.splitting()`): one Session may run in
 several threads at once, each run deciding for itself.
 """
+from nanotf.compiler import recycling
 
 
 class VariableStore(dict):
@@ -23,6 +24,7 @@ class Runtime:
         self.session = session
         self.variables = VariableStore()   # VariableV2 Operation -> ndarray
         self.op_state = {}    # Operation -> anything an op keeps between runs (e.g. an RNG)
+        self.big_arrays = recycling.BigArrays()   # big results' arrays, reused between runs (passes.py)
         self._kernels = {}
 
     def kernel(self, op):

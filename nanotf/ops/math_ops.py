@@ -680,22 +680,41 @@ _SQUARE_SUM_BAND_BYTES = 1 << 20     # per square buffer: stays in the core's L2
 _DOT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+_DOT_BLOCK = 256   # columns per dot product in _rows_dotted
+
+
 def _rows_dotted(rows, out):
-    """out[i] = rows[i] . rows[i], over the intra-op threads: one read of each row, summed as a dot product
-    (lanes of partial sums), within float32's bound for n terms as np.sum's pairwise sum is."""
+    """out[i] = rows[i] . rows[i], over the intra-op threads, reading each row once. einsum's dot product keeps
+    a few lanes of running sums, whose rounding grows with the row's length (9 eps at 784 values, 1e-3 at
+    2^20, against np.sum's pairwise 1 eps), so a longer row is dotted in blocks of at most _DOT_BLOCK columns
+    (a view splitting the row, as fast as one dot) and the blocks' sums are added pairwise: within
+    ~(_DOT_BLOCK / lanes + log2(blocks)) eps of the sum."""
+    n, cols = rows.shape
+    blocks = -(-cols // _DOT_BLOCK)
+    width = cols // blocks
+    main = blocks * width           # the rest, fewer than `blocks` columns, is one more block
+
     def part(i, j):
-        np.einsum("ij,ij->i", rows[i:j], rows[i:j], out=out[i:j])
+        if blocks == 1:
+            np.einsum("ij,ij->i", rows[i:j], rows[i:j], out=out[i:j])
+            return
+        sums = np.empty((j - i, blocks + (main < cols)), rows.dtype)
+        split = rows[i:j, :main].reshape(j - i, blocks, width)
+        np.einsum("ijk,ijk->ij", split, split, out=sums[:, :blocks])
+        if main < cols:
+            np.einsum("ij,ij->i", rows[i:j, main:], rows[i:j, main:], out=sums[:, blocks])
+        np.sum(sums, axis=1, out=out[i:j])
     grain = max(1, _SQUARE_SUM_BAND_BYTES // max(rows[:1].nbytes, 1))
-    parallel.parallel_for(part, rows.shape[0], grain=grain, threads=parallel.threads_for(rows.size))
+    parallel.parallel_for(part, n, grain=grain, threads=parallel.threads_for(rows.size))
 
 
 class _FusedSquareSum(FusedOpDef):
     """Sum(Square(x)) whose square feeds nothing else (l2_normalize, norms), without a square as big as x
     written and read back (k-means normalizes its whole 55000x784 input every step). Sums over the trailing
-    axes of a contiguous float32/float64 x are each row's dot product with itself (one read of x, 2x
-    faster than squaring then summing, rounded within the same float32 bound); other axes square a band
-    of rows at a time into a small buffer and sum it while in cache, as np.sum does. Other reductions
-    (over axis 0, of integers, of rank below 2) square then sum whole."""
+    axes of a contiguous float32/float64 x are each row's dot product with itself, by blocks of columns
+    (`_rows_dotted`: one read of x, 2x faster than squaring then summing, a few eps of rounding); other axes
+    square a band of rows at a time into a small buffer and sum it while in cache, as np.sum does. Other
+    reductions (over axis 0, of integers, of rank below 2, of no axis or no element) square then sum whole."""
 
     splits_work = True
 
@@ -711,7 +730,8 @@ class _FusedSquareSum(FusedOpDef):
             if x.dtype.kind != "f" or x.ndim < 2 or ax is None or 0 in ax or x.shape[0] < 2:
                 return np.sum(np.square(x), axis=axes, keepdims=keep, dtype=npd)
             out = np.empty(tuple(1 if d in ax else n for d, n in enumerate(x.shape)), x.dtype)   # keep_dims
-            if ax == list(builtins.range(ax[0], x.ndim)) and x.dtype in _DOT_DTYPES and x.flags.c_contiguous:
+            if (ax and ax == list(builtins.range(ax[0], x.ndim)) and x.size and x.dtype in _DOT_DTYPES
+                    and x.flags.c_contiguous):
                 _rows_dotted(x.reshape(out.size, -1), out.reshape(-1))
                 return out if keep else out.reshape(np.delete(out.shape, ax))
             band = max(1, _SQUARE_SUM_BAND_BYTES // max(x[:1].nbytes, 1))

@@ -48,7 +48,9 @@ class NearestNeighbors(OpDef):
     The kernel goes through the points in bands of rows, split over the intra-op threads: a band's
     products with the centers, its rows' squared norms and its selection are made while its rows are in
     cache, where the whole-array form read the points twice and wrote N x centers distances three times
-    (k-means computes these for its whole training set every step)."""
+    (k-means computes these for its whole training set every step). A band's product may differ from the
+    whole array's in the last bit, so two centers at equal distance may rank differently than a single
+    product would rank them (TensorFlow's kernel, blocked too, makes no promise there either)."""
     grad = None
     splits_work = True
 
@@ -73,8 +75,10 @@ class NearestNeighbors(OpDef):
                 for a in range(i, j, _NEAREST_BAND_ROWS):
                     b = min(a + _NEAREST_BAND_ROWS, j)
                     idx[a:b], dist[a:b] = _nearest_in_band(points[a:b], centers_t, center_norms, k)
-            work = n * centers.shape[0] * max(points.shape[1], 1)
-            parallel.parallel_for(bands, n, grain=_NEAREST_BAND_ROWS, threads=parallel.threads_for(work))
+            threads = parallel.threads_for(n * centers.shape[0] * max(points.shape[1], 1))
+            # a range per thread even for fewer than threads bands' rows (the plan runs BLAS single-threaded)
+            grain = max(1, min(_NEAREST_BAND_ROWS, -(-n // threads)))
+            parallel.parallel_for(bands, n, grain=grain, threads=threads)
             return idx, dist
         return nearest
 
