@@ -236,6 +236,7 @@ PHASE_CASES = CONV_CASES + [  # shapes only the phases path meets: taps fewer th
     ((1, 8, 7, 2), (2, 3, 2, 3), (3, 2), "VALID"),   # a row phase without taps, leftover rows
     ((2, 9, 9, 2), (5, 5, 2, 3), (2, 2), "SAME"),    # DCGAN's 5x5 stride 2 geometry
     ((3, 10, 11, 2), (4, 4, 2, 3), (3, 2), "VALID"), # row phases of 2 and 1 taps whose windows start 1 row apart
+    ((2, 10, 7, 2), (3, 3, 2, 3), (3, 2), "VALID"),  # row 9 has a tap, but its window row lies past dy: zeros
 ]
 
 

@@ -347,7 +347,8 @@ def _forward_by_rows(g, xb, w_rows, out):
     """out (images, rows, ow, O) of a padded block xb with row stride 1: the sum over the kh filter rows i
     of (window row i of every output) @ w_rows[i], w_rows the filter as (kh, kw*C, O)."""
     rows = out.shape[1]
-    _sum_of_row_products(g.row_windows(xb, rows), rows, w_rows, out.transpose(1, 0, 2, 3))
+    taps = [(i, 0, rows, w_rows[i]) for i in range(g.kh)]
+    _sum_of_row_products(g.row_windows(xb, rows), taps, out.transpose(1, 0, 2, 3))
 
 
 def _row_windows(x, count, cols, k, step):
@@ -360,24 +361,34 @@ def _row_windows(x, count, cols, k, step):
     return out.reshape(win.shape[:3] + (k * x.shape[3],))
 
 
-def _sum_of_row_products(win, rows, mats, out):
-    """Writes into `out` the sum over i of window row i of `win` (`_row_windows`) @ mats[i] (depth, width).
+def _sum_of_row_products(win, taps, out):
+    """Writes into `out` (rows, images, cols, width) the sum over taps (start, y0, y1, mat) of
+    win[start + y0:start + y1] @ mat into output rows [y0, y1): `win` holds window rows as `_row_windows` lays
+    them out, so a tap's window rows of consecutive outputs are one contiguous slice. A tap may skip output rows
+    whose window row would be all zeros (`_input_grad_phases_of`: padding); rows no tap reaches are zero.
 
-    `out` is any view (rows, images, cols, width) of the result, e.g. a transposed or strided one into the
-    kernel's output: the last product is added straight into it, so the sum is never copied there in a pass
-    of its own (the products themselves need contiguous matrices, hence the work arrays)."""
-    positions = rows * win.shape[1] * win.shape[2]
-    acc = _work("acc", out.shape, out.dtype)
+    `out` is any view of the result, e.g. a transposed or strided one into the kernel's output: the last
+    product is added straight into it, so the sum is never copied there in a pass of its own (the products
+    themselves need contiguous matrices, hence the work arrays)."""
+    rows, width = out.shape[0], out.shape[-1]
+    taps = [t for t in taps if t[1] < t[2]]
+    full = [t for t in taps if t[1] == 0 and t[2] == rows]
+    if full:            # a tap over all rows starts the sum, another one (if any) ends it, straight into `out`
+        taps = full[:1] + [t for t in taps if t is not full[0] and t is not full[-1]] + full[1:][-1:]
+    acc = _work("acc", out.shape, out.dtype, zero=not full)
     part = _work("product", out.shape, out.dtype)
-    for i, mat in enumerate(mats):
-        np.matmul(win[i:i + rows].reshape(positions, -1), mat, out=(part if i else acc).reshape(positions, -1))
-        if i < len(mats) - 1:
-            if i:
-                acc += part
-        elif i:
-            np.add(acc, part, out=out)
+    for i, (start, y0, y1, mat) in enumerate(taps):
+        product = acc if full and i == 0 else part
+        np.matmul(win[start + y0:start + y1].reshape(-1, mat.shape[0]), mat, out=product[y0:y1].reshape(-1, width))
+        if product is acc:
+            continue
+        if i < len(taps) - 1:
+            acc[y0:y1] += part[y0:y1]
         else:
-            out[...] = acc
+            np.add(acc[y0:y1], part[y0:y1], out=out[y0:y1])
+            out[:y0], out[y1:] = acc[:y0], acc[y1:]
+    if len(taps) <= 1 and full or not taps:
+        out[...] = acc
 
 
 def _filter_grad_by_rows(g, xb, dy, dw_rows):
@@ -431,7 +442,9 @@ def _input_grad_by_phases(g, w, dy, dx, dtype):
     filter's rows of that phase, reversed; columns likewise. Each of the sh*sw phases is kt products
     (positions, ku*O) @ (ku*O, C) over dy's column windows, written straight into dx[:, e::sh, f::sw]:
     no scatter-add of kh*kw taps. The phases of one column phase f read the same column windows, only
-    from other rows, so they share one copy of them (`_input_grad_phases_of`)."""
+    from other rows, so they share one copy of them (`_input_grad_phases_of`). Only dy's columns are
+    padded: a tap's product leaves out the output rows whose window row would be padding (zeros), which
+    saves the products on SAME's padded rows (3 window rows of 35 for DCGAN's 5x5 stride 2 layers)."""
     def dim_phases(size, k, s, pad, out):
         # per phase e: (first input index e, count, first tap r, taps kt, dy index of phase index 0's last tap)
         res = []
@@ -443,7 +456,8 @@ def _input_grad_by_phases(g, w, dy, dx, dtype):
         return res, lo, hi
     rows_ph, plo, phi = dim_phases(g.h, g.kh, g.sh, g.pt, g.oh)
     cols_ph, qlo, qhi = dim_phases(g.w, g.kw, g.sw, g.pl, g.ow)
-    col_phases = []      # (f, nc, ku, first window column, [(e, m, kt, first window row, filter rows)])
+    # (f, nc, ku, first window column, [(e, m, kt, dy row of phase row 0's first window row, filter rows)])
+    col_phases = []
     for f, nc, rc, ku, dc in cols_ph:
         row_phases = []
         for e, m, r, kt, d in rows_ph:
@@ -453,14 +467,14 @@ def _input_grad_by_phases(g, w, dy, dx, dtype):
             # window tap v (ascending dy rows) is filter row r + sh*(kt-1-v): the phase's rows reversed
             sub = w[r::g.sh][::-1][:, rc::g.sw][:, ::-1]                       # (kt, ku, C, O)
             w_mat = np.ascontiguousarray(sub.transpose(0, 1, 3, 2)).reshape(kt, ku * g.o, g.c)
-            row_phases.append((e, m, kt, d - kt + 1 + plo, w_mat))
+            row_phases.append((e, m, kt, d - kt + 1, w_mat))
         if row_phases:
             col_phases.append((f, nc, ku, dc - ku + 1 + qlo, row_phases))
     if not col_phases:
         return
     widest = max(nc * kt * ku for _, nc, ku, _, row_phases in col_phases for _, _, kt, _, _ in row_phases)
     blocks = _blocks(g.n, max(m for e, m, r, kt, d in rows_ph), widest * g.o * dy.itemsize, g.threads)
-    padding = (plo, phi, qlo, qhi)
+    padding = (0, 0, qlo, qhi)
     parallel.parallel_for(lambda i, j: _input_grad_phases_of(g, dy, padding, dx, col_phases, blocks[i:j]),
                           len(blocks), threads=g.threads)
 
@@ -486,17 +500,21 @@ def _input_grad_phases_of(g, dy, padding, dx, col_phases, blocks):
         dyp = _padded_block(dy, a, b, padding)
         for r0, r1 in bands:
             for f, nc, ku, col0, row_phases in col_phases:
-                # (phase, its rows in this band, its first window row): the copy spans all their window rows
+                # (phase, its rows in this band, dy row of its first window row): the copy spans the dy rows
+                # they read; rows before dy or after it are padding, never copied
                 reads = [(p, min(r1, p[1]) - r0, p[3] + r0) for p in row_phases if min(r1, p[1]) > r0]
                 if not reads:
                     continue
-                lo = min(row0 for _, _, row0 in reads)
-                hi = max(row0 + rows + p[2] - 1 for p, rows, row0 in reads)
-                win = _row_windows(dyp[:, lo:, col0:], hi - lo, nc, ku, 1)
-                for (e, m, kt, _, w_mat), rows, row0 in reads:
+                lo = max(min(first for _, _, first in reads), 0)
+                hi = min(max(first + rows + p[2] - 1 for p, rows, first in reads), g.oh)
+                win = _row_windows(dyp[:, lo:, col0:], max(hi - lo, 0), nc, ku, 1)
+                for (e, m, kt, _, w_mat), rows, first in reads:
                     h0 = e + g.sh * r0
                     dest = dx[a:b, h0:h0 + g.sh * (rows - 1) + 1:g.sh, f::g.sw].transpose(1, 0, 2, 3)
-                    _sum_of_row_products(win[row0 - lo:], rows, w_mat, dest)
+                    # tap v of output row y reads dy row first + y + v: rows y in [y0, y1) read dy itself
+                    taps = [(first + v - lo, min(max(-first - v, 0), rows), max(min(g.oh - first - v, rows), 0),
+                             w_mat[v]) for v in range(kt)]
+                    _sum_of_row_products(win, taps, dest)
 
 
 def _input_grad_by_rows(g, w, dy, dx, dtype):
