@@ -451,10 +451,10 @@ def _input_grad_by_phases(g, w, dy, dx, dtype):
         for e in range(min(s, size)):
             r, d = (e + pad) % s, (e + pad) // s
             res.append((e, len(range(e, size, s)), r, len(range(r, k, s)), d))
-        lo = -(-k // s) - 1                                  # rows of zeros before dy
-        hi = max(0, (size - 1 + pad) // s - out + 1)         # after: rows whose windows run past dy
+        lo = -(-k // s) - 1                                  # zeros before dy (columns: padding)
+        hi = max(0, (size - 1 + pad) // s - out + 1)         # after: whose windows run past dy
         return res, lo, hi
-    rows_ph, plo, phi = dim_phases(g.h, g.kh, g.sh, g.pt, g.oh)
+    rows_ph, _, _ = dim_phases(g.h, g.kh, g.sh, g.pt, g.oh)
     cols_ph, qlo, qhi = dim_phases(g.w, g.kw, g.sw, g.pl, g.ow)
     # (f, nc, ku, first window column, [(e, m, kt, dy row of phase row 0's first window row, filter rows)])
     col_phases = []
@@ -474,30 +474,28 @@ def _input_grad_by_phases(g, w, dy, dx, dtype):
         return
     widest = max(nc * kt * ku for _, nc, ku, _, row_phases in col_phases for _, _, kt, _, _ in row_phases)
     blocks = _blocks(g.n, max(m for e, m, r, kt, d in rows_ph), widest * g.o * dy.itemsize, g.threads)
-    padding = (0, 0, qlo, qhi)
-    parallel.parallel_for(lambda i, j: _input_grad_phases_of(g, dy, padding, dx, col_phases, blocks[i:j]),
+    parallel.parallel_for(lambda i, j: _input_grad_phases_of(g, dy, (qlo, qhi), dx, col_phases, blocks[i:j]),
                           len(blocks), threads=g.threads)
 
 
-def _padded_block(dy, a, b, padding):
-    """dy[a:b] with (before, after) rows and (before, after) columns of zeros, in this thread's work array: each
-    thread pads its own images (one serial padded copy of all of dy would cap what threads gain)."""
-    plo, phi, qlo, qhi = padding
-    nb, rows, cols, depth = dy[a:b].shape
-    dyp = _work("padded", (nb, plo + rows + phi, qlo + cols + qhi, depth), dy.dtype)
-    for edge in (dyp[:, :plo], dyp[:, plo + rows:], dyp[:, plo:plo + rows, :qlo], dyp[:, plo:plo + rows, qlo + cols:]):
-        edge.fill(0)
-    dyp[:, plo:plo + rows, qlo:qlo + cols] = dy[a:b]
-    return dyp
+def _column_padded(src, before, after):
+    """src (images, rows, cols, depth) with `before` and `after` columns of zeros, in this thread's work array:
+    each thread pads its own images (one serial padded copy of all of dy would cap what threads gain)."""
+    nb, rows, cols, depth = src.shape
+    out = _work("padded", (nb, rows, before + cols + after, depth), src.dtype)
+    out[:, :, :before] = 0
+    out[:, :, before + cols:] = 0
+    out[:, :, before:before + cols] = src
+    return out
 
 
-def _input_grad_phases_of(g, dy, padding, dx, col_phases, blocks):
+def _input_grad_phases_of(g, dy, col_padding, dx, col_phases, blocks):
     """Each phase's correlation by row windows, as `_forward_by_rows`: per column phase, one copy of the
     ku-wide column windows of the dy rows its row phases read in a band, laid out (rows, images, cols, ku*O),
     where window row v of a row phase's outputs is one contiguous slice: kt products, not one over a kt
     times larger copy; the last one is added straight into the phase's rows and columns of dx."""
     for a, b, bands in blocks:
-        dyp = _padded_block(dy, a, b, padding)
+        dyp = _column_padded(dy[a:b], *col_padding)
         for r0, r1 in bands:
             for f, nc, ku, col0, row_phases in col_phases:
                 # (phase, its rows in this band, dy row of its first window row): the copy spans the dy rows
