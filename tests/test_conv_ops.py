@@ -259,9 +259,11 @@ def test_input_gradient_by_phases_matches_direct_loops(xs, ws, st, pad, budget, 
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
-def test_dcgan_transpose_conv_in_float32_matches_float64_loops():
+@pytest.mark.parametrize("threads", [1, 2])
+def test_dcgan_transpose_conv_in_float32_matches_float64_loops(threads, monkeypatch):
     """DCGAN's generator layer 7x7x64 -> 14x14x32 (5x5, stride 2; 32 channels take the phases by default) in
     float32: each value sums at most 3 * 3 * 64 = 576 products, within 40 eps of their absolute sum."""
+    monkeypatch.setattr(conv_ops.parallel, "threads_for", lambda work: threads)
     w = RNG.standard_normal((5, 5, 32, 64)).astype(np.float32)
     dy = RNG.standard_normal((3, 7, 7, 64)).astype(np.float32)
     assert conv_ops._PHASE_MIN_DEPTH <= 32
