@@ -387,7 +387,7 @@ def _sum_of_row_products(win, taps, out):
         else:
             np.add(acc[y0:y1], part[y0:y1], out=out[y0:y1])
             out[:y0], out[y1:] = acc[:y0], acc[y1:]
-    if len(taps) <= 1 and full or not taps:
+    if not taps or (full and len(taps) == 1):   # no product was added into `out` itself
         out[...] = acc
 
 

@@ -33,10 +33,13 @@ KMC2_INIT = "kmc2"
 CLUSTERS_VAR_NAME = "clusters"
 
 
-def _squared_distances(points, centers):
-    d = (np.einsum("ij,ij->i", points, points)[:, None] - 2.0 * (points @ centers.T)
-         + np.einsum("ij,ij->i", centers, centers)[None, :])
-    return np.maximum(d, 0.0)
+def _squared_distances(points, centers, center_norms=None):
+    """|p|^2 - 2 p.c + |c|^2 for every point and center, clipped at 0; `center_norms` ([1, centers]) when
+    the caller has them already."""
+    if center_norms is None:
+        center_norms = np.einsum("ij,ij->i", centers, centers)[None, :]
+    d = np.einsum("ij,ij->i", points, points)[:, None] - 2.0 * (points @ centers.T) + center_norms
+    return np.maximum(d, 0.0, out=d)
 
 
 _NEAREST_BAND_ROWS = 1024   # rows of points whose distances are made while those rows are in cache
@@ -68,13 +71,12 @@ class NearestNeighbors(OpDef):
             points = np.asarray(points)
             n = points.shape[0]
             idx, dist = np.empty((n, k), np.int64), np.empty((n, k), points.dtype)
-            centers_t = centers.T
             center_norms = np.einsum("ij,ij->i", centers, centers)[None, :]
 
             def bands(i, j):
                 for a in range(i, j, _NEAREST_BAND_ROWS):
                     b = min(a + _NEAREST_BAND_ROWS, j)
-                    idx[a:b], dist[a:b] = _nearest_in_band(points[a:b], centers_t, center_norms, k)
+                    idx[a:b], dist[a:b] = _nearest_in_band(points[a:b], centers, center_norms, k)
             threads = parallel.threads_for(n * centers.shape[0] * max(points.shape[1], 1))
             # a range per thread even for fewer than threads bands' rows (the plan runs BLAS single-threaded)
             grain = max(1, min(_NEAREST_BAND_ROWS, -(-n // threads)))
@@ -98,10 +100,9 @@ class NearestNeighbors(OpDef):
                Sample(lambda p, c: nearest_neighbors(p, c, 1), [(6, 2), (3, 2)], grad=())]
 
 
-def _nearest_in_band(points, centers_t, center_norms, k):
+def _nearest_in_band(points, centers, center_norms, k):
     """The k nearest centers of each row of `points` and their squared distances, nearest first."""
-    d = np.einsum("ij,ij->i", points, points)[:, None] - 2.0 * (points @ centers_t) + center_norms
-    np.maximum(d, 0.0, out=d)
+    d = _squared_distances(points, centers, center_norms)
     if k == 1:
         idx = np.argmin(d, axis=1)[:, None]
     else:
