@@ -1,0 +1,56 @@
+"""benchmarks/tf1_lockstep.py: its two processes really take turns, and its ratio arithmetic."""
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+tf1_lockstep = pytest.importorskip("tf1_lockstep")
+
+
+def _intervals(result):
+    return [(s, s + d) for r in result["runs"] for s, d in zip(r["starts"], r["seconds"])]
+
+
+def test_two_processes_never_run_at_once_and_alternate_slices(monkeypatch):
+    # two nanotf processes (the --self_check pairing) on fake data: 64 steps, 4 training runs per slice
+    monkeypatch.setitem(tf1_lockstep.PROGRAMS, "word2vec_nce", ["--steps", "64"])
+    res = tf1_lockstep.run_pair("word2vec_nce", ["nanotf", "nanotf:2"], None, "nanotf")
+    assert set(res) == {"nanotf", "nanotf:2"}
+    a, b = res["nanotf"], res["nanotf:2"]
+    assert "runs" in a and "runs" in b, res
+    # no run of one process overlaps a run of the other
+    ia, ib = _intervals(a), _intervals(b)
+    for s0, e0 in ia:
+        for s1, e1 in ib:
+            assert e0 <= s1 or e1 <= s0
+    # training runs (the most frequent signature fetching an Operation): a slice ends after every 4 runs that fetch
+    # an Operation (`init` is the first), so the 64 training runs fall in slices 0 (3 runs), 1-15 (4 each), 16 (1);
+    # slice k of the first process runs before slice k of the second, which runs before slice k + 1 of the first
+    train = lambda r: max((x for x in r["runs"] if x["train_op"]), key=lambda x: len(x["seconds"]))  # noqa: E731
+    ta, tb = train(a), train(b)
+    assert len(ta["seconds"]) == len(tb["seconds"]) == 64
+    assert ta["slices"] == [(i + 1) // 4 for i in range(64)] and tb["slices"] == ta["slices"]
+    first = lambda t, k: min(s for s, sl in zip(t["starts"], t["slices"]) if sl == k)  # noqa: E731
+    for k in range(16):
+        assert first(ta, k) < first(tb, k) < first(ta, k + 1)
+
+
+def test_slice_steps_weights_each_train_signature_by_its_share_of_steps():
+    # a GAN-like program: two train ops per step; warm-up drops the first 20 % (at least 3) of each
+    d = {"train_op": True, "seconds": [0.010] * 20, "slices": [i // 5 for i in range(20)]}
+    g = {"train_op": True, "seconds": [0.002] * 20, "slices": [i // 5 for i in range(20)]}
+    evaluation = {"train_op": False, "seconds": [1.0], "slices": [3]}
+    steps = tf1_lockstep.slice_steps([d, g, evaluation])
+    assert sorted(steps) == [0, 1, 2, 3]
+    assert steps[1] == pytest.approx(12.0)
+
+
+def test_pair_ratios_compare_each_slice_with_its_neighbours_in_time():
+    nano = {0: 2.0, 1: 4.0}
+    peer = {0: 1.0, 1: 2.0}
+    # nanotf first: n0 t0 n1 t1 -> n0/t0, n1/t0, n1/t1
+    assert sorted(tf1_lockstep.pair_ratios(nano, peer, True)) == [2.0, 2.0, 4.0]
+    # peer first: t0 n0 t1 n1 -> n0/t0, n0/t1, n1/t1
+    assert sorted(tf1_lockstep.pair_ratios(nano, peer, False)) == [1.0, 2.0, 2.0]
