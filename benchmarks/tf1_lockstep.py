@@ -59,9 +59,10 @@ class _Turn:
     """This process's side of the turn: `take` blocks until the parent hands it over (saying, the first time,
     that this process is ready); `give_back` returns it."""
 
-    def __init__(self, setting):
+    def __init__(self, setting, on_take=lambda: None):
         self.read_fd, self.write_fd, self.slice_runs = (int(x) for x in setting.split(','))
         self.held = self.asked = False
+        self.on_take = on_take
 
     def take(self):
         if self.held:
@@ -72,10 +73,23 @@ class _Turn:
         if os.read(self.read_fd, 1) != b'G':
             raise SystemExit('lockstep: the benchmark script went away')
         self.held = True
+        self.on_take()
 
     def give_back(self):
         self.held = False
         os.write(self.write_fd, b'R')
+
+
+def _blind_to_the_peer():
+    """nanotf decides as runs begin whether other processes keep the cores busy (parallel._Neighbours: their CPU
+    time since its last sample), and on a busy machine it runs BLAS on one thread. The peer's turn, which just
+    ended, would count as such a neighbour, which it is not during ours: the sampling restarts with each turn,
+    as in a process of its own, and a neighbour really busy during the turn is seen again within 50 ms."""
+    parallel = sys.modules.get('nanotf.framework.parallel')
+    neighbours = getattr(parallel, '_neighbours', None)
+    if neighbours is not None:
+        with neighbours.lock:
+            neighbours.last, neighbours.busy, neighbours.next_check = None, False, 0.0
 
 
 def child(program, argv):
@@ -84,7 +98,7 @@ def child(program, argv):
     import runpy
     sys.path.insert(0, tf1_steps.PROGRAMS_DIR)
     from _framework import tf
-    turn = _Turn(os.environ[TURN_ENV])
+    turn = _Turn(os.environ[TURN_ENV], _blind_to_the_peer)
     base = tf1_steps._session_class_with_run(tf.Session)
     original = base.run
     calls = {}        # signature -> [train op fetched?, [seconds], [slice index], [start, CLOCK_MONOTONIC]]
