@@ -1,5 +1,5 @@
 """FusedBatchNormGradNT's chunked kernel (big inputs of few channels) against float64 NumPy formulas: the
-DCGAN's 14x14x32 batch, row counts that leave a partial last chunk, inference mode (where x - mean, left in dx by
+DCGAN's batches (7x7x64 and 14x14x32), row counts that leave a partial last chunk, inference mode (where x - mean, left in dx by
 the first pass, must be overwritten by dy * k) and non-finite inputs."""
 import numpy as np
 import pytest
@@ -47,7 +47,8 @@ def rng():
     return np.random.default_rng(7)
 
 
-@pytest.mark.parametrize("shape", [(64, 14, 14, 32), (67, 9, 11, 48), (40, 9, 9, 96)])
+@pytest.mark.parametrize("shape", [(64, 7, 7, 64), (64, 14, 14, 32), (67, 9, 11, 48), (40, 9, 9, 96),
+                                   (25, 9, 9, 100)])
 @pytest.mark.parametrize("training", [True, False])
 def test_chunked_grad_matches_float64(rng, shape, training):
     tf.reset_default_graph()
@@ -92,3 +93,31 @@ def test_chunked_grad_non_finite_inputs(rng, training):
         np.testing.assert_allclose(g[finite], w[finite], rtol=0, atol=64 * EPS32 * np.abs(w[finite]).max())
     if not training:   # dx away from the NaN of dy is finite: x's infinities do not reach it
         assert np.isfinite(got[0][..., :20]).all() and np.isfinite(got[0][..., 21:]).all()
+
+
+@pytest.mark.parametrize("shape", [(64, 7, 7, 64), (25, 9, 9, 100)])
+def test_chunked_forward_of_wide_rows_matches_float64(rng, shape):
+    """64-255 channels take the chunked training kernel from 196608 elements (a partial last chunk here);
+    off-centre inputs (mean 3, std 2), and a NaN that must reach its own channel only."""
+    tf.reset_default_graph()
+    x, _, scale = _batch(rng, shape)
+    c, n = shape[-1], x.size // shape[-1]
+    x[3, 2, 1, 5] = np.nan
+    assert nn_impl._chunked_case(x)
+    offset = rng.standard_normal(c).astype(np.float32)
+    ones = np.ones(c, np.float32)
+    y, mean, var = nn_impl._fused_bn_op(tf.constant(x), tf.constant(scale), tf.constant(offset),
+                                        tf.constant(ones * 0), tf.constant(ones), True, 1e-3)
+    with tf.Session() as sess:
+        got_y, got_mean, got_var = sess.run([y, mean, var])
+    x2 = x.reshape(-1, c).astype(np.float64)
+    want_mean, want_var = x2.mean(0), x2.var(0)
+    want_y = ((x2 - want_mean) / np.sqrt(want_var + 1e-3) * scale + offset).reshape(shape)
+    for g, w in ((got_y, want_y), (got_mean, want_mean), (got_var, want_var)):
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
+    ok = ~np.isnan(want_mean)
+    assert ok.sum() == c - 1
+    np.testing.assert_allclose(got_mean[ok], want_mean[ok], rtol=0, atol=8 * np.sqrt(n) * EPS32 * np.nanmax(np.abs(x)))
+    np.testing.assert_allclose(got_var[ok], want_var[ok], rtol=1e-5)
+    finite = ~np.isnan(want_y)
+    np.testing.assert_allclose(got_y[finite], want_y[finite], rtol=0, atol=1e-5 * np.abs(want_y[finite]).max())
