@@ -6,15 +6,17 @@
 Why: on a VM whose speed drifts by 15-40 % from one minute to the next, runs minutes apart (benchmarks/tf1_steps.py
 runs each framework's program whole, one after the other) give ratios that move by as much from one round to the
 next. Here each program runs in two processes at once, one per framework (examples/tf1/_framework.py), and only
-the process holding the turn may run: its Session.run calls wait for it. After a slice of training runs (1/SLICES
-of the program's steps, the same count on both sides) the process hands the turn back to this script, which gives
+the process holding the turn may run: its Session.run calls wait for it (programs call Session.run from one
+thread; a second thread's run would not wait). After a slice (steps/SLICES runs that fetch an Operation, the same
+count on both sides: 1/16 of the steps, 1/32 for a GAN's two train ops) the process hands the turn back to this script, which gives
 it to the other. Each pair of neighbouring slices, one per framework, is a ratio measured within about a second;
 the table gives the median of those ratios and their quartiles. A program whose quartiles lie on one side of 1 is
 settled. `--self_check` runs nanotf against a second nanotf process: the method's own bias (ratios near 1).
 
 A process waiting for the turn is blocked in a read (idle); the other process's Python code between its runs
 (batches) and its start-up do run meanwhile: the turn starts only once both processes reach their first
-Session.run, and a program's own code between runs is small beside a slice. Threads a framework starts itself are
+Session.run, and a program's own code between runs is small beside a slice. nanotf's busy-machine sampling
+restarts with each turn (`_blind_to_the_peer`): the peer's turn would otherwise count as a busy neighbour. Threads a framework starts itself are
 not paused, though: TensorFlow's tf.data prefetching keeps working during nanotf's turns (data_pipeline_mlp).
 Training runs and warm-up are as in tf1_steps (train-op signatures; the first 20 % of them are dropped). Results
 go to results/tf1_lockstep.{md,json}.
@@ -141,8 +143,8 @@ def child(program, argv):
 
 # -- parent: two children, the turn passed between them
 def _start(framework, program, data_dir):
-    framework = framework.split(':')[0]     # 'nanotf:2': a second nanotf process (--self_check)
     """(Popen, fd to give the turn on, fd the turn comes back on, output files)."""
+    framework = framework.split(':')[0]     # 'nanotf:2': a second nanotf process (--self_check)
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', TF_USE_LEGACY_KERAS='1', NANOTF_BENCH_FRAMEWORK=framework)
@@ -265,9 +267,9 @@ def main():
         steps = {f: slice_steps(r['runs']) if 'runs' in r else None for f, r in res.items()}
         med = {f: statistics.median(s.values()) if s else None for f, s in steps.items()}
         row = {'first': first, 'ms': med, 'last_line': {f: r.get('last_line', r.get('failed')) for f, r in res.items()}}
-        peer = fws[-1]
+        peer = fws[-1] if len(fws) > 1 else None     # None: no TensorFlow venv
         ratios = pair_ratios(steps['nanotf'], steps[peer], first == 'nanotf') \
-            if peer != 'nanotf' and steps.get('nanotf') and steps.get(peer) else []
+            if peer and steps.get('nanotf') and steps.get(peer) else []
         cell = lambda f: '%.2f' % med[f] if med.get(f) else ('failed' if f in med else 'n/a')  # noqa: E731
         if ratios:
             q1, q2, q3 = quartiles(ratios)

@@ -81,7 +81,7 @@ def test_chunked_grad_non_finite_inputs(rng, training):
     c = shape[-1]
     mean, var = (rng.standard_normal(c) + 3).astype(np.float32), (rng.random(c) * 4 + 1).astype(np.float32)
     x[5, 3, 2, 7] = np.inf            # channel 7
-    x[60, 13, 6, 9] = -np.inf         # channel 9, in the last chunk
+    x[60, 13, 6, 9] = -np.inf         # channel 9, row 11948: the third of four chunks
     dy[1, 1, 1, 20] = np.nan          # channel 20
     with np.errstate(invalid="ignore", over="ignore"):
         got, (used_mean, used_var) = _grads(x, dy, scale, mean, var, training)
