@@ -31,7 +31,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import tf1_steps  # noqa: E402  (the child's timing helpers, warm-up rule)
+import tf1_programs  # noqa: E402  (a program's command line, the flags, MNIST)
+import tf1_steps  # noqa: E402  (the child's timing helpers, the training signatures)
 
 SLICES = 16
 TURN_ENV = 'NANOTF_LOCKSTEP_TURN'   # "<fd the child reads its turn from>,<fd it hands it back on>,<runs per slice>"
@@ -147,23 +148,16 @@ def _start(framework, program, data_dir):
     framework = framework.split(':')[0]     # 'nanotf:2': a second nanotf process (--self_check)
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', TF_USE_LEGACY_KERAS='1', NANOTF_BENCH_FRAMEWORK=framework)
+    argv, env = tf1_programs.program_command(framework, [os.path.abspath(__file__), '--child', program, '--'],
+                                             PROGRAMS[program], data_dir)
     steps = int(PROGRAMS[program][PROGRAMS[program].index('--steps') + 1])
     env[TURN_ENV] = '%d,%d,%d' % (to_child_r, from_child_w, max(1, steps // SLICES))
-    python = tf1_steps_python(framework)
-    data = ['--data_dir', data_dir] if data_dir else ['--fake_data']
     out, err = tempfile.TemporaryFile('w+'), tempfile.TemporaryFile('w+')
-    proc = subprocess.Popen([python, os.path.abspath(__file__), '--child', program, '--'] + PROGRAMS[program] + data,
-                            env=env, cwd=tf1_steps.PROGRAMS_DIR, stdout=out, stderr=err,
+    proc = subprocess.Popen(argv, env=env, cwd=tf1_steps.PROGRAMS_DIR, stdout=out, stderr=err,
                             pass_fds=(to_child_r, from_child_w))
     os.close(to_child_r)
     os.close(from_child_w)
     return {'proc': proc, 'give': to_child_w, 'back': from_child_r, 'out': out, 'err': err}
-
-
-def tf1_steps_python(framework):
-    from tf1_programs import TF_PYTHON
-    return TF_PYTHON if framework == 'tensorflow' else sys.executable
 
 
 def _read_byte(fd):
@@ -210,22 +204,15 @@ def run_pair(program, frameworks, data_dir, first):
 
 def slice_steps(runs):
     """{slice index: ms per step} over the training runs after warm-up (tf1_steps' rule), a step being the sum
-    over the training signatures of their median run in the slice, weighted by how often each runs per step."""
-    train = [r for r in runs if r['train_op']]
-    if not train:
-        return {}
-    most = max(len(r['seconds']) for r in train)
+    over the training signatures of their median run in the slice, weighted by how often each runs per step.
+    A slice missing one of the signatures (a GAN's two train ops) is left out."""
+    signatures = tf1_steps.training_signatures(runs)
     per_slice = {}
-    for r in train:
-        n = len(r['seconds'])
-        if n * 2 < most:
-            continue
-        warm = max(tf1_steps.MIN_WARMUP, int(n * tf1_steps.WARMUP_FRACTION))
+    for i, (r, _, warm) in enumerate(signatures):
         for s, sec in zip(r['slices'][warm:], r['seconds'][warm:]):
-            per_slice.setdefault(s, {}).setdefault(id(r), (n, []))[1].append(sec)
-    return {s: sum(statistics.median(secs) * 1000.0 * n / most for n, secs in by_sig.values())
-            for s, by_sig in per_slice.items()
-            if len(by_sig) == sum(1 for r in train if len(r['seconds']) * 2 >= most)}
+            per_slice.setdefault(s, {}).setdefault(i, []).append(sec)
+    return {s: sum(statistics.median(secs) * 1000.0 * signatures[i][1] for i, secs in by_sig.items())
+            for s, by_sig in per_slice.items() if len(by_sig) == len(signatures)}
 
 
 def pair_ratios(nano, tf, nano_first):
@@ -248,15 +235,14 @@ def main():
     if len(sys.argv) > 2 and sys.argv[1] == '--child':
         return child(sys.argv[2], sys.argv[4:])
     import results
-    from tf1_programs import find_mnist, frameworks, parse_args
-    args, names = parse_args(__doc__, PROGRAMS, 1, 'tf1_lockstep', lambda p: p.add_argument(
+    args, names = tf1_programs.parse_args(__doc__, PROGRAMS, 1, 'tf1_lockstep', lambda p: p.add_argument(
         '--self_check', action='store_true', help='nanotf against a second nanotf process (the method\'s own '
         'bias: its ratios should sit around 1); the TensorFlow column is then that second process'))
-    data_dir = None if args.fake_data else find_mnist()
+    data_dir = None if args.fake_data else tf1_programs.find_mnist()
     fws = ['nanotf', 'tensorflow']
     if args.self_check:
         fws = ['nanotf', 'nanotf:2']
-    elif frameworks() != fws:
+    elif tf1_programs.frameworks() != fws:
         fws = ['nanotf']
     lines = ['| program | args | nanotf ms/step | TensorFlow ms/step | nanotf / TF (median of pairs) | quartiles '
              '| pairs | settled |', '|---|---|---|---|---|---|---|---|']

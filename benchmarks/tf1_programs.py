@@ -65,15 +65,20 @@ def frameworks():
     return ['nanotf']
 
 
-def run_program(framework, script_argv, program_args, data_dir):
-    """Runs `script_argv` (a script and its own arguments), then `program_args` and the data flag, with
-    `framework`'s Python and environment, in examples/tf1/; the subprocess.CompletedProcess."""
+def program_command(framework, script_argv, program_args, data_dir):
+    """(argv, env) that run `script_argv` (a script and its own arguments), then `program_args` and the data
+    flag, with `framework`'s Python and environment (run it in PROGRAMS_DIR)."""
     # TF_USE_LEGACY_KERAS: TF 2.21's compat.v1 tf.layers and rnn cells need tf-keras (Keras 2), see setup_peers.sh
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', TF_USE_LEGACY_KERAS='1', NANOTF_BENCH_FRAMEWORK=framework)
     python = TF_PYTHON if framework == 'tensorflow' else sys.executable
     data = ['--data_dir', data_dir] if data_dir else ['--fake_data']
-    return subprocess.run([python] + script_argv + program_args + data, env=env, capture_output=True, text=True,
-                          cwd=PROGRAMS_DIR)
+    return [python] + script_argv + program_args + data, env
+
+
+def run_program(framework, script_argv, program_args, data_dir):
+    """Runs program_command(...) in examples/tf1/; the subprocess.CompletedProcess."""
+    argv, env = program_command(framework, script_argv, program_args, data_dir)
+    return subprocess.run(argv, env=env, capture_output=True, text=True, cwd=PROGRAMS_DIR)
 
 
 def failure(out):

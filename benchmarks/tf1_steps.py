@@ -129,21 +129,25 @@ def child(program, argv):
 
 
 # -- parent: which runs are training steps, and their time
+def training_signatures(runs):
+    """[(run, runs of it per step, warm-up runs)] for a child's training signatures (see the module doc): those
+    fetching an Operation that recur at least half as often as the most frequent of them."""
+    train = [r for r in runs if r['train_op']]
+    most = max((len(r['seconds']) for r in train), default=0)
+    return [(r, len(r['seconds']) / most, max(MIN_WARMUP, int(len(r['seconds']) * WARMUP_FRACTION)))
+            for r in train if len(r['seconds']) * 2 >= most]
+
+
 def step_ms(runs):
     """(median ms per step, number of timed steps) from a child's run signatures (see the module doc)."""
-    train = [r for r in runs if r['train_op']]
-    if not train:
+    signatures = training_signatures(runs)
+    if not signatures:
         return None, 0
-    most = max(len(r['seconds']) for r in train)
-    total, steps = 0.0, most
-    for r in train:
-        n = len(r['seconds'])
-        if n * 2 < most:
-            continue
-        warm = max(MIN_WARMUP, int(n * WARMUP_FRACTION))
+    total, steps = 0.0, None
+    for r, per_step, warm in signatures:
         timed = r['seconds'][warm:] or r['seconds'][-1:]
-        total += statistics.median(timed) * 1000.0 * n / most
-        steps = min(steps, len(timed))
+        total += statistics.median(timed) * 1000.0 * per_step
+        steps = len(timed) if steps is None else min(steps, len(timed))
     return total, steps
 
 

@@ -508,10 +508,11 @@ _ROW_CHUNK = 131072         # elements per chunk (512 KB of float32: the chunks 
 _SHORT_ROW = 256
 
 
-def _short_rows(x, c):
+def _short_rows(x, c, wide_from=262144):
     """Whether the contiguous float array x, seen as rows of c channels, is big with short rows: the case
-    where going through it in flat chunks against tiled per-channel vectors pays."""
-    return (isinstance(x, np.ndarray) and 1 < c < _SHORT_ROW and x.size >= (65536 if c < 64 else 262144)
+    where going through it in flat chunks against tiled per-channel vectors pays. Rows of fewer than 64
+    channels count from 65536 elements, wider ones from `wide_from` (measured for bias add)."""
+    return (isinstance(x, np.ndarray) and 1 < c < _SHORT_ROW and x.size >= (65536 if c < 64 else wide_from)
             and x.ndim >= 2 and x.shape[-1] == c and x.flags.c_contiguous and x.dtype.kind == "f")
 
 
