@@ -336,6 +336,11 @@ def test_ctrl_c_names_the_step_and_the_latest_checkpoint_then_resume_continues(t
     run_dir = Path("runs") / run_dir.name
     cmd = [script("nanotf-mnist"), "--fake_data", "--resume", "--max_steps", "1000000", "--log_dir", "runs"]
     (tmp_path / "home").mkdir()
+    # A test run started in the background (`cmd &`, nohup, some CI shells) has SIGINT ignored, and an ignored
+    # signal stays ignored across exec, so the command would never see the Ctrl-C: give it the default action,
+    # as a terminal does (through exec, not preexec_fn: this process may have threads)
+    cmd = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+           "os.execv(sys.argv[1], sys.argv[1:])"] + [str(c) for c in cmd]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(tmp_path),
                             env=env_for(tmp_path))
     try:
