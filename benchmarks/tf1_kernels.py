@@ -8,7 +8,8 @@ builds the same small graph on nanotf and on TensorFlow 2.21 compat.v1 (the laye
 operands are variables, as activations are in a program: nanotf does not fuse a constant's producer)
 and times `Session.run` of an op that groups the kernel's result, so nothing is copied out (TensorFlow's
 graph optimizer, which would prune such a kernel, is off; a kernel's own graph has nothing else to optimize). A round runs a
-worker process per framework, in turn (the machine's drifts hit both alike); a worker warms each case up,
+worker process per framework, in turn, the other one first every other round (the machine's drifts hit both
+alike); a worker warms each case up,
 then gives its median over 40 runs. The table gives the median over rounds and the ratio nanotf / TF.
 A run's time includes each framework's per-run overhead (tens of microseconds; TensorFlow's is larger).
 TensorFlow runs from benchmarks/.venvs/tf (benchmarks/setup_peers.sh tf).
@@ -125,7 +126,7 @@ def main():
         print('TensorFlow column skipped: %s not found (run benchmarks/setup_peers.sh tf)' % TF_PYTHON)
     rounds = {f: [] for f in frameworks}
     for r in range(args.rounds):
-        for f in frameworks:
+        for f in (frameworks if r % 2 == 0 else frameworks[::-1]):   # each goes first every other round
             rounds[f].append(_run_worker(f))
             print('round %d %s done' % (r + 1, f), flush=True)
     names = list(rounds['nanotf'][0])

@@ -12,6 +12,8 @@ count on both sides: 1/16 of the steps, 1/32 for a GAN's two train ops) the proc
 it to the other. Each pair of neighbouring slices, one per framework, is a ratio measured within about a second;
 the table gives the median of those ratios and their quartiles. A program whose quartiles lie on one side of 1 is
 settled. `--self_check` runs nanotf against a second nanotf process: the method's own bias (ratios near 1).
+With `--peer_env NAME=VALUE` (repeatable) the second process runs with that environment variable set: an A/B of a
+nanotf switch in lockstep (e.g. `--self_check --peer_env NANOTF_BLAS_LEVEL1=0`: ratios are on / off).
 
 A process waiting for the turn is blocked in a read (idle); the other process's Python code between its runs
 (batches) and its start-up do run meanwhile: the turn starts only once both processes reach their first
@@ -143,13 +145,15 @@ def child(program, argv):
 
 
 # -- parent: two children, the turn passed between them
-def _start(framework, program, data_dir):
-    """(Popen, fd to give the turn on, fd the turn comes back on, output files)."""
+def _start(framework, program, data_dir, extra_env=None):
+    """(Popen, fd to give the turn on, fd the turn comes back on, output files); `extra_env` is set in its
+    environment."""
     framework = framework.split(':')[0]     # 'nanotf:2': a second nanotf process (--self_check)
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
     argv, env = tf1_programs.program_command(framework, [os.path.abspath(__file__), '--child', program, '--'],
                                              PROGRAMS[program], data_dir)
+    env.update(extra_env or {})
     steps = int(PROGRAMS[program][PROGRAMS[program].index('--steps') + 1])
     env[TURN_ENV] = '%d,%d,%d' % (to_child_r, from_child_w, max(1, steps // SLICES))
     out, err = tempfile.TemporaryFile('w+'), tempfile.TemporaryFile('w+')
@@ -176,10 +180,11 @@ def _give(child):
     return _read_byte(child['back']) == b'R'
 
 
-def run_pair(program, frameworks, data_dir, first):
-    """{framework: child result} for one program, the frameworks taking turns; `first` starts."""
+def run_pair(program, frameworks, data_dir, first, peer_env=None):
+    """{framework: child result} for one program, the frameworks taking turns; `first` starts; `peer_env`:
+    environment variables of the second nanotf process ('nanotf:2')."""
     order = sorted(frameworks, key=lambda f: f != first)
-    children = {f: _start(f, program, data_dir) for f in order}
+    children = {f: _start(f, program, data_dir, peer_env if f == 'nanotf:2' else None) for f in order}
     live = [f for f in order if _read_byte(children[f]['back']) == b'W']   # each is at its first run
     while live:
         for f in list(live):
@@ -235,9 +240,17 @@ def main():
     if len(sys.argv) > 2 and sys.argv[1] == '--child':
         return child(sys.argv[2], sys.argv[4:])
     import results
-    args, names = tf1_programs.parse_args(__doc__, PROGRAMS, 1, 'tf1_lockstep', lambda p: p.add_argument(
-        '--self_check', action='store_true', help='nanotf against a second nanotf process (the method\'s own '
-        'bias: its ratios should sit around 1); the TensorFlow column is then that second process'))
+    def flags(p):
+        p.add_argument('--self_check', action='store_true', help='nanotf against a second nanotf process (the '
+                       'method\'s own bias: its ratios should sit around 1); the TensorFlow column is then that '
+                       'second process')
+        p.add_argument('--peer_env', action='append', default=[], metavar='NAME=VALUE',
+                       help='with --self_check: an environment variable of the second process (repeatable)')
+    args, names = tf1_programs.parse_args(__doc__, PROGRAMS, 1, 'tf1_lockstep', flags)
+    peer_env = dict(item.split('=', 1) for item in args.peer_env if '=' in item)
+    if args.peer_env and (not args.self_check or len(peer_env) != len(args.peer_env)):
+        print('tf1_lockstep.py: --peer_env takes NAME=VALUE and needs --self_check', file=sys.stderr)
+        raise SystemExit(2)
     data_dir = None if args.fake_data else tf1_programs.find_mnist()
     fws = ['nanotf', 'tensorflow']
     if args.self_check:
@@ -249,7 +262,7 @@ def main():
     summary = {}
     for i, n in enumerate(names):
         first = fws[i % len(fws)]
-        res = run_pair(n, fws, data_dir, first)
+        res = run_pair(n, fws, data_dir, first, peer_env)
         steps = {f: slice_steps(r['runs']) if 'runs' in r else None for f, r in res.items()}
         med = {f: statistics.median(s.values()) if s else None for f, s in steps.items()}
         row = {'first': first, 'ms': med, 'last_line': {f: r.get('last_line', r.get('failed')) for f, r in res.items()}}
@@ -277,9 +290,10 @@ def main():
                   'at once and take turns, every 1/%d of the steps\' training runs; `nanotf / TF` is the median over '
                   'pairs of neighbouring slices (the same second), `quartiles` their 25th and 75th percentiles; '
                   '`settled` says whether both quartiles lie on one side of 1. ms/step: median over each framework\'s '
-                  'slices.\n\n%s\n' % (' --self_check' if args.self_check else '', machine,
+                  'slices.\n\n%s\n' % ((' --self_check' if args.self_check else '')
+                                       + ''.join(' --peer_env %s' % e for e in args.peer_env), machine,
                                        'fake' if data_dir is None else 'real MNIST', SLICES, table),
-                  {'slices': SLICES, 'self_check': args.self_check, 'fake_data': data_dir is None, 'machine': machine,
+                  {'slices': SLICES, 'self_check': args.self_check, 'peer_env': peer_env, 'fake_data': data_dir is None, 'machine': machine,
                    'summary': summary})
 
 

@@ -503,9 +503,9 @@ def test_mlp_learns_a_nonlinear_boundary_with_gradient_descent():
     assert last < first and accuracy > 0.95, (first, last, accuracy)
 
 
-def test_adam_on_a_large_variable_updates_block_by_block_exactly():
+def test_adam_on_a_large_variable_updates_block_by_block_like_the_whole_array_formula():
     """A variable above the kernel's block size (262144 elements; split across threads, in blocks) gets
-    the same update as the whole-array formula, step after step."""
+    the whole-array formula's update, step after step, to float32 rounding."""
     rng = np.random.default_rng(5)
     w0 = rng.standard_normal((613, 571)).astype(np.float32)
     grads = [rng.standard_normal(w0.shape).astype(np.float32) for _ in range(3)]

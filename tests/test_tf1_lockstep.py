@@ -54,3 +54,26 @@ def test_pair_ratios_compare_each_slice_with_its_neighbours_in_time():
     assert sorted(tf1_lockstep.pair_ratios(nano, peer, True)) == [2.0, 2.0, 4.0]
     # peer first: t0 n0 t1 n1 -> n0/t0, n0/t1, n1/t1
     assert sorted(tf1_lockstep.pair_ratios(nano, peer, False)) == [1.0, 2.0, 2.0]
+
+
+def test_peer_env_reaches_only_the_second_nanotf_process(monkeypatch):
+    seen = {}
+
+    class _Popen:
+        def __init__(self, argv, env=None, **kw):
+            seen.setdefault('envs', []).append(env)
+
+    monkeypatch.setattr(tf1_lockstep.subprocess, "Popen", _Popen)
+    tf1_lockstep._start("nanotf", "word2vec_nce", None)
+    tf1_lockstep._start("nanotf:2", "word2vec_nce", None, {"NANOTF_SOME_SWITCH": "0"})
+    first, second = seen['envs']
+    assert "NANOTF_SOME_SWITCH" not in first and second["NANOTF_SOME_SWITCH"] == "0"
+
+
+@pytest.mark.parametrize("argv", [["--peer_env", "NANOTF_SOME_SWITCH=0"], ["--self_check", "--peer_env", "NOVALUE"]])
+def test_peer_env_needs_self_check_and_a_value(monkeypatch, capsys, argv):
+    monkeypatch.setattr(sys, "argv", ["tf1_lockstep.py"] + argv + ["word2vec_nce"])
+    with pytest.raises(SystemExit) as exit_info:
+        tf1_lockstep.main()
+    assert exit_info.value.code == 2
+    assert "--peer_env takes NAME=VALUE and needs --self_check" in capsys.readouterr().err

@@ -7,7 +7,6 @@ Each switch is a function that reads the variable when called (not at import), s
 | variable | read by | meaning |
 | --- | --- | --- |
 | NANOTF_NUM_THREADS | framework/parallel.py | threads kernels split big work over (0 or unset: one per core) |
-| NANOTF_BLAS_LEVEL1 | framework/blas_level1.py | 0 makes the optimizers' updates NumPy passes only (no BLAS axpby/axpy) |
 | NANOTF_MALLOC_TUNING | client/_malloc.py | 0 keeps glibc's malloc settings (the first Session tunes them otherwise) |
 | NANOTF_XLA | compiler/backend.py | 1 runs every Session on the "xla" backend (as global_jit_level ON_1 does) |
 | NANOTF_XLA_DATA_PARALLEL | nanotf/xla | 1 lets the xla backend split a batch over several devices |
@@ -19,7 +18,6 @@ import os
 
 SWITCHES = {
     "NANOTF_NUM_THREADS": "threads kernels split big work over (0 or unset: one per core)",
-    "NANOTF_BLAS_LEVEL1": "0 makes the optimizers' updates NumPy passes only (no BLAS axpby/axpy)",
     "NANOTF_MALLOC_TUNING": "0 keeps glibc's malloc settings (otherwise the first Session tunes them)",
     "NANOTF_XLA": "1 runs every Session on the 'xla' backend",
     "NANOTF_XLA_DATA_PARALLEL": "1 lets the 'xla' backend split a batch over several devices",
@@ -52,11 +50,6 @@ def num_threads():
 def num_threads_is_set():
     """Whether NANOTF_NUM_THREADS names a count (set and not 0), without validating it."""
     return os.environ.get("NANOTF_NUM_THREADS", "").strip() not in ("", "0")
-
-
-def blas_level1():
-    """NANOTF_BLAS_LEVEL1: on unless set to 0."""
-    return os.environ.get("NANOTF_BLAS_LEVEL1", "1") != "0"
 
 
 def malloc_tuning():

@@ -17,7 +17,7 @@ import threading
 
 import numpy as np
 
-from nanotf.framework import blas_level1, errors, parallel
+from nanotf.framework import errors, parallel
 from nanotf.framework import lowering as xla
 from nanotf.framework.op_def import FusedOpDef, OpDef, Sample
 from nanotf.framework.ops import apply_op
@@ -52,20 +52,15 @@ class _Scratch:
         return b
 
 
-# -- in-place steps shared by the update kernels (each keeps TF's order of arithmetic in its NumPy passes;
-# where BLAS's axpby/axpy serve, framework/blas_level1.py, one BLAS pass replaces two or three of them)
+# -- in-place steps shared by the update kernels (each keeps TF's order of arithmetic)
 def _scale_add(acc, scale, x):
     """acc = acc * scale + x"""
-    if blas_level1.axpby(1, x, scale, acc):
-        return
     np.multiply(acc, scale, out=acc)
     np.add(acc, x, out=acc)
 
 
 def _move_toward(avg, value, rate, buf):
     """avg += (value - avg) * rate (a moving average's step; `value` may be `buf`)"""
-    if blas_level1.axpby(rate, value, avg.dtype.type(1) - rate, avg):
-        return
     np.subtract(value, avg, out=buf)
     np.multiply(buf, rate, out=buf)
     np.add(avg, buf, out=avg)
@@ -74,8 +69,6 @@ def _move_toward(avg, value, rate, buf):
 def _decay_add_square(acc, x, rho, one_minus_rho, buf):
     """acc = acc * rho + x^2 * (1 - rho)"""
     np.multiply(x, x, out=buf)
-    if blas_level1.axpby(one_minus_rho, buf, rho, acc):
-        return
     np.multiply(buf, one_minus_rho, out=buf)
     _scale_add(acc, rho, buf)
 
@@ -84,15 +77,6 @@ def _ratio_times(buf, num, scale):
     """buf = num / buf * scale"""
     np.divide(num, buf, out=buf)
     np.multiply(buf, scale, out=buf)
-
-
-def _subtract_ratio_times(w, num, buf, scale):
-    """w -= num / buf * scale (buf is overwritten)"""
-    np.divide(num, buf, out=buf)
-    if blas_level1.axpy(-scale, buf, w):
-        return
-    np.multiply(buf, scale, out=buf)
-    np.subtract(w, buf, out=w)
 
 
 class _ApplyOp(OpDef):
@@ -206,8 +190,6 @@ class ApplyGradientDescent(_ApplyOp):
 
         def apply_gradient_descent(alpha, delta, out=None):
             w, = read(delta.shape)
-            if blas_level1.axpy(-alpha, delta, w):
-                return w
             buf = scratch.like(w) if out is None else out
             np.multiply(delta, alpha, out=buf)
             np.subtract(w, buf, out=w)
@@ -277,8 +259,6 @@ class ApplyMomentum(_ApplyOp):
                 np.multiply(acc, momentum, out=buf)
                 np.add(buf, grad, out=buf)
                 np.multiply(buf, lr, out=buf)
-            elif blas_level1.axpy(-lr, acc, w):
-                return w
             else:
                 np.multiply(acc, lr, out=buf)
             np.subtract(w, buf, out=w)
@@ -338,10 +318,8 @@ def _adam_moments_of_scaled(m, v, gs, beta1, beta2, buf):
     6 passes. Equal to TF's forms up to float32 round-off."""
     np.square(gs, out=buf)
     _scale_add(v, beta2, buf)
-    rate = (1 - beta1) / np.sqrt(1 - beta2)
-    if not blas_level1.axpby(rate, gs, beta1, m):
-        np.multiply(gs, rate, out=buf)
-        _scale_add(m, beta1, buf)
+    np.multiply(gs, (1 - beta1) / np.sqrt(1 - beta2), out=buf)
+    _scale_add(m, beta1, buf)
 
 
 def _adam_step(w, m, grad, alpha, beta1, epsilon, nesterov, v, buf, num_buf, grad_scale=1):
@@ -355,7 +333,8 @@ def _adam_step(w, m, grad, alpha, beta1, epsilon, nesterov, v, buf, num_buf, gra
         np.add(num, buf, out=num)
     np.sqrt(v, out=buf)
     np.add(buf, epsilon, out=buf)
-    _subtract_ratio_times(w, num, buf, alpha)
+    _ratio_times(buf, num, alpha)
+    np.subtract(w, buf, out=w)
 
 
 def _adam_update(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, buf, num_buf):
@@ -391,12 +370,7 @@ def _adam_apply(w, m, v, grad, alpha, beta1, beta2, epsilon, nesterov, scratch, 
             e = min(s + band, j)
             update(fw[s:e], fm[s:e], fv[s:e], fg[s:e], alpha, beta1, beta2, epsilon, nesterov,
                    fb[s:e], fn[s:e] if nesterov else None)
-    if threads > 1 and not parallel.splitting():   # BLAS keeps its threads: its calls stay out of the pool's
-        def numpy_part(i, j):
-            with blas_level1.numpy_passes():
-                part(i, j)
-        parallel.parallel_for(numpy_part, fw.size, grain=band)
-    elif threads > 1:
+    if threads > 1:
         parallel.parallel_for(part, fw.size, grain=band)
     else:
         part(0, fw.size)
