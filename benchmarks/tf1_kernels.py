@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import results  # noqa: E402  (results/*.md and .json)
-from tf1_programs import TF_PYTHON  # noqa: E402
+import tf1_programs  # noqa: E402  (TF_PYTHON, frameworks())
 
 RUNS = 40
 
@@ -51,7 +51,7 @@ def _relu_pool_cases(tf, rng, label, x_shape):
 
 
 def _adam_case(tf, rng, label, shape):
-    """One Adam update of a variable from a constant gradient (the update alone, no product)."""
+    """One Adam update of a variable from a gradient held in another variable (the update alone, no product)."""
     v = tf.Variable(rng.randn(*shape).astype('float32'))
     g = tf.Variable((rng.randn(*shape) * 0.01).astype('float32'))
     return [(label, tf.train.AdamOptimizer(1e-3).apply_gradients([(g, v)]))]
@@ -101,7 +101,7 @@ def worker(framework):
 
 
 def _run_worker(framework):
-    python = TF_PYTHON if framework == 'tensorflow' else sys.executable
+    python = tf1_programs.TF_PYTHON if framework == 'tensorflow' else sys.executable
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
     out = subprocess.run([python, os.path.abspath(__file__), '--worker', framework], env=env,
                          capture_output=True, text=True)
@@ -121,9 +121,7 @@ def main():
         return
     if args.rounds < 1:
         parser.error('--rounds must be at least 1')
-    frameworks = ['nanotf', 'tensorflow'] if os.path.exists(TF_PYTHON) else ['nanotf']
-    if len(frameworks) == 1:
-        print('TensorFlow column skipped: %s not found (run benchmarks/setup_peers.sh tf)' % TF_PYTHON)
+    frameworks = tf1_programs.frameworks()   # says so where the TensorFlow venv is missing
     rounds = {f: [] for f in frameworks}
     for r in range(args.rounds):
         for f in (frameworks if r % 2 == 0 else frameworks[::-1]):   # each goes first every other round

@@ -13,7 +13,7 @@ it to the other. Each pair of neighbouring slices, one per framework, is a ratio
 the table gives the median of those ratios and their quartiles. A program whose quartiles lie on one side of 1 is
 settled. `--self_check` runs nanotf against a second nanotf process: the method's own bias (ratios near 1).
 With `--peer_env NAME=VALUE` (repeatable) the second process runs with that environment variable set: an A/B of a
-nanotf switch in lockstep (e.g. `--self_check --peer_env NANOTF_BLAS_LEVEL1=0`: ratios are on / off).
+nanotf switch in lockstep (e.g. `--self_check --peer_env NANOTF_NUM_THREADS=1`: ratios are default / single-threaded).
 
 A process waiting for the turn is blocked in a read (idle); the other process's Python code between its runs
 (batches) and its start-up do run meanwhile: the turn starts only once both processes reach their first
@@ -247,10 +247,10 @@ def main():
         p.add_argument('--peer_env', action='append', default=[], metavar='NAME=VALUE',
                        help='with --self_check: an environment variable of the second process (repeatable)')
     args, names = tf1_programs.parse_args(__doc__, PROGRAMS, 1, 'tf1_lockstep', flags)
-    peer_env = dict(item.split('=', 1) for item in args.peer_env if '=' in item)
-    if args.peer_env and (not args.self_check or len(peer_env) != len(args.peer_env)):
+    if args.peer_env and (not args.self_check or any('=' not in item for item in args.peer_env)):
         print('tf1_lockstep.py: --peer_env takes NAME=VALUE and needs --self_check', file=sys.stderr)
         raise SystemExit(2)
+    peer_env = dict(item.split('=', 1) for item in args.peer_env)
     data_dir = None if args.fake_data else tf1_programs.find_mnist()
     fws = ['nanotf', 'tensorflow']
     if args.self_check:

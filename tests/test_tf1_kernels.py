@@ -19,7 +19,7 @@ def test_worker_times_every_case_on_nanotf(monkeypatch, capsys):
 
 
 def test_table_without_tensorflow(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(tf1_kernels, "TF_PYTHON", str(tmp_path / "missing"))
+    monkeypatch.setattr(tf1_kernels.tf1_programs, "TF_PYTHON", str(tmp_path / "missing"))
     monkeypatch.setattr(tf1_kernels, "_run_worker", lambda fw: {"case a": 2.0, "case b": 4.0})
     monkeypatch.setattr(sys, "argv", ["tf1_kernels.py", "--rounds", "2", "--out", str(tmp_path / "k")])
     tf1_kernels.main()

@@ -64,8 +64,11 @@ def test_peer_env_reaches_only_the_second_nanotf_process(monkeypatch):
             seen.setdefault('envs', []).append(env)
 
     monkeypatch.setattr(tf1_lockstep.subprocess, "Popen", _Popen)
-    tf1_lockstep._start("nanotf", "word2vec_nce", None)
-    tf1_lockstep._start("nanotf:2", "word2vec_nce", None, {"NANOTF_SOME_SWITCH": "0"})
+    children = [tf1_lockstep._start("nanotf", "word2vec_nce", None),
+                tf1_lockstep._start("nanotf:2", "word2vec_nce", None, {"NANOTF_SOME_SWITCH": "0"})]
+    for child in children:   # the turn pipes' parent ends: no process holds the other ends
+        os.close(child['give'])
+        os.close(child['back'])
     first, second = seen['envs']
     assert "NANOTF_SOME_SWITCH" not in first and second["NANOTF_SOME_SWITCH"] == "0"
 
