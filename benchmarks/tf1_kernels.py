@@ -50,6 +50,16 @@ def _relu_pool_cases(tf, rng, label, x_shape):
     return [(label + ' forward', y), (label + ' forward + gradient', gx)]
 
 
+def _dense_cases(tf, rng, label, x_shape, units):
+    """A dense layer's product forward and its two gradients (of the input, of the weights)."""
+    x = tf.Variable(rng.rand(*x_shape).astype('float32'))
+    w = tf.Variable((rng.rand(x_shape[1], units) * 0.01).astype('float32'))
+    y = tf.matmul(x, w)
+    dy = tf.Variable(rng.rand(x_shape[0], units).astype('float32'))
+    gx, gw = tf.gradients(y, [x, w], grad_ys=dy)
+    return [(label + ' forward', y), (label + ' input gradient', gx), (label + ' weight gradient', gw)]
+
+
 def _adam_case(tf, rng, label, shape):
     """One Adam update of a variable from a gradient held in another variable (the update alone, no product)."""
     v = tf.Variable(rng.randn(*shape).astype('float32'))
@@ -61,10 +71,14 @@ def cases(tf, rng):
     """[(name, tensor or op)] in the table's order."""
     return (_conv_cases(tf, rng, 'DCGAN conv 14x14x32 -> 7x7x64, 5x5 stride 2, 64 images',
                         (64, 14, 14, 32), (5, 5, 32, 64), 2)
+            + _conv_cases(tf, rng, 'CNN conv 28x28x1 -> 28x28x32, 5x5 stride 1, 100 images',
+                          (100, 28, 28, 1), (5, 5, 1, 32), 1)
             + _conv_cases(tf, rng, 'CNN conv 14x14x32 -> 14x14x64, 5x5 stride 1, 100 images',
                           (100, 14, 14, 32), (5, 5, 32, 64), 1)
             + _relu_pool_cases(tf, rng, 'CNN ReLU + 2x2 max pool of 28x28x32, 100 images', (100, 28, 28, 32))
             + _relu_pool_cases(tf, rng, 'CNN ReLU + 2x2 max pool of 14x14x64, 100 images', (100, 14, 14, 64))
+            + _dense_cases(tf, rng, 'CNN dense 3136 -> 1024, 100 images', (100, 3136), 1024)
+            + _dense_cases(tf, rng, 'VAE dense 784 -> 512, 128 images', (128, 784), 512)
             + _adam_case(tf, rng, 'Adam update of 784x512 (VAE)', (784, 512))
             + _adam_case(tf, rng, 'Adam update of 3136x1024 (CNN dense layer)', (3136, 1024)))
 

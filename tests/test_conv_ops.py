@@ -512,11 +512,13 @@ def test_ten_thousand_images_run_in_bounded_memory():
     assert vals[2].shape == (5, 5, 8, 8) and np.isfinite(vals[2]).all()
 
 
-@pytest.mark.parametrize("ws", [(3, 3, 2, 3), (5, 5, 32, 32)])   # direct route; frequency route (conv_fft.pays)
-def test_conv_layer_bias_fuses_in_a_training_step(ws):
-    """One SGD step on sum((conv(x, W) + b) * r): Conv2D and BiasAdd run as _FusedConv2DBiasAdd
-    although W is updated in the same run (its update comes after both), and W and b move by the
-    float64 loop gradients (dW from ref_conv_grads, db = sum of r over positions)."""
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("ws", [(3, 3, 2, 3), (5, 5, 32, 32), (5, 5, 1, 4)])   # direct, frequency, im2col by positions
+def test_conv_layer_bias_fuses_in_a_training_step(ws, relu):
+    """One SGD step on sum(act(conv(x, W) + b) * r): Conv2D and BiasAdd run as _FusedConv2DBiasAdd (with the
+    ReLU: _FusedConv2DBiasAddRelu, the chain of two fusions) although W is updated in the same run (its
+    update comes after both), and the layer's output, W and b are the float64 loop values (forward from
+    ref_conv, dW from ref_conv_grads of r masked by the ReLU, db = the sum of that over positions)."""
     x = RNG.standard_normal((2, 8, 8, ws[2]))
     w0, b0 = RNG.standard_normal(ws) * 0.1, RNG.standard_normal(ws[3])
     r = RNG.standard_normal((2, 8, 8, ws[3]))
@@ -524,13 +526,40 @@ def test_conv_layer_bias_fuses_in_a_training_step(ws):
         xt, rt = tf.placeholder(tf.float64, x.shape), tf.placeholder(tf.float64, r.shape)
         w, b = tf.Variable(w0), tf.Variable(b0)
         y = tf.nn.bias_add(conv_ops.conv2d(xt, w, [1, 1, 1, 1], "SAME"), b)
-        step = tf.train.GradientDescentOptimizer(0.03125).minimize(tf.reduce_sum(y * rt))   # exact in float32
+        if relu:
+            y = tf.nn.relu(y)
+        loss = tf.reduce_sum(y * rt)
+        step = tf.train.GradientDescentOptimizer(0.03125).minimize(loss)   # exact in float32
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
-            sess.run(step, {xt: x, rt: r})
+            got_loss, _ = sess.run([loss, step], {xt: x, rt: r})
             got_w, got_b = sess.run([w, b])
             train_plan = next(ex.plan for ex in sess._plans.values() if len(ex.plan.steps) > 3)
-    assert any(s.op.type == "_FusedConv2DBiasAdd" for s in train_plan.steps)
-    _, dw = ref_conv_grads(x, w0, r, 1, 1, "SAME")
+    fused = "_FusedConv2DBiasAddRelu" if relu else "_FusedConv2DBiasAdd"
+    assert [s.op.type for s in train_plan.steps].count(fused) == 1
+    assert not any(s.op.type in ("Conv2D", "BiasAdd", "Relu") for s in train_plan.steps)
+    pre = ref_conv(x, w0, 1, 1, "SAME") + b0
+    dy = r * (pre > 0) if relu else r
+    np.testing.assert_allclose(got_loss, ((np.maximum(pre, 0) if relu else pre) * r).sum(), rtol=1e-10)
+    _, dw = ref_conv_grads(x, w0, dy, 1, 1, "SAME")
     np.testing.assert_allclose(got_w, w0 - 0.03125 * dw, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(got_b, b0 - 0.03125 * r.sum(axis=(0, 1, 2)), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got_b, b0 - 0.03125 * dy.sum(axis=(0, 1, 2)), rtol=1e-10, atol=1e-12)
+
+
+def test_conv_relu_stays_unfused_where_its_input_is_fetched():
+    """The conv layer's pre-activation is fetched as well: it must exist, so the ReLU keeps its own step
+    (the Conv2D and BiasAdd still fuse), and both values are the float64 loop's."""
+    x = RNG.standard_normal((2, 6, 6, 3))
+    w0, b0 = RNG.standard_normal((3, 3, 3, 4)), RNG.standard_normal(4)
+    with tf.Graph().as_default():
+        xt = tf.placeholder(tf.float64, x.shape)
+        pre = tf.nn.bias_add(conv_ops.conv2d(xt, tf.Variable(w0), [1, 1, 1, 1], "SAME"), tf.Variable(b0))
+        act = tf.nn.relu(pre)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got_pre, got_act = sess.run([pre, act], {xt: x})
+            plan = next(ex.plan for ex in sess._plans.values() if any(s.op.type == "Relu" for s in ex.plan.steps))
+    assert [s.op.type for s in plan.steps].count("_FusedConv2DBiasAdd") == 1
+    want = ref_conv(x, w0, 1, 1, "SAME") + b0
+    np.testing.assert_allclose(got_pre, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got_act, np.maximum(want, 0), rtol=1e-12, atol=1e-12)

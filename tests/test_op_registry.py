@@ -422,7 +422,8 @@ def test_fused_op_equals_its_producer_then_consumer(fused_type, index):
     fused = next(op for op in g.get_operations() if op.type == fused_type)
     n = rule.producer_inputs
     with g.as_default():
-        producer = g.create_op(rule.producer, fused.inputs[:n], {a: fused._attrs[a] for a in rule.producer_attrs})
+        producer = g.create_op(rule.producer, fused.inputs[:n], {a: fused._attrs[a] for a in rule.producer_attrs},
+                               name=rule.producer.lstrip("_"))   # a fused producer's type is no node name
         consumer_inputs = fused.inputs[n:]
         consumer_inputs.insert(rule.input_index, producer.outputs[0])
         consumer = g.create_op(rule.consumer, consumer_inputs,

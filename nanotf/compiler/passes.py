@@ -10,7 +10,7 @@ import numpy as np
 from nanotf.compiler import chunking, recycling
 from nanotf.compiler import plan as plan_lib
 from nanotf.framework import parallel
-from nanotf.framework.op_def import FUSION_RULES, make_fused_node, view_map_of
+from nanotf.framework.op_def import FUSION_RULES, FusedNode, make_fused_node, view_map_of
 from nanotf.framework.ops import Operation
 
 
@@ -133,25 +133,34 @@ def fuse_pairs(plan, runtime):
     """A consumer and the producer of one of its inputs run as one step of a fused op where a rule of
     FUSION_RULES (framework/op_def.py) names the pair (e.g. `_FusedMatMulApplyGradientDescent`: the SGD
     update with the matmul computing its gradient, one pass over the variable instead of three). The
-    fused step runs at the consumer's place and reads the producer's inputs there."""
-    steps = {step.op: step for step in plan.steps}
-    matches = [(c, p, rule) for c, (p, rule) in _fusable_pairs(plan).items()
-               if c in steps and p in steps and not any(plan.is_constant(t) for t in p._inputs)]
-    if not matches:
-        return
-    for consumer, producer, rule in matches:
-        node = make_fused_node(rule, consumer, producer)
-        kernel = runtime.fused_kernel(consumer, producer, lambda: node._def.kernel(node, runtime))
-        fused = plan_lib.Step(node, plan_lib.value_inputs(node), consumer._outputs, kernel)
-        fused.copies = steps[consumer].copies
-        steps[consumer] = fused
-        steps[producer] = None    # computed inside the fused kernel
-    plan.steps = [steps[step.op] for step in plan.steps if steps[step.op] is not None]
+    fused step runs at the consumer's place and reads the producer's inputs there. A fused step is a
+    producer like any other, so fusions chain (Conv2D, BiasAdd, then Relu): the pass repeats while
+    pairs fuse."""
+    while True:
+        steps = {step.op: step for step in plan.steps}
+        matches = [(c, p, rule) for c, (p, rule) in _fusable_pairs(plan).items()
+                   if c in steps and p in steps and not any(plan.is_constant(t) for t in p._inputs)]
+        if not matches:
+            return
+        for consumer, producer, rule in matches:
+            node = make_fused_node(rule, consumer, producer)
+            kernel = runtime.fused_kernel(consumer, _kernel_key(producer), lambda: node._def.kernel(node, runtime))
+            fused = plan_lib.Step(node, plan_lib.value_inputs(node), consumer._outputs, kernel)
+            fused.copies = steps[consumer].copies
+            steps[consumer] = fused
+            steps[producer] = None    # computed inside the fused kernel
+        plan.steps = [steps[step.op] for step in plan.steps if steps[step.op] is not None]
+
+
+def _kernel_key(op):
+    """What identifies an op (or a fused node: the ops it stands for) across plans, for the kernel cache."""
+    return (op.consumer, _kernel_key(op.producer)) if isinstance(op, FusedNode) else op
 
 
 def _fusable_pairs(plan):
     """{consumer: (producer, rule)} for pairs a rule names whose producer's single output feeds only that
-    consumer (not fed, not fetched) and is pure.
+    consumer (not fed, not fetched) and is pure. The producer is the step making the input: an op, or a
+    fused node (a chain's earlier pair).
 
     The fused kernel runs where the consumer runs, i.e. after updates that ops between the two
     may make to variables in place. So the producer's inputs must not be (views of) a variable
@@ -163,6 +172,10 @@ def _fusable_pairs(plan):
     if not any(op._type in rules for op in plan.ops):
         return {}
     position = {op: k for k, op in enumerate(plan.ops)}
+    made_by = {t: step.op for step in plan.steps for t in step.outputs}
+    for node in made_by.values():
+        if isinstance(node, FusedNode):
+            position[node] = position[node.consumer]   # where the fused step runs
     writers = [(k, op._inputs[j].op) for k, op in enumerate(plan.ops) for j in op._def.ref_inputs]
     # stateful ops that may write variables without naming them (a cond's or loop's body): every variable
     writers += [(k, _ANY_VARIABLE) for k, op in enumerate(plan.ops)
@@ -176,7 +189,7 @@ def _fusable_pairs(plan):
     for op in plan.ops:
         for rule in rules.get(op._type, ()):
             t = op._inputs[rule.input_index]
-            p = t.op
+            p = made_by.get(t, t.op)
             if (p._type == rule.producer and len(op._outputs) == 1 and len(p._outputs) == 1
                     and not p._def.stateful and uses.get(t) == 1 and t not in plan.fed and t not in plan.fetched
                     and p not in paired and not _updated_between(p, op, position, writers, plan.fed)):

@@ -195,6 +195,10 @@ FUSION_RULES = [
     # a conv layer's bias added to each block of the convolution's output while it is in cache
     FusionRule(consumer="BiasAdd", producer="Conv2D", input_index=0, fused="_FusedConv2DBiasAdd",
                producer_inputs=2, producer_attrs=("strides", "padding", "dilations", "use_cudnn_on_gpu")),
+    # ... and the ReLU after it (a fused op is a producer like any other: fusions chain)
+    FusionRule(consumer="Relu", producer="_FusedConv2DBiasAdd", input_index=0, fused="_FusedConv2DBiasAddRelu",
+               producer_inputs=3, producer_attrs=("strides", "padding", "dilations", "use_cudnn_on_gpu",
+                                                  "data_format")),
     # a ReLU layer's gradient through the max pool above it, masked on the pooled (smaller) gradient
     FusionRule(consumer="ReluGrad", producer="MaxPoolGrad", input_index=0, fused="_FusedMaxPoolGradReluGrad",
                producer_inputs=3, producer_attrs=("ksize", "strides", "padding", "data_format")),

@@ -210,9 +210,10 @@ def _for_blocks(g, freqs, channels, itemsize, fn):
     return [r for part in parallel.parallel_for(run, len(blocks), threads=g.threads) for r in part]
 
 
-def conv2d(g, x, w, out, bias=None):
+def conv2d(g, x, w, out, bias=None, activation=None):
     """out (N, OH, OW, O) = the stride-1 correlation of x (N, H, W, C) with w (kh, kw, C, O), plus `bias` (O,)
-    if given: added to the zero frequency, which the inverse spreads evenly over every position."""
+    if given: added to the zero frequency, which the inverse spreads evenly over every position; then
+    `activation(block, out=block)` if given, on each block of images while it is in cache."""
     ax = _axes(g, out.dtype)
     wf = _embedded_filter(g, w, ax, adjoint=False)                            # (F, 2C, 2O) real
 
@@ -222,6 +223,8 @@ def conv2d(g, x, w, out, bias=None):
         if bias is not None:
             prod[0] += bias * ax.periods
         _positions(prod, ax.rows_y_inv, ax.cols_y_inv, out[a:b])
+        if activation is not None:
+            activation(out[a:b], out=out[a:b])
     _for_blocks(g, ax.freqs, max(g.c, g.o), out.itemsize, conv2d_block)
 
 

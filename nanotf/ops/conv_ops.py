@@ -31,6 +31,7 @@ from nanotf.framework.ops import Tensor, apply_op, convert_to_tensor, name_scope
 from nanotf.framework.tensor_shape import TensorShape
 from nanotf.ops import array_ops, conv_fft
 from nanotf.ops.array_ops import _shape_error
+from nanotf.ops.nn_ops import relu_kernel
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "conv2d_transpose"]
 
@@ -281,7 +282,9 @@ def _frequency_route(g, *operands):
     return conv_fft.pays(g) and all(np.isfinite(np.add.reduce(a, axis=None)) for a in operands)
 
 
-def _conv2d_forward(op_type, strides, padding):
+def _conv2d_forward(op_type, strides, padding, relu=False):
+    """The Conv2D kernel; `relu`: ReLU applied to each block of the output while it is in cache
+    (_FusedConv2DBiasAddRelu)."""
     def conv2d_kernel(x, w, bias=None):   # bias: _FusedConv2DBiasAdd's, added to each block while in cache
         if x.ndim != 4 or w.ndim != 4:
             raise _runtime_error(op_type, "input and filter must be rank 4", x, w)
@@ -290,10 +293,12 @@ def _conv2d_forward(op_type, strides, padding):
         if out.size == 0:
             return out
         if _frequency_route(g, x, w):
-            conv_fft.conv2d(g, x, w, out, bias)
+            conv_fft.conv2d(g, x, w, out, bias, relu_kernel if relu else None)
             return out
         w2 = w.reshape(-1, g.o)
         blocks = g.blocks(x.itemsize)
+        # the bias repeated along an output row: added to rows of ow*O values, not runs of O (a loop step each)
+        row_bias = None if bias is None else np.tile(bias, g.ow)
 
         def conv_blocks(i, j):   # blocks write disjoint parts of `out`: threads share nothing else
             for a, b, bands in blocks[i:j]:
@@ -303,8 +308,11 @@ def _conv2d_forward(op_type, strides, padding):
                         _forward_by_rows(g, xb, w2.reshape(g.kh, g.kw * g.c, g.o), out[a:b, r0:r1])
                     else:
                         np.matmul(g.im2col(xb, r1 - r0), w2, out=out[a:b, r0:r1].reshape((-1, g.o), copy=False))
-                    if bias is not None:
-                        out[a:b, r0:r1] += bias
+                    block = out[a:b, r0:r1].reshape((-1, g.ow * g.o), copy=False)   # whole rows: contiguous
+                    if row_bias is not None:
+                        np.add(block, row_bias, out=block)
+                    if relu:
+                        relu_kernel(block, out=block)
         parallel.parallel_for(conv_blocks, len(blocks), threads=g.threads)
         return out
     return conv2d_kernel
@@ -681,6 +689,27 @@ class _FusedConv2DBiasAdd(FusedOpDef):
                    strides=[1, s, s, 1], padding=p, dilations=[1, 1, 1, 1], use_cudnn_on_gpu=True,
                    data_format="NHWC"), name="FusedConv2DBiasAdd"), [xs, ws, ws[-1:]], grad=())
                for xs, ws, s, p in [((2, 5, 5, 2), (3, 3, 2, 3), 1, "SAME"), ((2, 5, 5, 3), (2, 2, 3, 2), 2, "VALID"),
+                                    ((1, 8, 8, 32), (5, 5, 32, 32), 1, "SAME")]]   # the last one in frequencies
+
+
+class _FusedConv2DBiasAddRelu(_FusedConv2DBiasAdd):
+    """_FusedConv2DBiasAdd whose output feeds only a ReLU (a conv layer with activation=tf.nn.relu), as
+    TensorFlow's _FusedConv2D with fused_ops [BiasAdd, Relu]: each block of the output gets its bias, then
+    its ReLU, while in cache, instead of a pass of the ReLU's own over the whole output.
+    Inputs: input, filter, bias; attrs: Conv2D's and BiasAdd's data_format."""
+
+    def kernel(op, ctx):
+        conv = _conv2d_forward(op.type, op._attrs["strides"], op._attrs["padding"], relu=True)
+        if op._attrs.get("data_format", "NHWC") != "NHWC":
+            plain = _conv2d_forward(op.type, op._attrs["strides"], op._attrs["padding"])
+            return _half_via_float32(lambda x, w, b: relu_kernel(plain(x, w) + b.reshape(-1, 1, 1)), op)
+        return _half_via_float32(conv, op)
+
+    samples = [Sample(lambda x, w, b, s=s, p=p: apply_op("_FusedConv2DBiasAddRelu", [x, w, b], dict(
+                   strides=[1, s, s, 1], padding=p, dilations=[1, 1, 1, 1], use_cudnn_on_gpu=True,
+                   data_format="NHWC"), name="FusedConv2DBiasAddRelu"), [xs, ws, ws[-1:]], grad=())
+               for xs, ws, s, p in [((2, 5, 5, 2), (3, 3, 2, 3), 1, "SAME"), ((2, 5, 5, 3), (2, 2, 3, 2), 2, "VALID"),
+                                    ((2, 6, 6, 1), (5, 5, 1, 4), 1, "SAME"),     # C = 1: im2col by positions
                                     ((1, 8, 8, 32), (5, 5, 32, 32), 1, "SAME")]]   # the last one in frequencies
 
 

@@ -173,6 +173,29 @@ def _far_negative_tail(x):
     return x < low
 
 
+# np.maximum(x, 0) against a scalar runs NumPy's broadcast loop, which has no SIMD path for max: 3x slower in
+# cache and 1.4x from memory than against an array of zeros. np.zeros of a big array is calloc'd and its pages,
+# never written, all map the kernel's one zero page: reading it costs no memory traffic.
+_ZEROS = {}
+
+
+def _zeros_like(x):
+    """A read-only array of zeros of x's shape and dtype (a view of one shared array per dtype)."""
+    z = _ZEROS.get(x.dtype)
+    if z is None or z.size < x.size:
+        z = np.zeros(max(x.size, 1 << 16), x.dtype)
+        z.flags.writeable = False
+        _ZEROS[x.dtype] = z
+    return z[:x.size].reshape(x.shape)
+
+
+def relu_kernel(x, out=None):
+    """max(x, 0) (also the ReLU epilogue of conv_ops' _FusedConv2DBiasAddRelu)."""
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "fi":
+        return np.maximum(x, 0, out=out)
+    return np.maximum(x, _zeros_like(x), out=out)
+
+
 def _softplus_kernel(x):
     """log(1 + e^x) as max(x, 0) + log1p(e^-|x|): 6 SIMD passes, 10x faster than np.logaddexp(x, 0) on
     float32, exact to a few ulp for any x (e^-|x| never overflows; for x << 0 it is log1p(e^x) ~ e^x)."""
@@ -182,7 +205,7 @@ def _softplus_kernel(x):
     np.negative(t, out=t)
     np.exp(t, out=t)
     np.log1p(t, out=t)
-    y = np.maximum(x, 0)
+    y = np.maximum(x, _zeros_like(x))
     return np.add(y, t, out=y)
 
 
@@ -236,7 +259,7 @@ def _leaky_relu_grad_kernel(g, x, alpha):
 
 
 # ReluGrad masks by the output y > 0, as TF's does
-relu = _activation("Relu", lambda x, out=None: np.maximum(x, 0, out=out), "ReluGrad", ("g", "y"), infer=_real_unary,
+relu = _activation("Relu", relu_kernel, "ReluGrad", ("g", "y"), infer=_real_unary,
                    fresh_output=True, destroy_map={0: (0,)}, lower=lambda op, x: xla.jnp.maximum(x, xla.zero_of(x)))
 relu6 = _activation("Relu6", lambda x: np.clip(x, 0, 6), "Relu6Grad", ("g", "x"), infer=_real_unary,
                     inputs=_relu6_inputs, lower=lambda op, x: xla.jnp.clip(x, xla.zero_of(x), np.asarray(6, x.dtype)))

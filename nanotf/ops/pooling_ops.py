@@ -159,35 +159,33 @@ def _first_max_masks(x, y, ksize, strides, padding, op_type):
 
 
 def _tiled_first_max(x, y, kh, kw):
-    """For windows tiling x exactly: (x viewed as (n, oh, kh, ow, kw, C), bool masks (kh*kw, n, oh,
-    ow, C) true where each tap holds its window's first max). Ties (ReLU zeros: common) are dropped
-    tap by tap, on contiguous masks."""
+    """For windows tiling x exactly: (x viewed as (n, oh, kh, ow, kw, C), a bool mask of that shape, true
+    where an element is its window's first max). One comparison with y broadcast over the windows makes
+    the mask; then ties (ReLU zeros: common) are dropped tap by tap, on the mask's quarter-size views."""
     n, oh, ow, c = y.shape
     x6 = x.reshape(n, oh, kh, ow, kw, c)
-    first = _work("masks", (kh * kw,) + y.shape, bool)
-    for t in range(kh * kw):
-        np.equal(x6[:, :, t // kw, :, t % kw], y, out=first[t])
+    first = _work("masks", x6.shape, bool)
+    np.equal(x6, y[:, :, None, :, None, :], out=first)
+    taps = [first[:, :, t // kw, :, t % kw] for t in range(kh * kw)]
     taken = _work("taken", y.shape, bool)
-    np.copyto(taken, first[0])
+    np.copyto(taken, taps[0])
     for t in range(1, kh * kw):
-        np.greater(first[t], taken, out=first[t])      # a max, and no earlier tap had one
+        np.greater(taps[t], taken, out=taps[t])      # a max, and no earlier tap had one
         if t + 1 < kh * kw:
-            taken |= first[t]
+            taken |= taps[t]
     return x6, first
 
 
 def _tiled_max_pool_grad(x, y, dy, dx, kh, kw):
-    """dx (x's shape) of windows tiling x exactly: each window's dy goes to its first maximum."""
+    """dx (x's shape) of windows tiling x exactly: each window's dy goes to its first maximum, in one
+    product of the mask with dy broadcast over the windows (a product is a select when dy is finite:
+    0 * inf is not)."""
     x6, first = _tiled_first_max(x, y, kh, kw)
-    dx6 = dx.reshape(x6.shape)
-    finite = np.isfinite(dy).all()             # then a product is a select (0 * inf is not)
-    zero = dy.dtype.type(0)
-    for t in range(kh * kw):
-        dst = dx6[:, :, t // kw, :, t % kw]
-        if finite:
-            np.multiply(dy, first[t], out=dst)
-        else:
-            dst[...] = np.where(first[t], dy, zero)
+    dy6 = dy[:, :, None, :, None, :]
+    if np.isfinite(dy).all():
+        np.multiply(first, dy6, out=dx.reshape(x6.shape))
+    else:
+        dx.reshape(x6.shape)[...] = np.where(first, dy6, dy.dtype.type(0))
 
 
 def _max_pool_grad_kernel(op_type, ksize, strides, padding):
