@@ -11,8 +11,8 @@ from nanotf.ops import random_ops
 
 class _AlmostOne:
     """A generator whose every uniform draw is 1 - 2^-30 (the worst case for rounding to float32)."""
-    def random(self, shape, dtype=np.float64):
-        return np.full(shape, 1.0 - 2.0 ** -30)   # float64 whatever is asked: the value no float32 holds
+    def random(self, shape):
+        return np.full(shape, 1.0 - 2.0 ** -30)
 
 
 def _forced(monkeypatch):

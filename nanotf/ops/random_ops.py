@@ -70,13 +70,11 @@ class RandomUniform(_RandomOp):
         scale = float(2 ** np.finfo(npd).nmant)
 
         def uniform(shape):
-            # float32 is drawn as float32 (multiples of 2^-24, a third faster than a float64 draw), then floored
-            # to TF's grid too
-            u = rng.random(tuple(shape), dtype=np.float32) if npd == np.float32 else rng.random(tuple(shape))
+            u = rng.random(tuple(shape))
             np.multiply(u, scale, out=u)
             np.floor(u, out=u)
             u *= 1.0 / scale
-            return u.astype(npd, copy=False)
+            return u.astype(npd)
         return uniform
 
     def lower(op, key, shape):
