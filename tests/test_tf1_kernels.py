@@ -12,8 +12,10 @@ def test_worker_times_every_case_on_nanotf(monkeypatch, capsys):
     monkeypatch.setattr(tf1_kernels, "RUNS", 2)
     tf1_kernels.worker("nanotf")
     timings = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert len(timings) == 12
+    assert len(timings) == 21   # 3 convolutions x 3, 2 pools x 2, 2 dense layers x 3, 2 Adam updates
     assert any(name.startswith("DCGAN conv") and name.endswith("input gradient") for name in timings)
+    assert any(name.startswith("CNN conv 28x28x1") and name.endswith("filter gradient") for name in timings)
+    assert any(name.startswith("VAE dense") and name.endswith("weight gradient") for name in timings)
     assert any(name.startswith("Adam update of 3136x1024") for name in timings)
     assert all(ms > 0 for ms in timings.values())
 
