@@ -563,3 +563,21 @@ def test_conv_relu_stays_unfused_where_its_input_is_fetched():
     want = ref_conv(x, w0, 1, 1, "SAME") + b0
     np.testing.assert_allclose(got_pre, want, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(got_act, np.maximum(want, 0), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_first_layer_filter_gradient_in_slices(dtype, tol, monkeypatch):
+    """A one-channel layer's filter gradient, a product with a 25 x 4 result and 4 * 28 * 28 positions inside,
+    runs in slices of positions (conv_ops._add_product: 1024 here) and equals the float64 loops' gradient (float32:
+    within a few ulp of each of the 3136 summed products' scale)."""
+    calls = []
+    real = conv_ops._add_product
+    monkeypatch.setattr(conv_ops, "_add_product", lambda *args: (calls.append(args[1].shape), real(*args)))
+    x = RNG.standard_normal((4, 28, 28, 1))
+    w = RNG.standard_normal((5, 5, 1, 4))
+    dy = RNG.standard_normal((4, 28, 28, 4))
+    kernel = conv_ops._conv2d_backprop_filter("Conv2DBackpropFilter", [1, 1, 1, 1], "SAME")
+    got = kernel(x.astype(dtype), np.array(w.shape), dy.astype(dtype))
+    assert calls and all(a[1] >= 2 * conv_ops._SKINNY_SLICE for a in calls)   # the sliced case
+    _, want = ref_conv_grads(x, w, dy, 1, 1, "SAME")
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
