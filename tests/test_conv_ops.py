@@ -565,6 +565,51 @@ def test_conv_relu_stays_unfused_where_its_input_is_fetched():
     np.testing.assert_allclose(got_act, np.maximum(want, 0), rtol=1e-12, atol=1e-12)
 
 
+def test_conv_relu_stays_unfused_where_a_variable_changes_before_it():
+    """An assign to the filter runs between the conv layer's BiasAdd and its ReLU (control dependencies put it
+    there): a fused ReLU would convolve with the new filter, so the ReLU keeps its own step (the conv and bias
+    still fuse), and the activation is the old filter's (the float64 loops)."""
+    x = RNG.standard_normal((2, 6, 6, 3))
+    w0, b0 = RNG.standard_normal((3, 3, 3, 4)), RNG.standard_normal(4)
+    with tf.Graph().as_default():
+        xt = tf.placeholder(tf.float64, x.shape)
+        w = tf.Variable(w0)
+        pre = tf.nn.bias_add(conv_ops.conv2d(xt, w, [1, 1, 1, 1], "SAME"), tf.Variable(b0))
+        with tf.control_dependencies([pre]):
+            bump = tf.assign(w, w + 1.0)
+        with tf.control_dependencies([bump]):
+            act = tf.nn.relu(pre)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got = sess.run(act, {xt: x})
+            got_w = sess.run(w)
+            plan = next(ex.plan for ex in sess._plans.values() if any(s.op.type.startswith("_Fused") for s in ex.plan.steps))
+    kinds = [s.op.type for s in plan.steps]
+    assert "Relu" in kinds and "_FusedConv2DBiasAdd" in kinds and "_FusedConv2DBiasAddRelu" not in kinds
+    np.testing.assert_allclose(got, np.maximum(ref_conv(x, w0, 1, 1, "SAME") + b0, 0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got_w, w0 + 1.0, rtol=1e-15)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_infinite_bias_in_the_frequency_route_stays_in_its_channel(relu):
+    """A geometry the frequency route takes, with a bias of +inf and -inf in two channels: in the spectrum an
+    inf would make every output NaN, so the fused kernel goes the direct way, as TensorFlow's sum: those
+    channels are +inf and -inf (ReLU: 0) everywhere, the others the float64 loops' values."""
+    x = RNG.standard_normal((1, 8, 8, 32))
+    w = RNG.standard_normal((5, 5, 32, 32)) * 0.1
+    b = RNG.standard_normal(32)
+    b[3], b[7] = np.inf, -np.inf
+    g = conv_ops._Conv("Conv2D", x.shape, w.shape, [1, 1, 1, 1], "SAME")
+    assert conv_fft.pays(g)                  # without the inf bias this call would go through frequencies
+    kernel = conv_ops._conv2d_forward("Conv2D", [1, 1, 1, 1], "SAME", relu=relu)
+    got = kernel(x, w, b)
+    want = ref_conv(x, w, 1, 1, "SAME") + b
+    if relu:
+        want = np.maximum(want, 0)
+    assert not np.isnan(got).any()
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
 def test_first_layer_filter_gradient_in_slices(dtype, tol, monkeypatch):
     """A one-channel layer's filter gradient, a product with a 25 x 4 result and 4 * 28 * 28 positions inside,

@@ -140,6 +140,9 @@ def fuse_pairs(plan, runtime):
         steps = {step.op: step for step in plan.steps}
         matches = [(c, p, rule) for c, (p, rule) in _fusable_pairs(plan).items()
                    if c in steps and p in steps and not any(plan.is_constant(t) for t in p._inputs)]
+        # a producer that is itself a consumer this round fuses first; its consumer pairs with the result next round
+        consumers = {c for c, _, _ in matches}
+        matches = [(c, p, rule) for c, p, rule in matches if p not in consumers]
         if not matches:
             return
         for consumer, producer, rule in matches:

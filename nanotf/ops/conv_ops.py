@@ -279,7 +279,10 @@ def _frequency_route(g, *operands):
     frequency domain a NaN or inf reaches every output of its image (the direct sum keeps it to the windows
     that touch it, as TensorFlow does), so non-finite operands go the direct way. One sum per operand tells
     (a sum overflowing on huge finite values only sends the call the direct way too)."""
-    return conv_fft.pays(g) and all(np.isfinite(np.add.reduce(a, axis=None)) for a in operands)
+    if not conv_fft.pays(g):
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):    # inf + -inf: NaN, the answer, not a warning
+        return all(np.isfinite(np.add.reduce(a, axis=None)) for a in operands)
 
 
 def _conv2d_forward(op_type, strides, padding, relu=False):
@@ -292,7 +295,7 @@ def _conv2d_forward(op_type, strides, padding, relu=False):
         out = np.empty((g.n, g.oh, g.ow, g.o), dtype=np.result_type(x, w))
         if out.size == 0:
             return out
-        if _frequency_route(g, x, w):
+        if _frequency_route(g, x, w, *(() if bias is None else (bias,))):   # an inf bias: direct, as TF
             conv_fft.conv2d(g, x, w, out, bias, relu_kernel if relu else None)
             return out
         w2 = w.reshape(-1, g.o)
