@@ -14,6 +14,8 @@ the table gives the median of those ratios and their quartiles. A program whose 
 settled. `--self_check` runs nanotf against a second nanotf process: the method's own bias (ratios near 1).
 With `--peer_env NAME=VALUE` (repeatable) the second process runs with that environment variable set: an A/B of a
 nanotf switch in lockstep (e.g. `--self_check --peer_env NANOTF_NUM_THREADS=1`: ratios are default / single-threaded).
+With `--nanotf_env NAME=VALUE` (repeatable) the first nanotf process runs with it, against TensorFlow too
+(`--nanotf_env NANOTF_XLA=1`: nanotf's XLA backend against TensorFlow).
 
 A process waiting for the turn is blocked in a read (idle); the other process's Python code between its runs
 (batches) and its start-up do run meanwhile: the turn starts only once both processes reach their first
@@ -180,11 +182,12 @@ def _give(child):
     return _read_byte(child['back']) == b'R'
 
 
-def run_pair(program, frameworks, data_dir, first, peer_env=None):
+def run_pair(program, frameworks, data_dir, first, peer_env=None, nanotf_env=None):
     """{framework: child result} for one program, the frameworks taking turns; `first` starts; `peer_env`:
-    environment variables of the second nanotf process ('nanotf:2')."""
+    environment variables of the second nanotf process ('nanotf:2'), `nanotf_env` of the first ('nanotf')."""
     order = sorted(frameworks, key=lambda f: f != first)
-    children = {f: _start(f, program, data_dir, peer_env if f == 'nanotf:2' else None) for f in order}
+    envs = {'nanotf:2': peer_env, 'nanotf': nanotf_env}
+    children = {f: _start(f, program, data_dir, envs.get(f)) for f in order}
     live = [f for f in order if _read_byte(children[f]['back']) == b'W']   # each is at its first run
     while live:
         for f in list(live):
@@ -246,11 +249,17 @@ def main():
                        'second process')
         p.add_argument('--peer_env', action='append', default=[], metavar='NAME=VALUE',
                        help='with --self_check: an environment variable of the second process (repeatable)')
+        p.add_argument('--nanotf_env', action='append', default=[], metavar='NAME=VALUE',
+                       help='an environment variable of the (first) nanotf process (repeatable)')
     args, names = tf1_programs.parse_args(__doc__, PROGRAMS, 1, 'tf1_lockstep', flags)
     if args.peer_env and (not args.self_check or any('=' not in item for item in args.peer_env)):
         print('tf1_lockstep.py: --peer_env takes NAME=VALUE and needs --self_check', file=sys.stderr)
         raise SystemExit(2)
+    if any('=' not in item for item in args.nanotf_env):
+        print('tf1_lockstep.py: --nanotf_env takes NAME=VALUE', file=sys.stderr)
+        raise SystemExit(2)
     peer_env = dict(item.split('=', 1) for item in args.peer_env)
+    nanotf_env = dict(item.split('=', 1) for item in args.nanotf_env)
     data_dir = None if args.fake_data else tf1_programs.find_mnist()
     fws = ['nanotf', 'tensorflow']
     if args.self_check:
@@ -262,7 +271,7 @@ def main():
     summary = {}
     for i, n in enumerate(names):
         first = fws[i % len(fws)]
-        res = run_pair(n, fws, data_dir, first, peer_env)
+        res = run_pair(n, fws, data_dir, first, peer_env, nanotf_env)
         steps = {f: slice_steps(r['runs']) if 'runs' in r else None for f, r in res.items()}
         med = {f: statistics.median(s.values()) if s else None for f, s in steps.items()}
         row = {'first': first, 'ms': med, 'last_line': {f: r.get('last_line', r.get('failed')) for f, r in res.items()}}
@@ -291,9 +300,10 @@ def main():
                   'pairs of neighbouring slices (the same second), `quartiles` their 25th and 75th percentiles; '
                   '`settled` says whether both quartiles lie on one side of 1. ms/step: median over each framework\'s '
                   'slices.\n\n%s\n' % ((' --self_check' if args.self_check else '')
-                                       + ''.join(' --peer_env %s' % e for e in args.peer_env), machine,
+                                       + ''.join(' --peer_env %s' % e for e in args.peer_env)
+                                       + ''.join(' --nanotf_env %s' % e for e in args.nanotf_env), machine,
                                        'fake' if data_dir is None else 'real MNIST', SLICES, table),
-                  {'slices': SLICES, 'self_check': args.self_check, 'peer_env': peer_env, 'fake_data': data_dir is None, 'machine': machine,
+                  {'slices': SLICES, 'self_check': args.self_check, 'peer_env': peer_env, 'nanotf_env': nanotf_env, 'fake_data': data_dir is None, 'machine': machine,
                    'summary': summary})
 
 

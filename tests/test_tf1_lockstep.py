@@ -1,4 +1,5 @@
 """benchmarks/tf1_lockstep.py: its two processes really take turns, and its ratio arithmetic."""
+import io
 import os
 import sys
 
@@ -71,6 +72,27 @@ def test_peer_env_reaches_only_the_second_nanotf_process(monkeypatch):
         os.close(child['back'])
     first, second = seen['envs']
     assert "NANOTF_SOME_SWITCH" not in first and second["NANOTF_SOME_SWITCH"] == "0"
+
+
+def test_nanotf_env_reaches_only_the_first_nanotf_process(monkeypatch):
+    started = []
+
+    class _Exited:          # a child that exits before its first run: no turns, a failed result
+        returncode = 1
+
+        def wait(self):
+            return 1
+
+    def fake_start(framework, program, data_dir, env=None):
+        started.append((framework, env))
+        give, back = os.pipe()
+        return {'proc': _Exited(), 'give': give, 'back': back, 'out': io.StringIO(), 'err': io.StringIO('boom')}
+
+    monkeypatch.setattr(tf1_lockstep, "_start", fake_start)
+    monkeypatch.setattr(tf1_lockstep, "_read_byte", lambda fd: b'')
+    res = tf1_lockstep.run_pair("word2vec_nce", ["nanotf", "tensorflow"], None, "nanotf", None, {"NANOTF_XLA": "1"})
+    assert started == [("nanotf", {"NANOTF_XLA": "1"}), ("tensorflow", None)]
+    assert res["nanotf"]["failed"] == "FAILED rc=1: boom"
 
 
 @pytest.mark.parametrize("argv", [["--peer_env", "NANOTF_SOME_SWITCH=0"], ["--self_check", "--peer_env", "NOVALUE"]])
