@@ -12,7 +12,7 @@ jax = pytest.importorskip("jax", reason="the XLA backend needs jax: pip install 
 
 import nanotf as tf  # noqa: E402
 from nanotf.examples.tutorials.mnist import mnist  # noqa: E402
-from nanotf.xla.executable import PlanCutError, XlaExecutable  # noqa: E402
+from nanotf.xla.executable import XlaExecutable, cut_plan  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -200,17 +200,42 @@ def test_full_trace_records_the_plan_as_one_timed_node(tmp_path):
     assert any(p.name.startswith("events.out.tfevents.") for p in tmp_path.iterdir())
 
 
-def test_a_host_op_between_device_ops_is_refused_by_name():
+def test_a_host_op_on_fed_values_moves_before_the_step_with_what_it_reads():
+    """tf.where (dynamic output shape: host only) of a comparison of a feed: the comparison moves to the host
+    prefix with it, and the sum of the indices runs on XLA: 2 * (0 + 2 + 4)."""
     g = tf.Graph()
     with g.as_default():
         a = tf.placeholder(tf.float32, [5])
-        idx = tf.where(a > 0)                        # dynamic output shape: host only
+        cond = a > 0
+        idx = tf.where(cond)
         total = tf.reduce_sum(tf.cast(idx, tf.float32) * 2.0)
     with tf.Session(graph=g, config=xla_config()) as sess:
-        with pytest.raises(PlanCutError, match="Where"):
-            sess.run(total, {a: np.ones(5, np.float32)})
-        # at the plan's edge it runs on the host
+        assert sess.run(total, {a: np.array([1, -1, 1, -1, 1], np.float32)}) == 12.0
         np.testing.assert_array_equal(sess.run(idx, {a: np.array([1, -1, 1, -1, 1], np.float32)}), [[0], [2], [4]])
+    pre, dev, post = cut_plan([a.op, cond.op, idx.op] + [t.op for t in (total.op.inputs[0].op.inputs[0],
+                                                                         total.op.inputs[0], total)], {})
+    assert [op.type for op in pre] == ["Placeholder", "Greater", "Where"] and not post
+
+
+def test_ops_after_a_host_op_on_device_results_run_on_the_host_after_the_step(caplog):
+    """tf.where of a variable's signs (a variable read stays on XLA: the host op must follow the step), then an
+    update from its result: the update runs on the host after the step (logged, naming Where), and the next
+    read on XLA sees it: v2 = 10 + number of positive entries of v."""
+    g = tf.Graph()
+    with g.as_default():
+        v = tf.Variable(np.array([1.0, -2.0, 3.0, 4.0], np.float32))
+        v2 = tf.Variable(10.0)
+        doubled = v * 2.0
+        idx = tf.where(doubled > 0)
+        bump = tf.assign_add(v2, tf.cast(tf.shape(idx)[0], tf.float32))
+        init = tf.global_variables_initializer()
+    with tf.Session(graph=g, config=xla_config()) as sess:
+        sess.run(init)
+        with caplog.at_level("WARNING", logger="nanotf"):
+            assert sess.run(bump) == 13.0
+        assert "Where" in caplog.text and "run on the host" in caplog.text
+        assert sess.run(v2) == 13.0
+        assert sess.run(bump) == 16.0
 
 
 def test_gpu_placement_is_soft_on_a_machine_without_gpu():

@@ -7,9 +7,11 @@ element (None for an Operation), like the NumPy plan.
 How a plan is cut: an op runs on the host (its NumPy kernel) when it has no lowering or handles strings
 (summaries, string constants, TensorArray handles, unfed placeholders). Host ops that depend on nothing
 computed on the device run before the XLA step and feed it ("prefix"); host ops that read device results run
-after it ("suffix"). A device op that needs a suffix op's result would need a second XLA computation: the
-plan is refused with an error naming that host op. So summaries of a training step work (they are suffix
-ops); a dynamic-shape op such as `tf.where(cond)` between two device ops does not.
+after it ("suffix"). A host op that needs device ops computed only from feeds and constants by pure ops
+(a candidate sampler's labels, `tf.where(a > 0)`) pulls them into the prefix, so it runs before the step. A
+device op that needs a suffix op's result would need a second XLA computation, so it runs on the host after
+the step as well (its NumPy kernel; logged once per plan, naming the host op). So summaries of a training step
+are suffix ops, and a k-means update between device ops moves what follows it to the host.
 
 The device part is one `jax.jit` function of (feeds, donated variables, read-only variables, RNG counts)
 returning (fetches and values the suffix needs, new values of the variables the plan assigns). While tracing,
@@ -26,6 +28,7 @@ import warnings
 import numpy as np
 
 from nanotf.framework import dtypes, errors
+from nanotf.platform import tf_logging
 from nanotf.framework.ops import Operation, Tensor
 from nanotf.xla import rng
 from nanotf.xla import devices as devices_lib
@@ -54,28 +57,47 @@ def runs_on_host(op):
         t.dtype is dtypes.string for j, t in enumerate(op._inputs) if j not in refs)
 
 
-class PlanCutError(errors.UnimplementedError):
-    """A host-only op sits between device ops: the plan cannot be one XLA computation."""
-
-
 def cut_plan(ops, fed):
     """(prefix host ops, device ops, suffix host ops), each in run order; see the module docstring."""
     where = {}   # op -> "pre" | "dev" | "post"
+    deps_of = {}
     for op in ops:
         deps = [t._op for j, t in enumerate(op._inputs) if t not in fed and j not in op._def.ref_inputs]
-        deps += list(op._control_inputs)
-        kinds = {where.get(d) for d in deps}
+        deps_of[op] = deps = deps + list(op._control_inputs)
         if runs_on_host(op):
-            where[op] = "post" if kinds & {"dev", "post"} else "pre"
+            if any(where.get(d) == "dev" for d in deps):
+                _pull_back(deps, where, deps_of)
+            where[op] = "post" if {where.get(d) for d in deps} & {"dev", "post"} else "pre"
         else:
-            if "post" in kinds:
-                host = next(d for d in deps if where.get(d) == "post")
-                raise PlanCutError(None, host, "%s '%s' has no XLA lowering and sits between ops that run on XLA "
-                                   "(it reads device results and %s '%s' needs its output): run this graph on the "
-                                   "NumPy backend" % (host.type, host.name, op.type, op.name))
-            where[op] = "dev"
-    return ([op for op in ops if where[op] == "pre"], [op for op in ops if where[op] == "dev"],
-            [op for op in ops if where[op] == "post"])
+            # after a host op that reads device results: a second XLA computation would be needed, so the op
+            # runs on the host too (its NumPy kernel), after the step
+            where[op] = "post" if any(where.get(d) == "post" for d in deps) else "dev"
+    cut = ([op for op in ops if where[op] == "pre"], [op for op in ops if where[op] == "dev"],
+           [op for op in ops if where[op] == "post"])
+    moved = [op for op in cut[2] if not runs_on_host(op)]
+    if moved:
+        host = next(op for op in cut[2] if runs_on_host(op))
+        tf_logging.warning("XLA backend: %s '%s' has no XLA lowering and reads results of ops on XLA, so the ops "
+                           "after it that need it run on the host, after the XLA step (%d, the first: %s '%s')",
+                           host.type, host.name, len(moved), moved[0].type, moved[0].name)
+    return cut
+
+
+def _pull_back(deps, where, deps_of):
+    """Moves the device ops that `deps` come from to the prefix where all of them are pure and computed from
+    feeds, constants and prefix results only (a candidate sampler's labels, `tf.where`'s condition): the host
+    op then runs before the step instead of after it. All or none."""
+    chain, todo = set(), [d for d in deps if where.get(d) == "dev"]
+    while todo:
+        d = todo.pop()
+        if d in chain:
+            continue
+        if d._def.stateful or d._def.ref_inputs or d._type in _READS_STATE:
+            return
+        chain.add(d)
+        todo += [e for e in deps_of[d] if where.get(e) == "dev"]
+    for d in chain:
+        where[d] = "pre"
 
 
 class _Signature:
@@ -294,4 +316,4 @@ def compile_plan(runtime, ops, elements, feed_tensors):
     return XlaExecutable(runtime, ops, elements, feed_tensors)
 
 
-__all__ = ["compile_plan", "XlaExecutable", "cut_plan", "runs_on_host", "PlanCutError", "lower_ops"]
+__all__ = ["compile_plan", "XlaExecutable", "cut_plan", "runs_on_host", "lower_ops"]
