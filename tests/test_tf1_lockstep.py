@@ -95,10 +95,13 @@ def test_nanotf_env_reaches_only_the_first_nanotf_process(monkeypatch):
     assert res["nanotf"]["failed"] == "FAILED rc=1: boom"
 
 
-@pytest.mark.parametrize("argv", [["--peer_env", "NANOTF_SOME_SWITCH=0"], ["--self_check", "--peer_env", "NOVALUE"]])
-def test_peer_env_needs_self_check_and_a_value(monkeypatch, capsys, argv):
+@pytest.mark.parametrize("argv,message", [
+    (["--peer_env", "NANOTF_SOME_SWITCH=0"], "--peer_env takes NAME=VALUE and needs --self_check"),
+    (["--self_check", "--peer_env", "NOVALUE"], "--peer_env takes NAME=VALUE and needs --self_check"),
+    (["--nanotf_env", "NOVALUE"], "--nanotf_env takes NAME=VALUE")])
+def test_env_flags_need_a_value(monkeypatch, capsys, argv, message):
     monkeypatch.setattr(sys, "argv", ["tf1_lockstep.py"] + argv + ["word2vec_nce"])
     with pytest.raises(SystemExit) as exit_info:
         tf1_lockstep.main()
     assert exit_info.value.code == 2
-    assert "--peer_env takes NAME=VALUE and needs --self_check" in capsys.readouterr().err
+    assert message in capsys.readouterr().err

@@ -238,6 +238,88 @@ def test_ops_after_a_host_op_on_device_results_run_on_the_host_after_the_step(ca
         assert sess.run(bump) == 16.0
 
 
+def test_a_value_pulled_before_the_step_stays_a_compile_time_constant_on_xla():
+    """n = tf.shape(x)[0] feeds a host op (tf.where of range(n) > 1) and a device Reshape/Fill that XLA needs it
+    constant for: n's ops run in the prefix for the host op and stay in the step too, so the reshape compiles:
+    sum over rows of x reshaped to [n, 2, 2], times 2 (fill), and the indices 2 (of range(3) > 1)."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 4])
+        n = tf.shape(x)[0]
+        idx = tf.where(tf.range(n) > 1)
+        y = tf.reduce_sum(tf.reshape(x, tf.stack([n, 2, 2])), axis=[1, 2])
+        z = tf.fill(tf.stack([n]), 2.0) * y
+    feed = {x: np.arange(12, dtype=np.float32).reshape(3, 4)}
+    with tf.Session(graph=g, config=xla_config()) as sess:
+        got_z, got_idx = sess.run([z, idx], feed)
+    np.testing.assert_array_equal(got_z, [12.0, 44.0, 76.0])
+    np.testing.assert_array_equal(got_idx, [[2]])
+
+
+def test_a_host_op_feeding_a_cond_gradient_is_refused_by_name():
+    """tf.where of a cond's output, then the gradient through the cond: the gradient (IfGrad) would have to run
+    after the step but reads the forward If's trace handle, which exists only inside it: an error naming Where
+    and IfGrad (the NumPy backend runs it: d/dw of sum(2 w) over the positive entries of 2 w = [2, 0, 2])."""
+    g = tf.Graph()
+    with g.as_default():
+        w = tf.Variable(np.array([1.0, -2.0, 3.0], np.float32))
+        h = tf.cond(tf.constant(True), lambda: w * 2.0, lambda: w * 3.0)
+        loss = tf.reduce_sum(tf.gather(h, tf.where(h > 0)[:, 0]))
+        grad = tf.gradients(loss, w)[0]
+        init = tf.global_variables_initializer()
+    with tf.Session(graph=g) as sess:
+        sess.run(init)
+        np.testing.assert_array_equal(sess.run(grad), [2.0, 0.0, 2.0])
+    with tf.Session(graph=g, config=xla_config()) as sess:
+        sess.run(init)
+        with pytest.raises(tf.errors.UnimplementedError, match="Where 'Where'.*IfGrad"):
+            sess.run(grad)
+
+
+def test_the_move_to_the_host_is_logged_naming_its_cause_and_not_for_a_group(caplog):
+    """A summary (host: after the step) grouped with a training step moves only the group's NoOp: no warning.
+    With tf.where of device values after that summary in plan order, the warning names Where, not the summary."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [4])
+        w = tf.Variable(np.ones(4, np.float32))
+        loss = tf.reduce_sum(w * x)
+        summary = tf.summary.scalar("loss", loss)
+        train = tf.group(tf.train.GradientDescentOptimizer(0.1).minimize(loss), summary)
+        count = tf.Variable(0.0)
+        bump = tf.assign_add(count, tf.cast(tf.shape(tf.where(w * x > 0))[0], tf.float32))
+        init = tf.global_variables_initializer()
+    feed = {x: np.array([1, -1, 1, 1], np.float32)}
+    with tf.Session(graph=g, config=xla_config()) as sess:
+        sess.run(init)
+        with caplog.at_level("WARNING", logger="nanotf"):
+            sess.run(train, feed)
+            assert "XLA backend" not in caplog.text
+            _, got = sess.run([summary, bump], feed)
+        assert got == 3.0      # w is 0.9, 1.1, 0.9, 0.9 after the step: three positive products with x
+        assert "Where 'Where'" in caplog.text and "ScalarSummary" not in caplog.text
+
+
+def test_a_host_op_after_the_step_pulls_nothing_into_the_prefix():
+    """A host op with one input from a pure product of a feed and one from a host op after the step must run
+    after the step anyway: the product stays on XLA."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [8, 8])
+        v = tf.Variable(np.array([1.0, -2.0, 3.0], np.float32))
+        i = tf.cast(tf.reduce_sum(tf.matmul(x, x)) * 0.0, tf.int32)
+        ta = tf.TensorArray(tf.int64, size=1).write(i, tf.where(v * 2.0 > 0)[:, 0][:1])
+        out = ta.stack()
+        init = tf.global_variables_initializer()
+    ops = [op for op in g.get_operations() if op is not init]
+    pre, dev, post = cut_plan(ops, {x: 0})
+    assert "MatMul" in [op.type for op in dev] and "MatMul" not in [op.type for op in pre + post]
+    assert "TensorArrayWriteV3" in [op.type for op in post]
+    with tf.Session(graph=g, config=xla_config()) as sess:
+        sess.run(init)
+        np.testing.assert_array_equal(sess.run(out, {x: np.ones((8, 8), np.float32)}), [[0]])
+
+
 def test_gpu_placement_is_soft_on_a_machine_without_gpu():
     if any(d.platform == "gpu" for d in jax.devices()):
         pytest.skip("a GPU is present: placement there is exercised by the device script")

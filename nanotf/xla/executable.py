@@ -8,9 +8,10 @@ How a plan is cut: an op runs on the host (its NumPy kernel) when it has no lowe
 (summaries, string constants, TensorArray handles, unfed placeholders). Host ops that depend on nothing
 computed on the device run before the XLA step and feed it ("prefix"); host ops that read device results run
 after it ("suffix"). A host op that needs device ops computed only from feeds and constants by pure ops
-(a candidate sampler's labels, `tf.where(a > 0)`) pulls them into the prefix, so it runs before the step. A
+(a candidate sampler's labels, `tf.where(a > 0)`) runs them in the prefix too, so it runs before the step. A
 device op that needs a suffix op's result would need a second XLA computation, so it runs on the host after
-the step as well (its NumPy kernel; logged once per plan, naming the host op). So summaries of a training step
+the step as well (its NumPy kernel; logged once per plan, naming the host op), unless it reads a cond's or
+loop's trace handle (an error naming the host op). So summaries of a training step
 are suffix ops, and a k-means update between device ops moves what follows it to the host.
 
 The device part is one `jax.jit` function of (feeds, donated variables, read-only variables, RNG counts)
@@ -60,44 +61,54 @@ def runs_on_host(op):
 def cut_plan(ops, fed):
     """(prefix host ops, device ops, suffix host ops), each in run order; see the module docstring."""
     where = {}   # op -> "pre" | "dev" | "post"
-    deps_of = {}
+    deps_of, copies, root = {}, set(), {}   # copies: device ops also run in the prefix; root: moved op -> its host op
     for op in ops:
         deps = [t._op for j, t in enumerate(op._inputs) if t not in fed and j not in op._def.ref_inputs]
         deps_of[op] = deps = deps + list(op._control_inputs)
+        kinds = {("pre" if d in copies else where.get(d)) for d in deps}
         if runs_on_host(op):
-            if any(where.get(d) == "dev" for d in deps):
-                _pull_back(deps, where, deps_of)
-            where[op] = "post" if {where.get(d) for d in deps} & {"dev", "post"} else "pre"
+            if "dev" in kinds and "post" not in kinds and _pull_back(deps, where, deps_of, copies):
+                kinds.discard("dev")
+            where[op] = "post" if kinds & {"dev", "post"} else "pre"
+            root[op] = op
         else:
-            # after a host op that reads device results: a second XLA computation would be needed, so the op
-            # runs on the host too (its NumPy kernel), after the step
-            where[op] = "post" if any(where.get(d) == "post" for d in deps) else "dev"
-    cut = ([op for op in ops if where[op] == "pre"], [op for op in ops if where[op] == "dev"],
+            post = [d for d in deps if where.get(d) == "post"]
+            where[op] = "post" if post else "dev"
+            if post:
+                root[op] = root[post[0]]
+                # a cond's or loop's gradient reads its forward op's trace handle, which exists only inside the step
+                if any(t.dtype is dtypes.string and where.get(t._op) == "dev" for t in op._inputs):
+                    raise errors.UnimplementedError(
+                        None, root[op], "%s '%s' has no XLA lowering and reads results of ops on XLA, and %s '%s' needs "
+                        "it and reads a handle that exists only inside the XLA step: run this graph on the NumPy "
+                        "backend" % (root[op].type, root[op].name, op.type, op.name))
+    cut = ([op for op in ops if where[op] == "pre" or op in copies], [op for op in ops if where[op] == "dev"],
            [op for op in ops if where[op] == "post"])
-    moved = [op for op in cut[2] if not runs_on_host(op)]
+    moved = [op for op in cut[2] if not runs_on_host(op) and op._type != "NoOp"]   # a group's NoOp costs nothing
     if moved:
-        host = next(op for op in cut[2] if runs_on_host(op))
+        host = root[moved[0]]
         tf_logging.warning("XLA backend: %s '%s' has no XLA lowering and reads results of ops on XLA, so the ops "
                            "after it that need it run on the host, after the XLA step (%d, the first: %s '%s')",
                            host.type, host.name, len(moved), moved[0].type, moved[0].name)
     return cut
 
 
-def _pull_back(deps, where, deps_of):
-    """Moves the device ops that `deps` come from to the prefix where all of them are pure and computed from
-    feeds, constants and prefix results only (a candidate sampler's labels, `tf.where`'s condition): the host
-    op then runs before the step instead of after it. All or none."""
-    chain, todo = set(), [d for d in deps if where.get(d) == "dev"]
+def _pull_back(deps, where, deps_of, copies):
+    """Whether the device ops that `deps` come from are all pure and computed from feeds, constants and prefix
+    results only (a candidate sampler's labels, `tf.where`'s condition); if so they join `copies`: they also run
+    in the prefix, so the host op runs before the step. They stay on the device as well: a device op may need
+    their values as compile-time constants (a reshape's shape), and running a pure op twice is harmless."""
+    chain, todo = set(), [d for d in deps if where.get(d) == "dev" and d not in copies]
     while todo:
         d = todo.pop()
-        if d in chain:
+        if d in chain or d in copies:
             continue
         if d._def.stateful or d._def.ref_inputs or d._type in _READS_STATE:
-            return
+            return False
         chain.add(d)
         todo += [e for e in deps_of[d] if where.get(e) == "dev"]
-    for d in chain:
-        where[d] = "pre"
+    copies |= chain
+    return True
 
 
 class _Signature:
