@@ -204,3 +204,28 @@ def test_lowering_matches_numpy_kernel(op_type, index):
             _assert_same(t, computed[t], x)
         checked += 1
     assert checked
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k,s,padding", [(2, 2, "VALID"), (3, 1, "SAME"), (3, 2, "SAME")])
+def test_max_pool_gradients_on_ties_go_to_each_windows_first_max(dtype, k, s, padding):
+    """An image of few distinct values (ties in most windows), overlapping windows too: the XLA lowerings of
+    MaxPoolGrad and MaxPoolGradGrad (written out as each window's first max, scattered back) equal the
+    NumPy kernels, which follow TF (the first max in row-major window order gets the gradient)."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 3, (2, 6, 6, 2)).astype(dtype)
+    with tf.Graph().as_default() as g:
+        xt = tf.placeholder(dtype, x.shape)          # fed, so the lowerings run (constants would be folded)
+        y = tf.nn.max_pool(xt, [1, k, k, 1], [1, s, s, 1], padding)
+        dy = tf.placeholder(dtype, y.shape)
+        dx = tf.gradients(y, xt, grad_ys=dy)[0]
+        gx = tf.placeholder(dtype, x.shape)
+        ggy = tf.gradients(dx, dy, grad_ys=gx)[0]     # MaxPoolGradGrad: gx read at each window's first max
+        feeds = {xt: x, dy: rng.standard_normal(y.shape.as_list()).astype(dtype),
+                 gx: rng.standard_normal(x.shape).astype(dtype)}
+        with tf.Session(graph=g) as sess:
+            want = sess.run([dx, ggy], feeds)
+            got = standalone.run(sess, [dx, ggy], feeds)
+    assert {op.type for op in g.get_operations()} >= {"MaxPoolGrad", "MaxPoolGradGrad"}
+    for w, x_ in zip(want, got):
+        np.testing.assert_allclose(x_, w, rtol=1e-12 if dtype == np.float64 else 1e-6, atol=1e-12)

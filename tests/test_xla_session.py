@@ -192,7 +192,9 @@ def test_full_trace_records_the_plan_as_one_timed_node(tmp_path):
     nodes = [(d.device, n) for d in meta.step_stats.dev_stats for n in d.node_stats]
     assert len(nodes) == 1
     device, node = nodes[0]
-    assert device.startswith("/job:localhost/replica:0/task:0/device:CPU:") and node.node_name.startswith("xla_plan(")
+    kind = "GPU" if jax.devices()[0].platform == "gpu" else "CPU"      # the plan runs on JAX's default device
+    assert device.startswith("/job:localhost/replica:0/task:0/device:%s:" % kind), device
+    assert node.node_name.startswith("xla_plan(")
     assert node.all_start_micros > 0 and node.op_end_rel_micros >= node.op_start_rel_micros >= 0
     writer = tf.summary.FileWriter(str(tmp_path))
     writer.add_run_metadata(meta, "step0")
@@ -336,6 +338,18 @@ def test_gpu_placement_is_soft_on_a_machine_without_gpu():
 def _python(code, env=None):
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
                           env={**os.environ, **(env or {})})
+
+
+def test_float32_products_keep_full_precision_unless_the_user_chose_one():
+    """TF 1.x multiplied float32 in float32 (TF32 came with TF 2.4) and the NumPy backend does: nanotf.xla asks
+    JAX for its highest matmul precision (GPUs would use TF32 otherwise, errors of ~1e-3), unless the user set
+    one (JAX_DEFAULT_MATMUL_PRECISION)."""
+    code = "import jax, nanotf.xla; print(jax.config.jax_default_matmul_precision)"
+    env = {k: v for k, v in os.environ.items() if k != "JAX_DEFAULT_MATMUL_PRECISION"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert r.stdout.split()[-1:] == ["highest"], r.stderr
+    r = _python(code, {"JAX_DEFAULT_MATMUL_PRECISION": "tensorfloat32"})
+    assert r.stdout.split()[-1:] == ["tensorfloat32"], r.stderr
 
 
 def test_import_nanotf_does_not_import_jax():

@@ -34,6 +34,53 @@ def _xla_max_pool(op):
     return lambda x: xla.lax.reduce_window(x, np.asarray(-np.inf, x.dtype), xla.lax.max, dims, strides, padding)
 
 
+def _xla_window_taps(op, x, fill):
+    """x's windows as [N, OH, OW, K, C] (K = window rows x columns, row-major: TF's order for "first max"), the
+    padding filled with `fill`; and scatter(v [N, OH, OW, K, C]) -> x-shaped sums of each tap's values at its
+    input position."""
+    lax, jnp = xla.lax, xla.jnp
+    dims, strides, padding = _xla_window(op)
+    pads = lax.padtype_to_pads(x.shape, dims, strides, padding)
+    xp = lax.pad(x, np.asarray(fill, x.dtype), [(lo, hi, 0) for lo, hi in pads])
+    (_, kh, kw, _), (_, sh, sw, _) = dims, strides
+    n, h, w, c = x.shape
+    oh, ow = (xp.shape[1] - kh) // sh + 1, (xp.shape[2] - kw) // sw + 1
+    rows = [(i, j, np.s_[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :])
+            for i in range(kh) for j in range(kw)]
+    taps = jnp.stack([xp[sl] for _, _, sl in rows], axis=3)
+
+    def scatter(v):
+        out = jnp.zeros(xp.shape, v.dtype)
+        for k, (_, _, sl) in enumerate(rows):
+            out = out.at[sl].add(v[:, :, :, k, :])
+        return out[:, pads[1][0]:pads[1][0] + h, pads[2][0]:pads[2][0] + w, :]
+    return taps, scatter
+
+
+def _xla_first_max(op, x):
+    """Per window, the one-hot [N, OH, OW, K, C] of its first max (TF's choice on ties), and the scatter back."""
+    taps, scatter = _xla_window_taps(op, x, -np.inf)
+    first = xla.jnp.argmax(taps, axis=3)
+    return xla.jax.nn.one_hot(first, taps.shape[3], axis=3, dtype=x.dtype), scatter
+
+
+# The max-pool gradients are written out (one-hot of each window's first max, scattered back) rather than
+# taken from JAX's derivative of reduce_window max, for three measured reasons: JAX's select-and-scatter broke
+# ties otherwise than TF's first max in some overlapping SAME windows (3x3, stride 2: 2 of 36 values); where
+# XLA lacks pair reductions (GPUs) JAX packs value and tangent into one 64-bit word, so float64 gradients came
+# out rounded to float32 (on the H200: errors of 4e-7); and on the CPU the CNN's XLA step took 125 ms this
+# way against 160 (lockstep, tf1_lockstep.py --self_check).
+def _xla_max_pool_grad(op, x, dy):
+    hot, scatter = _xla_first_max(op, x)
+    return scatter(hot * dy[:, :, :, None, :])
+
+
+def _xla_max_pool_grad_grad(op, x, g):
+    hot, _ = _xla_first_max(op, x)
+    g_taps, _ = _xla_window_taps(op, g, 0)
+    return xla.jnp.sum(hot * g_taps, axis=3)
+
+
 def _xla_avg_pool(op):
     """Mean over each window's elements inside the image (SAME windows at the edges hold fewer), as TF."""
     dims, strides, padding = _xla_window(op)
@@ -365,7 +412,7 @@ class MaxPoolGrad(OpDef):
     kernel = _kernel_from(_max_pool_grad_kernel, _POOL_ATTRS)
 
     def lower(op, x, y, dy):
-        return xla.jax.vjp(_xla_max_pool(op), x)[1](dy)[0]
+        return _xla_max_pool_grad(op, x, dy)
 
     grad = _max_pool_grad_pair("MaxPoolGradGrad")
     samples = _max_pool_grad_samples("MaxPoolGrad", _pooled_shape)   # dy is shaped as the pooled output
@@ -412,7 +459,7 @@ class MaxPoolGradGrad(OpDef):
     kernel = _kernel_from(_max_pool_grad_grad_kernel, _POOL_ATTRS)
 
     def lower(op, x, y, g):
-        return xla.jax.jvp(_xla_max_pool(op), (x,), (g,))[1]
+        return _xla_max_pool_grad_grad(op, x, g)
 
     grad = _max_pool_grad_pair("MaxPoolGrad")
     samples = _max_pool_grad_samples("MaxPoolGradGrad", lambda shape, *window: shape)   # g is shaped as x
