@@ -43,15 +43,15 @@ def _xla_window_taps(op, x, fill):
     pads = lax.padtype_to_pads(x.shape, dims, strides, padding)
     xp = lax.pad(x, np.asarray(fill, x.dtype), [(lo, hi, 0) for lo, hi in pads])
     (_, kh, kw, _), (_, sh, sw, _) = dims, strides
-    n, h, w, c = x.shape
+    h, w = x.shape[1:3]
     oh, ow = (xp.shape[1] - kh) // sh + 1, (xp.shape[2] - kw) // sw + 1
-    rows = [(i, j, np.s_[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :])
-            for i in range(kh) for j in range(kw)]
-    taps = jnp.stack([xp[sl] for _, _, sl in rows], axis=3)
+    tap_slices = [np.s_[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :]
+                  for i in range(kh) for j in range(kw)]
+    taps = jnp.stack([xp[sl] for sl in tap_slices], axis=3)
 
     def scatter(v):
         out = jnp.zeros(xp.shape, v.dtype)
-        for k, (_, _, sl) in enumerate(rows):
+        for k, sl in enumerate(tap_slices):
             out = out.at[sl].add(v[:, :, :, k, :])
         return out[:, pads[1][0]:pads[1][0] + h, pads[2][0]:pads[2][0] + w, :]
     return taps, scatter

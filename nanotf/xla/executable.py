@@ -98,7 +98,7 @@ def _pull_back(deps, where, deps_of, copies):
     results only (a candidate sampler's labels, `tf.where`'s condition); if so they join `copies`: they also run
     in the prefix, so the host op runs before the step. They stay on the device as well: a device op may need
     their values as compile-time constants (a reshape's shape), and running a pure op twice is harmless."""
-    chain, todo = set(), [d for d in deps if where.get(d) == "dev" and d not in copies]
+    chain, todo = set(), [d for d in deps if where.get(d) == "dev"]
     while todo:
         d = todo.pop()
         if d in chain or d in copies:
